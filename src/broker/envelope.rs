@@ -1,0 +1,97 @@
+//! The message format stored in Redis. Versioned; fields are only ever added.
+
+use serde::{Deserialize, Serialize};
+
+pub const ENVELOPE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Always first so Lua can read the id without a JSON decode.
+    pub v: u32,
+    pub id: String,
+    pub task: String,
+    pub queue: String,
+    #[serde(default)]
+    pub args: serde_json::Map<String, serde_json::Value>,
+    /// 1-based number of the current (or next) attempt.
+    pub attempt: u32,
+    pub max_retries: u32,
+    /// ms since the epoch.
+    pub enqueued_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+    /// Soft and hard time limits in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_limit_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_limit_ms: Option<u64>,
+    /// Times this task has been claimed (redelivery cap for poison messages).
+    #[serde(default)]
+    pub deliveries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Why the task is dead, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Set when the submitter waits for the outcome (`enqueue --wait`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify: bool,
+}
+
+impl Envelope {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("envelope serializes")
+    }
+
+    pub fn from_json(s: &str) -> Result<Self, String> {
+        let e: Envelope =
+            serde_json::from_str(s).map_err(|e| format!("undecodable message: {e}"))?;
+        if e.v != ENVELOPE_VERSION {
+            return Err(format!("unsupported envelope version {}", e.v));
+        }
+        Ok(e)
+    }
+}
+
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_first_after_version() {
+        let e = Envelope {
+            v: 1,
+            id: "X1".into(),
+            task: "noop".into(),
+            queue: "default".into(),
+            args: Default::default(),
+            attempt: 1,
+            max_retries: 0,
+            enqueued_at: 1,
+            eta: None,
+            unique_key: None,
+            soft_limit_ms: None,
+            hard_limit_ms: None,
+            deliveries: 0,
+            last_error: None,
+            reason: None,
+            notify: false,
+        };
+        assert!(e.to_json().starts_with("{\"v\":1,\"id\":\"X1\""));
+        assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
+        assert!(Envelope::from_json("{nope").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! Every Redis key name ciq uses is built here and nowhere else.
+//!
+//! Per-queue keys share the hash tag `{Q}` so each per-queue Lua script touches one
+//! cluster slot. Global keys (worker registry, beat) are outside any queue.
+
+/// Key prefix; everything ciq writes starts with it.
+pub const PREFIX: &str = "ciq";
+
+/// Queue names appear inside `{…}` hash tags and in shell commands, so keep them plain.
+pub fn validate_queue_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid queue name {name:?}: use 1-64 letters, digits, '_', '-' or '.'"
+        ))
+    }
+}
+
+/// The keys of one queue.
+#[derive(Debug, Clone)]
+pub struct QueueKeys {
+    pub name: String,
+    /// LIST of envelope JSON; LPUSH to enqueue, RPOP to claim (FIFO).
+    pub pending: String,
+    /// ZSET id -> lease expiry (ms). Membership = the task is active.
+    pub lease: String,
+    /// HASH id -> "<worker id>|<claimed at ms>".
+    pub owner: String,
+    /// HASH id -> envelope JSON, for active, scheduled, retry and dead tasks.
+    pub data: String,
+    /// ZSET id -> due time (ms) for `--countdown`/`--eta` tasks.
+    pub scheduled: String,
+    /// ZSET id -> due time (ms) for tasks waiting to be retried.
+    pub retry: String,
+    /// ZSET id -> time of death (ms).
+    pub dead: String,
+    /// STRING present while the queue is paused.
+    pub paused: String,
+    /// HASH of counters: done, failed, retried, dead, recovered.
+    pub stats: String,
+}
+
+impl QueueKeys {
+    pub fn new(queue: &str) -> Self {
+        let k = |s: &str| format!("{PREFIX}:{{{queue}}}:{s}");
+        QueueKeys {
+            name: queue.to_string(),
+            pending: k("pending"),
+            lease: k("lease"),
+            owner: k("owner"),
+            data: k("data"),
+            scheduled: k("scheduled"),
+            retry: k("retry"),
+            dead: k("dead"),
+            paused: k("paused"),
+            stats: k("stats"),
+        }
+    }
+
+    /// Held while a task with this unique key is pending, active or retrying.
+    pub fn unique(&self, key: &str) -> String {
+        format!("{PREFIX}:{{{}}}:unique:{key}", self.name)
+    }
+
+    /// Prefix of unique keys; Lua appends the key (so scripts need not build names).
+    pub fn unique_prefix(&self) -> String {
+        format!("{PREFIX}:{{{}}}:unique:", self.name)
+    }
+
+    /// Result of a finished task, kept briefly for `enqueue --wait`.
+    pub fn result(&self, id: &str) -> String {
+        format!("{PREFIX}:{{{}}}:result:{id}", self.name)
+    }
+}
+
+/// SET of every queue name that has ever been used.
+pub fn queues() -> String {
+    format!("{PREFIX}:queues")
+}
+
+/// HASH worker id -> JSON description (host, pid, queues, concurrency, started).
+pub fn workers() -> String {
+    format!("{PREFIX}:workers")
+}
+
+/// ZSET worker id -> last heartbeat (ms).
+pub fn workers_seen() -> String {
+    format!("{PREFIX}:workers:seen")
+}
+
+/// Beat keys live under `ciq:beat:`.
+pub fn beat(suffix: &str) -> String {
+    format!("{PREFIX}:beat:{suffix}")
+}
+
+/// Per-task status for `enqueue --wait`: LIST that receives one outcome message.
+pub fn notify(id: &str) -> String {
+    format!("{PREFIX}:notify:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_the_queue_hash_tag() {
+        let k = QueueKeys::new("default");
+        assert_eq!(k.pending, "ciq:{default}:pending");
+        assert_eq!(
+            k.unique("start_test:1"),
+            "ciq:{default}:unique:start_test:1"
+        );
+        assert!(validate_queue_name("a{b}").is_err());
+        assert!(validate_queue_name("test_execution").is_ok());
+    }
+}

@@ -1,0 +1,35 @@
+-- requeue: move dead tasks back to pending as fresh attempts.
+-- KEYS[1] dead ZSET, KEYS[2] data HASH, KEYS[3] pending LIST
+-- ARGV[1] unique key prefix, ARGV[2..] ids
+-- returns per id: 1 requeued, 0 not dead, -1 its unique key is held by another task
+local res = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local env = redis.call('HGET', KEYS[2], id)
+  if redis.call('ZSCORE', KEYS[1], id) and env then
+    local ok, t = pcall(cjson.decode, env)
+    if ok and type(t) == 'table' and t.task ~= '(malformed)' then
+      local held = false
+      if type(t.unique_key) == 'string' then
+        local k = ARGV[1] .. t.unique_key
+        if redis.call('SET', k, id, 'NX') == false then held = (redis.call('GET', k) ~= id) end
+      end
+      if held then
+        res[#res + 1] = -1
+      else
+        t.attempt = 1
+        t.deliveries = 0
+        t.reason = nil
+        redis.call('ZREM', KEYS[1], id)
+        redis.call('HDEL', KEYS[2], id)
+        redis.call('LPUSH', KEYS[3], cjson.encode(t))
+        res[#res + 1] = 1
+      end
+    else
+      res[#res + 1] = 0
+    end
+  else
+    res[#res + 1] = 0
+  end
+end
+return res

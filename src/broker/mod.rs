@@ -1,0 +1,130 @@
+//! Redis broker: key names (`keys`), Lua transitions (`scripts`, `lua/`), the message
+//! format (`envelope`), the task lifecycle operations (`ops`) and operator reads and
+//! writes (`admin`). Nothing outside this module builds a key or sends a script.
+
+pub mod admin;
+pub mod envelope;
+mod error;
+pub mod keys;
+pub mod ops;
+mod scripts;
+
+pub use envelope::{new_id, now_ms, Envelope};
+pub use error::{Error, Result};
+pub use keys::QueueKeys;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
+
+/// A cheap-to-clone handle on one multiplexed, auto-reconnecting Redis connection.
+#[derive(Clone)]
+pub struct Broker {
+    conn: ConnectionManager,
+    client: redis::Client,
+    /// The URL with any password removed: safe for logs and errors.
+    addr: String,
+}
+
+/// `redis://user:secret@host/0` -> `redis://user:***@host/0`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            if creds.contains(':') {
+                format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+            } else {
+                url.to_string()
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Broker {
+    /// Connects once, failing fast (commands): an unreachable Redis is an error at once.
+    pub async fn connect(url: &str) -> Result<Broker> {
+        let addr = redact_url(url);
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::Invalid(format!("bad broker URL {addr}: {e}")))?;
+        let cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(10))
+            .set_number_of_retries(1)
+            .set_max_delay(2000);
+        let conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            ConnectionManager::new_with_config(client.clone(), cfg),
+        )
+        .await
+        .map_err(|_| Error::Unreachable {
+            addr: addr.clone(),
+            msg: "timed out connecting".into(),
+        })?
+        .map_err(|e| Error::from_redis(&addr, e))?;
+        Ok(Broker { conn, client, addr })
+    }
+
+    /// Connects, retrying with backoff until it works or `give_up` resolves (worker, beat).
+    pub async fn connect_retrying(url: &str) -> Result<Broker> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match Broker::connect(url).await {
+                Ok(b) => return Ok(b),
+                Err(e) if e.is_unreachable() => {
+                    tracing::warn!(error = %e, retry_in = ?delay, "broker unreachable; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A separate connection for blocking commands (they would stall the shared one).
+    pub async fn blocking_connection(&self) -> Result<ConnectionManager> {
+        let cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_number_of_retries(1)
+            .set_max_delay(2000);
+        ConnectionManager::new_with_config(self.client.clone(), cfg)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub(crate) fn err(&self, e: redis::RedisError) -> Error {
+        Error::from_redis(&self.addr, e)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.conn();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact_url("redis://u:s3cret@h:6379/0"),
+            "redis://u:***@h:6379/0"
+        );
+        assert_eq!(redact_url("redis://:s3cret@h/0"), "redis://:***@h/0");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+    }
+}

@@ -1,0 +1,280 @@
+//! The task lifecycle: enqueue, claim, finish, renew, sweep, promote.
+
+use super::scripts::*;
+use super::{keys, Broker, Envelope, QueueKeys, Result};
+use redis::AsyncCommands;
+use std::time::Duration;
+
+/// Result of an enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    New(String),
+    /// The unique key is held by this task.
+    Duplicate(String),
+}
+
+impl Enqueued {
+    pub fn id(&self) -> &str {
+        match self {
+            Enqueued::New(id) | Enqueued::Duplicate(id) => id,
+        }
+    }
+}
+
+/// What `claim` found.
+#[derive(Debug)]
+pub enum Claim {
+    Paused,
+    /// Raw envelope JSON, decoded by the worker (a bad one is dead-lettered there).
+    Tasks(Vec<String>),
+}
+
+/// How a task ended, as recorded by `finish`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishKind {
+    Done,
+    /// Back to the retry set until `score` (ms).
+    Retry,
+    /// Dead after retries ran out or as poison.
+    Dead,
+    /// Dead after a permanent failure.
+    Failed,
+    /// Back to the front of pending (shutdown); not an attempt.
+    Requeue,
+}
+
+impl FinishKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            FinishKind::Done => "done",
+            FinishKind::Retry => "retry",
+            FinishKind::Dead => "dead",
+            FinishKind::Failed => "failed",
+            FinishKind::Requeue => "requeue",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub id: String,
+    pub kind: FinishKind,
+    /// The envelope to store (retry, dead, requeue); empty for done.
+    pub envelope: String,
+    pub score: u64,
+    pub unique_key: Option<String>,
+}
+
+impl Broker {
+    /// Enqueues one task; `due_ms` > now keeps it in the scheduled set until then.
+    pub async fn enqueue(&self, env: &Envelope, due_ms: Option<u64>) -> Result<Enqueued> {
+        let q = QueueKeys::new(&env.queue);
+        let (ukey, has_unique) = match &env.unique_key {
+            Some(u) => (q.unique(u), "1"),
+            None => (q.unique(""), "0"),
+        };
+        let mut c = self.conn();
+        let mut inv = ENQUEUE.key(&q.pending);
+        inv.key(&q.scheduled)
+            .key(&q.data)
+            .key(ukey)
+            .arg(&env.id)
+            .arg(env.to_json())
+            .arg(due_ms.unwrap_or(0))
+            .arg(has_unique);
+        let (ok, id): (i64, String) = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        let _: std::result::Result<(), _> = c.sadd(keys::queues(), &env.queue).await;
+        Ok(if ok == 1 {
+            Enqueued::New(id)
+        } else {
+            Enqueued::Duplicate(id)
+        })
+    }
+
+    /// Enqueues many immediate tasks without unique keys in pipelined batches (bench, bulk).
+    pub async fn enqueue_bulk(&self, envs: &[Envelope]) -> Result<()> {
+        let mut c = self.conn();
+        for chunk in envs.chunks(1000) {
+            let mut p = redis::pipe();
+            for e in chunk {
+                p.lpush(QueueKeys::new(&e.queue).pending, e.to_json())
+                    .ignore();
+            }
+            if let Some(e) = chunk.first() {
+                p.sadd(keys::queues(), &e.queue).ignore();
+            }
+            p.query_async::<()>(&mut c).await.map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Takes up to `n` pending tasks and leases them to `worker` in one atomic step.
+    pub async fn claim(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        now: u64,
+    ) -> Result<Claim> {
+        let mut c = self.conn();
+        let v: redis::Value = CLAIM
+            .key(&q.pending)
+            .key(&q.lease)
+            .key(&q.owner)
+            .key(&q.data)
+            .key(&q.paused)
+            .key(&q.dead)
+            .key(&q.stats)
+            .arg(now)
+            .arg(lease.as_millis() as u64)
+            .arg(worker)
+            .arg(n)
+            .arg(&q.name)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        if let redis::Value::Array(items) = &v {
+            if let [redis::Value::Int(-1)] = items.as_slice() {
+                return Ok(Claim::Paused);
+            }
+        }
+        let tasks: Vec<String> = redis::from_redis_value(&v).map_err(|e| self.err(e))?;
+        Ok(Claim::Tasks(tasks))
+    }
+
+    /// Records outcomes; returns, per item, whether this worker still held the lease.
+    pub async fn finish(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        items: &[Finish],
+        dead_max: u64,
+        now: u64,
+    ) -> Result<Vec<bool>> {
+        let mut c = self.conn();
+        let mut inv = FINISH.key(&q.lease);
+        inv.key(&q.owner)
+            .key(&q.data)
+            .key(&q.pending)
+            .key(&q.retry)
+            .key(&q.dead)
+            .key(&q.stats)
+            .arg(now)
+            .arg(worker)
+            .arg(q.unique_prefix())
+            .arg(dead_max);
+        for f in items {
+            inv.arg(&f.id)
+                .arg(f.kind.as_str())
+                .arg(&f.envelope)
+                .arg(f.score)
+                .arg(f.unique_key.as_deref().unwrap_or(""));
+        }
+        let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        Ok(res.into_iter().map(|r| r == 1).collect())
+    }
+
+    /// Extends this worker's leases; returns ids it no longer owns.
+    pub async fn renew(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        ids: &[String],
+        lease: Duration,
+        now: u64,
+    ) -> Result<Vec<String>> {
+        let mut c = self.conn();
+        let mut inv = RENEW.key(&q.lease);
+        inv.key(&q.owner)
+            .arg(now)
+            .arg(lease.as_millis() as u64)
+            .arg(worker);
+        for id in ids {
+            inv.arg(id);
+        }
+        inv.invoke_async(&mut c).await.map_err(|e| self.err(e))
+    }
+
+    /// Recovers expired leases; returns (recovered, dead).
+    pub async fn sweep(&self, q: &QueueKeys, max_deliveries: u32, now: u64) -> Result<(u64, u64)> {
+        let mut c = self.conn();
+        let (r, d): (u64, u64) = SWEEP
+            .key(&q.lease)
+            .key(&q.owner)
+            .key(&q.data)
+            .key(&q.pending)
+            .key(&q.dead)
+            .key(&q.stats)
+            .arg(now)
+            .arg(1000)
+            .arg(q.unique_prefix())
+            .arg(max_deliveries)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok((r, d))
+    }
+
+    /// Moves due delayed/retrying tasks to pending; returns (moved, next due ms).
+    pub async fn promote(&self, q: &QueueKeys, now: u64) -> Result<(u64, Option<u64>)> {
+        let mut c = self.conn();
+        let (moved, next): (u64, i64) = PROMOTE
+            .key(&q.scheduled)
+            .key(&q.retry)
+            .key(&q.data)
+            .key(&q.pending)
+            .arg(now)
+            .arg(1000)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok((moved, (next >= 0).then_some(next as u64)))
+    }
+
+    /// Blocks (on `conn`, a dedicated connection) until `q` has a pending task or the
+    /// timeout passes, without taking the task: BLMOVE from the list's tail to its tail.
+    pub async fn wait_pending(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+        q: &QueueKeys,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let v: Option<String> = redis::cmd("BLMOVE")
+            .arg(&q.pending)
+            .arg(&q.pending)
+            .arg("RIGHT")
+            .arg("RIGHT")
+            .arg(timeout.as_secs_f64())
+            .query_async(conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(v.is_some())
+    }
+
+    /// Tells a waiting `enqueue --wait` how its task ended.
+    pub async fn notify(&self, id: &str, outcome_json: &str) -> Result<()> {
+        let mut c = self.conn();
+        let k = keys::notify(id);
+        redis::pipe()
+            .lpush(&k, outcome_json)
+            .ignore()
+            .expire(&k, 3600)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Waits for the outcome of task `id` (see `notify`); None on timeout.
+    pub async fn wait_outcome(&self, id: &str, timeout: Duration) -> Result<Option<String>> {
+        let mut c = self.blocking_connection().await?;
+        let v: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg(keys::notify(id))
+            .arg(timeout.as_secs_f64())
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(v.map(|(_, o)| o))
+    }
+}

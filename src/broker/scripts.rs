@@ -1,0 +1,22 @@
+//! The Lua scripts, one per atomic transition, each compiled into the binary and
+//! hashed once. `redis::Script` sends EVALSHA and reloads the script after NOSCRIPT
+//! (e.g. when Redis restarted), so callers never think about loading.
+
+use redis::Script;
+use std::sync::LazyLock;
+
+macro_rules! script {
+    ($name:ident, $file:literal) => {
+        pub static $name: LazyLock<Script> =
+            LazyLock::new(|| Script::new(include_str!(concat!("lua/", $file))));
+    };
+}
+
+script!(ENQUEUE, "enqueue.lua");
+script!(CLAIM, "claim.lua");
+script!(FINISH, "finish.lua");
+script!(RENEW, "renew.lua");
+script!(SWEEP, "sweep.lua");
+script!(PROMOTE, "promote.lua");
+script!(REQUEUE, "requeue.lua");
+script!(PURGE, "purge.lua");

@@ -1,0 +1,88 @@
+//! `ciq config show`: the resolved configuration and where each value came from.
+
+use super::{CliResult, Ctx};
+use crate::broker::redact_url;
+use crate::output;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources.
+    Show,
+}
+
+pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
+    let ConfigCommand::Show = cmd;
+    let c = &ctx.config;
+    if ctx.json {
+        let mut v = serde_json::to_value(c).unwrap_or_default();
+        v["broker"]["value"] = redact_url(&c.broker.value).into();
+        v["database"]["value"] = redact_url(&c.database.value).into();
+        output::json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let src = |s: &crate::config::Source| format!("{s:?}").to_lowercase();
+    let file = c
+        .file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(none: built-in defaults)".into());
+    let mut rows = vec![
+        vec!["config file".into(), file, "".into()],
+        vec![
+            "broker".into(),
+            redact_url(&c.broker.value),
+            src(&c.broker.source),
+        ],
+        vec![
+            "database".into(),
+            redact_url(&c.database.value),
+            src(&c.database.source),
+        ],
+        vec![
+            "queues".into(),
+            c.queues
+                .value
+                .iter()
+                .map(|q| format!("{}={}", q.name, q.weight))
+                .collect::<Vec<_>>()
+                .join(", "),
+            src(&c.queues.source),
+        ],
+    ];
+    let w = &c.worker;
+    for (k, v) in [
+        ("worker.concurrency", w.concurrency.to_string()),
+        ("worker.lease", w.lease.to_string()),
+        ("worker.heartbeat", w.heartbeat.to_string()),
+        ("worker.sweep", w.sweep.to_string()),
+        ("worker.shutdown_timeout", w.shutdown_timeout.to_string()),
+        ("worker.max_deliveries", w.max_deliveries.to_string()),
+    ] {
+        rows.push(vec![k.into(), v, "file/default".into()]);
+    }
+    for (name, t) in &c.tasks {
+        let runner = match &t.runner {
+            Some(crate::config::RunnerSpec::Exec { exec, .. }) => {
+                format!("exec {}", exec.join(" "))
+            }
+            Some(crate::config::RunnerSpec::Http { http, .. }) => format!("http {http}"),
+            None => "built in".into(),
+        };
+        rows.push(vec![
+            format!("tasks.{name}"),
+            format!(
+                "queue={} max_retries={} backoff={}..{} unique={} runner={}",
+                t.queue,
+                t.max_retries,
+                t.backoff,
+                t.backoff_max,
+                t.unique.as_deref().unwrap_or("-"),
+                runner
+            ),
+            src(&t.source),
+        ]);
+    }
+    output::table(&["setting", "value", "source"], rows);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,68 @@
+//! `ciq depth`: how much work waits in each queue.
+
+use super::{CliResult, Ctx};
+use crate::broker::admin::Depth;
+use crate::broker::now_ms;
+use crate::output;
+use std::process::ExitCode;
+
+/// Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused.
+#[derive(Debug, clap::Args)]
+pub struct DepthArgs {
+    /// Queues to show (default: configured queues and any seen in Redis).
+    pub queues: Vec<String>,
+}
+
+pub async fn depths(ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
+    let broker = ctx.broker().await?;
+    let names = if only.is_empty() {
+        broker.known_queues(&ctx.config.queue_names()).await?
+    } else {
+        only.to_vec()
+    };
+    let now = now_ms();
+    let mut out = vec![];
+    for q in names {
+        out.push(broker.depth(&q, now).await?);
+    }
+    Ok(out)
+}
+
+pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let ds = depths(ctx, &a.queues).await?;
+    if ctx.json {
+        output::json(&ds);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = ds
+        .iter()
+        .map(|d| {
+            vec![
+                d.queue.clone(),
+                d.pending.to_string(),
+                d.active.to_string(),
+                d.scheduled.to_string(),
+                d.retry.to_string(),
+                d.dead.to_string(),
+                d.oldest_pending_age_s
+                    .map(output::age)
+                    .unwrap_or_else(|| "-".into()),
+                if d.paused { "yes".into() } else { "no".into() },
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "queue",
+            "pending",
+            "active",
+            "scheduled",
+            "retry",
+            "dead",
+            "oldest",
+            "paused",
+        ],
+        rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,279 @@
+//! `ciq enqueue`: put a task on its queue and print its id. Runs from crontab and
+//! webhooks, so it starts, enqueues and exits in milliseconds.
+
+use super::{CliError, CliResult, Ctx, Kind};
+use crate::broker::ops::Enqueued;
+use crate::broker::{new_id, now_ms, Envelope};
+use crate::config::{parse_duration, Config};
+use crate::output;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Enqueue a task and print its id.
+///
+/// A second enqueue while a task with the same unique key is pending, running or
+/// retrying prints the existing task's id and exits 0 (it is not an error).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ciq enqueue start_test --arg test_id=42\n  ciq enqueue noop --countdown 5m\n  ciq enqueue notify --args-json '{\"pr\": 7}' --wait --timeout 30s"
+)]
+pub struct EnqueueArgs {
+    /// Task name (built in, or declared under [tasks.NAME] in ciq.toml).
+    pub task: String,
+    /// A task argument; the value is JSON when it parses as JSON (42, true), else a string.
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+    /// All arguments as one JSON object (merged under --arg).
+    #[arg(long, value_name = "JSON")]
+    pub args_json: Option<String>,
+    /// Queue to use instead of the task's configured one.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Run no sooner than this long from now (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", conflicts_with = "eta")]
+    pub countdown: Option<String>,
+    /// Run no sooner than this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub eta: Option<String>,
+    /// Unique key (overrides the task's template); a held key makes this a duplicate.
+    #[arg(long, value_name = "KEY")]
+    pub unique: Option<String>,
+    /// Wait for the task to finish; exit 0 when done, 1 when it failed.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (exit 5).
+    #[arg(long, value_name = "DURATION", requires = "wait")]
+    pub timeout: Option<String>,
+    /// Enqueue this many copies (bulk, pipelined; no unique key). Prints the count.
+    #[arg(long, value_name = "N", conflicts_with_all = ["wait", "unique", "countdown", "eta"])]
+    pub count: Option<u64>,
+}
+
+type Args = serde_json::Map<String, serde_json::Value>;
+
+pub fn parse_args(pairs: &[String], json: Option<&str>) -> CliResult<Args> {
+    let mut args = match json {
+        Some(j) => match serde_json::from_str::<serde_json::Value>(j) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => return Err(CliError::usage("--args-json must be a JSON object")),
+            Err(e) => {
+                return Err(CliError::usage(format!(
+                    "--args-json is not valid JSON: {e}"
+                )))
+            }
+        },
+        None => Args::new(),
+    };
+    for p in pairs {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(CliError::usage(format!("--arg {p:?}: expected KEY=VALUE")));
+        };
+        let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
+        args.insert(k.to_string(), v);
+    }
+    if let Some(k) = args.keys().find(|k| output::is_secret_name(k)) {
+        return Err(CliError::usage(format!(
+            "argument {k:?} looks like a secret; secrets never travel in task messages"
+        ))
+        .with_hint("let the worker read it from its environment or ciq.toml"));
+    }
+    Ok(args)
+}
+
+/// Fills `{name}` placeholders of a unique-key template from the args.
+pub fn render_template(tpl: &str, args: &Args) -> CliResult<String> {
+    let mut out = String::new();
+    let mut rest = tpl;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| CliError::usage(format!("unique template {tpl:?}: unclosed '{{'")))?;
+        let name = &rest[open + 1..open + close];
+        let v = args.get(name).ok_or_else(|| {
+            CliError::usage(format!("unique key {tpl:?} needs the argument {name:?}"))
+        })?;
+        match v {
+            serde_json::Value::String(s) => out.push_str(s),
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Builds the envelope for `task` from the config (queue, retries, limits, unique key).
+pub fn build_envelope(
+    cfg: &Config,
+    task: &str,
+    args: Args,
+    queue: Option<&str>,
+    unique: Option<&str>,
+) -> CliResult<Envelope> {
+    let t = cfg.task(task).ok_or_else(|| {
+        CliError::usage(format!(
+            "unknown task {task:?}; known tasks: {}",
+            cfg.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let queue = queue.unwrap_or(&t.queue).to_string();
+    crate::broker::keys::validate_queue_name(&queue).map_err(CliError::usage)?;
+    let unique_key = match (unique, &t.unique) {
+        (Some(u), _) => Some(u.to_string()),
+        (None, Some(tpl)) => Some(render_template(tpl, &args)?),
+        (None, None) => None,
+    };
+    Ok(Envelope {
+        v: crate::broker::envelope::ENVELOPE_VERSION,
+        id: new_id(),
+        task: task.to_string(),
+        queue,
+        args,
+        attempt: 1,
+        max_retries: t.max_retries,
+        enqueued_at: now_ms(),
+        eta: None,
+        unique_key,
+        soft_limit_ms: None,
+        hard_limit_ms: None,
+        deliveries: 0,
+        last_error: None,
+        reason: None,
+        notify: false,
+    })
+}
+
+fn due_time(a: &EnqueueArgs) -> CliResult<Option<u64>> {
+    if let Some(c) = &a.countdown {
+        let d = parse_duration(c).map_err(|e| CliError::usage(format!("--countdown: {e}")))?;
+        return Ok(Some(now_ms() + d.as_millis() as u64));
+    }
+    if let Some(t) = &a.eta {
+        let t = humantime::parse_rfc3339_weak(t).map_err(|e| {
+            CliError::usage(format!("--eta {t:?}: {e}; use e.g. 2026-11-28T10:00:00Z"))
+        })?;
+        let ms = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        return Ok(Some(ms));
+    }
+    Ok(None)
+}
+
+pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let args = parse_args(&a.args, a.args_json.as_deref())?;
+    let timeout = a
+        .timeout
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--timeout: {e}")))?;
+    let due = due_time(&a)?;
+    let mut env = build_envelope(
+        &ctx.config,
+        &a.task,
+        args,
+        a.queue.as_deref(),
+        a.unique.as_deref(),
+    )?;
+    let broker = ctx.broker().await?;
+
+    if let Some(n) = a.count {
+        let envs: Vec<Envelope> = (0..n)
+            .map(|_| Envelope {
+                id: new_id(),
+                unique_key: None,
+                ..env.clone()
+            })
+            .collect();
+        broker.enqueue_bulk(&envs).await?;
+        if ctx.json {
+            output::json(&serde_json::json!({"enqueued": n, "queue": env.queue}));
+        } else {
+            output::print_line(&n.to_string());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    env.eta = due;
+    env.notify = a.wait;
+    let res = broker.enqueue(&env, due).await?;
+    let dup = matches!(res, Enqueued::Duplicate(_));
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "id": res.id(), "task": env.task, "queue": env.queue,
+            "duplicate": dup, "unique_key": env.unique_key, "eta_ms": due,
+        }));
+    } else {
+        output::print_line(res.id());
+    }
+    if dup {
+        if !ctx.quiet {
+            eprintln!(
+                "duplicate: a task with unique key {:?} is already queued or running (id {})",
+                env.unique_key.as_deref().unwrap_or(""),
+                res.id()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pb = output::spinner(&format!("waiting for {} ({})", env.task, res.id()));
+    let outcome = broker
+        .wait_outcome(res.id(), timeout.unwrap_or(Duration::ZERO))
+        .await?;
+    pb.finish_and_clear();
+    let Some(o) = outcome else {
+        return Err(CliError::new(
+            Kind::Timeout,
+            format!("task {} did not finish within the timeout", res.id()),
+        )
+        .with_hint(format!(
+            "it is still queued; see `ciq inspect active` or `ciq depth {}`",
+            env.queue
+        )));
+    };
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap_or_default();
+    if v["state"] == "done" {
+        if !ctx.quiet {
+            eprintln!("done: {}", res.id());
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::failure(format!(
+            "task {} failed: {}",
+            res.id(),
+            v["error"].as_str().unwrap_or("unknown error")
+        ))
+        .with_hint(format!("see `ciq inspect dead --queue {}`", env.queue)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_are_typed_and_secrets_refused() {
+        let a = parse_args(&["test_id=42".into(), "name=x".into()], None).unwrap();
+        assert_eq!(a["test_id"], 42);
+        assert_eq!(a["name"], "x");
+        assert!(parse_args(&["bot_token=abc".into()], None).is_err());
+        assert!(parse_args(&["nokv".into()], None).is_err());
+        assert!(parse_args(&[], Some("[1]")).is_err());
+    }
+
+    #[test]
+    fn unique_templates_fill_from_args() {
+        let a = parse_args(&["test_id=42".into()], None).unwrap();
+        assert_eq!(
+            render_template("start_test:{test_id}", &a).unwrap(),
+            "start_test:42"
+        );
+        assert!(render_template("x:{missing}", &a).is_err());
+    }
+}

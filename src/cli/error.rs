@@ -1,0 +1,94 @@
+//! The CLI's one error type: a kind (which decides the exit code), a one-line message
+//! and an optional hint for the next step.
+
+use std::process::ExitCode;
+
+/// Documented exit codes (also in `ciq --help` and the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 1: the operation or the awaited task failed.
+    Failure = 1,
+    /// 2: bad arguments or configuration.
+    Usage = 2,
+    /// 3: Redis unreachable.
+    Broker = 3,
+    /// 4: platform database unreachable or missing tables.
+    Database = 4,
+    /// 5: `--wait` or another bounded wait timed out.
+    Timeout = 5,
+    /// 6: refused for safety (no TTY without --yes, failing gate checks).
+    Refused = 6,
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  the operation or the awaited task failed
+  2  bad arguments or configuration
+  3  Redis (broker) unreachable
+  4  platform database unreachable or missing tables
+  5  a bounded wait timed out (enqueue --wait --timeout)
+  6  refused for safety (no TTY and no --yes, failing rollout checks)";
+
+#[derive(Debug)]
+pub struct CliError {
+    pub kind: Kind,
+    pub msg: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(kind: Kind, msg: impl Into<String>) -> Self {
+        CliError {
+            kind,
+            msg: msg.into(),
+            hint: None,
+        }
+    }
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, msg)
+    }
+    pub fn failure(msg: impl Into<String>) -> Self {
+        Self::new(Kind::Failure, msg)
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prints `error: …` (and `hint: …`) on stderr and returns the exit code.
+    pub fn report(&self) -> ExitCode {
+        eprintln!("error: {}", self.msg);
+        if let Some(h) = &self.hint {
+            eprintln!("hint: {h}");
+        }
+        ExitCode::from(self.kind as u8)
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl From<crate::broker::Error> for CliError {
+    fn from(e: crate::broker::Error) -> Self {
+        match &e {
+            crate::broker::Error::Unreachable { .. } => CliError::new(Kind::Broker, e.to_string())
+                .with_hint(
+                    "is redis-server running? check --broker / CIQ_BROKER / broker in ciq.toml",
+                ),
+            crate::broker::Error::Invalid(_) => CliError::usage(e.to_string()),
+            crate::broker::Error::Redis(_) => CliError::failure(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for CliError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        CliError::usage(e.to_string())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;

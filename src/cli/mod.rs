@@ -1,0 +1,161 @@
+//! Command line: global options, one file per subcommand, one flat dispatch.
+
+mod config_show;
+mod depth;
+mod enqueue;
+pub mod error;
+mod inspect;
+mod logging;
+mod pause;
+mod purge;
+mod requeue;
+mod work;
+
+pub use error::{CliError, CliResult, Kind};
+
+use crate::config::{self, Config, Overrides, Source, Sourced};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ciq",
+    version,
+    about = "A Redis-backed task queue for a CI platform, and the tooling to migrate it from cron and back",
+    after_help = error::EXIT_CODES_HELP
+)]
+pub struct Cli {
+    /// Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml).
+    #[arg(long, global = true, env = "CIQ_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS).
+    #[arg(
+        long,
+        global = true,
+        env = "CIQ_BROKER",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub broker: Option<String>,
+    /// Platform database URL: mysql://, postgres:// or sqlite://.
+    #[arg(
+        long,
+        global = true,
+        env = "CIQ_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+    /// Machine-readable JSON on stdout (read commands).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Less on stderr: no progress, no notes.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Enqueue(enqueue::EnqueueArgs),
+    Work(work::WorkArgs),
+    Depth(depth::DepthArgs),
+    Purge(purge::PurgeArgs),
+    #[command(subcommand)]
+    Inspect(inspect::InspectCommand),
+    Requeue(requeue::RequeueArgs),
+    Pause(pause::PauseArgs),
+    Resume(pause::ResumeArgs),
+    #[command(subcommand)]
+    Config(config_show::ConfigCommand),
+}
+
+/// What every command gets: the resolved config and output preferences.
+pub struct Ctx {
+    pub config: Config,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    /// Connects to the broker, failing fast with exit code 3 when it is unreachable.
+    pub async fn broker(&self) -> CliResult<crate::broker::Broker> {
+        Ok(crate::broker::Broker::connect(&self.config.broker.value).await?)
+    }
+}
+
+fn sourced(m: &clap::ArgMatches, id: &str, v: &Option<String>) -> Option<Sourced<String>> {
+    let src = match m.value_source(id)? {
+        clap::parser::ValueSource::EnvVariable => Source::Env,
+        _ => Source::Flag,
+    };
+    v.clone().map(|v| Sourced::new(v, src))
+}
+
+/// Parses the command line, runs the command, returns the documented exit code.
+pub fn main() -> ExitCode {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    let ov = Overrides {
+        config: cli.config.clone(),
+        broker: sourced(&matches, "broker", &cli.broker),
+        database: sourced(&matches, "database", &cli.database),
+    };
+    let config = match config::load(&ov) {
+        Ok(c) => c,
+        Err(e) => return CliError::from(e).report(),
+    };
+    let ctx = Ctx {
+        config,
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return CliError::failure(format!("cannot start runtime: {e}")).report(),
+    };
+    match rt.block_on(dispatch(cli.command, &ctx)) {
+        Ok(code) => code,
+        Err(e) => e.report(),
+    }
+}
+
+async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
+    match cmd {
+        Command::Enqueue(a) => enqueue::run(a, ctx).await,
+        Command::Work(a) => work::run(a, ctx).await,
+        Command::Depth(a) => depth::run(a, ctx).await,
+        Command::Purge(a) => purge::run(a, ctx).await,
+        Command::Inspect(c) => inspect::run(c, ctx).await,
+        Command::Requeue(a) => requeue::run(a, ctx).await,
+        Command::Pause(a) => pause::run_pause(a, ctx).await,
+        Command::Resume(a) => pause::run_resume(a, ctx).await,
+        Command::Config(c) => config_show::run(c, ctx).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

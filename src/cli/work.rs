@@ -1,0 +1,142 @@
+//! `ciq work`: run a worker until SIGTERM/SIGINT (a second signal stops at once).
+
+use super::{CliError, CliResult, Ctx};
+use crate::config::{parse_duration, Config, QueueConfig};
+use crate::worker::handler::{ConfiguredRunner, Noop, TaskHandler};
+use crate::worker::{self, Shutdown, WorkerOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Run a worker: claim tasks from the queues, run them, record outcomes.
+///
+/// SIGTERM or SIGINT stops fetching and lets running tasks finish for up to
+/// --shutdown-timeout, then returns the rest to pending; a second signal returns them
+/// at once. Logs are human lines on a terminal and JSON lines otherwise.
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    /// Queues with optional weights, e.g. test_execution:6,default:3 (default: all configured).
+    #[arg(
+        long,
+        short = 'Q',
+        env = "CIQ_QUEUES",
+        value_delimiter = ',',
+        value_name = "Q[:WEIGHT]"
+    )]
+    pub queues: Vec<String>,
+    /// Tasks run at once by this worker.
+    #[arg(long, short = 'c', env = "CIQ_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// A name shown in `inspect active` and `status` (default: host:pid).
+    #[arg(long, env = "CIQ_WORKER_NAME")]
+    pub name: Option<String>,
+    /// How long running tasks may finish after the first stop signal.
+    #[arg(long, value_name = "DURATION", env = "CIQ_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
+    /// Lease on a claimed task; it is recovered this long after its worker dies.
+    #[arg(long, value_name = "DURATION", env = "CIQ_LEASE")]
+    pub lease: Option<String>,
+    /// How often leases are renewed.
+    #[arg(long, value_name = "DURATION", env = "CIQ_HEARTBEAT")]
+    pub heartbeat: Option<String>,
+    /// How often expired leases are looked for.
+    #[arg(long, value_name = "DURATION", env = "CIQ_SWEEP")]
+    pub sweep: Option<String>,
+}
+
+fn dur(name: &str, v: &Option<String>) -> CliResult<Option<crate::config::Dur>> {
+    v.as_deref()
+        .map(|s| parse_duration(s).map(crate::config::Dur))
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--{name}: {e}")))
+}
+
+/// Applies the command-line overrides to the config's worker section and queues.
+pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
+    if !a.queues.is_empty() {
+        let mut qs = vec![];
+        for spec in &a.queues {
+            let (name, weight) = match spec.split_once(':') {
+                Some((n, w)) => (
+                    n,
+                    w.parse::<u32>().ok().filter(|w| *w > 0).ok_or_else(|| {
+                        CliError::usage(format!(
+                            "--queues {spec:?}: weight must be a positive integer"
+                        ))
+                    })?,
+                ),
+                None => (spec.as_str(), 1),
+            };
+            crate::broker::keys::validate_queue_name(name).map_err(CliError::usage)?;
+            qs.push(QueueConfig {
+                name: name.into(),
+                weight,
+            });
+        }
+        cfg.queues.value = qs;
+        cfg.queues.source = crate::config::Source::Flag;
+    }
+    let w = &mut cfg.worker;
+    if let Some(c) = a.concurrency {
+        w.concurrency = c.max(1);
+    }
+    if let Some(d) = dur("shutdown-timeout", &a.shutdown_timeout)? {
+        w.shutdown_timeout = d;
+    }
+    if let Some(d) = dur("lease", &a.lease)? {
+        w.lease = d;
+    }
+    if let Some(d) = dur("heartbeat", &a.heartbeat)? {
+        w.heartbeat = d;
+    }
+    if let Some(d) = dur("sweep", &a.sweep)? {
+        w.sweep = d;
+    }
+    if w.heartbeat >= w.lease {
+        return Err(CliError::usage(format!(
+            "heartbeat ({}) must be shorter than the lease ({})",
+            w.heartbeat, w.lease
+        )));
+    }
+    Ok(())
+}
+
+/// The handlers a full worker runs: built-ins, then tasks with configured runners.
+pub fn handlers(cfg: &Arc<Config>) -> Vec<Arc<dyn TaskHandler>> {
+    vec![Arc::new(Noop), Arc::new(ConfiguredRunner::new(cfg.clone()))]
+}
+
+/// A watch channel fed by SIGTERM/SIGINT: first Graceful, then Now.
+pub fn shutdown_on_signals() -> watch::Receiver<Shutdown> {
+    let (tx, rx) = watch::channel(Shutdown::Run);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        for level in [Shutdown::Graceful, Shutdown::Now] {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::info!(?level, "stop signal received");
+            let _ = tx.send(level);
+        }
+    });
+    rx
+}
+
+pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    super::logging::init();
+    let mut cfg = ctx.config.clone();
+    apply(&a, &mut cfg)?;
+    let cfg = Arc::new(cfg);
+    let shutdown = shutdown_on_signals();
+    let broker = crate::broker::Broker::connect_retrying(&cfg.broker.value).await?;
+    let opts = WorkerOptions::from_config(&cfg, worker::default_worker_id(a.name.as_deref()));
+    worker::run(opts, cfg.clone(), broker, handlers(&cfg), shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}

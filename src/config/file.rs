@@ -1,0 +1,76 @@
+//! The on-disk `ciq.toml`, exactly as written by the operator (every field optional).
+//! Unknown keys are errors so a typo never silently falls back to a default.
+
+use super::duration::Dur;
+use super::platform::PlatformFile;
+use super::rollout::RolloutFile;
+use super::schedule::ScheduleFile;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub broker: Option<String>,
+    pub database: Option<String>,
+    /// queue name = weight
+    pub queues: Option<BTreeMap<String, u32>>,
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskFile>,
+    #[serde(default)]
+    pub schedule: BTreeMap<String, ScheduleFile>,
+    #[serde(default)]
+    pub worker: WorkerFile,
+    #[serde(default)]
+    pub rollout: RolloutFile,
+    #[serde(default)]
+    pub platform: PlatformFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFile {
+    pub queue: Option<String>,
+    pub max_retries: Option<u32>,
+    pub backoff: Option<Dur>,
+    pub backoff_max: Option<Dur>,
+    pub soft_time_limit: Option<Dur>,
+    pub time_limit: Option<Dur>,
+    pub unique: Option<String>,
+    pub runner: Option<RunnerSpec>,
+}
+
+/// How a task's work is done outside ciq.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum RunnerSpec {
+    /// argv template; `{name}` placeholders are replaced by task arguments.
+    Exec {
+        exec: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+    /// POST the JSON args to this URL.
+    Http {
+        http: String,
+        #[serde(default)]
+        timeout: Option<Dur>,
+        #[serde(default)]
+        connect_timeout: Option<Dur>,
+        /// Name of an environment variable whose value is sent as a bearer token.
+        #[serde(default)]
+        token_env: Option<String>,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerFile {
+    pub concurrency: Option<usize>,
+    pub lease: Option<Dur>,
+    pub heartbeat: Option<Dur>,
+    pub sweep: Option<Dur>,
+    pub shutdown_timeout: Option<Dur>,
+    pub max_deliveries: Option<u32>,
+    pub dead_max: Option<u64>,
+}

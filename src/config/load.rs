@@ -1,0 +1,236 @@
+//! Finding, parsing and resolving `ciq.toml`.
+
+use super::file::ConfigFile;
+use super::*;
+use std::path::{Path, PathBuf};
+
+/// Values given on the command line or in `CIQ_*` variables (clap resolves those two).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub broker: Option<Sourced<String>>,
+    pub database: Option<Sourced<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {err}")]
+    Read { path: String, err: std::io::Error },
+    #[error("{path}:{line}: {key}: {msg}")]
+    Invalid {
+        path: String,
+        line: usize,
+        key: String,
+        msg: String,
+    },
+    #[error("{path}: {key}: {msg}")]
+    Semantic {
+        path: String,
+        key: String,
+        msg: String,
+    },
+}
+
+/// The file to read: an explicit one must exist; otherwise ./ciq.toml, then /etc/ciq/ciq.toml.
+fn find_file(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    ["ciq.toml", "/etc/ciq/ciq.toml"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses the file text; errors name the line and the dotted key.
+pub fn parse_file(path: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+        ConfigError::Invalid {
+            path: path.into(),
+            line,
+            key: if key == "." { "(syntax)".into() } else { key },
+            msg: inner.message().trim().replace('\n', " "),
+        }
+    })
+}
+
+pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
+    let file_path = find_file(ov.config.as_deref());
+    let (raw, path_str) = match &file_path {
+        Some(p) => {
+            let ps = p.display().to_string();
+            let text = std::fs::read_to_string(p).map_err(|err| ConfigError::Read {
+                path: ps.clone(),
+                err,
+            })?;
+            (parse_file(&ps, &text)?, ps)
+        }
+        None => (ConfigFile::default(), "(defaults)".to_string()),
+    };
+    resolve(raw, file_path, &path_str, ov)
+}
+
+fn pick(flag: &Option<Sourced<String>>, file: Option<String>, default: &str) -> Sourced<String> {
+    if let Some(v) = flag {
+        return v.clone();
+    }
+    match file {
+        Some(v) => Sourced::new(v, Source::File),
+        None => Sourced::new(default.to_string(), Source::Default),
+    }
+}
+
+fn resolve(
+    raw: ConfigFile,
+    file: Option<PathBuf>,
+    path: &str,
+    ov: &Overrides,
+) -> Result<Config, ConfigError> {
+    let semantic = |key: String, msg: String| ConfigError::Semantic {
+        path: path.into(),
+        key,
+        msg,
+    };
+    let queues = match raw.queues {
+        Some(q) if !q.is_empty() => Sourced::new(
+            q.into_iter()
+                .map(|(name, weight)| QueueConfig { name, weight })
+                .collect(),
+            Source::File,
+        ),
+        _ => Sourced::new(default_queues(), Source::Default),
+    };
+    for q in &queues.value {
+        crate::broker::keys::validate_queue_name(&q.name)
+            .map_err(|m| semantic(format!("queues.{}", q.name), m))?;
+        if q.weight == 0 {
+            return Err(semantic(
+                format!("queues.{}", q.name),
+                "weight must be at least 1".into(),
+            ));
+        }
+    }
+
+    let mut tasks: BTreeMap<String, TaskConfig> = BUILTIN_TASKS
+        .iter()
+        .filter_map(|n| default_task(n).map(|t| (n.to_string(), t)))
+        .collect();
+    for (name, t) in raw.tasks {
+        let builtin = tasks.remove(&name);
+        let is_builtin = builtin.is_some();
+        let base = builtin.unwrap_or_else(|| TaskConfig {
+            queue: "default".into(),
+            max_retries: 3,
+            backoff: Dur::secs(30),
+            backoff_max: Dur::secs(600),
+            soft_time_limit: None,
+            time_limit: None,
+            unique: None,
+            runner: None,
+            source: Source::File,
+        });
+        if !is_builtin && t.runner.is_none() {
+            return Err(semantic(
+                format!("tasks.{name}.runner"),
+                "a task that is not built in needs a runner (exec = [...] or http = \"...\")"
+                    .into(),
+            ));
+        }
+        let cfg = TaskConfig {
+            queue: t.queue.unwrap_or(base.queue),
+            max_retries: t.max_retries.unwrap_or(base.max_retries),
+            backoff: t.backoff.unwrap_or(base.backoff),
+            backoff_max: t.backoff_max.unwrap_or(base.backoff_max),
+            soft_time_limit: t.soft_time_limit.or(base.soft_time_limit),
+            time_limit: t.time_limit.or(base.time_limit),
+            unique: t.unique.or(base.unique),
+            runner: t.runner.or(base.runner),
+            source: Source::File,
+        };
+        crate::broker::keys::validate_queue_name(&cfg.queue)
+            .map_err(|m| semantic(format!("tasks.{name}.queue"), m))?;
+        tasks.insert(name, cfg);
+    }
+
+    let d = WorkerConfig::default();
+    let w = raw.worker;
+    let worker = WorkerConfig {
+        concurrency: w.concurrency.unwrap_or(d.concurrency).max(1),
+        lease: w.lease.unwrap_or(d.lease),
+        heartbeat: w.heartbeat.unwrap_or(d.heartbeat),
+        sweep: w.sweep.unwrap_or(d.sweep),
+        shutdown_timeout: w.shutdown_timeout.unwrap_or(d.shutdown_timeout),
+        max_deliveries: w.max_deliveries.unwrap_or(d.max_deliveries).max(1),
+        dead_max: w.dead_max.unwrap_or(d.dead_max),
+    };
+    if worker.heartbeat >= worker.lease {
+        return Err(semantic(
+            "worker.heartbeat".into(),
+            format!(
+                "heartbeat ({}) must be shorter than the lease ({})",
+                worker.heartbeat, worker.lease
+            ),
+        ));
+    }
+
+    Ok(Config {
+        file,
+        broker: pick(&ov.broker, raw.broker, DEFAULT_BROKER),
+        database: pick(&ov.database, raw.database, DEFAULT_DATABASE),
+        queues,
+        tasks,
+        schedule: raw.schedule,
+        worker,
+        rollout: raw.rollout,
+        platform: raw.platform,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_duration_names_line_and_key() {
+        let text = "broker = \"redis://x\"\n\n[tasks.start_test]\nbackoff = \"3x\"\n";
+        let err = parse_file("ciq.toml", text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("ciq.toml:4: tasks.start_test.backoff: invalid duration"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let err = parse_file("c.toml", "[worker]\nleese = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c.toml:2: worker.leese"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let err = parse_file("c.toml", "a = 1\nb = [\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:"), "{err}");
+    }
+
+    #[test]
+    fn file_overrides_builtin_task() {
+        let raw = parse_file("c.toml", "[tasks.start_test]\nmax_retries = 2\n").unwrap();
+        let c = resolve(raw, None, "c.toml", &Overrides::default()).unwrap();
+        let t = c.task("start_test").unwrap();
+        assert_eq!(t.max_retries, 2);
+        assert_eq!(t.queue, "test_execution");
+    }
+}

@@ -1,0 +1,174 @@
+//! Resolved configuration: flags > `CIQ_*` env > `ciq.toml` > built-in defaults.
+//!
+//! `file.rs` is the raw file, `load.rs` finds and parses it, this module holds the
+//! resolved values that the rest of ciq reads, each scalar with the layer it came from.
+
+pub mod duration;
+pub mod file;
+mod load;
+pub mod platform;
+pub mod rollout;
+pub mod schedule;
+
+pub use duration::{parse_duration, Dur};
+pub use file::RunnerSpec;
+pub use load::{load, ConfigError, Overrides};
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where a resolved value came from (shown by `ciq config show`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Default,
+    File,
+    Env,
+    Flag,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> Sourced<T> {
+    pub fn new(value: T, source: Source) -> Self {
+        Sourced { value, source }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    pub broker: Sourced<String>,
+    pub database: Sourced<String>,
+    /// Queues in declaration order with their weights.
+    pub queues: Sourced<Vec<QueueConfig>>,
+    pub tasks: BTreeMap<String, TaskConfig>,
+    pub schedule: BTreeMap<String, schedule::ScheduleFile>,
+    pub worker: WorkerConfig,
+    #[serde(skip)]
+    pub rollout: rollout::RolloutFile,
+    #[serde(skip)]
+    pub platform: platform::PlatformFile,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueConfig {
+    pub name: String,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskConfig {
+    pub queue: String,
+    pub max_retries: u32,
+    pub backoff: Dur,
+    pub backoff_max: Dur,
+    pub soft_time_limit: Option<Dur>,
+    pub time_limit: Option<Dur>,
+    /// Template such as `start_test:{test_id}`.
+    pub unique: Option<String>,
+    pub runner: Option<RunnerSpec>,
+    pub source: Source,
+}
+
+/// Timing knobs; small values make the kill/recovery tests take seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerConfig {
+    pub concurrency: usize,
+    /// How long a claimed task is owned without a heartbeat renewing it.
+    pub lease: Dur,
+    pub heartbeat: Dur,
+    /// How often each worker looks for expired leases.
+    pub sweep: Dur,
+    pub shutdown_timeout: Dur,
+    /// Deliveries (claims) after which a task is treated as poison.
+    pub max_deliveries: u32,
+    /// Dead tasks kept per queue (oldest trimmed).
+    pub dead_max: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 8,
+            lease: Dur::secs(20),
+            heartbeat: Dur::secs(5),
+            sweep: Dur::secs(5),
+            shutdown_timeout: Dur::secs(30),
+            max_deliveries: 20,
+            dead_max: 100_000,
+        }
+    }
+}
+
+pub const DEFAULT_BROKER: &str = "redis://127.0.0.1:6379/0";
+pub const DEFAULT_DATABASE: &str = "sqlite://ciq-platform.db";
+
+/// The queues the platform uses, with their default weights.
+pub fn default_queues() -> Vec<QueueConfig> {
+    [("test_execution", 6), ("default", 3), ("maintenance", 1)]
+        .into_iter()
+        .map(|(n, w)| QueueConfig {
+            name: n.into(),
+            weight: w,
+        })
+        .collect()
+}
+
+/// Built-in tasks and their defaults; the file may override any field.
+pub fn default_task(name: &str) -> Option<TaskConfig> {
+    let base = |queue: &str, max_retries: u32| TaskConfig {
+        queue: queue.into(),
+        max_retries,
+        backoff: Dur::secs(30),
+        backoff_max: Dur::secs(600),
+        soft_time_limit: None,
+        time_limit: None,
+        unique: None,
+        runner: None,
+        source: Source::Default,
+    };
+    Some(match name {
+        "noop" => base("default", 0),
+        "start_test" => TaskConfig {
+            soft_time_limit: Some(Dur::secs(3600)),
+            time_limit: Some(Dur::secs(3900)),
+            unique: Some("start_test:{test_id}".into()),
+            ..base("test_execution", 5)
+        },
+        "process_pending_tests" => TaskConfig {
+            unique: Some("process_pending_tests".into()),
+            time_limit: Some(Dur::secs(300)),
+            ..base("default", 3)
+        },
+        "check_expired_instances" => TaskConfig {
+            unique: Some("check_expired_instances".into()),
+            time_limit: Some(Dur::secs(600)),
+            ..base("maintenance", 3)
+        },
+        _ => return None,
+    })
+}
+
+pub const BUILTIN_TASKS: &[&str] = &[
+    "noop",
+    "start_test",
+    "process_pending_tests",
+    "check_expired_instances",
+];
+
+impl Config {
+    pub fn task(&self, name: &str) -> Option<&TaskConfig> {
+        self.tasks.get(name)
+    }
+
+    pub fn queue_names(&self) -> Vec<String> {
+        self.queues.value.iter().map(|q| q.name.clone()).collect()
+    }
+}

@@ -1,0 +1,65 @@
+//! Runners do a task's real work outside ciq: `exec` (a process) or `http` (a POST).
+//! Secrets come from the worker's environment or config, never from the task's args.
+
+use crate::config::RunnerSpec;
+use std::time::{Duration, Instant};
+
+mod exec;
+mod http;
+
+/// What the runner is asked to do.
+pub struct RunRequest<'a> {
+    pub task: &'a str,
+    pub task_id: &'a str,
+    pub attempt: u32,
+    pub args: &'a serde_json::Map<String, serde_json::Value>,
+    /// At the soft deadline an `exec` process gets SIGTERM.
+    pub soft_deadline: Option<Instant>,
+    /// At the hard deadline it is killed.
+    pub hard_deadline: Option<Instant>,
+}
+
+/// How a run ended. `output` is the tail of what the process printed (or the HTTP body).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Ok {
+        output: String,
+    },
+    /// Worth retrying later (exit 75, HTTP 429/5xx, network error).
+    Retryable {
+        error: String,
+        retry_after: Option<Duration>,
+        output: String,
+    },
+    /// Retrying will not help (other exit codes, HTTP 4xx).
+    Permanent {
+        error: String,
+        output: String,
+    },
+    /// The soft (`hard == false`) or hard time limit ended it.
+    TimedOut {
+        hard: bool,
+        output: String,
+    },
+}
+
+pub async fn run(spec: &RunnerSpec, req: RunRequest<'_>) -> RunOutcome {
+    match spec {
+        RunnerSpec::Exec { exec, env } => exec::run(exec, env, &req).await,
+        RunnerSpec::Http {
+            http,
+            timeout,
+            connect_timeout,
+            token_env,
+        } => {
+            http::run(
+                http,
+                timeout.map(|d| d.0),
+                connect_timeout.map(|d| d.0),
+                token_env.as_deref(),
+                &req,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! What runs a task: a `TaskHandler` says which task names it knows and returns an
+//! `Outcome` that tells the worker what happens next (done, retry, or fail).
+
+use crate::broker::{Broker, Envelope};
+use crate::config::Config;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What happens next to a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Finished; the text (if any) is kept for `enqueue --wait`.
+    Done(Option<String>),
+    /// Try again later (after `after`, or the task's backoff), while retries remain.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// Give up now: the task goes to dead with this error.
+    Fail { error: String },
+}
+
+/// Everything a handler may use while running one task.
+pub struct TaskContext {
+    pub envelope: Envelope,
+    pub broker: Broker,
+    pub config: Arc<Config>,
+    pub soft_deadline: Option<Instant>,
+    pub hard_deadline: Option<Instant>,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait TaskHandler: Send + Sync {
+    fn handles(&self, task: &str) -> bool;
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Outcome>;
+}
+
+/// The built-in `noop` task, for smoke tests and benchmarks. Optional args:
+/// `sleep_ms` (pretend to work), `incr` (INCR that Redis key), `lat_key` + `enq_ts`
+/// (RPUSH "<enq_ts> <start_ts>" to that key: the benchmark's latency probe),
+/// `fail` ("retry" or "fail", to exercise those paths).
+pub struct Noop;
+
+impl TaskHandler for Noop {
+    fn handles(&self, task: &str) -> bool {
+        task == "noop"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let start = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            let args = &ctx.envelope.args;
+            let mut conn = ctx.broker.conn();
+            if let (Some(key), Some(enq)) = (
+                args.get("lat_key").and_then(|v| v.as_str()),
+                args.get("enq_ts"),
+            ) {
+                let line = format!("{} {start}", enq.as_f64().unwrap_or(0.0));
+                let r: redis::RedisResult<()> = redis::cmd("RPUSH")
+                    .arg(key)
+                    .arg(line)
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(e) = r {
+                    return Outcome::Retry {
+                        error: format!("noop: {e}"),
+                        after: None,
+                    };
+                }
+            }
+            if let Some(ms) = args.get("sleep_ms").and_then(|v| v.as_u64()) {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            if let Some(key) = args.get("incr").and_then(|v| v.as_str()) {
+                let r: redis::RedisResult<()> =
+                    redis::cmd("INCR").arg(key).query_async(&mut conn).await;
+                if let Err(e) = r {
+                    return Outcome::Retry {
+                        error: format!("noop: {e}"),
+                        after: None,
+                    };
+                }
+            }
+            match args.get("fail").and_then(|v| v.as_str()) {
+                Some("retry") => Outcome::Retry {
+                    error: "noop asked to fail (retryable)".into(),
+                    after: None,
+                },
+                Some("fail") => Outcome::Fail {
+                    error: "noop asked to fail".into(),
+                },
+                _ => Outcome::Done(None),
+            }
+        })
+    }
+}
+
+/// Tasks declared in `ciq.toml` with a runner (`exec` or `http`).
+pub struct ConfiguredRunner {
+    config: Arc<Config>,
+}
+
+impl ConfiguredRunner {
+    pub fn new(config: Arc<Config>) -> Self {
+        ConfiguredRunner { config }
+    }
+}
+
+impl TaskHandler for ConfiguredRunner {
+    fn handles(&self, task: &str) -> bool {
+        self.config.task(task).is_some_and(|t| t.runner.is_some())
+    }
+
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let env = &ctx.envelope;
+            let Some(spec) = ctx.config.task(&env.task).and_then(|t| t.runner.as_ref()) else {
+                return Outcome::Fail {
+                    error: format!(
+                        "unknown task {:?}: not built in and no runner configured",
+                        env.task
+                    ),
+                };
+            };
+            let req = crate::runner::RunRequest {
+                task: &env.task,
+                task_id: &env.id,
+                attempt: env.attempt,
+                args: &env.args,
+                soft_deadline: ctx.soft_deadline,
+                hard_deadline: ctx.hard_deadline,
+            };
+            outcome_of(crate::runner::run(spec, req).await)
+        })
+    }
+}
+
+/// Maps a runner's result onto the retry policy.
+pub fn outcome_of(r: crate::runner::RunOutcome) -> Outcome {
+    use crate::runner::RunOutcome as R;
+    match r {
+        R::Ok { output } => Outcome::Done((!output.is_empty()).then_some(output)),
+        R::Retryable {
+            error,
+            retry_after,
+            output,
+        } => Outcome::Retry {
+            error: with_tail(error, &output),
+            after: retry_after,
+        },
+        R::Permanent { error, output } => Outcome::Fail {
+            error: with_tail(error, &output),
+        },
+        R::TimedOut { hard, output } => Outcome::Retry {
+            error: with_tail(
+                if hard {
+                    "hard time limit exceeded: killed".into()
+                } else {
+                    "soft time limit exceeded: terminated".into()
+                },
+                &output,
+            ),
+            after: None,
+        },
+    }
+}
+
+fn with_tail(error: String, output: &str) -> String {
+    if output.trim().is_empty() {
+        error
+    } else {
+        format!("{error}; output: {}", output.trim())
+    }
+}

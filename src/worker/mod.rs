@@ -1,0 +1,506 @@
+//! The worker: claims tasks (leased atomically), runs them through handlers, records
+//! outcomes in batches, renews leases, recovers expired ones, promotes delayed tasks
+//! and shuts down without losing anything.
+//!
+//! `run` takes the shutdown signal as a parameter (a watch channel) so tests can stop it.
+
+mod finisher;
+pub mod handler;
+mod maintenance;
+pub mod policy;
+mod waiter;
+
+use crate::broker::{self, now_ms, Broker, Envelope, QueueKeys};
+use crate::config::{Config, QueueConfig};
+use handler::{Outcome, TaskContext, TaskHandler};
+use rand::Rng;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Shutdown levels: a first signal asks for a graceful stop, a second for an immediate one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Shutdown {
+    Run,
+    Graceful,
+    Now,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub id: String,
+    pub queues: Vec<QueueConfig>,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub heartbeat: Duration,
+    pub sweep: Duration,
+    pub shutdown_timeout: Duration,
+    pub max_deliveries: u32,
+    pub dead_max: u64,
+}
+
+impl WorkerOptions {
+    pub fn from_config(cfg: &Config, id: String) -> Self {
+        let w = &cfg.worker;
+        WorkerOptions {
+            id,
+            queues: cfg.queues.value.clone(),
+            concurrency: w.concurrency,
+            lease: w.lease.0,
+            heartbeat: w.heartbeat.0,
+            sweep: w.sweep.0,
+            shutdown_timeout: w.shutdown_timeout.0,
+            max_deliveries: w.max_deliveries,
+            dead_max: w.dead_max,
+        }
+    }
+}
+
+/// `host:pid:xxxx` — unique per process, readable in `inspect active`.
+pub fn default_worker_id(name: Option<&str>) -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let tag: u16 = rand::thread_rng().gen();
+    match name {
+        Some(n) => format!("{n}@{host}:{}:{tag:04x}", std::process::id()),
+        None => format!("{host}:{}:{tag:04x}", std::process::id()),
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub done: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub requeued: u64,
+}
+
+struct Running {
+    queue: Arc<QueueKeys>,
+    env: Envelope,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+/// State shared by the loops of one worker.
+pub(crate) struct Shared {
+    opts: WorkerOptions,
+    broker: Broker,
+    config: Arc<Config>,
+    handlers: Vec<Arc<dyn TaskHandler>>,
+    queues: Vec<Arc<QueueKeys>>,
+    /// Tasks whose handler is still running.
+    running: Mutex<HashMap<String, Running>>,
+    /// Tasks this worker holds a lease on (running or waiting for their outcome to be recorded).
+    leased: Mutex<HashMap<String, Arc<QueueKeys>>>,
+    paused: Mutex<HashSet<String>>,
+    /// True while the fetch loop waits for work (the waiters block only then).
+    idle: watch::Sender<bool>,
+    wake: Notify,
+    finish_tx: mpsc::UnboundedSender<finisher::Msg>,
+    shutdown: watch::Receiver<Shutdown>,
+    started_ms: u64,
+    done: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+    requeued: AtomicU64,
+}
+
+/// Runs a worker until `shutdown` says stop; returns what it did.
+pub async fn run(
+    opts: WorkerOptions,
+    config: Arc<Config>,
+    broker: Broker,
+    handlers: Vec<Arc<dyn TaskHandler>>,
+    shutdown: watch::Receiver<Shutdown>,
+) -> broker::Result<Summary> {
+    let (finish_tx, finish_rx) = mpsc::unbounded_channel();
+    let queues = opts
+        .queues
+        .iter()
+        .map(|q| Arc::new(QueueKeys::new(&q.name)))
+        .collect();
+    let shared = Arc::new(Shared {
+        opts,
+        broker,
+        config,
+        handlers,
+        queues,
+        running: Mutex::new(HashMap::new()),
+        leased: Mutex::new(HashMap::new()),
+        paused: Mutex::new(HashSet::new()),
+        idle: watch::channel(false).0,
+        wake: Notify::new(),
+        finish_tx,
+        shutdown,
+        started_ms: now_ms(),
+        done: AtomicU64::new(0),
+        retried: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        requeued: AtomicU64::new(0),
+    });
+    tracing::info!(
+        worker = %shared.opts.id,
+        broker = %shared.broker.addr(),
+        queues = %shared.opts.queues.iter().map(|q| format!("{}:{}", q.name, q.weight)).collect::<Vec<_>>().join(","),
+        concurrency = shared.opts.concurrency,
+        "worker started"
+    );
+    let finisher = tokio::spawn(finisher::run(shared.clone(), finish_rx));
+    let mut background = maintenance::spawn_all(shared.clone());
+    background.extend(waiter::spawn_all(shared.clone()));
+
+    fetch_loop(&shared).await;
+    drain(&shared).await;
+
+    let _ = shared.finish_tx.send(finisher::Msg::Stop);
+    let _ = finisher.await;
+    for h in background {
+        h.abort();
+    }
+    if let Err(e) = shared.broker.worker_gone(&shared.opts.id).await {
+        tracing::warn!(error = %e, "could not deregister worker");
+    }
+    let s = Summary {
+        done: shared.done.load(Ordering::Relaxed),
+        retried: shared.retried.load(Ordering::Relaxed),
+        failed: shared.failed.load(Ordering::Relaxed),
+        requeued: shared.requeued.load(Ordering::Relaxed),
+    };
+    tracing::info!(worker = %shared.opts.id, done = s.done, retried = s.retried, failed = s.failed, requeued = s.requeued, "worker stopped");
+    Ok(s)
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow() != Shutdown::Run
+    }
+
+    /// Queue indexes in weighted random order (higher weight is tried first more often).
+    fn queue_order(&self) -> Vec<usize> {
+        let mut rest: Vec<usize> = (0..self.queues.len()).collect();
+        let mut out = Vec::with_capacity(rest.len());
+        let mut rng = rand::thread_rng();
+        while !rest.is_empty() {
+            let total: u32 = rest.iter().map(|&i| self.opts.queues[i].weight).sum();
+            let mut pick = rng.gen_range(0..total.max(1));
+            let mut chosen = 0;
+            for (pos, &i) in rest.iter().enumerate() {
+                let w = self.opts.queues[i].weight;
+                if pick < w {
+                    chosen = pos;
+                    break;
+                }
+                pick -= w;
+            }
+            out.push(rest.remove(chosen));
+        }
+        out
+    }
+
+    pub(crate) fn is_paused(&self, q: &str) -> bool {
+        self.paused.lock().unwrap().contains(q)
+    }
+
+    /// Claims up to `n` tasks from the first queue (in weighted order) that has any.
+    async fn claim(&self, n: usize) -> broker::Result<Vec<(Arc<QueueKeys>, String)>> {
+        for i in self.queue_order() {
+            let q = &self.queues[i];
+            match self
+                .broker
+                .claim(q, &self.opts.id, n, self.opts.lease, now_ms())
+                .await?
+            {
+                broker::ops::Claim::Paused => {
+                    self.paused.lock().unwrap().insert(q.name.clone());
+                }
+                broker::ops::Claim::Tasks(v) => {
+                    self.paused.lock().unwrap().remove(&q.name);
+                    if !v.is_empty() {
+                        return Ok(v.into_iter().map(|e| (q.clone(), e)).collect());
+                    }
+                }
+            }
+        }
+        Ok(vec![])
+    }
+}
+
+async fn fetch_loop(shared: &Arc<Shared>) {
+    let sem = Arc::new(Semaphore::new(shared.opts.concurrency));
+    let mut shutdown = shared.shutdown.clone();
+    let mut backoff = Duration::from_millis(100);
+    while !shared.stopping() {
+        let first = tokio::select! {
+            p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => continue,
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = sem.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        match shared.claim(permits.len()).await {
+            Err(e) => {
+                drop(permits);
+                tracing::warn!(error = %e, retry_in = ?backoff, "cannot claim tasks; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {},
+                    _ = shutdown.changed() => {},
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Ok(tasks) if tasks.is_empty() => {
+                drop(permits);
+                backoff = Duration::from_millis(100);
+                waiter::set_idle(shared, true);
+                tokio::select! {
+                    _ = shared.wake.notified() => {},
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = shutdown.changed() => {},
+                }
+                waiter::set_idle(shared, false);
+            }
+            Ok(tasks) => {
+                backoff = Duration::from_millis(100);
+                permits.truncate(tasks.len());
+                for ((q, raw), permit) in tasks.into_iter().zip(permits) {
+                    start_task(shared, q, raw, permit);
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a claimed message and spawns its handler; poison goes straight to dead.
+fn start_task(shared: &Arc<Shared>, q: Arc<QueueKeys>, raw: String, permit: OwnedSemaphorePermit) {
+    shared.leased.lock().unwrap().insert(id_of(&raw), q.clone());
+    let env = match Envelope::from_json(&raw) {
+        Ok(e) => e,
+        Err(reason) => {
+            let env = stand_in_envelope(&raw, &q.name);
+            tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
+            let f = policy::poison(env, reason);
+            finisher::send(shared, &q, f, None, permit);
+            return;
+        }
+    };
+    let Some(handler) = shared
+        .handlers
+        .iter()
+        .find(|h| h.handles(&env.task))
+        .cloned()
+    else {
+        let reason = format!("unknown task {:?}", env.task);
+        tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
+        let f = policy::poison(env, reason);
+        finisher::send(shared, &q, f, None, permit);
+        return;
+    };
+    let id = env.id.clone();
+    shared.running.lock().unwrap().insert(
+        id.clone(),
+        Running {
+            queue: q.clone(),
+            env: env.clone(),
+            abort: None,
+        },
+    );
+    let s = shared.clone();
+    let jh = tokio::spawn(async move {
+        let outcome = execute(&s, handler, env.clone()).await;
+        complete(&s, q, env, outcome, permit);
+    });
+    if let Some(r) = shared.running.lock().unwrap().get_mut(&id) {
+        r.abort = Some(jh.abort_handle());
+    }
+}
+
+/// The id the claim script read; a stand-in when the message is not even JSON.
+fn id_of(raw: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
+        .unwrap_or_else(|| {
+            raw.strip_prefix("{\"v\":1,\"id\":\"")
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("?")
+                .to_string()
+        })
+}
+
+fn stand_in_envelope(raw: &str, queue: &str) -> Envelope {
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
+    Envelope {
+        v: broker::envelope::ENVELOPE_VERSION,
+        id: id_of(raw),
+        task: s("task").unwrap_or_else(|| "(malformed)".into()),
+        queue: queue.into(),
+        args: Default::default(),
+        attempt: 1,
+        max_retries: 0,
+        enqueued_at: now_ms(),
+        eta: None,
+        unique_key: s("unique_key"),
+        soft_limit_ms: None,
+        hard_limit_ms: None,
+        deliveries: 1,
+        last_error: Some(raw.chars().take(500).collect()),
+        reason: None,
+        notify: false,
+    }
+}
+
+async fn execute(shared: &Arc<Shared>, handler: Arc<dyn TaskHandler>, env: Envelope) -> Outcome {
+    let task_cfg = shared.config.task(&env.task);
+    let ms = |v: Option<u64>, c: Option<crate::config::Dur>| {
+        v.map(Duration::from_millis).or(c.map(|d| d.0))
+    };
+    let soft = ms(env.soft_limit_ms, task_cfg.and_then(|t| t.soft_time_limit));
+    let hard = ms(env.hard_limit_ms, task_cfg.and_then(|t| t.time_limit));
+    let start = Instant::now();
+    let ctx = TaskContext {
+        soft_deadline: soft.map(|d| start + d),
+        hard_deadline: hard.map(|d| start + d),
+        envelope: env,
+        broker: shared.broker.clone(),
+        config: shared.config.clone(),
+    };
+    let fut = std::panic::AssertUnwindSafe(handler.run(&ctx));
+    let run = async {
+        match futures_catch(fut).await {
+            Ok(o) => o,
+            Err(msg) => Outcome::Retry {
+                error: format!("handler panicked: {msg}"),
+                after: None,
+            },
+        }
+    };
+    match hard {
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(o) => o,
+            Err(_) => Outcome::Retry {
+                error: format!(
+                    "hard time limit ({}) exceeded",
+                    humantime::format_duration(limit)
+                ),
+                after: None,
+            },
+        },
+        None => run.await,
+    }
+}
+
+/// Runs a future, turning a panic into an error message (the worker keeps going).
+async fn futures_catch<F: std::future::Future>(
+    fut: std::panic::AssertUnwindSafe<F>,
+) -> Result<F::Output, String> {
+    let mut fut = Box::pin(fut);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(p) => std::task::Poll::Ready(Err(p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into()))),
+        }
+    })
+    .await
+}
+
+/// Records a finished handler's outcome, unless shutdown already took the task back.
+fn complete(
+    shared: &Arc<Shared>,
+    q: Arc<QueueKeys>,
+    env: Envelope,
+    outcome: Outcome,
+    permit: OwnedSemaphorePermit,
+) {
+    if shared.running.lock().unwrap().remove(&env.id).is_none() {
+        return;
+    }
+    let task_cfg = shared.config.task(&env.task);
+    let notify = env.notify;
+    let f = policy::finish_for(env, &outcome, task_cfg, now_ms());
+    match (&outcome, f.kind) {
+        (Outcome::Done(_), _) => {
+            shared.done.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(id = %f.id, queue = %q.name, "task done");
+        }
+        (_, broker::ops::FinishKind::Retry) => {
+            shared.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; will retry");
+        }
+        _ => {
+            shared.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
+        }
+    }
+    let outcome_json = (notify && f.kind != broker::ops::FinishKind::Retry).then(|| {
+        let (state, error) = match &outcome {
+            Outcome::Done(_) => ("done", None),
+            Outcome::Retry { error, .. } | Outcome::Fail { error } => ("dead", Some(error.clone())),
+        };
+        let result = match &outcome {
+            Outcome::Done(r) => r.clone(),
+            _ => None,
+        };
+        serde_json::json!({"id": f.id, "state": state, "error": error, "result": result})
+            .to_string()
+    });
+    finisher::send(shared, &q, f, outcome_json, permit);
+}
+
+fn last_error(f: &broker::ops::Finish) -> String {
+    Envelope::from_json(&f.envelope)
+        .ok()
+        .and_then(|e| e.last_error)
+        .unwrap_or_default()
+}
+
+/// Graceful stop: let running tasks finish until the timeout or a second signal, then
+/// hand the rest back to pending (an interrupted run is not counted as an attempt).
+async fn drain(shared: &Arc<Shared>) {
+    let deadline = Instant::now() + shared.opts.shutdown_timeout;
+    let mut shutdown = shared.shutdown.clone();
+    let n = shared.running.lock().unwrap().len();
+    if n > 0 {
+        tracing::info!(running = n, timeout = ?shared.opts.shutdown_timeout, "stopping: waiting for running tasks");
+    }
+    while !shared.running.lock().unwrap().is_empty()
+        && Instant::now() < deadline
+        && *shutdown.borrow() != Shutdown::Now
+    {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {},
+            _ = shutdown.changed() => {},
+        }
+    }
+    let left: Vec<Running> = shared
+        .running
+        .lock()
+        .unwrap()
+        .drain()
+        .map(|(_, r)| r)
+        .collect();
+    for r in left {
+        if let Some(a) = &r.abort {
+            a.abort();
+        }
+        let mut env = r.env;
+        env.deliveries += 1;
+        tracing::info!(id = %env.id, queue = %r.queue.name, "returning unfinished task to pending");
+        shared.requeued.fetch_add(1, Ordering::Relaxed);
+        let f = broker::ops::Finish {
+            id: env.id.clone(),
+            kind: broker::ops::FinishKind::Requeue,
+            envelope: env.to_json(),
+            score: 0,
+            unique_key: env.unique_key.clone(),
+        };
+        finisher::send_without_permit(shared, &r.queue, f);
+    }
+}

@@ -1,0 +1,111 @@
+//! Retry policy: exponential backoff with full jitter, and what an outcome becomes.
+
+use super::handler::Outcome;
+use crate::broker::ops::{Finish, FinishKind};
+use crate::broker::Envelope;
+use crate::config::TaskConfig;
+use rand::Rng;
+use std::time::Duration;
+
+/// Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
+pub fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(30));
+    let ceiling = exp.min(cap).as_millis() as u64;
+    Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling))
+}
+
+/// Turns a handler's outcome into the finish record for Redis.
+pub fn finish_for(
+    mut env: Envelope,
+    outcome: &Outcome,
+    task: Option<&TaskConfig>,
+    now: u64,
+) -> Finish {
+    let id = env.id.clone();
+    let unique_key = env.unique_key.clone();
+    let (kind, score) = match outcome {
+        Outcome::Done(_) => (FinishKind::Done, 0),
+        Outcome::Retry { error, after } => {
+            env.last_error = Some(truncate(error));
+            if env.attempt <= env.max_retries {
+                let delay = after.unwrap_or_else(|| match task {
+                    Some(t) => backoff(t.backoff.0, t.backoff_max.0, env.attempt),
+                    None => Duration::from_secs(1),
+                });
+                env.attempt += 1;
+                (FinishKind::Retry, now + delay.as_millis() as u64)
+            } else {
+                env.reason = Some(format!(
+                    "retries exhausted after {} attempt(s)",
+                    env.attempt
+                ));
+                (FinishKind::Dead, 0)
+            }
+        }
+        Outcome::Fail { error } => {
+            env.last_error = Some(truncate(error));
+            env.reason = Some("failed permanently".into());
+            (FinishKind::Failed, 0)
+        }
+    };
+    let envelope = if kind == FinishKind::Done {
+        String::new()
+    } else {
+        env.to_json()
+    };
+    Finish {
+        id,
+        kind,
+        envelope,
+        score,
+        unique_key,
+    }
+}
+
+/// A poison message: dead at once with the reason.
+pub fn poison(mut env: Envelope, reason: String) -> Finish {
+    env.reason = Some(reason);
+    Finish {
+        id: env.id.clone(),
+        kind: FinishKind::Dead,
+        envelope: env.to_json(),
+        score: 0,
+        unique_key: env.unique_key.clone(),
+    }
+}
+
+/// Kept errors are bounded so one chatty runner cannot bloat Redis.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 2000;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut cut = s.len() - MAX;
+    while !s.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("…{}", &s[cut..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_by_cap_and_exponent() {
+        let base = Duration::from_secs(1);
+        let cap = Duration::from_secs(10);
+        for attempt in 1..40 {
+            let d = backoff(base, cap, attempt);
+            assert!(d <= cap);
+            assert!(d <= base * 2u32.pow(attempt.min(20) - 1));
+        }
+    }
+
+    #[test]
+    fn truncates_from_the_front() {
+        let s = "x".repeat(5000) + "END";
+        let t = truncate(&s);
+        assert!(t.ends_with("END") && t.len() < 2100);
+    }
+}

@@ -1,0 +1,60 @@
+//! Idle pickup without polling: while the worker is idle, one dedicated connection per
+//! queue blocks in `BLMOVE q q RIGHT RIGHT` (a rotation that leaves the list unchanged)
+//! and wakes the fetch loop the moment a task arrives.
+
+use super::Shared;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+pub(crate) fn set_idle(shared: &Shared, idle: bool) {
+    shared.idle.send_replace(idle);
+}
+
+pub(crate) fn spawn_all(shared: Arc<Shared>) -> Vec<JoinHandle<()>> {
+    (0..shared.queues.len())
+        .map(|i| tokio::spawn(wait_loop(shared.clone(), i)))
+        .collect()
+}
+
+async fn wait_loop(shared: Arc<Shared>, i: usize) {
+    let q = shared.queues[i].clone();
+    let mut idle = shared.idle.subscribe();
+    let mut conn = None;
+    loop {
+        if idle.wait_for(|v| *v).await.is_err() {
+            return;
+        }
+        if shared.is_paused(&q.name) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        if conn.is_none() {
+            match shared.broker.blocking_connection().await {
+                Ok(c) => conn = Some(c),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        let c = conn.as_mut().expect("connected above");
+        match shared
+            .broker
+            .wait_pending(c, &q, Duration::from_millis(900))
+            .await
+        {
+            Ok(true) => {
+                shared.wake.notify_one();
+                // Let the fetch loop leave idle (and take the task) before blocking again.
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(200), idle.wait_for(|v| !*v)).await;
+            }
+            Ok(false) => {}
+            Err(_) => {
+                conn = None;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

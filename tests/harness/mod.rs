@@ -1,0 +1,229 @@
+//! Test harness: a throwaway `redis-server` per test on a free loopback port (killed on
+//! drop) and a runner for the real `ciq` binary with a cleared environment.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private `redis-server`. Dropping it kills it.
+pub struct Redis {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    aof: bool,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Self::start_with(false)
+    }
+
+    /// With AOF on (`appendfsync always`), so a restart keeps everything.
+    pub fn start_aof() -> Redis {
+        Self::start_with(true)
+    }
+
+    fn start_with(aof: bool) -> Redis {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut r = Redis {
+            port: free_port(),
+            dir,
+            child: None,
+            aof,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--appendonly", if self.aof { "yes" } else { "no" }])
+            .args(["--appendfsync", "always"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start redis-server ({e}): install it (./install.sh does, or apt-get install redis-server)")
+        });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.cli(&["PING"]).trim() == "PONG" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not answer PING", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Runs a Redis command with redis-cli; returns its raw output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn int(&self, args: &[&str]) -> i64 {
+        self.cli(args).trim().parse().unwrap_or(0)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills and starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn ciq_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ciq"))
+}
+
+/// The `ciq` binary with a cleared environment, a temp HOME and cwd, and the broker set.
+pub struct Ciq {
+    pub home: tempfile::TempDir,
+    pub broker: String,
+}
+
+impl Ciq {
+    pub fn new(redis: &Redis) -> Ciq {
+        Ciq {
+            home: tempfile::tempdir().expect("tempdir"),
+            broker: redis.url(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Writes `ciq.toml` in the working directory.
+    pub fn config(&self, text: &str) -> &Self {
+        std::fs::write(self.dir().join("ciq.toml"), text).expect("write ciq.toml");
+        self
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(ciq_bin());
+        c.env_clear()
+            .env("HOME", self.dir())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CIQ_BROKER", &self.broker)
+            .current_dir(self.dir())
+            .args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("ciq runs")
+    }
+
+    /// Runs and asserts exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "ciq {args:?} failed: {}\nstdout: {}\nstderr: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+
+    /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
+    pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Child {
+        let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
+        let mut args = vec![
+            "work",
+            "--name",
+            name,
+            "--lease",
+            "2s",
+            "--heartbeat",
+            "500ms",
+            "--sweep",
+            "500ms",
+            "--shutdown-timeout",
+            "5s",
+        ];
+        args.extend_from_slice(extra);
+        self.cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn worker")
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+pub fn sigterm(child: &Child) {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+}
+
+pub fn sigkill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Polls `f` until it returns true or the timeout passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
+
+/// Waits for a child to exit within the timeout; returns its status.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    None
+}

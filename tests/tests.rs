@@ -1,0 +1,5 @@
+//! One integration test binary; each module covers one area against a real redis-server.
+
+mod harness;
+
+mod queue_core;
