@@ -17,4 +17,5 @@ pub mod cli;
 pub mod config;
 pub mod output;
 pub mod runner;
+pub mod submit;
 pub mod worker;

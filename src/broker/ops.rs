@@ -63,6 +63,8 @@ pub struct Finish {
     pub envelope: String,
     pub score: u64,
     pub unique_key: Option<String>,
+    /// Task name, for per-task counters.
+    pub task: String,
 }
 
 impl Broker {
@@ -169,7 +171,8 @@ impl Broker {
                 .arg(f.kind.as_str())
                 .arg(&f.envelope)
                 .arg(f.score)
-                .arg(f.unique_key.as_deref().unwrap_or(""));
+                .arg(f.unique_key.as_deref().unwrap_or(""))
+                .arg(&f.task);
         }
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
         Ok(res.into_iter().map(|r| r == 1).collect())

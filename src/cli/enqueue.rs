@@ -4,7 +4,7 @@
 use super::{CliError, CliResult, Ctx, Kind};
 use crate::broker::ops::Enqueued;
 use crate::broker::{new_id, now_ms, Envelope};
-use crate::config::{parse_duration, Config};
+use crate::config::parse_duration;
 use crate::output;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -49,7 +49,7 @@ pub struct EnqueueArgs {
     pub count: Option<u64>,
 }
 
-type Args = serde_json::Map<String, serde_json::Value>;
+use crate::submit::{build_envelope, Args};
 
 pub fn parse_args(pairs: &[String], json: Option<&str>) -> CliResult<Args> {
     let mut args = match json {
@@ -78,70 +78,6 @@ pub fn parse_args(pairs: &[String], json: Option<&str>) -> CliResult<Args> {
         .with_hint("let the worker read it from its environment or ciq.toml"));
     }
     Ok(args)
-}
-
-/// Fills `{name}` placeholders of a unique-key template from the args.
-pub fn render_template(tpl: &str, args: &Args) -> CliResult<String> {
-    let mut out = String::new();
-    let mut rest = tpl;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| CliError::usage(format!("unique template {tpl:?}: unclosed '{{'")))?;
-        let name = &rest[open + 1..open + close];
-        let v = args.get(name).ok_or_else(|| {
-            CliError::usage(format!("unique key {tpl:?} needs the argument {name:?}"))
-        })?;
-        match v {
-            serde_json::Value::String(s) => out.push_str(s),
-            other => out.push_str(&other.to_string()),
-        }
-        rest = &rest[open + close + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Builds the envelope for `task` from the config (queue, retries, limits, unique key).
-pub fn build_envelope(
-    cfg: &Config,
-    task: &str,
-    args: Args,
-    queue: Option<&str>,
-    unique: Option<&str>,
-) -> CliResult<Envelope> {
-    let t = cfg.task(task).ok_or_else(|| {
-        CliError::usage(format!(
-            "unknown task {task:?}; known tasks: {}",
-            cfg.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })?;
-    let queue = queue.unwrap_or(&t.queue).to_string();
-    crate::broker::keys::validate_queue_name(&queue).map_err(CliError::usage)?;
-    let unique_key = match (unique, &t.unique) {
-        (Some(u), _) => Some(u.to_string()),
-        (None, Some(tpl)) => Some(render_template(tpl, &args)?),
-        (None, None) => None,
-    };
-    Ok(Envelope {
-        v: crate::broker::envelope::ENVELOPE_VERSION,
-        id: new_id(),
-        task: task.to_string(),
-        queue,
-        args,
-        attempt: 1,
-        max_retries: t.max_retries,
-        enqueued_at: now_ms(),
-        eta: None,
-        unique_key,
-        soft_limit_ms: None,
-        hard_limit_ms: None,
-        deliveries: 0,
-        last_error: None,
-        reason: None,
-        notify: false,
-    })
 }
 
 fn due_time(a: &EnqueueArgs) -> CliResult<Option<u64>> {
@@ -177,7 +113,8 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         args,
         a.queue.as_deref(),
         a.unique.as_deref(),
-    )?;
+    )
+    .map_err(CliError::usage)?;
     let broker = ctx.broker().await?;
 
     if let Some(n) = a.count {
@@ -265,15 +202,5 @@ mod tests {
         assert!(parse_args(&["bot_token=abc".into()], None).is_err());
         assert!(parse_args(&["nokv".into()], None).is_err());
         assert!(parse_args(&[], Some("[1]")).is_err());
-    }
-
-    #[test]
-    fn unique_templates_fill_from_args() {
-        let a = parse_args(&["test_id=42".into()], None).unwrap();
-        assert_eq!(
-            render_template("start_test:{test_id}", &a).unwrap(),
-            "start_test:42"
-        );
-        assert!(render_template("x:{missing}", &a).is_err());
     }
 }

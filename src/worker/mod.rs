@@ -500,6 +500,7 @@ async fn drain(shared: &Arc<Shared>) {
             envelope: env.to_json(),
             score: 0,
             unique_key: env.unique_key.clone(),
+            task: env.task.clone(),
         };
         finisher::send_without_permit(shared, &r.queue, f);
     }

@@ -23,6 +23,7 @@ pub fn finish_for(
 ) -> Finish {
     let id = env.id.clone();
     let unique_key = env.unique_key.clone();
+    let task_name = env.task.clone();
     let (kind, score) = match outcome {
         Outcome::Done(_) => (FinishKind::Done, 0),
         Outcome::Retry { error, after } => {
@@ -59,6 +60,7 @@ pub fn finish_for(
         envelope,
         score,
         unique_key,
+        task: task_name,
     }
 }
 
@@ -71,6 +73,7 @@ pub fn poison(mut env: Envelope, reason: String) -> Finish {
         envelope: env.to_json(),
         score: 0,
         unique_key: env.unique_key.clone(),
+        task: env.task.clone(),
     }
 }
 

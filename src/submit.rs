@@ -1,0 +1,89 @@
+//! Building a task message from its name and arguments, using the task's configuration
+//! (queue, retries, unique-key template). Shared by `ciq enqueue`, beat and discovery.
+
+use crate::broker::envelope::ENVELOPE_VERSION;
+use crate::broker::{new_id, now_ms, Envelope};
+use crate::config::Config;
+
+pub type Args = serde_json::Map<String, serde_json::Value>;
+
+/// Fills `{name}` placeholders of a template (unique keys, argv) from the args.
+pub fn render_template(tpl: &str, args: &Args) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = tpl;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("template {tpl:?}: unclosed '{{'"))?;
+        let name = &rest[open + 1..open + close];
+        let v = args
+            .get(name)
+            .ok_or_else(|| format!("template {tpl:?} needs the argument {name:?}"))?;
+        match v {
+            serde_json::Value::String(s) => out.push_str(s),
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The envelope for `task` with `args`: queue (or `queue`), max retries and unique key
+/// (`unique`, else the task's template) from the config. Errors are one line.
+pub fn build_envelope(
+    cfg: &Config,
+    task: &str,
+    args: Args,
+    queue: Option<&str>,
+    unique: Option<&str>,
+) -> Result<Envelope, String> {
+    let t = cfg.task(task).ok_or_else(|| {
+        format!(
+            "unknown task {task:?}; known tasks: {}",
+            cfg.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let queue = queue.unwrap_or(&t.queue).to_string();
+    crate::broker::keys::validate_queue_name(&queue)?;
+    let unique_key = match (unique, &t.unique) {
+        (Some(u), _) => Some(u.to_string()),
+        (None, Some(tpl)) => Some(render_template(tpl, &args)?),
+        (None, None) => None,
+    };
+    Ok(Envelope {
+        v: ENVELOPE_VERSION,
+        id: new_id(),
+        task: task.to_string(),
+        queue,
+        args,
+        attempt: 1,
+        max_retries: t.max_retries,
+        enqueued_at: now_ms(),
+        eta: None,
+        unique_key,
+        soft_limit_ms: None,
+        hard_limit_ms: None,
+        deliveries: 0,
+        last_error: None,
+        reason: None,
+        notify: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_templates_fill_from_args() {
+        let mut a = Args::new();
+        a.insert("test_id".into(), 42.into());
+        assert_eq!(
+            render_template("start_test:{test_id}", &a).unwrap(),
+            "start_test:42"
+        );
+        assert!(render_template("x:{missing}", &a).is_err());
+    }
+}
