@@ -99,6 +99,11 @@ pub fn beat(suffix: &str) -> String {
     format!("{PREFIX}:beat:{suffix}")
 }
 
+/// HASH test_id -> ms when ciq first saw the test pending (removed once it started).
+pub fn platform_first_seen() -> String {
+    format!("{PREFIX}:platform:first_seen")
+}
+
 /// Per-task status for `enqueue --wait`: LIST that receives one outcome message.
 pub fn notify(id: &str) -> String {
     format!("{PREFIX}:notify:{id}")

@@ -7,6 +7,7 @@ pub mod envelope;
 mod error;
 pub mod keys;
 pub mod ops;
+mod rollout;
 mod scripts;
 
 pub use envelope::{new_id, now_ms, Envelope};

@@ -1,0 +1,284 @@
+//! Gate checks before moving to the next stage, read from Redis: broker reachable, a
+//! worker heartbeat and a beat leader alive, every periodic task fired and succeeded
+//! recently, and no test pending longer than the threshold. Entering stage 1 only needs
+//! the broker (the services do not exist yet).
+
+use crate::broker::Broker;
+use crate::config::rollout::Rollout;
+use crate::config::Config;
+use crate::output::age;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One check and what it saw.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Gate {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn gate(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Gate {
+    Gate {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// One periodic entry as the beat and the worker recorded it.
+#[derive(Debug, Clone, Default)]
+pub struct EntrySnap {
+    pub name: String,
+    pub task: String,
+    pub beat: BTreeMap<String, String>,
+    pub last_done: Option<u64>,
+    pub last_failed: Option<u64>,
+}
+
+/// Everything the gates read, gathered first so the judging is a pure function.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub workers: Vec<(String, u64)>,
+    pub leader: Option<String>,
+    pub entries: Vec<EntrySnap>,
+    pub first_seen: BTreeMap<String, String>,
+}
+
+/// Periodic entries to check: the configured schedule, or the platform's two built-ins.
+pub fn periodic_entries(cfg: &Config) -> Vec<(String, String, String)> {
+    let queue_of = |task: &str| {
+        cfg.task(task)
+            .map(|t| t.queue.clone())
+            .unwrap_or_else(|| "default".into())
+    };
+    if cfg.schedule.is_empty() {
+        return ["process_pending_tests", "check_expired_instances"]
+            .iter()
+            .map(|n| (n.to_string(), n.to_string(), queue_of(n)))
+            .collect();
+    }
+    cfg.schedule
+        .iter()
+        .map(|(name, e)| {
+            let task = e.task.clone().unwrap_or_else(|| name.clone());
+            let queue = e.queue.clone().unwrap_or_else(|| queue_of(&task));
+            (name.clone(), task, queue)
+        })
+        .collect()
+}
+
+async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
+    let mut entries = vec![];
+    for (name, task, queue) in periodic_entries(cfg) {
+        let stats = b.stats_raw(&queue).await?;
+        let ms = |k: String| stats.get(&k).and_then(|v| v.parse().ok());
+        entries.push(EntrySnap {
+            beat: b.beat_entry(&name).await?,
+            last_done: ms(format!("last_done:{task}")),
+            last_failed: ms(format!("last_failed:{task}")),
+            name,
+            task,
+        });
+    }
+    Ok(Snapshot {
+        workers: b.worker_heartbeats().await?,
+        leader: b.beat_leader().await?,
+        entries,
+        first_seen: b.platform_first_seen().await?,
+    })
+}
+
+fn ago(now: u64, at: u64) -> String {
+    format!("{} ago", age(now.saturating_sub(at) as f64 / 1000.0))
+}
+
+/// Judges a snapshot taken at `now` (ms).
+pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
+    let mut out = vec![];
+    let hb_max = r.heartbeat_max_age.as_millis();
+    out.push(match s.workers.iter().max_by_key(|w| w.1) {
+        Some((id, at)) if now.saturating_sub(*at) <= hb_max => gate(
+            "worker alive",
+            true,
+            format!("{id} heartbeat {}", ago(now, *at)),
+        ),
+        Some((id, at)) => gate(
+            "worker alive",
+            false,
+            format!(
+                "newest heartbeat ({id}) is {}; limit {}",
+                ago(now, *at),
+                r.heartbeat_max_age
+            ),
+        ),
+        None => gate("worker alive", false, "no worker has registered"),
+    });
+    out.push(match &s.leader {
+        Some(raw) => {
+            let holder = serde_json::from_str::<serde_json::Value>(raw)
+                .ok()
+                .and_then(|v| v.get("holder").and_then(|h| h.as_str()).map(String::from));
+            match holder {
+                Some(h) => gate("beat leader", true, format!("held by {h}")),
+                None => gate(
+                    "beat leader",
+                    false,
+                    format!("unreadable leader record {raw:?}"),
+                ),
+            }
+        }
+        None => gate("beat leader", false, "no beat holds the leader lease"),
+    });
+    let max_age = r.periodic_max_age.as_millis();
+    let fresh = |t: Option<u64>| t.filter(|t| now.saturating_sub(*t) <= max_age);
+    for e in &s.entries {
+        let name = format!("periodic {}", e.name);
+        let fired = e
+            .beat
+            .get("last_fire_ms")
+            .and_then(|v| v.parse::<u64>().ok());
+        let failures: u64 = e
+            .beat
+            .get("consecutive_failures")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let g = match (fresh(fired), fresh(e.last_done)) {
+            (None, _) => gate(
+                name,
+                false,
+                match fired {
+                    Some(f) => format!("last fired {}; limit {}", ago(now, f), r.periodic_max_age),
+                    None => "never fired".into(),
+                },
+            ),
+            _ if failures > 0 => gate(name, false, format!("{failures} consecutive failures")),
+            (Some(_), None) => gate(
+                name,
+                false,
+                format!("{} has not succeeded within {}", e.task, r.periodic_max_age),
+            ),
+            (Some(f), Some(d)) if e.last_failed.is_some_and(|x| x > d) => gate(
+                name,
+                false,
+                format!("fired {}, but its last run failed", ago(now, f)),
+            ),
+            (Some(f), Some(d)) => gate(
+                name,
+                true,
+                format!("fired {}, succeeded {}", ago(now, f), ago(now, d)),
+            ),
+        };
+        out.push(g);
+    }
+    let threshold = r.pending_threshold.as_millis();
+    let mut old: Vec<(u64, &String)> = s
+        .first_seen
+        .iter()
+        .filter_map(|(id, ms)| ms.parse::<u64>().ok().map(|ms| (ms, id)))
+        .filter(|(ms, _)| now.saturating_sub(*ms) > threshold)
+        .collect();
+    old.sort();
+    out.push(if old.is_empty() {
+        gate(
+            "no stale pending tests",
+            true,
+            format!(
+                "{} pending, none older than {}",
+                s.first_seen.len(),
+                r.pending_threshold
+            ),
+        )
+    } else {
+        let list: Vec<String> = old
+            .iter()
+            .take(5)
+            .map(|(ms, id)| {
+                format!(
+                    "test {id} pending {}",
+                    age(now.saturating_sub(*ms) as f64 / 1000.0)
+                )
+            })
+            .collect();
+        gate(
+            "no stale pending tests",
+            false,
+            format!(
+                "{} older than {}: {}",
+                old.len(),
+                r.pending_threshold,
+                list.join(", ")
+            ),
+        )
+    });
+    out
+}
+
+/// The gates for entering `to_stage`; an unreachable broker is a failing gate, not an error.
+pub async fn check(cfg: &Config, r: &Rollout, to_stage: u8, now: u64) -> Vec<Gate> {
+    let broker = match Broker::connect(&cfg.broker.value).await {
+        Ok(b) => b,
+        Err(e) => return vec![gate("broker reachable", false, e.to_string())],
+    };
+    if let Err(e) = broker.ping().await {
+        return vec![gate("broker reachable", false, e.to_string())];
+    }
+    let mut out = vec![gate("broker reachable", true, broker.addr().to_string())];
+    if to_stage <= 1 {
+        return out;
+    }
+    match snapshot(&broker, cfg).await {
+        Ok(s) => out.extend(evaluate(&s, r, now)),
+        Err(e) => out.push(gate("broker readable", false, e.to_string())),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_and_unhealthy_snapshots() {
+        let r = crate::config::rollout::RolloutFile::default()
+            .resolve()
+            .unwrap();
+        let now = 10_000_000;
+        let mut beat = BTreeMap::new();
+        beat.insert("last_fire_ms".to_string(), (now - 30_000).to_string());
+        let mut s = Snapshot {
+            workers: vec![("w1".into(), now - 2_000)],
+            leader: Some(r#"{"holder":"h1","since_ms":1,"token":3}"#.into()),
+            entries: vec![EntrySnap {
+                name: "process_pending_tests".into(),
+                task: "process_pending_tests".into(),
+                beat,
+                last_done: Some(now - 20_000),
+                last_failed: None,
+            }],
+            first_seen: [("7".to_string(), (now - 60_000).to_string())].into(),
+        };
+        assert!(
+            evaluate(&s, &r, now).iter().all(|g| g.ok),
+            "{:?}",
+            evaluate(&s, &r, now)
+        );
+        s.entries[0].last_failed = Some(now - 1_000);
+        s.first_seen
+            .insert("8".into(), (now - 16 * 60_000).to_string());
+        s.leader = None;
+        let bad: Vec<String> = evaluate(&s, &r, now)
+            .into_iter()
+            .filter(|g| !g.ok)
+            .map(|g| g.name)
+            .collect();
+        assert_eq!(
+            bad,
+            [
+                "beat leader",
+                "periodic process_pending_tests",
+                "no stale pending tests"
+            ]
+        );
+    }
+}
