@@ -6,9 +6,12 @@ mod enqueue;
 pub mod error;
 mod inspect;
 mod logging;
+mod migrate;
 mod pause;
 mod purge;
 mod requeue;
+mod rollback;
+mod rollout_ui;
 mod work;
 
 pub use error::{CliError, CliResult, Kind};
@@ -70,6 +73,8 @@ pub enum Command {
     Resume(pause::ResumeArgs),
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
+    MigrateFromCron(migrate::MigrateArgs),
+    Rollback(rollback::RollbackArgs),
 }
 
 /// What every command gets: the resolved config and output preferences.
@@ -148,6 +153,8 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
+        Command::MigrateFromCron(a) => migrate::run(a, ctx).await,
+        Command::Rollback(a) => rollback::run(a, ctx).await,
     }
 }
 
