@@ -3,3 +3,4 @@
 mod harness;
 
 mod queue_core;
+mod rollout;

@@ -205,9 +205,7 @@ pub fn run_steps(
             }
             Err(err) => {
                 note(format!("[{i}/{n}] {}: FAILED", s.title));
-                if !s.read_only {
-                    log_event(r, command, &s.title, "failed", err.to_string())?;
-                }
+                log_event(r, command, &s.title, "failed", err.to_string())?;
                 return Err(CliError::from(err).with_hint(format!(
                     "fix the cause and run `{rerun}` again: it resumes at this step"
                 )));
