@@ -397,6 +397,19 @@ fn walk_stages_and_back(cron: Cron) {
         })
         .collect();
     assert!(steps.iter().any(|s| s == "rollback applied"), "{steps:?}");
+    // A second rollback installs no crontab and calls no changing systemctl verb.
+    let (writes, calls) = (rig.crontab_writes(), rig.mutations().len());
+    rig.ok(&["rollback", "--yes"]);
+    assert_eq!(
+        (rig.crontab_writes(), rig.mutations().len()),
+        (writes, calls)
+    );
+    if cron == Cron::User {
+        assert_eq!(
+            writes, 3,
+            "crontab installed at stages 2 and 3 and by the rollback"
+        );
+    }
 }
 
 #[test]
