@@ -424,8 +424,9 @@ fn rollout_stages_walk_and_rollback_user_crontab() {
 
 #[test]
 fn rollout_rollback_resumes_after_a_failure_at_each_step() {
-    // (what fails, its name for the stand-in or how it is blocked)
-    let cases: [(&str, &dyn Fn(&Rig)); 6] = [
+    // (what fails, how the failure is injected)
+    type Inject<'a> = &'a dyn Fn(&Rig);
+    let cases: [(&str, Inject); 6] = [
         ("stop beat", &|r: &Rig| r.fail("stop-ciq-beat", 1)),
         ("stop worker", &|r: &Rig| r.fail("stop-ciq-worker", 1)),
         ("flag", &|r: &Rig| {
@@ -755,4 +756,42 @@ fn rollout_wizard_confirm_skip_and_abort_through_a_pty() {
     // And the rerun finishes it.
     rig.ok(&["rollback", "--yes"]);
     rig.assert_stage(0);
+}
+
+#[test]
+fn rollout_verify_cron_waits_for_a_new_run_in_the_cron_log() {
+    let mut rig = Rig::new(Cron::File);
+    rig.redis_down();
+    let line = "Nov 28 08:00:01 host CRON[7]: (www-data) CMD (python mod_ci/cron.py)\n";
+    std::fs::write(rig.p("cron.log"), line).unwrap();
+    // A run logged before the rollback does not count: the bounded wait times out.
+    let out = rig.run(&["rollback", "--yes", "--verify-cron", "1s"]);
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    assert!(text(&out).contains("no new run"), "{}", text(&out));
+    // A run logged while it waits does.
+    let mut child = rig
+        .ciq
+        .cmd(&["rollback", "--yes", "--verify-cron", "20s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Cron "runs" every 300ms until the command notices (robust to a slow start).
+    let mut status = None;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(rig.p("cron.log"))
+            .unwrap();
+        std::io::Write::write_all(&mut f, line.as_bytes()).unwrap();
+        if let Ok(Some(s)) = child.try_wait() {
+            status = Some(s);
+            break;
+        }
+    }
+    if status.is_none() {
+        status = crate::harness::wait_exit(&mut child, std::time::Duration::from_secs(5));
+    }
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }

@@ -269,6 +269,7 @@ async fn go(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCode> {
         eprintln!("aborted: nothing changed");
         return Ok(ExitCode::from(1));
     }
+    let _lock = crate::rollout::lock::acquire(&r.state_dir)?;
     let rerun = format!("ciq migrate-from-cron --to-stage {target}");
     rollout_ui::run_steps(ctx, command, &rerun, &r, &steps, Mode::Unattended, None)?;
     let after = assess(&Observed::read(&r)?, &r);

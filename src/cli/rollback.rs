@@ -52,6 +52,11 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         )
         .with_hint("add --yes to run it unattended from a script"));
     };
+    let _lock = if plan::changes_anything(&steps) {
+        Some(crate::rollout::lock::acquire(&r.state_dir)?)
+    } else {
+        None
+    };
     let report = rollout_ui::run_steps(
         ctx,
         "rollback",

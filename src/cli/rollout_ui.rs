@@ -13,6 +13,8 @@ impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         match e {
             Error::Timeout(_) => CliError::new(Kind::Timeout, e.to_string()),
+            Error::Busy(_) => CliError::new(Kind::Refused, e.to_string())
+                .with_hint("wait for it to finish; the lock goes away when it exits"),
             _ => CliError::failure(e.to_string()),
         }
     }

@@ -30,23 +30,15 @@ pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Re
     let sc = systemctl_of(r);
     match &step.action {
         Action::InstallUnit { path, content, .. } => {
-            let now = fsutil::read_opt(path)?;
-            if now.as_deref() == Some(content.as_bytes()) {
-                return Ok(outcome("installed", "installed"));
+            if fsutil::read_opt(path)?.is_some() {
+                return Ok(outcome("present", "present (kept)"));
             }
             notes::set_marker(&r.state_dir, notes::RELOAD_PENDING)?;
-            let backup = fsutil::backup_file(&r.backup_dir, path)?;
             fsutil::atomic_write(path, content.as_bytes(), 0o644)?;
             if fsutil::read_opt(path)?.as_deref() != Some(content.as_bytes()) {
                 return Err(Error::Verify(format!("{} was not written", path.display())));
             }
-            Ok(Outcome {
-                backup: backup.map(|b| b.display().to_string()),
-                ..outcome(
-                    if now.is_some() { "different" } else { "absent" },
-                    "installed",
-                )
-            })
+            Ok(outcome("absent", "installed"))
         }
         Action::DaemonReload => {
             sc.call("daemon-reload", None)?;
@@ -62,7 +54,7 @@ pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Re
                 sc.call("start", Some(unit))?;
             }
             let after = sc.state(unit)?;
-            if !after.active || !after.enabled {
+            if !sc.is_active(unit)? || !after.enabled {
                 return Err(Error::Verify(format!("{unit} is not running and enabled")));
             }
             Ok(outcome(unit_word(before), unit_word(after)))

@@ -161,7 +161,14 @@ fn assignments(text: &str, flag: &str) -> Vec<Assignment> {
         let comment = scan.line(body);
         if let Some(s) = start {
             let end = comment.unwrap_or(body.len());
-            let end = s.max(s + body[s..end].trim_end().len());
+            let mut end = s.max(s + body[s..end].trim_end().len());
+            // `FLAG = True; OTHER = 1`: the value stops at the semicolon.
+            if let Some(p) = body[s..end].find(';') {
+                let v = body[s..s + p].trim_end();
+                if v == "True" || v == "False" {
+                    end = s + v.len();
+                }
+            }
             out.push(Assignment {
                 line: n,
                 value: (offset + s, offset + end),
@@ -196,6 +203,17 @@ pub fn set(text: &str, flag: &str, value: bool) -> Result<String, String> {
             a.line + 1
         ));
     }
+    let all = lines(text);
+    if let Some(a) = found.iter().find(|a| {
+        let v = &all[a.line].body[a.value.0..a.value.1];
+        v != "True" && v != "False"
+    }) {
+        return Err(format!(
+            "line {}: {flag} is set by an expression ({}); ciq will not overwrite it — set it to True or False by hand",
+            a.line + 1,
+            &all[a.line].body[a.value.0..a.value.1]
+        ));
+    }
     let word = if value { "True" } else { "False" };
     if found.is_empty() {
         if !value {
@@ -209,7 +227,6 @@ pub fn set(text: &str, flag: &str, value: bool) -> Result<String, String> {
             format!("{text}{nl}{line}")
         });
     }
-    let all = lines(text);
     let mut out = String::with_capacity(text.len() + 8);
     for (n, l) in all.iter().enumerate() {
         match found.iter().find(|a| a.line == n) {
@@ -279,6 +296,13 @@ mod tests {
         assert_eq!(
             read("USE_CELERY_TASKS = os.environ.get('X') == '1'\n", F),
             FlagValue::Other("os.environ.get('X') == '1'".into())
+        );
+        assert!(set("USE_CELERY_TASKS = os.environ.get('X')\n", F, false)
+            .unwrap_err()
+            .contains("expression"));
+        assert_eq!(
+            set("USE_CELERY_TASKS = True; A = 1\n", F, false).unwrap(),
+            "USE_CELERY_TASKS = False; A = 1\n"
         );
         assert_eq!(read("USE_CELERY_TASKS == True\n", F), FlagValue::Missing);
         let multi = "USE_CELERY_TASKS = (\n    True)\n";

@@ -31,6 +31,8 @@ fn gate(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Gate {
 pub struct EntrySnap {
     pub name: String,
     pub task: String,
+    /// How often the entry fires (ms), when known: a slow entry gets two intervals.
+    pub interval_ms: Option<u64>,
     pub beat: BTreeMap<String, String>,
     pub last_done: Option<u64>,
     pub last_failed: Option<u64>,
@@ -45,40 +47,73 @@ pub struct Snapshot {
     pub first_seen: BTreeMap<String, String>,
 }
 
+/// A periodic entry to check: its name, task, queue and interval (ms) when known.
+pub struct Periodic {
+    pub name: String,
+    pub task: String,
+    pub queue: String,
+    pub interval_ms: Option<u64>,
+}
+
+/// The gap between two fire times of a 5-field cron expression.
+fn cron_interval_ms(expr: &str) -> Option<u64> {
+    use std::str::FromStr;
+    let s = cron::Schedule::from_str(&format!("0 {expr}")).ok()?;
+    let mut it = s.upcoming(chrono::Utc);
+    let (a, b) = (it.next()?, it.next()?);
+    u64::try_from((b - a).num_milliseconds()).ok()
+}
+
 /// Periodic entries to check: the configured schedule, or the platform's two built-ins.
-pub fn periodic_entries(cfg: &Config) -> Vec<(String, String, String)> {
+pub fn periodic_entries(cfg: &Config) -> Vec<Periodic> {
     let queue_of = |task: &str| {
         cfg.task(task)
             .map(|t| t.queue.clone())
             .unwrap_or_else(|| "default".into())
     };
     if cfg.schedule.is_empty() {
-        return ["process_pending_tests", "check_expired_instances"]
-            .iter()
-            .map(|n| (n.to_string(), n.to_string(), queue_of(n)))
-            .collect();
+        return [
+            ("process_pending_tests", 60_000),
+            ("check_expired_instances", 300_000),
+        ]
+        .iter()
+        .map(|(n, every)| Periodic {
+            name: n.to_string(),
+            task: n.to_string(),
+            queue: queue_of(n),
+            interval_ms: Some(*every),
+        })
+        .collect();
     }
     cfg.schedule
         .iter()
         .map(|(name, e)| {
             let task = e.task.clone().unwrap_or_else(|| name.clone());
-            let queue = e.queue.clone().unwrap_or_else(|| queue_of(&task));
-            (name.clone(), task, queue)
+            Periodic {
+                name: name.clone(),
+                queue: e.queue.clone().unwrap_or_else(|| queue_of(&task)),
+                interval_ms: e
+                    .every
+                    .map(|d| d.as_millis())
+                    .or_else(|| e.cron.as_deref().and_then(cron_interval_ms)),
+                task,
+            }
         })
         .collect()
 }
 
 async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
     let mut entries = vec![];
-    for (name, task, queue) in periodic_entries(cfg) {
-        let stats = b.stats_raw(&queue).await?;
+    for p in periodic_entries(cfg) {
+        let stats = b.stats_raw(&p.queue).await?;
         let ms = |k: String| stats.get(&k).and_then(|v| v.parse().ok());
         entries.push(EntrySnap {
-            beat: b.beat_entry(&name).await?,
-            last_done: ms(format!("last_done:{task}")),
-            last_failed: ms(format!("last_failed:{task}")),
-            name,
-            task,
+            beat: b.beat_entry(&p.name).await?,
+            last_done: ms(format!("last_done:{}", p.task)),
+            last_failed: ms(format!("last_failed:{}", p.task)),
+            interval_ms: p.interval_ms,
+            name: p.name,
+            task: p.task,
         });
     }
     Ok(Snapshot {
@@ -130,9 +165,13 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
         }
         None => gate("beat leader", false, "no beat holds the leader lease"),
     });
-    let max_age = r.periodic_max_age.as_millis();
-    let fresh = |t: Option<u64>| t.filter(|t| now.saturating_sub(*t) <= max_age);
     for e in &s.entries {
+        let limit = r
+            .periodic_max_age
+            .as_millis()
+            .max(e.interval_ms.unwrap_or(0).saturating_mul(2));
+        let limit_text = humantime::format_duration(std::time::Duration::from_millis(limit));
+        let fresh = |t: Option<u64>| t.filter(|t| now.saturating_sub(*t) <= limit);
         let name = format!("periodic {}", e.name);
         let fired = e
             .beat
@@ -148,7 +187,7 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
                 name,
                 false,
                 match fired {
-                    Some(f) => format!("last fired {}; limit {}", ago(now, f), r.periodic_max_age),
+                    Some(f) => format!("last fired {}; limit {limit_text}", ago(now, f)),
                     None => "never fired".into(),
                 },
             ),
@@ -156,7 +195,7 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
             (Some(_), None) => gate(
                 name,
                 false,
-                format!("{} has not succeeded within {}", e.task, r.periodic_max_age),
+                format!("{} has not succeeded within {limit_text}", e.task),
             ),
             (Some(f), Some(d)) if e.last_failed.is_some_and(|x| x > d) => gate(
                 name,
@@ -255,6 +294,7 @@ mod tests {
                 beat,
                 last_done: Some(now - 20_000),
                 last_failed: None,
+                interval_ms: Some(60_000),
             }],
             first_seen: [("7".to_string(), (now - 60_000).to_string())].into(),
         };

@@ -20,6 +20,7 @@ pub mod config_py;
 pub mod crontab;
 pub mod fsutil;
 pub mod gates;
+pub mod lock;
 pub mod notes;
 pub mod plan;
 pub mod proc;
@@ -42,6 +43,9 @@ pub enum Error {
     Verify(String),
     #[error("{0}")]
     Timeout(String),
+    /// Another rollout command holds the lock.
+    #[error("{0}")]
+    Busy(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -88,13 +88,20 @@ fn install_steps(r: &Rollout) -> Result<Vec<Step>> {
         (&r.beat_unit, BEAT_UNIT_FILE),
     ] {
         let path = r.unit_dir.join(format!("{unit}.service"));
-        let now = fsutil::read_opt(&path)?
-            .map(|b| String::from_utf8_lossy(&b).to_string())
-            .unwrap_or_default();
-        let needed = now != content;
+        // An existing unit is the operator's (perhaps customised): never overwritten.
+        let existing = fsutil::read_opt(&path)?.map(|b| String::from_utf8_lossy(&b).to_string());
+        let needed = existing.is_none();
         any |= needed;
+        let title = match &existing {
+            Some(t) if t != content => format!(
+                "install {} (present and different from the shipped unit: kept)",
+                path.display()
+            ),
+            _ => format!("install {}", path.display()),
+        };
+        let now = existing.unwrap_or_default();
         out.push(step(
-            format!("install {}", path.display()),
+            title,
             Action::InstallUnit {
                 unit: unit.clone(),
                 path: path.clone(),
@@ -102,7 +109,7 @@ fn install_steps(r: &Rollout) -> Result<Vec<Step>> {
             },
             needed,
             diff(&path.display().to_string(), &now, content),
-            "the file has the shipped content".into(),
+            "the unit file exists".into(),
         ));
     }
     let reload = any || notes::has_marker(&r.state_dir, notes::RELOAD_PENDING);

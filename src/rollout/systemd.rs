@@ -20,19 +20,37 @@ pub struct Systemctl<'a> {
 }
 
 impl Systemctl<'_> {
-    fn query(&self, verb: &str, unit: &str) -> Result<bool, Error> {
-        Ok(proc::run(self.program, &[verb, "--quiet", unit], proc::CALL_TIMEOUT)?.ok)
+    /// Running, or on its way up or down (`activating`, `deactivating`, `reloading`):
+    /// anything but inactive or failed still needs a stop.
+    fn running(&self, unit: &str) -> Result<bool, Error> {
+        let ran = proc::run(self.program, &["is-active", unit], proc::CALL_TIMEOUT)?;
+        Ok(ran.ok
+            || matches!(
+                ran.stdout.trim(),
+                "activating" | "deactivating" | "reloading" | "refreshing"
+            ))
     }
 
     pub fn state(&self, unit: &str) -> Result<UnitState, Error> {
+        let enabled = proc::run(
+            self.program,
+            &["is-enabled", "--quiet", unit],
+            proc::CALL_TIMEOUT,
+        )?;
         Ok(UnitState {
-            active: self.query("is-active", unit)?,
-            enabled: self.query("is-enabled", unit)?,
+            active: self.running(unit)?,
+            enabled: enabled.ok,
         })
     }
 
+    /// Strictly `active` (after a start or restart).
     pub fn is_active(&self, unit: &str) -> Result<bool, Error> {
-        self.query("is-active", unit)
+        Ok(proc::run(
+            self.program,
+            &["is-active", "--quiet", unit],
+            proc::CALL_TIMEOUT,
+        )?
+        .ok)
     }
 
     /// Runs `systemctl VERB [UNIT]`; fails with systemctl's own message.
