@@ -499,6 +499,26 @@ fn rollout_dry_run_changes_nothing_and_second_run_is_a_no_op() {
         "the plan shows the diff: {}",
         text(&out)
     );
+    let plan: serde_json::Value =
+        serde_json::from_str(&rig.ok(&["--json", "rollback", "--dry-run"])).unwrap();
+    assert_eq!(plan["from"], 3, "{plan}");
+    let needed: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["needed"] == true && s["read_only"] == false)
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        needed,
+        [
+            "stop_unit",
+            "stop_unit",
+            "set_flag",
+            "restart_platform",
+            "set_cron"
+        ]
+    );
     assert_eq!(rig.snapshot(), at3, "rollback --dry-run changed a file");
     assert_eq!(
         rig.mutations().len(),

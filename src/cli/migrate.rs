@@ -103,8 +103,7 @@ async fn status(ctx: &Ctx) -> CliResult<ExitCode> {
     match a.stage {
         Some(s) => output::print_line(&format!("stage {s}: {}", stage_name(s))),
         None => output::print_line(&format!(
-            "DRIFT: the platform is between stages {} and {} ({} component(s) disagree)",
-            a.toward.saturating_sub(1),
+            "DRIFT: not cleanly at any stage; the changes point to stage {} ({} component(s) differ)",
             a.toward,
             a.drift.len()
         )),
@@ -212,18 +211,28 @@ async fn go(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCode> {
         Some(s) => format!("stage {s}"),
         None => "drift".to_string(),
     };
-    if a.stage.is_none() && !ctx.quiet {
+    let gates = if forward {
+        gates::check(&ctx.config, &r, target, now_ms()).await
+    } else {
+        vec![]
+    };
+    if ctx.json && opts.dry_run {
+        output::json(&rollout_ui::PlanJson {
+            from: a.stage,
+            to: target,
+            drift: &a.drift,
+            steps: &steps,
+            gates: &gates,
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.stage.is_none() {
         print_drift(&a);
     }
     rollout_ui::print_plan(
         &format!("Plan: {from} -> stage {target} ({})", stage_name(target)),
         &steps,
     );
-    let gates = if forward {
-        gates::check(&ctx.config, &r, target, now_ms()).await
-    } else {
-        vec![]
-    };
     if !gates.is_empty() {
         output::print_line(&format!("gate checks for stage {target}:"));
         print_gates(&gates);

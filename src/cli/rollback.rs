@@ -4,6 +4,7 @@
 use super::rollout_ui::{self, Mode};
 use super::{CliError, CliResult, Ctx, Kind};
 use crate::config::parse_duration;
+use crate::output;
 use crate::rollout::plan;
 use crate::rollout::state::{assess, Observed};
 use std::process::ExitCode;
@@ -33,6 +34,16 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let r = rollout_ui::rollout_config(ctx)?;
     let o = Observed::read(&r)?;
     let steps = plan::rollback(&o, &r)?;
+    if ctx.json && a.dry_run {
+        output::json(&rollout_ui::PlanJson {
+            from: assess(&o, &r).stage,
+            to: 0,
+            drift: &[],
+            steps: &steps,
+            gates: &[],
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
     rollout_ui::print_plan("Plan: rollback to stage 0 (cron only)", &steps);
     if a.dry_run {
         eprintln!("dry run: nothing changed");

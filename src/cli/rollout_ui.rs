@@ -25,6 +25,17 @@ pub fn rollout_config(ctx: &Ctx) -> CliResult<Rollout> {
     ctx.config.rollout.resolve().map_err(CliError::usage)
 }
 
+/// `--dry-run --json`: the plan and the gate checks, with a stable schema.
+#[derive(Debug, serde::Serialize)]
+pub struct PlanJson<'a> {
+    /// The stage now (null with drift).
+    pub from: Option<u8>,
+    pub to: u8,
+    pub drift: &'a [crate::rollout::state::Drift],
+    pub steps: &'a [Step],
+    pub gates: &'a [crate::rollout::gates::Gate],
+}
+
 /// Prints the plan on stdout: every step, what it changes and how it is verified.
 pub fn print_plan(title: &str, steps: &[Step]) {
     output::print_line(title);
