@@ -43,7 +43,7 @@ fn rollout_gates_refuse_without_force_and_pass_when_healthy() {
     let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
     assert_eq!(code(&out), 6, "{}", text(&out));
     assert!(text(&out).contains("worker alive"), "{}", text(&out));
-    assert_eq!(rig.snapshot(), at1, "a refused move changed nothing");
+    assert_same(&rig.snapshot(), &at1, "a refused move changed nothing");
     // Healthy, except one test pending for 20 minutes.
     rig.healthy();
     let old = (now_ms() - 20 * 60_000).to_string();

@@ -112,6 +112,13 @@ fn rollout_rollback_resumes_after_a_failure_at_each_step() {
         rig.assert_stage(0);
         assert_eq!(rig.config_py(), CONFIG_PY, "{name}");
         assert_eq!(rig.cron_text(), USER_CRON, "{name}");
+        // Stage 2's restart plus exactly one after the flag went back to False.
+        let restarts = std::fs::read_to_string(rig.p("sim/history-platform")).unwrap();
+        assert_eq!(
+            restarts.lines().count(),
+            2,
+            "{name}: platform restarted once"
+        );
     }
 }
 
@@ -126,7 +133,7 @@ fn rollout_dry_run_changes_nothing_and_second_run_is_a_no_op() {
         "the plan is shown: {}",
         text(&out)
     );
-    assert_eq!(rig.snapshot(), before, "migrate --dry-run changed a file");
+    assert_same(&rig.snapshot(), &before, "migrate --dry-run changed a file");
     assert!(rig.mutations().is_empty(), "{:?}", rig.mutations());
 
     rig.to_stage_3();
@@ -161,7 +168,7 @@ fn rollout_dry_run_changes_nothing_and_second_run_is_a_no_op() {
             "set_cron"
         ]
     );
-    assert_eq!(rig.snapshot(), at3, "rollback --dry-run changed a file");
+    assert_same(&rig.snapshot(), &at3, "rollback --dry-run changed a file");
     assert_eq!(
         rig.mutations().len(),
         calls,
@@ -174,7 +181,7 @@ fn rollout_dry_run_changes_nothing_and_second_run_is_a_no_op() {
     let out = rig.run(&["rollback", "--yes"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(text(&out).contains("nothing to change"), "{}", text(&out));
-    assert_eq!(rig.snapshot(), done, "a second rollback changed a file");
+    assert_same(&rig.snapshot(), &done, "a second rollback changed a file");
     assert_eq!(
         rig.mutations().len(),
         calls,
@@ -187,10 +194,10 @@ fn rollout_dry_run_changes_nothing_and_second_run_is_a_no_op() {
     let at1 = rig.snapshot();
     let out = rig.run(&["migrate-from-cron", "--to-stage", "1", "--yes"]);
     assert!(text(&out).contains("nothing to change"), "{}", text(&out));
-    assert_eq!(rig.snapshot(), at1);
+    assert_same(&rig.snapshot(), &at1, "files changed");
     let out = rig.run(&["rollback"]);
     assert_eq!(code(&out), 6, "no TTY and no --yes: {}", text(&out));
-    assert_eq!(rig.snapshot(), at1);
+    assert_same(&rig.snapshot(), &at1, "files changed");
 }
 
 #[test]

@@ -267,8 +267,9 @@ impl Rig {
                 let p = e.path();
                 if p.is_dir() {
                     walk(&p, out);
-                } else if !p.to_string_lossy().ends_with("ctl.log")
-                    && !p.to_string_lossy().ends_with("crontab.log")
+                } else if !["ctl.log", "crontab.log", "pty_driver.py"]
+                    .iter()
+                    .any(|n| p.to_string_lossy().ends_with(n))
                 {
                     out.insert(p.clone(), std::fs::read(&p).unwrap());
                 }
@@ -362,4 +363,19 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Asserts two snapshots are equal, naming the files that differ (not their bytes).
+pub fn assert_same(
+    now: &BTreeMap<PathBuf, Vec<u8>>,
+    then: &BTreeMap<PathBuf, Vec<u8>>,
+    what: &str,
+) {
+    let differ: Vec<String> = now
+        .keys()
+        .chain(then.keys())
+        .filter(|k| now.get(*k) != then.get(*k))
+        .map(|k| k.display().to_string())
+        .collect();
+    assert!(differ.is_empty(), "{what}: {differ:?}");
 }

@@ -50,6 +50,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
 fn wizard(rig: &Rig, script: &[(&str, &str)]) -> (i32, String) {
+    under_pty(rig, &["rollback"], script)
+}
+
+fn under_pty(rig: &Rig, args: &[&str], script: &[(&str, &str)]) -> (i32, String) {
     let driver = rig.p("pty_driver.py");
     std::fs::write(&driver, PTY_DRIVER).unwrap();
     let script = serde_json::to_string(script).unwrap();
@@ -64,7 +68,7 @@ fn wizard(rig: &Rig, script: &[(&str, &str)]) -> (i32, String) {
         .arg(&driver)
         .arg(&script)
         .arg(bin)
-        .arg("rollback")
+        .args(args)
         .output()
         .expect("python3 runs");
     let all = text(&out);
@@ -156,4 +160,24 @@ fn rollout_wizard_confirm_skip_and_abort_through_a_pty() {
     // And the rerun finishes it.
     rig.ok(&["rollback", "--yes"]);
     rig.assert_stage(0);
+}
+
+#[test]
+fn rollout_migrate_asks_once_on_a_terminal() {
+    let rig = Rig::new(Cron::File);
+    let before = rig.snapshot();
+    let (c, out) = under_pty(
+        &rig,
+        &["migrate-from-cron", "next"],
+        &[("Move to stage 1?", "n\r"), ("aborted", "")],
+    );
+    assert_eq!(c, 1, "{out}");
+    assert_same(&rig.snapshot(), &before, "answering no changes nothing");
+    let (c, out) = under_pty(
+        &rig,
+        &["migrate-from-cron", "next"],
+        &[("Move to stage 1?", "y\r"), ("now at stage 1", "")],
+    );
+    assert_eq!(c, 0, "{out}");
+    rig.assert_stage(1);
 }
