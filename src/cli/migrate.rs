@@ -280,13 +280,22 @@ async fn go(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCode> {
     }
     let _lock = crate::rollout::lock::acquire(&r.state_dir)?;
     let rerun = format!("ciq migrate-from-cron --to-stage {target}");
-    rollout_ui::run_steps(ctx, command, &rerun, &r, &steps, Mode::Unattended, None)?;
+    let report = rollout_ui::run_steps(ctx, command, &rerun, &r, &steps, Mode::Unattended, None)?;
     let after = assess(&Observed::read(&r)?, &r);
     if after.stage != Some(target) {
         return Err(CliError::failure(format!(
             "the steps ran, but the machine does not read as stage {target}"
         ))
         .with_hint("ciq migrate-from-cron status"));
+    }
+    if report.applied > 0 {
+        rollout_ui::log_event(
+            &r,
+            command,
+            &format!("stage {target}"),
+            "completed",
+            format!("{from} -> stage {target}"),
+        )?;
     }
     record(&r, target);
     eprintln!("now at stage {target}: {}", stage_name(target));

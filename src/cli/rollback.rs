@@ -85,6 +85,9 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     }
     let after = assess(&Observed::read(&r)?, &r);
     if after.stage == Some(0) {
+        if report.applied > 0 {
+            rollout_ui::log_event(&r, "rollback", "rollback", "completed", "stage 0".into())?;
+        }
         super::migrate::record(&r, 0);
         eprintln!("rollback complete: stage 0 (cron only)");
         return Ok(ExitCode::SUCCESS);

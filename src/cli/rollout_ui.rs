@@ -164,6 +164,10 @@ pub fn run_steps(
 ) -> CliResult<RunReport> {
     let mut report = RunReport::default();
     let n = steps.len();
+    if crate::rollout::plan::changes_anything(steps) {
+        audit::ensure_writable(&r.audit_log)
+            .map_err(|e| CliError::failure(format!("cannot write the audit log: {e}")))?;
+    }
     let note = |s: String| {
         if !ctx.quiet {
             eprintln!("{s}");

@@ -119,8 +119,9 @@ fn set_flag(r: &Rollout, value: bool) -> Result<Outcome> {
     if new == text {
         return Ok(outcome(before.describe(), before.describe()));
     }
-    notes::set_marker(&r.state_dir, notes::RESTART_PENDING)?;
     let backup = fsutil::backup_file(&r.backup_dir, path)?;
+    // Before the write: if we die right after it, a rerun still restarts the platform.
+    notes::set_marker(&r.state_dir, notes::RESTART_PENDING)?;
     fsutil::atomic_write(path, new.as_bytes(), 0o644)?;
     let after = fsutil::read_opt(path)?
         .map(|b| config_py::read(&String::from_utf8_lossy(&b), &r.flag))

@@ -50,8 +50,12 @@ pub fn who() -> String {
         .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
 }
 
-/// Appends one line (O_APPEND: concurrent writers never interleave within a line).
-pub fn append(log: &Path, entry: &Entry) -> Result<(), FsError> {
+/// Makes sure entries can be appended before anything is changed.
+pub fn ensure_writable(log: &Path) -> Result<(), FsError> {
+    open(log).map(|_| ())
+}
+
+fn open(log: &Path) -> Result<std::fs::File, FsError> {
     let io = |op: &'static str| {
         move |err| FsError::Io {
             path: log.display().to_string(),
@@ -62,13 +66,25 @@ pub fn append(log: &Path, entry: &Entry) -> Result<(), FsError> {
     if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io("create audit log directory"))?;
     }
-    let mut line = serde_json::to_string(entry).unwrap_or_default();
-    line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(io("open audit log"))?;
+        .map_err(io("open audit log"))
+}
+
+/// Appends one line (O_APPEND: concurrent writers never interleave within a line).
+pub fn append(log: &Path, entry: &Entry) -> Result<(), FsError> {
+    let io = |op: &'static str| {
+        move |err| FsError::Io {
+            path: log.display().to_string(),
+            op,
+            err,
+        }
+    };
+    let mut line = serde_json::to_string(entry).unwrap_or_default();
+    line.push('\n');
+    let mut f = open(log)?;
     f.write_all(line.as_bytes())
         .map_err(io("append to audit log"))?;
     f.sync_data().map_err(io("sync audit log"))
