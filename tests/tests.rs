@@ -2,4 +2,6 @@
 
 mod harness;
 
+mod generated;
+mod install;
 mod queue_core;
