@@ -2,4 +2,5 @@
 
 mod harness;
 
+mod beat;
 mod queue_core;

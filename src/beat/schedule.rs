@@ -178,7 +178,15 @@ fn parse_cron(expr: &str) -> Result<Vec<cron::Schedule>, String> {
     let dow = weekdays_for_crate(f[4])?;
     let build = |dom: &str, dow: &str| {
         let six = format!("0 {} {} {} {} {}", f[0], f[1], dom, f[3], dow);
-        cron::Schedule::from_str(&six).map_err(|e| e.to_string())
+        // The crate's message echoes our 6-field form and a caret line: keep its last line.
+        cron::Schedule::from_str(&six).map_err(|e| {
+            let msg = e.to_string();
+            let last = msg
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty() && *l != "^");
+            last.unwrap_or("cannot parse").to_string()
+        })
     };
     if !any(f[2]) && !any(f[4]) {
         Ok(vec![build(f[2], "*")?, build("*", &dow)?])
@@ -353,9 +361,13 @@ mod tests {
             "{:?}",
             bad("* * *")
         );
-        assert!(bad("61 * * * *")
-            .1
-            .starts_with("invalid cron expression \"61 * * * *\""));
+        let minute = bad("61 * * * *").1;
+        assert!(
+            minute.starts_with("invalid cron expression \"61 * * * *\""),
+            "{minute}"
+        );
+        assert!(!minute.contains('\n'), "{minute}");
+        assert!(!bad("*/x * * * *").1.contains('\n'));
         assert!(bad("0 0 30 2 *").1.contains("never fires"));
         assert!(bad("@often").1.contains("unknown shorthand"));
         let tz = Rule::parse(None, Some("* * * * *"), Some("Mars/Base")).unwrap_err();
