@@ -76,6 +76,13 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
         cfg.queues.value = qs;
         cfg.queues.source = crate::config::Source::Flag;
     }
+    if let Some(n) = &a.name {
+        if n.is_empty() || n.contains('|') || n.chars().any(char::is_whitespace) {
+            return Err(CliError::usage(format!(
+                "--name {n:?}: use a non-empty name without '|' or spaces"
+            )));
+        }
+    }
     let w = &mut cfg.worker;
     if let Some(c) = a.concurrency {
         w.concurrency = c.max(1);
