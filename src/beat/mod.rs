@@ -105,7 +105,13 @@ pub async fn run(
         if *shutdown.borrow() != Shutdown::Run {
             break Ok(());
         }
-        let wait = match pass(&cfg, &broker, &opts, &entries, &mut leader).await {
+        // A pass stuck on an unreachable Redis must not delay a stop; cancelling it is
+        // safe because each fire is one atomic script (it ran or it did not).
+        let outcome = tokio::select! {
+            r = pass(&cfg, &broker, &opts, &entries, &mut leader) => r,
+            _ = shutdown.changed() => continue,
+        };
+        let wait = match outcome {
             Ok(next) => {
                 backoff = opts.tick;
                 let until_next = next.map(|n| Duration::from_millis(n.saturating_sub(now_ms())));
@@ -127,7 +133,12 @@ pub async fn run(
             _ = shutdown.changed() => {},
         }
     };
-    leader.release(&broker).await;
+    if tokio::time::timeout(Duration::from_secs(2), leader.release(&broker))
+        .await
+        .is_err()
+    {
+        tracing::warn!(beat = %opts.id, "could not release the lease in time; it expires on its own");
+    }
     tracing::info!(beat = %opts.id, "beat stopped");
     result
 }

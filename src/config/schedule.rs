@@ -180,3 +180,61 @@ pub fn resolve(
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tasks() -> BTreeMap<String, TaskConfig> {
+        crate::config::BUILTIN_TASKS
+            .iter()
+            .filter_map(|n| crate::config::default_task(n).map(|t| (n.to_string(), t)))
+            .collect()
+    }
+
+    fn one(toml: &str) -> Result<BTreeMap<String, ScheduleFile>, (String, String)> {
+        let raw: BTreeMap<String, ScheduleFile> = toml::from_str(toml).unwrap();
+        resolve(Some(raw), &tasks())
+    }
+
+    #[test]
+    fn no_section_means_the_platform_defaults_and_empty_means_none() {
+        let d = resolve(None, &tasks()).unwrap();
+        assert_eq!(d["process_pending_tests"].every, Some(Dur::secs(60)));
+        assert_eq!(d["check_expired_instances"].every, Some(Dur::secs(300)));
+        assert!(resolve(Some(BTreeMap::new()), &tasks()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_entry_and_field() {
+        let e = one("[x]\ntask = \"noop\"\ncron = \"* * *\"\n").unwrap_err();
+        assert_eq!(e.0, "schedule.x.cron");
+        let e = one("[x]\ntask = \"start_test\"\nevery = \"1m\"\n").unwrap_err();
+        assert_eq!(
+            e.0, "schedule.x.args",
+            "the unique key needs test_id: {}",
+            e.1
+        );
+        let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\nqueue = \"a b\"\n").unwrap_err();
+        assert_eq!(e.0, "schedule.x.queue");
+        let e = one("[\"a:b\"]\ntask = \"noop\"\nevery = \"1m\"\n").unwrap_err();
+        assert_eq!(e.0, "schedule.a:b");
+        let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\ncatch_up = \"all\"\ncatch_up_max = 0\n");
+        assert_eq!(e.unwrap_err().0, "schedule.x.catch_up_max");
+        assert!(one(
+            "[x]\ntask = \"noop\"\ncron = \"0 9 * * mon-fri\"\ntimezone = \"Europe/Berlin\"\n"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn tick_must_fit_the_lease() {
+        let bad = BeatFile {
+            lease: Some(Dur::secs(1)),
+            tick: Some(Dur::secs(1)),
+            history: None,
+        };
+        assert_eq!(resolve_beat(bad).unwrap_err().0, "beat.tick");
+        assert!(resolve_beat(BeatFile::default()).is_ok());
+    }
+}
