@@ -129,7 +129,7 @@ fn standby_fires_next_tick_within_one_lease_after_kill_9() {
     let taken = h.iter().find(|f| f.holder.starts_with(other)).unwrap();
     let due = taken.fire_ms.max(killed_at);
     assert!(
-        taken.at_ms <= due + 1000 + 300,
+        taken.at_ms <= due + 1000 + 500,
         "the standby fired {}ms after the tick was due (lease 1s)",
         taken.at_ms - due
     );

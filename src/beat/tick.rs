@@ -50,7 +50,7 @@ pub(crate) async fn entry(cx: &TickCtx<'_>, e: &Entry, now: u64) -> broker::Resu
         tracing::warn!(
             entry = %e.name, missed = p.missed, firing = p.fires.len(),
             catch_up = e.policy.catch_up.as_str(),
-            "fire times were missed while no beat was running"
+            "fire times were missed (beat down, failover or Redis unreachable); applying the catch-up policy"
         );
     }
     let base = Fire {
