@@ -416,6 +416,7 @@ fn beat_resumes_after_redis_restart_without_double_firing() {
 #[derive(Debug, Deserialize)]
 struct View {
     leader: Option<LeaderRow>,
+    beats: Vec<BeatRow>,
     periodic: Vec<Periodic>,
     delayed: Vec<Delayed>,
 }
@@ -423,6 +424,11 @@ struct View {
 struct LeaderRow {
     holder: String,
     token: u64,
+}
+#[derive(Debug, Deserialize)]
+struct BeatRow {
+    id: String,
+    role: String,
 }
 #[derive(Debug, Deserialize)]
 struct Periodic {
@@ -448,6 +454,10 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     ciq.config(&format!("{EVERY_1S}\n[schedule.nightly]\ntask = \"noop\"\ncron = \"0 3 * * *\"\ntimezone = \"Europe/Berlin\"\n"));
     ciq.ok(&["enqueue", "noop", "--countdown", "1h"]);
     let mut b = spawn_beat(&ciq, "b", "2s");
+    assert!(wait_until(Duration::from_secs(10), || leader(&redis)
+        .as_deref()
+        == Some("b")));
+    let mut s = spawn_beat(&ciq, "s", "2s");
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(wait_until(Duration::from_secs(10), || redis
         .cli(&["HGET", "ciq:beat:entry:tick", "last_outcome"])
@@ -456,6 +466,15 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     let v: View = serde_json::from_str(&ciq.ok(&["inspect", "scheduled", "--json"])).unwrap();
     let l = v.leader.expect("a leader");
     assert!(l.holder.starts_with("b@") && l.token >= 1);
+    let roles: Vec<(&str, &str)> = v
+        .beats
+        .iter()
+        .map(|b| (&b.id[..2], b.role.as_str()))
+        .collect();
+    assert!(
+        roles.contains(&("b@", "leader")) && roles.contains(&("s@", "standby")),
+        "{roles:?}"
+    );
     let tick = v.periodic.iter().find(|p| p.name == "tick").unwrap();
     assert_eq!(tick.schedule, "every 1s");
     assert!(tick.last_run_ms.is_some() && tick.next_run_ms > tick.last_run_ms);

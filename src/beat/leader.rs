@@ -54,11 +54,11 @@ impl Leader {
         }
     }
 
-    /// Gives the lease up at once so a standby takes over without waiting for expiry.
+    /// Gives the lease up at once so a standby takes over without waiting for expiry,
+    /// and leaves the list of running beats (a standby only does the latter: token 0
+    /// matches no lease).
     pub async fn release(&mut self, broker: &Broker) {
-        let Some(token) = self.token.take() else {
-            return;
-        };
+        let token = self.token.take().unwrap_or(0);
         match broker.beat_release(&self.id, token).await {
             Ok(true) => tracing::info!(beat = %self.id, "lease released"),
             Ok(false) => {}

@@ -91,6 +91,7 @@ impl Broker {
         let (ours, token, since, who): (i64, String, String, String) = BEAT_LEASE
             .key(keys::beat_leader())
             .key(keys::beat_token())
+            .key(keys::beat_seen())
             .arg(holder)
             .arg(lease.as_millis() as u64)
             .arg(now)
@@ -110,6 +111,7 @@ impl Broker {
         let mut c = self.conn();
         let r: i64 = BEAT_RELEASE
             .key(keys::beat_leader())
+            .key(keys::beat_seen())
             .arg(holder)
             .arg(token.to_string())
             .invoke_async(&mut c)
@@ -132,6 +134,15 @@ impl Broker {
                 l.ttl_ms = ttl.max(0) as u64;
                 l
             }))
+    }
+
+    /// Running beats (leader and standbys) with when each last renewed or checked
+    /// the lease, most recent first; entries older than `max_age_ms` are left out.
+    pub async fn beats_seen(&self, now: u64, max_age_ms: u64) -> Result<Vec<(String, u64)>> {
+        let mut c = self.conn();
+        c.zrevrangebyscore_withscores(keys::beat_seen(), "+inf", now.saturating_sub(max_age_ms))
+            .await
+            .map_err(|e| self.err(e))
     }
 
     pub async fn beat_entry(&self, entry: &str) -> Result<EntryState> {

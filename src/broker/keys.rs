@@ -110,6 +110,11 @@ pub fn beat_token() -> String {
     beat("token")
 }
 
+/// ZSET beat id -> last seen (ms): every running beat, leader or standby.
+pub fn beat_seen() -> String {
+    beat("beats")
+}
+
 /// HASH per schedule entry: last_fire_ms, next_fire_ms, last_task_id, last_outcome,
 /// consecutive_failures, schedule.
 pub fn beat_entry(entry: &str) -> String {

@@ -23,6 +23,8 @@ pub struct ScheduledArgs {
 pub struct ScheduledView {
     /// The beat holding the leader lease; null when no beat runs.
     pub leader: Option<LeaderRow>,
+    /// Every beat seen recently (leader and standbys), most recent first.
+    pub beats: Vec<BeatRow>,
     pub periodic: Vec<PeriodicRow>,
     pub delayed: Vec<DelayedRow>,
 }
@@ -34,6 +36,15 @@ pub struct LeaderRow {
     pub since_ms: u64,
     pub token: u64,
     pub expires_in_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BeatRow {
+    pub id: String,
+    /// "leader" or "standby".
+    pub role: String,
+    pub last_seen: String,
+    pub last_seen_ms: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,6 +88,23 @@ pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         token: l.token,
         expires_in_ms: l.ttl_ms,
     });
+    let now = now_ms();
+    let window = cfg.beat.lease.as_millis().saturating_mul(3);
+    let beats = broker
+        .beats_seen(now, window)
+        .await?
+        .into_iter()
+        .map(|(id, at)| BeatRow {
+            role: if leader.as_ref().is_some_and(|l| l.holder == id) {
+                "leader".into()
+            } else {
+                "standby".into()
+            },
+            id,
+            last_seen: output::ts(at),
+            last_seen_ms: at,
+        })
+        .collect();
     let entries = crate::beat::entries(cfg, cfg.beat.lease.0).map_err(super::CliError::usage)?;
     let mut periodic = vec![];
     for e in entries {
@@ -126,6 +154,7 @@ pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     delayed.sort_by_key(|d| d.due_ms);
     let view = ScheduledView {
         leader,
+        beats,
         periodic,
         delayed,
     };
@@ -149,6 +178,15 @@ fn print_tables(v: &ScheduledView) {
         ),
         None => "beat leader: none (no beat is running)".into(),
     });
+    let standbys: Vec<&str> = v
+        .beats
+        .iter()
+        .filter(|b| b.role == "standby")
+        .map(|b| b.id.as_str())
+        .collect();
+    if !standbys.is_empty() {
+        output::print_line(&format!("standby beats: {}", standbys.join(", ")));
+    }
     let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
     if v.periodic.is_empty() {
         output::print_line("no periodic entries configured");

@@ -1,8 +1,11 @@
 -- beat_lease: acquire or renew the beat leader lease.
--- KEYS[1] leader STRING (JSON {"holder","since_ms","token"}, PX TTL), KEYS[2] fencing token counter
+-- KEYS[1] leader STRING (JSON {"holder","since_ms","token"}, PX TTL), KEYS[2] fencing token counter,
+-- KEYS[3] beats ZSET (holder id -> last seen ms: leader and standbys)
 -- ARGV[1] holder id (unique per process), ARGV[2] lease ms, ARGV[3] now ms
 -- returns {1, token, since_ms, holder} when ARGV[1] holds the lease (renewed or newly
 -- acquired with a fresh token), {0, token, since_ms, holder} when another beat holds it.
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[3]) - 10 * tonumber(ARGV[2]))
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, l = pcall(cjson.decode, cur)
