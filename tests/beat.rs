@@ -501,6 +501,14 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
         table.contains("beat leader: b@") && table.contains("nightly"),
         "{table}"
     );
+    assert!(table.contains("standby beats: s@"), "{table}");
+    sigterm(&s);
+    assert!(wait_exit(&mut s, Duration::from_secs(5)).is_some());
+    let listed = redis.cli(&["ZRANGE", "ciq:beat:beats", "0", "-1"]);
+    assert!(
+        !listed.contains("s@"),
+        "a stopped standby leaves the list: {listed}"
+    );
     sigterm(&b);
     sigterm(&w);
     assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
