@@ -68,46 +68,12 @@ pub(crate) async fn entry(cx: &TickCtx<'_>, e: &Entry, now: u64) -> broker::Resu
     // The fire script moves the cursor with each fire; otherwise it is set below.
     let mut cursor_set = false;
     for (i, &at) in p.fires.iter().enumerate() {
-        cursor_set = false;
         let next_ms = p.fires.get(i + 1).copied().unwrap_or(p.next);
-        let mut env = match crate::submit::build_envelope(
-            cx.cfg,
-            &e.task,
-            e.args.clone(),
-            e.queue.as_deref(),
-            None,
-        ) {
-            Ok(env) => env,
-            Err(msg) => {
-                tracing::error!(entry = %e.name, error = %msg, "cannot build the task; skipping this fire");
-                continue;
-            }
+        cursor_set = match fire_one(cx, e, &base, at, next_ms, now).await? {
+            Some(Fired::NotLeader) => return Ok(Step::LostLease),
+            Some(Fired::Enqueued(_)) => true,
+            _ => false,
         };
-        // Ask the worker to leave an outcome message: that is how `last_outcome` is known.
-        env.notify = true;
-        let f = Fire {
-            fire_ms: Some(at),
-            next_ms,
-            fired_ttl: fired_ttl(at, next_ms),
-            envelope: Some(&env),
-            late: now.saturating_sub(at) > cx.late_after_ms,
-            ..base.clone()
-        };
-        match cx.broker.beat_fire(&f, now).await? {
-            Fired::NotLeader => return Ok(Step::LostLease),
-            Fired::Already(id) => {
-                tracing::debug!(entry = %e.name, fire_time = %crate::output::ts(at), task_id = %id, "already fired")
-            }
-            Fired::Enqueued(Enqueued::New(id)) => {
-                cursor_set = true;
-                tracing::info!(entry = %e.name, task = %e.task, fire_time = %crate::output::ts(at), task_id = %id, late = f.late, "fired")
-            }
-            Fired::Enqueued(Enqueued::Duplicate(id)) => {
-                cursor_set = true;
-                tracing::info!(entry = %e.name, task = %e.task, fire_time = %crate::output::ts(at), task_id = %id, "fired; the previous run still holds the unique key")
-            }
-            Fired::CursorSet => {}
-        }
     }
     if !cursor_set {
         if let Fired::NotLeader = cx.broker.beat_fire(&base, now).await? {
@@ -115,6 +81,56 @@ pub(crate) async fn entry(cx: &TickCtx<'_>, e: &Entry, now: u64) -> broker::Resu
         }
     }
     Ok(Step::Next(Some(p.next)))
+}
+
+/// Fires one fire time; None when the task could not even be built (logged).
+async fn fire_one(
+    cx: &TickCtx<'_>,
+    e: &Entry,
+    base: &Fire<'_>,
+    at: u64,
+    next_ms: u64,
+    now: u64,
+) -> broker::Result<Option<Fired>> {
+    let args = e.args.clone();
+    let mut env = match crate::submit::build_envelope(
+        cx.cfg,
+        &e.task,
+        args,
+        e.queue.as_deref(),
+        None,
+    ) {
+        Ok(env) => env,
+        Err(msg) => {
+            tracing::error!(entry = %e.name, error = %msg, "cannot build the task; skipping this fire");
+            return Ok(None);
+        }
+    };
+    // Ask the worker to leave an outcome message: that is how `last_outcome` is known.
+    env.notify = true;
+    let f = Fire {
+        fire_ms: Some(at),
+        next_ms,
+        fired_ttl: fired_ttl(at, next_ms),
+        envelope: Some(&env),
+        late: now.saturating_sub(at) > cx.late_after_ms,
+        ..base.clone()
+    };
+    let r = cx.broker.beat_fire(&f, now).await?;
+    let when = crate::output::ts(at);
+    match &r {
+        Fired::Already(id) => {
+            tracing::debug!(entry = %e.name, fire_time = %when, task_id = %id, "already fired")
+        }
+        Fired::Enqueued(Enqueued::New(id)) => {
+            tracing::info!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, late = f.late, "fired")
+        }
+        Fired::Enqueued(Enqueued::Duplicate(id)) => {
+            tracing::info!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, "fired; the previous run still holds the unique key")
+        }
+        Fired::NotLeader | Fired::CursorSet => {}
+    }
+    Ok(Some(r))
 }
 
 /// The idempotency key lives for two periods (at least 10 minutes, at most a week):
