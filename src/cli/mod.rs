@@ -3,6 +3,7 @@
 mod beat;
 mod config_show;
 mod depth;
+mod depth_check;
 mod enqueue;
 pub mod error;
 mod inspect;
@@ -11,6 +12,7 @@ mod logging;
 mod pause;
 mod purge;
 mod requeue;
+mod status;
 mod work;
 
 pub use error::{CliError, CliResult, Kind};
@@ -71,6 +73,7 @@ pub enum Command {
     Requeue(requeue::RequeueArgs),
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
+    Status(status::StatusArgs),
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
 }
@@ -151,6 +154,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Requeue(a) => requeue::run(a, ctx).await,
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
+        Command::Status(a) => status::run(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
     }
 }
