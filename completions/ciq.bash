@@ -16,6 +16,9 @@ _ciq() {
             ",$1")
                 cmd="ciq"
                 ;;
+            ciq,beat)
+                cmd="ciq__subcmd__beat"
+                ;;
             ciq,config)
                 cmd="ciq__subcmd__config"
                 ;;
@@ -61,6 +64,9 @@ _ciq() {
             ciq__subcmd__config__subcmd__help,show)
                 cmd="ciq__subcmd__config__subcmd__help__subcmd__show"
                 ;;
+            ciq__subcmd__help,beat)
+                cmd="ciq__subcmd__help__subcmd__beat"
+                ;;
             ciq__subcmd__help,config)
                 cmd="ciq__subcmd__help__subcmd__config"
                 ;;
@@ -103,6 +109,9 @@ _ciq() {
             ciq__subcmd__help__subcmd__inspect,dead)
                 cmd="ciq__subcmd__help__subcmd__inspect__subcmd__dead"
                 ;;
+            ciq__subcmd__help__subcmd__inspect,scheduled)
+                cmd="ciq__subcmd__help__subcmd__inspect__subcmd__scheduled"
+                ;;
             ciq__subcmd__inspect,active)
                 cmd="ciq__subcmd__inspect__subcmd__active"
                 ;;
@@ -111,6 +120,9 @@ _ciq() {
                 ;;
             ciq__subcmd__inspect,help)
                 cmd="ciq__subcmd__inspect__subcmd__help"
+                ;;
+            ciq__subcmd__inspect,scheduled)
+                cmd="ciq__subcmd__inspect__subcmd__scheduled"
                 ;;
             ciq__subcmd__inspect__subcmd__help,active)
                 cmd="ciq__subcmd__inspect__subcmd__help__subcmd__active"
@@ -121,6 +133,9 @@ _ciq() {
             ciq__subcmd__inspect__subcmd__help,help)
                 cmd="ciq__subcmd__inspect__subcmd__help__subcmd__help"
                 ;;
+            ciq__subcmd__inspect__subcmd__help,scheduled)
+                cmd="ciq__subcmd__inspect__subcmd__help__subcmd__scheduled"
+                ;;
             *)
                 ;;
         esac
@@ -128,12 +143,50 @@ _ciq() {
 
     case "${cmd}" in
         ciq)
-            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work depth purge inspect requeue pause resume status config help"
+            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__beat)
+            opts="-q -h --once --name --lease --tick --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tick)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -344,8 +397,22 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help)
-            opts="enqueue work depth purge inspect requeue pause resume status config help"
+            opts="enqueue work beat depth purge inspect requeue pause resume status config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__beat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -428,7 +495,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__inspect)
-            opts="active dead"
+            opts="active dead scheduled"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -456,6 +523,20 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__inspect__subcmd__dead)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__inspect__subcmd__scheduled)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -554,7 +635,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__inspect)
-            opts="-q -h --config --broker --database --json --quiet --help active dead help"
+            opts="-q -h --config --broker --database --json --quiet --help active dead scheduled help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -644,7 +725,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__inspect__subcmd__help)
-            opts="active dead help"
+            opts="active dead scheduled help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -692,6 +773,54 @@ _ciq() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__inspect__subcmd__help__subcmd__scheduled)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__inspect__subcmd__scheduled)
+            opts="-q -h --queue --limit --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

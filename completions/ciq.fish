@@ -33,6 +33,7 @@ complete -c ciq -n "__fish_ciq_needs_command" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_needs_command" -s V -l version -d 'Print version'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "enqueue" -d 'Enqueue a task and print its id'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
@@ -71,6 +72,16 @@ complete -c ciq -n "__fish_ciq_using_subcommand work" -l database -d 'Platform d
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand work" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand work" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l name -d 'A name shown as the lease holder (default: host:pid)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l lease -d 'Leader lease; a standby takes over this long after the leader dies' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l tick -d 'How often the lease is renewed and entries are checked (at most half the lease)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l once -d 'Fire whatever is due now (entries that never ran count as due), then exit. For crontab use; never doubles a running beat'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ciq -n "__fish_ciq_using_subcommand depth" -l warn -d 'With --check: WARNING when a queue has at least this many pending tasks' -r
 complete -c ciq -n "__fish_ciq_using_subcommand depth" -l crit -d 'With --check: CRITICAL when a queue has at least this many pending tasks' -r
 complete -c ciq -n "__fish_ciq_using_subcommand depth" -l max-age -d 'With --check: CRITICAL when the oldest pending task is older than this (e.g. 15m)' -r
@@ -94,15 +105,16 @@ complete -c ciq -n "__fish_ciq_using_subcommand purge" -s y -l yes -d 'Do not as
 complete -c ciq -n "__fish_ciq_using_subcommand purge" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand purge" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -l json -d 'Machine-readable JSON on stdout (read commands)'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -s h -l help -d 'Print help'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -f -a "dead" -d 'Dead tasks with their reason and last error'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l queue -d 'Only this queue' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
@@ -118,8 +130,17 @@ complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcomm
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l queue -d 'Only delayed/retrying tasks of this queue' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l limit -d 'At most this many delayed and this many retrying tasks per queue (soonest first)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l queue -d 'The queue the tasks are in (default: look in every known queue)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
@@ -166,17 +187,19 @@ complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcomma
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "enqueue" -d 'Enqueue a task and print its id'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "config" -d 'Show the resolved configuration'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work depth purge inspect requeue pause resume status config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "enqueue" -d 'Enqueue a task and print its id'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "config" -d 'Show the resolved configuration'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod beat;
 mod generated;
 mod install;
 mod queue_core;

@@ -1,11 +1,13 @@
 //! Command line: global options, one file per subcommand, one flat dispatch.
 
+mod beat;
 mod config_show;
 mod depth;
 mod depth_check;
 mod enqueue;
 pub mod error;
 mod inspect;
+mod inspect_scheduled;
 mod logging;
 mod pause;
 mod purge;
@@ -63,6 +65,7 @@ pub struct Cli {
 pub enum Command {
     Enqueue(enqueue::EnqueueArgs),
     Work(work::WorkArgs),
+    Beat(beat::BeatArgs),
     Depth(depth::DepthArgs),
     Purge(purge::PurgeArgs),
     /// Look at tasks: what runs now, what gave up, what runs later.
@@ -156,6 +159,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
     match cmd {
         Command::Enqueue(a) => enqueue::run(a, ctx).await,
         Command::Work(a) => work::run(a, ctx).await,
+        Command::Beat(a) => beat::run(a, ctx).await,
         Command::Depth(a) => depth::run(a, ctx).await,
         Command::Purge(a) => purge::run(a, ctx).await,
         Command::Inspect(c) => inspect::run(c, ctx).await,
