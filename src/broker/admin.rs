@@ -301,3 +301,42 @@ impl Broker {
 fn now_string() -> String {
     super::now_ms().to_string()
 }
+
+/// What `INFO` says about the Redis server.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ServerInfo {
+    pub version: String,
+    pub used_memory_human: String,
+    pub aof_enabled: bool,
+}
+
+impl Broker {
+    pub async fn server_info(&self) -> Result<ServerInfo> {
+        let mut c = self.conn();
+        let text: String = redis::cmd("INFO")
+            .arg("server")
+            .arg("memory")
+            .arg("persistence")
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}:")))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        Ok(ServerInfo {
+            version: field("redis_version"),
+            used_memory_human: field("used_memory_human"),
+            aof_enabled: field("aof_enabled") == "1",
+        })
+    }
+
+    /// The raw value of the beat leader key (JSON written by `ciq beat`), if any.
+    pub async fn beat_leader_raw(&self) -> Result<Option<String>> {
+        let mut c = self.conn();
+        c.get(keys::beat("leader")).await.map_err(|e| self.err(e))
+    }
+}

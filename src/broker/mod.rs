@@ -3,6 +3,7 @@
 //! writes (`admin`). Nothing outside this module builds a key or sends a script.
 
 pub mod admin;
+pub mod beat;
 pub mod envelope;
 mod error;
 pub mod keys;

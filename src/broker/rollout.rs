@@ -1,5 +1,5 @@
-//! Read-only views for the rollout gates: worker heartbeats, the beat leader and its
-//! entries, and when ciq first saw each pending test. None of them writes.
+//! Read-only views for the rollout gates: worker heartbeats, raw queue stats and when
+//! ciq first saw each pending test (the beat's own reads are in `beat.rs`). None writes.
 
 use super::{keys, Broker, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -10,20 +10,6 @@ impl Broker {
     pub async fn worker_heartbeats(&self) -> Result<Vec<(String, u64)>> {
         let mut c = self.conn();
         c.zrevrange_withscores(keys::workers_seen(), 0, -1)
-            .await
-            .map_err(|e| self.err(e))
-    }
-
-    /// The beat leader record (JSON `{"holder","since_ms","token"}`), if a leader holds it.
-    pub async fn beat_leader(&self) -> Result<Option<String>> {
-        let mut c = self.conn();
-        c.get(keys::beat("leader")).await.map_err(|e| self.err(e))
-    }
-
-    /// The beat's record of one schedule entry (last_fire_ms, last_outcome, …).
-    pub async fn beat_entry(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        let mut c = self.conn();
-        c.hgetall(keys::beat(&format!("entry:{name}")))
             .await
             .map_err(|e| self.err(e))
     }

@@ -4,7 +4,7 @@
 use super::duration::Dur;
 use super::platform::PlatformFile;
 use super::rollout::RolloutFile;
-use super::schedule::ScheduleFile;
+use super::schedule::{BeatFile, ScheduleFile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -12,13 +12,19 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub broker: Option<String>,
+    /// File holding the Redis password (first line), kept out of the URL and this file.
+    pub broker_password_file: Option<String>,
+    /// Redis ACL user name for that password.
+    pub broker_user: Option<String>,
     pub database: Option<String>,
     /// queue name = weight
     pub queues: Option<BTreeMap<String, u32>>,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskFile>,
+    /// None (no `[schedule]` section) means the built-in entries.
+    pub schedule: Option<BTreeMap<String, ScheduleFile>>,
     #[serde(default)]
-    pub schedule: BTreeMap<String, ScheduleFile>,
+    pub beat: BeatFile,
     #[serde(default)]
     pub worker: WorkerFile,
     #[serde(default)]

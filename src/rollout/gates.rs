@@ -3,6 +3,7 @@
 //! recently, and no test pending longer than the threshold. Entering stage 1 only needs
 //! the broker (the services do not exist yet).
 
+use crate::broker::beat::EntryState;
 use crate::broker::Broker;
 use crate::config::rollout::Rollout;
 use crate::config::Config;
@@ -33,7 +34,7 @@ pub struct EntrySnap {
     pub task: String,
     /// How often the entry fires (ms), when known: a slow entry gets two intervals.
     pub interval_ms: Option<u64>,
-    pub beat: BTreeMap<String, String>,
+    pub beat: EntryState,
     pub last_done: Option<u64>,
     pub last_failed: Option<u64>,
 }
@@ -42,6 +43,7 @@ pub struct EntrySnap {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub workers: Vec<(String, u64)>,
+    /// The lease holder, if a beat holds it.
     pub leader: Option<String>,
     pub entries: Vec<EntrySnap>,
     pub first_seen: BTreeMap<String, String>,
@@ -64,27 +66,14 @@ fn cron_interval_ms(expr: &str) -> Option<u64> {
     u64::try_from((b - a).num_milliseconds()).ok()
 }
 
-/// Periodic entries to check: the configured schedule, or the platform's two built-ins.
+/// Periodic entries to check: the resolved schedule (the platform's two tasks unless
+/// ciq.toml says otherwise).
 pub fn periodic_entries(cfg: &Config) -> Vec<Periodic> {
     let queue_of = |task: &str| {
         cfg.task(task)
             .map(|t| t.queue.clone())
             .unwrap_or_else(|| "default".into())
     };
-    if cfg.schedule.is_empty() {
-        return [
-            ("process_pending_tests", 60_000),
-            ("check_expired_instances", 300_000),
-        ]
-        .iter()
-        .map(|(n, every)| Periodic {
-            name: n.to_string(),
-            task: n.to_string(),
-            queue: queue_of(n),
-            interval_ms: Some(*every),
-        })
-        .collect();
-    }
     cfg.schedule
         .iter()
         .map(|(name, e)| {
@@ -118,7 +107,7 @@ async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
     }
     Ok(Snapshot {
         workers: b.worker_heartbeats().await?,
-        leader: b.beat_leader().await?,
+        leader: b.beat_leader().await?.map(|l| l.holder),
         entries,
         first_seen: b.platform_first_seen().await?,
     })
@@ -150,19 +139,7 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
         None => gate("worker alive", false, "no worker has registered"),
     });
     out.push(match &s.leader {
-        Some(raw) => {
-            let holder = serde_json::from_str::<serde_json::Value>(raw)
-                .ok()
-                .and_then(|v| v.get("holder").and_then(|h| h.as_str()).map(String::from));
-            match holder {
-                Some(h) => gate("beat leader", true, format!("held by {h}")),
-                None => gate(
-                    "beat leader",
-                    false,
-                    format!("unreadable leader record {raw:?}"),
-                ),
-            }
-        }
+        Some(h) => gate("beat leader", true, format!("held by {h}")),
         None => gate("beat leader", false, "no beat holds the leader lease"),
     });
     for e in &s.entries {
@@ -173,15 +150,8 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
         let limit_text = humantime::format_duration(std::time::Duration::from_millis(limit));
         let fresh = |t: Option<u64>| t.filter(|t| now.saturating_sub(*t) <= limit);
         let name = format!("periodic {}", e.name);
-        let fired = e
-            .beat
-            .get("last_fire_ms")
-            .and_then(|v| v.parse::<u64>().ok());
-        let failures: u64 = e
-            .beat
-            .get("consecutive_failures")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let fired = e.beat.last_fire_ms;
+        let failures = e.beat.consecutive_failures;
         let g = match (fresh(fired), fresh(e.last_done)) {
             (None, _) => gate(
                 name,
@@ -283,11 +253,13 @@ mod tests {
             .resolve()
             .unwrap();
         let now = 10_000_000;
-        let mut beat = BTreeMap::new();
-        beat.insert("last_fire_ms".to_string(), (now - 30_000).to_string());
+        let beat = EntryState {
+            last_fire_ms: Some(now - 30_000),
+            ..Default::default()
+        };
         let mut s = Snapshot {
             workers: vec![("w1".into(), now - 2_000)],
-            leader: Some(r#"{"holder":"h1","since_ms":1,"token":3}"#.into()),
+            leader: Some("h1".into()),
             entries: vec![EntrySnap {
                 name: "process_pending_tests".into(),
                 task: "process_pending_tests".into(),
@@ -320,5 +292,18 @@ mod tests {
                 "no stale pending tests"
             ]
         );
+        // An hourly entry that fired and succeeded 40 minutes ago is on time.
+        s.entries[0].last_failed = None;
+        s.entries[0].interval_ms = Some(3_600_000);
+        s.entries[0].last_done = Some(now - 40 * 60_000);
+        s.entries[0].beat.last_fire_ms = Some(now - 40 * 60_000);
+        assert!(
+            evaluate(&s, &r, now)[2].ok,
+            "{:?}",
+            evaluate(&s, &r, now)[2]
+        );
+        s.entries[0].interval_ms = Some(60_000);
+        assert!(!evaluate(&s, &r, now)[2].ok, "a 1m entry 40m late fails");
+        assert_eq!(super::cron_interval_ms("*/5 * * * *"), Some(300_000));
     }
 }
