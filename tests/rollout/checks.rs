@@ -72,3 +72,47 @@ fn rollout_gates_refuse_without_force_and_pass_when_healthy() {
     rig.ok(&["migrate-from-cron", "next", "--yes"]);
     rig.assert_stage(3);
 }
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        crate::harness::sigterm(&self.0);
+        if crate::harness::wait_exit(&mut self.0, std::time::Duration::from_secs(5)).is_none() {
+            crate::harness::sigkill(&mut self.0);
+        }
+    }
+}
+
+#[test]
+fn rollout_gates_pass_with_a_real_worker_and_beat() {
+    let rig = Rig::new(Cron::File);
+    rig.write_config("\n[schedule.tick]\ntask = \"noop\"\nevery = \"1s\"\n");
+    rig.ok(&["migrate-from-cron", "next", "--yes"]);
+    rig.assert_stage(1);
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 6, "no worker or beat yet: {}", text(&out));
+    let _worker = Running(rig.ciq.spawn_worker("w", &[]));
+    let _beat = Running(
+        rig.ciq
+            .cmd(&["beat", "--name", "b", "--lease", "2s", "--tick", "100ms"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn beat"),
+    );
+    let all_ok = || {
+        let j = rig.status();
+        let gates = j["gates"].as_array().cloned().unwrap_or_default();
+        !gates.is_empty() && gates.iter().all(|g| g["ok"] == true)
+    };
+    assert!(
+        crate::harness::wait_until(std::time::Duration::from_secs(20), all_ok),
+        "gates never passed: {}",
+        rig.status()["gates"]
+    );
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    rig.assert_stage(2);
+}
