@@ -40,7 +40,9 @@ pub struct PlanJson<'a> {
 pub fn print_plan(title: &str, steps: &[Step]) {
     output::print_line(title);
     for (i, s) in steps.iter().enumerate() {
-        let state = if !s.needed {
+        let state = if s.blocked.is_some() {
+            "  [BLOCKED]"
+        } else if !s.needed {
             "  [already done]"
         } else if s.read_only {
             "  [check]"

@@ -27,6 +27,12 @@ fn outcome(before: impl Into<String>, after: impl Into<String>) -> Outcome {
 }
 
 pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Result<Outcome> {
+    if let Some(why) = &step.blocked {
+        return Err(Error::Edit {
+            what: step.title.clone(),
+            msg: why.clone(),
+        });
+    }
     let sc = systemctl_of(r);
     match &step.action {
         Action::InstallUnit { path, content, .. } => {

@@ -56,6 +56,9 @@ pub struct Step {
     pub change: String,
     /// How the step is checked after it ran.
     pub verify: String,
+    /// Why the step cannot run as things are (it fails when run; the wizard can skip it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
     #[serde(skip)]
     pub cron_target: Option<CronTarget>,
 }
@@ -68,6 +71,7 @@ fn step(title: String, action: Action, needed: bool, change: String, verify: Str
         read_only: false,
         change,
         verify,
+        blocked: None,
         cron_target: None,
     }
 }
@@ -162,23 +166,42 @@ fn stop_step(o: &Observed, r: &Rollout, unit: &str, worker: bool) -> Step {
     )
 }
 
-fn flag_steps(o: &Observed, r: &Rollout, value: bool) -> Result<Vec<Step>> {
+/// A step that cannot run: shown with the reason, fails if run.
+fn blocked(mut s: Step, why: String) -> Step {
+    s.needed = true;
+    s.change = format!("cannot be done as things are: {why}");
+    s.blocked = Some(why);
+    s
+}
+
+fn flag_steps(o: &Observed, r: &Rollout, value: bool) -> Vec<Step> {
     let path = r.platform_config.display().to_string();
-    let new = config_py::set(&o.config_text, &r.flag, value).map_err(|msg| Error::Edit {
-        what: path.clone(),
-        msg,
-    })?;
     let word = if value { "True" } else { "False" };
-    let needed = new != o.config_text;
-    let restart = needed || notes::has_marker(&r.state_dir, notes::RESTART_PENDING);
-    Ok(vec![
-        step(
-            format!("set {} = {word} in {path}", r.flag),
+    let title = format!("set {} = {word} in {path}", r.flag);
+    let verify = format!("{path} reads {} = {word}", r.flag);
+    let set = match config_py::set(&o.config_text, &r.flag, value) {
+        Ok(new) => step(
+            title,
             Action::SetFlag { value },
-            needed,
+            new != o.config_text,
             diff(&path, &o.config_text, &new),
-            format!("{path} reads {} = {word}", r.flag),
+            verify,
         ),
+        Err(why) => blocked(
+            step(
+                title,
+                Action::SetFlag { value },
+                true,
+                String::new(),
+                verify,
+            ),
+            why,
+        ),
+    };
+    let restart = (set.needed && set.blocked.is_none())
+        || notes::has_marker(&r.state_dir, notes::RESTART_PENDING);
+    vec![
+        set,
         step(
             format!("restart {}", r.platform_unit),
             Action::RestartPlatform {
@@ -188,26 +211,29 @@ fn flag_steps(o: &Observed, r: &Rollout, value: bool) -> Result<Vec<Step>> {
             format!("$ {} restart {}", r.systemctl, r.platform_unit),
             format!("{} is-active {}", r.systemctl, r.platform_unit),
         ),
-    ])
+    ]
 }
 
-fn cron_step(o: &Observed, r: &Rollout, target: CronTarget) -> Result<Step> {
+fn cron_step(o: &Observed, r: &Rollout, target: CronTarget) -> Step {
     let label = super::state::crontab_of(r).label();
-    let new = crontab::set(&o.cron_text, &r.cron_match, target).map_err(|msg| Error::Edit {
-        what: label.clone(),
-        msg,
-    })?;
     let mut s = step(
         format!("cron {} -> {}", r.cron_match, cron_word(target)),
         Action::SetCron {
             schedule: cron_word(target).into(),
         },
-        new != o.cron_text,
-        diff(&label, &o.cron_text, &new),
+        true,
+        String::new(),
         format!("the entry in {label} is {}", cron_word(target)),
     );
     s.cron_target = Some(target);
-    Ok(s)
+    match crontab::set(&o.cron_text, &r.cron_match, target) {
+        Ok(new) => {
+            s.needed = new != o.cron_text;
+            s.change = diff(&label, &o.cron_text, &new);
+            s
+        }
+        Err(why) => blocked(s, why),
+    }
 }
 
 /// The steps that bring the machine to `stage` (1–3) from wherever it is.
@@ -216,8 +242,15 @@ pub fn to_stage(stage: u8, o: &Observed, r: &Rollout) -> Result<Vec<Step>> {
     let mut out = install_steps(r)?;
     out.push(start_step(o, r, &r.worker_unit, true));
     out.push(start_step(o, r, &r.beat_unit, false));
-    out.extend(flag_steps(o, r, e.flag)?);
-    out.push(cron_step(o, r, e.cron)?);
+    out.extend(flag_steps(o, r, e.flag));
+    out.push(cron_step(o, r, e.cron));
+    // Moving forward never starts what it cannot finish.
+    if let Some(s) = out.iter().find(|s| s.blocked.is_some()) {
+        return Err(Error::Edit {
+            what: s.title.clone(),
+            msg: s.blocked.clone().unwrap_or_default(),
+        });
+    }
     Ok(out)
 }
 
@@ -227,8 +260,10 @@ pub fn rollback(o: &Observed, r: &Rollout) -> Result<Vec<Step>> {
         stop_step(o, r, &r.beat_unit, false),
         stop_step(o, r, &r.worker_unit, true),
     ];
-    out.extend(flag_steps(o, r, false)?);
-    out.push(cron_step(o, r, CronTarget::Every10)?);
+    // A step that cannot be done is kept (and fails when reached): stopping the queue
+    // must not wait for a hand-edited cron line or flag.
+    out.extend(flag_steps(o, r, false));
+    out.push(cron_step(o, r, CronTarget::Every10));
     out.push(Step {
         read_only: true,
         ..step(

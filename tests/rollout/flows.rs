@@ -237,3 +237,47 @@ fn rollout_verify_cron_waits_for_a_new_run_in_the_cron_log() {
     }
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+#[test]
+fn rollout_rollback_stops_the_queue_even_when_the_cron_line_is_gone() {
+    let mut rig = Rig::new(Cron::File);
+    rig.to_stage_3();
+    rig.redis_down();
+    // Someone deleted the (commented-out) cron line by hand.
+    let without: String = rig
+        .cron_text()
+        .lines()
+        .filter(|l| !l.contains("mod_ci/cron.py") || l.starts_with("# m h"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(rig.p("cron.d/sample-platform"), &without).unwrap();
+    let out = rig.run(&["rollback", "--yes"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("BLOCKED"),
+        "the plan says so: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("no cron line runs mod_ci/cron.py"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !rig.active("ciq-worker") && !rig.active("ciq-beat"),
+        "queue stopped"
+    );
+    assert_eq!(rig.config_py(), CONFIG_PY, "flag back to False");
+    assert_eq!(rig.cron_text(), without, "the cron file is left alone");
+    // The operator puts the line back; the rerun finishes.
+    std::fs::write(rig.p("cron.d/sample-platform"), CRON_D).unwrap();
+    rig.ok(&["rollback", "--yes"]);
+    rig.assert_stage(0);
+    // Moving forward refuses up front instead.
+    std::fs::write(rig.p("cron.d/sample-platform"), &without).unwrap();
+    rig.redis_up();
+    rig.healthy();
+    let out = rig.run(&["migrate-from-cron", "next", "--yes", "--force"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(!rig.active("ciq-worker"), "nothing started: {}", text(&out));
+}
