@@ -16,6 +16,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod output;
+pub mod platform;
 pub mod runner;
 pub mod submit;
 pub mod worker;

@@ -181,6 +181,11 @@ fn resolve(
         ));
     }
 
+    let start_runner = tasks.get("start_test").and_then(|t| t.runner.as_ref());
+    raw.platform
+        .validate(start_runner)
+        .map_err(|(k, m)| semantic(k, m))?;
+
     Ok(Config {
         file,
         broker: pick(&ov.broker, raw.broker, DEFAULT_BROKER),
