@@ -2,4 +2,5 @@
 
 mod harness;
 
+mod platform;
 mod queue_core;

@@ -7,6 +7,7 @@ pub mod error;
 mod inspect;
 mod logging;
 mod pause;
+mod platform;
 mod purge;
 mod requeue;
 mod work;
@@ -70,6 +71,9 @@ pub enum Command {
     Resume(pause::ResumeArgs),
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
+    /// The CI platform's database: check tables and pending tests.
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
 }
 
 /// What every command gets: the resolved config and output preferences.
@@ -148,6 +152,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
+        Command::Platform(c) => platform::run(c, ctx).await,
     }
 }
 
