@@ -10,6 +10,8 @@ mod pause;
 mod platform;
 mod purge;
 mod requeue;
+mod up;
+mod up_redis;
 mod work;
 
 pub use error::{CliError, CliResult, Kind};
@@ -71,6 +73,7 @@ pub enum Command {
     Resume(pause::ResumeArgs),
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
+    Up(up::UpArgs),
     /// The CI platform's database: check tables and pending tests.
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
@@ -153,6 +156,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
+        Command::Up(a) => up::run(a, ctx).await,
     }
 }
 

@@ -8,6 +8,7 @@ mod errors;
 mod exactly_once;
 mod expiry;
 mod schema;
+mod up;
 
 use crate::harness::*;
 use db::{Backend, TestDb};
