@@ -50,6 +50,7 @@ fn up_starts_redis_and_picks_up_pending_tests() {
     let upl = std::fs::read_to_string(ciq.dir().join("up.log")).unwrap_or_default();
     assert!(ok, "pending tests not started; log:\n{upl}");
     eprintln!("ciq up: redis started and 3 pending tests started {took:?} after launch");
+    assert!(took < Duration::from_secs(5), "took {took:?}: slow start");
     let aof = std::fs::read_dir(data.join("redis"))
         .expect("redis dir under --data-dir")
         .filter_map(|e| e.ok())
