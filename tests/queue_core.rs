@@ -1,7 +1,31 @@
-//! Queue core: enqueue → work → done, and the failure modes of issue 2.
+//! Queue core (issue 2): enqueue → work → done, and what happens when things break.
 
 use crate::harness::*;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn list(redis: &Redis, key: &str) -> Vec<String> {
+    redis
+        .cli(&["LRANGE", key, "0", "-1"])
+        .lines()
+        .map(String::from)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn counts(ids: &[String]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for id in ids {
+        *m.entry(id.clone()).or_default() += 1;
+    }
+    m
+}
+
+fn depth(ciq: &Ciq, queue: &str) -> serde_json::Value {
+    let out = ciq.ok(&["depth", "--json", queue]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("depth --json");
+    v[0].clone()
+}
 
 #[test]
 fn enqueue_work_done() {
@@ -16,4 +40,640 @@ fn enqueue_work_done() {
     sigterm(&w);
     let st = wait_exit(&mut w, Duration::from_secs(10)).expect("worker stops on SIGTERM");
     assert!(st.success());
+}
+
+#[test]
+fn kill_9_mid_task_runs_again_on_another_worker() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let id = ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"sleep_ms": 1500, "incr": "t:done", "record": "t:runs"}"#,
+    ]);
+    let id = id.trim().to_string();
+    assert!(
+        wait_until(Duration::from_secs(5), || ciq
+            .ok(&["inspect", "active", "--json"])
+            .contains(&id)),
+        "task becomes active"
+    );
+    sigkill(&mut a);
+    let t0 = Instant::now();
+    let mut b = ciq.spawn_worker("b", &[]);
+    assert!(
+        wait_until(Duration::from_secs(30), || redis.int(&["GET", "t:done"])
+            == 1),
+        "task completes on another worker within 30 s; log: {}",
+        ciq.log("b")
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    assert_eq!(
+        list(&redis, "t:runs"),
+        vec![id.clone()],
+        "ran to completion exactly once"
+    );
+    let d = depth(&ciq, "default");
+    assert_eq!(
+        (
+            d["pending"].as_u64(),
+            d["active"].as_u64(),
+            d["dead"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    sigkill(&mut b);
+}
+
+#[test]
+fn ten_thousand_tasks_survive_workers_killed_and_restarted() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[tasks.noop]\nmax_retries = 10\n[worker]\nmax_deliveries = 50\n");
+    let n = 10_000;
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--count",
+        &n.to_string(),
+        "--args-json",
+        r#"{"sleep_ms": 2, "record": "t:runs"}"#,
+    ]);
+    let mut workers = vec![
+        ciq.spawn_worker("w0", &["--concurrency", "8"]),
+        ciq.spawn_worker("w1", &["--concurrency", "8"]),
+    ];
+    let mut kills = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut i = 0;
+    while redis.int(&["LLEN", "t:runs"]) < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(700));
+        let k = i % 2;
+        sigkill(&mut workers[k]);
+        kills += 1;
+        workers[k] = ciq.spawn_worker(&format!("w{k}-{i}"), &["--concurrency", "8"]);
+        i += 1;
+    }
+    let done = wait_until(Duration::from_secs(60), || {
+        counts(&list(&redis, "t:runs")).len() as i64 >= n
+    });
+    for w in &mut workers {
+        sigkill(w);
+    }
+    let c = counts(&list(&redis, "t:runs"));
+    assert!(
+        done,
+        "every task completed: {} of {n} after {kills} kills",
+        c.len()
+    );
+    assert_eq!(c.len() as i64, n);
+    let twice = c.values().filter(|&&v| v > 1).count();
+    // Only tasks in flight at a kill may run twice: at most `concurrency` per kill.
+    assert!(
+        twice <= kills * 8,
+        "{twice} tasks ran twice with {kills} kills"
+    );
+    let d = depth(&ciq, "default");
+    assert_eq!(d["dead"].as_u64(), Some(0), "nothing dead: {d}");
+}
+
+#[test]
+fn redis_restart_mid_drain_loses_nothing() {
+    let mut redis = Redis::start_aof();
+    let ciq = Ciq::new(&redis);
+    let n = 3000;
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--count",
+        &n.to_string(),
+        "--args-json",
+        r#"{"sleep_ms": 2, "record": "t:runs"}"#,
+    ]);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "4"]);
+    assert!(wait_until(Duration::from_secs(20), || redis
+        .int(&["LLEN", "t:runs"])
+        > 200));
+    redis.restart();
+    let ok = wait_until(Duration::from_secs(60), || {
+        counts(&list(&redis, "t:runs")).len() as i64 >= n
+    });
+    let c = counts(&list(&redis, "t:runs"));
+    sigterm(&w);
+    assert!(
+        wait_exit(&mut w, Duration::from_secs(10)).is_some(),
+        "worker still stops cleanly"
+    );
+    assert!(
+        ok,
+        "all tasks ran after the restart: {} of {n}; log: {}",
+        c.len(),
+        ciq.log("w")
+    );
+    assert!(
+        ciq.log("w").contains("retrying") || ciq.log("w").contains("failed"),
+        "the outage was logged"
+    );
+}
+
+#[test]
+fn malformed_message_goes_dead_and_the_next_task_runs() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    redis.cli(&["LPUSH", "ciq:{default}:pending", "this is {not json"]);
+    redis.cli(&[
+        "LPUSH",
+        "ciq:{default}:pending",
+        r#"{"v":1,"id":"X1","task":"noop"}"#,
+    ]);
+    ciq.ok(&["enqueue", "noop", "--arg", "incr=t:done"]);
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "t:done"])
+        == 1));
+    assert!(wait_until(Duration::from_secs(5), || depth(
+        &ciq, "default"
+    )["dead"]
+        == 2));
+    let dead: Vec<serde_json::Value> =
+        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    let reasons: Vec<&str> = dead.iter().filter_map(|d| d["reason"].as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("malformed")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("undecodable")),
+        "{reasons:?}"
+    );
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+
+#[test]
+fn same_unique_key_twice_is_one_task() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let a = ciq.ok(&["enqueue", "noop", "--unique", "k1"]);
+    let o = ciq.run(&["enqueue", "noop", "--unique", "k1"]);
+    assert!(o.status.success(), "a duplicate is not an error");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        a,
+        "prints the existing id"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("duplicate"));
+    assert_eq!(depth(&ciq, "default")["pending"], 1);
+    // Once done, the key is free again.
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || depth(
+        &ciq, "default"
+    )["pending"]
+        == 0
+        && depth(&ciq, "default")["active"] == 0));
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+    let b = ciq.ok(&["enqueue", "noop", "--unique", "k1"]);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn sigterm_lets_a_long_task_finish() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut w = ciq.spawn_worker("w", &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"sleep_ms": 1500, "incr": "t:done"}"#,
+    ]);
+    assert!(wait_until(Duration::from_secs(5), || depth(
+        &ciq, "default"
+    )["active"]
+        == 1));
+    sigterm(&w);
+    let st = wait_exit(&mut w, Duration::from_secs(10)).expect("stops");
+    assert!(st.success());
+    assert_eq!(
+        redis.int(&["GET", "t:done"]),
+        1,
+        "the task finished before exit"
+    );
+}
+
+#[test]
+fn sigterm_past_the_timeout_returns_the_task_to_pending() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let log = std::fs::File::create(ciq.dir().join("w.log")).unwrap();
+    let mut w = ciq
+        .cmd(&[
+            "work",
+            "--shutdown-timeout",
+            "300ms",
+            "--lease",
+            "2s",
+            "--heartbeat",
+            "500ms",
+        ])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let id = ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"sleep_ms": 20000, "incr": "t:done"}"#,
+    ]);
+    assert!(wait_until(Duration::from_secs(5), || depth(
+        &ciq, "default"
+    )["active"]
+        == 1));
+    sigterm(&w);
+    let st = wait_exit(&mut w, Duration::from_secs(5)).expect("stops after the shutdown timeout");
+    assert!(st.success());
+    let d = depth(&ciq, "default");
+    assert_eq!(
+        (d["pending"].as_u64(), d["active"].as_u64()),
+        (Some(1), Some(0)),
+        "{d}"
+    );
+    let raw = redis.cli(&["LINDEX", "ciq:{default}:pending", "0"]);
+    assert!(raw.contains(id.trim()), "the same task is back: {raw}");
+    assert_eq!(redis.int(&["GET", "t:done"]), 0);
+}
+
+#[test]
+fn second_signal_returns_tasks_at_once() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "60s"]);
+    std::thread::sleep(Duration::from_millis(300));
+    ciq.ok(&["enqueue", "noop", "--args-json", r#"{"sleep_ms": 20000}"#]);
+    assert!(
+        wait_until(Duration::from_secs(5), || depth(&ciq, "default")["active"]
+            == 1),
+        "{:?} {}",
+        depth(&ciq, "default"),
+        ciq.log("w")
+    );
+    sigterm(&w);
+    std::thread::sleep(Duration::from_millis(200));
+    sigterm(&w);
+    assert!(
+        wait_exit(&mut w, Duration::from_secs(5)).is_some(),
+        "a second signal stops at once"
+    );
+    assert_eq!(depth(&ciq, "default")["pending"], 1);
+}
+
+#[test]
+fn retries_with_backoff_then_dead_with_reason() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[tasks.noop]\nmax_retries = 2\nbackoff = \"50ms\"\nbackoff_max = \"200ms\"\n");
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"fail": "retry", "record": "t:runs"}"#,
+    ]);
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"fail": "fail", "record": "t:perm"}"#,
+    ]);
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || depth(
+        &ciq, "default"
+    )["dead"]
+        == 2));
+    assert_eq!(list(&redis, "t:runs").len(), 3, "1 try + 2 retries");
+    assert_eq!(
+        list(&redis, "t:perm").len(),
+        1,
+        "a permanent failure is not retried"
+    );
+    let dead: Vec<serde_json::Value> =
+        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    let perm = dead
+        .iter()
+        .find(|d| d["attempt"] == 1)
+        .expect("permanent failure is dead");
+    assert_eq!(perm["reason"], "failed permanently");
+    let dead: Vec<serde_json::Value> = dead.into_iter().filter(|d| d["attempt"] == 3).collect();
+    assert_eq!(dead[0]["attempt"], 3);
+    assert!(dead[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("retries exhausted"));
+    assert!(dead[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("retryable"));
+    // requeue gives it a fresh set of attempts
+    let id = dead[0]["id"].as_str().unwrap().to_string();
+    ciq.ok(&["requeue", &id]);
+    assert!(wait_until(Duration::from_secs(10), || list(
+        &redis, "t:runs"
+    )
+    .len()
+        == 6));
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+
+#[test]
+fn delayed_tasks_wait_in_redis_until_due() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut w = ciq.spawn_worker("w", &[]);
+    let t0 = Instant::now();
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--countdown",
+        "1500ms",
+        "--arg",
+        "incr=t:done",
+    ]);
+    assert_eq!(depth(&ciq, "default")["scheduled"], 1);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "t:done"])
+        == 1));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "not before it is due"
+    );
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+
+#[test]
+fn paused_queue_is_not_taken_until_resumed() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut w = ciq.spawn_worker("w", &[]);
+    ciq.ok(&["pause", "default"]);
+    ciq.ok(&["enqueue", "noop", "--arg", "incr=t:done"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(redis.int(&["GET", "t:done"]), 0);
+    assert_eq!(depth(&ciq, "default")["paused"], true);
+    ciq.ok(&["resume", "default"]);
+    assert!(wait_until(Duration::from_secs(5), || redis
+        .int(&["GET", "t:done"])
+        == 1));
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+
+#[test]
+fn inspect_active_redacts_secrets() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let env = r#"{"v":1,"id":"S1","task":"noop","queue":"default","args":{"sleep_ms":3000,"api_token":"hunter2"},"attempt":1,"max_retries":0,"enqueued_at":1}"#;
+    redis.cli(&["LPUSH", "ciq:{default}:pending", env]);
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(5), || depth(
+        &ciq, "default"
+    )["active"]
+        == 1));
+    let out = ciq.ok(&["inspect", "active", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["id"], "S1");
+    assert_eq!(rows[0]["args"]["api_token"], "***");
+    assert!(rows[0]["worker"].as_str().unwrap().starts_with("w@"));
+    assert!(!out.contains("hunter2"));
+    assert!(!ciq.ok(&["inspect", "active"]).contains("hunter2"));
+    sigkill(&mut w);
+    assert!(!ciq.log("w").contains("hunter2"));
+}
+
+#[test]
+fn purge_states_counts_and_never_touches_active() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.ok(&["enqueue", "noop", "--count", "5"]);
+    ciq.ok(&["enqueue", "noop", "--countdown", "1h", "--unique", "later"]);
+    let o = ciq.run(&["purge", "default"]);
+    assert_eq!(o.status.code(), Some(6), "refuses without a TTY and --yes");
+    let o = ciq.run(&["purge", "default", "--dry-run"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("5 pending") && err.contains("1 scheduled"),
+        "{err}"
+    );
+    assert_eq!(depth(&ciq, "default")["pending"], 5);
+    ciq.ok(&["purge", "default", "--yes"]);
+    let d = depth(&ciq, "default");
+    assert_eq!(
+        (d["pending"].as_u64(), d["scheduled"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // the purged task's unique key was released
+    let o = ciq.run(&["enqueue", "noop", "--unique", "later"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("duplicate"));
+}
+
+#[test]
+fn bad_input_gives_one_line_and_its_exit_code() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let check = |args: &[&str], code: i32, needle: &str| {
+        let o = ciq.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.lines().next().unwrap().starts_with("error: "), "{err}");
+    };
+    check(&["enqueue", "bogus"], 2, "unknown task \"bogus\"");
+    check(
+        &["enqueue", "noop", "--countdown", "3x"],
+        2,
+        "invalid duration",
+    );
+    check(
+        &["enqueue", "noop", "--args-json", "{nope"],
+        2,
+        "not valid JSON",
+    );
+    check(
+        &["--broker", "redis://127.0.0.1:1/0", "enqueue", "noop"],
+        3,
+        "cannot reach Redis",
+    );
+    check(
+        &["--broker", "redis://127.0.0.1:1/0", "depth"],
+        3,
+        "cannot reach Redis",
+    );
+    ciq.config("[tasks.noop]\nbackoff = \"soon\"\n");
+    check(
+        &["depth"],
+        2,
+        "ciq.toml:2: tasks.noop.backoff: invalid duration",
+    );
+    ciq.config("[worker\n");
+    check(&["depth"], 2, "ciq.toml:1");
+}
+
+#[test]
+fn depth_check_returns_each_monitoring_code() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let code = |args: &[&str]| {
+        let o = ciq.run(args);
+        let line = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(line.lines().count(), 1, "one line: {line}");
+        (o.status.code(), line)
+    };
+    let (c, l) = code(&["depth", "--check", "--warn", "2", "--crit", "4"]);
+    assert_eq!(c, Some(0), "{l}");
+    assert!(l.starts_with("CIQ OK - 0 pending"), "{l}");
+    ciq.ok(&["enqueue", "noop", "--count", "2"]);
+    let (c, l) = code(&["depth", "--check", "--warn", "2", "--crit", "4"]);
+    assert_eq!(c, Some(1), "{l}");
+    assert!(l.starts_with("CIQ WARNING - default has 2 pending"), "{l}");
+    ciq.ok(&["enqueue", "noop", "--count", "2"]);
+    let (c, l) = code(&["depth", "--check", "--warn", "2", "--crit", "4"]);
+    assert_eq!(c, Some(2), "{l}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let (c, l) = code(&["depth", "--check", "--warn", "100", "--max-age", "1s"]);
+    assert_eq!(c, Some(2), "old pending is critical: {l}");
+    let (c, l) = code(&[
+        "--broker",
+        "redis://127.0.0.1:1/0",
+        "depth",
+        "--check",
+        "--warn",
+        "1",
+    ]);
+    assert_eq!(c, Some(3), "{l}");
+    assert!(l.starts_with("CIQ UNKNOWN - cannot reach Redis"), "{l}");
+}
+
+/// `status --json`, read into types of the test's own (the schema is a contract).
+#[derive(serde::Deserialize, Debug)]
+struct StatusJson {
+    broker: BrokerJson,
+    workers: Vec<WorkerJson>,
+    beat: Option<serde_json::Value>,
+    queues: Vec<DepthJson>,
+    problems: Vec<ProblemJson>,
+}
+#[derive(serde::Deserialize, Debug)]
+struct BrokerJson {
+    reachable: bool,
+    url: String,
+}
+#[derive(serde::Deserialize, Debug)]
+struct WorkerJson {
+    id: String,
+    pid: u64,
+    concurrency: u64,
+    alive: bool,
+}
+#[derive(serde::Deserialize, Debug)]
+struct DepthJson {
+    queue: String,
+    pending: u64,
+    paused: bool,
+}
+#[derive(serde::Deserialize, Debug)]
+struct ProblemJson {
+    severity: String,
+    message: String,
+    fix: String,
+}
+
+#[test]
+fn status_shows_problems_first_with_their_fix() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let s: StatusJson = serde_json::from_str(&ciq.ok(&["status", "--json"])).unwrap();
+    assert!(s.broker.reachable);
+    assert!(s.workers.is_empty() && s.beat.is_none());
+    assert_eq!(s.problems[0].severity, "critical");
+    assert!(s.problems[0].message.contains("no worker"));
+    assert!(s.problems[0].fix.contains("ciq work"));
+    let mut w = ciq.spawn_worker(
+        "w",
+        &["--concurrency", "3", "--metrics-addr", "127.0.0.1:0"],
+    );
+    ciq.ok(&["pause", "default"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        let s: StatusJson = serde_json::from_str(&ciq.ok(&["status", "--json"])).unwrap();
+        s.workers
+            .iter()
+            .any(|w| w.alive && w.concurrency == 3 && w.id.starts_with("w@") && w.pid > 0)
+    }));
+    let s: StatusJson = serde_json::from_str(&ciq.ok(&["status", "--json"])).unwrap();
+    assert!(
+        s.problems.iter().any(|p| p.fix == "ciq resume default"),
+        "{:?}",
+        s.problems
+    );
+    assert!(s
+        .queues
+        .iter()
+        .any(|q| q.queue == "default" && q.paused && q.pending == 0));
+    assert!(s.broker.url.starts_with("redis://127.0.0.1:"));
+    let text = ciq.ok(&["status"]);
+    assert!(
+        text.find("WARNING").unwrap() < text.find("broker").unwrap(),
+        "problems first:\n{text}"
+    );
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+    let o = ciq.run(&["--broker", "redis://127.0.0.1:1/0", "status"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Redis is unreachable"));
+}
+
+#[test]
+fn metrics_endpoint_serves_prometheus_text() {
+    use std::io::{Read, Write};
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut w = ciq.spawn_worker("w", &["--metrics-addr", &addr]);
+    ciq.ok(&["enqueue", "noop", "--count", "3", "--arg", "incr=t:done"]);
+    ciq.ok(&["enqueue", "noop", "--arg", "fail=fail"]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "t:done"])
+        == 3));
+    let mut body = String::new();
+    assert!(wait_until(Duration::from_secs(5), || {
+        body.clear();
+        let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+            return false;
+        };
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+        let _ = s.read_to_string(&mut body);
+        body.contains("outcome=\"failed\"")
+    }));
+    assert!(
+        body.contains("ciq_tasks_total{task=\"noop\",queue=\"default\",outcome=\"done\"} 3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ciq_task_runtime_seconds_count{task=\"noop\",queue=\"default\"} 4"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ciq_queue_depth{queue=\"default\",state=\"dead\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("ciq_tasks_in_flight 0"), "{body}");
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
 }

@@ -129,24 +129,27 @@ impl Broker {
             return Ok(vec![]);
         }
         let ids: Vec<&String> = leases.iter().map(|(id, _)| id).collect();
-        let (owners, datas): (Vec<Option<String>>, Vec<Option<String>>) = redis::pipe()
-            .hget(&q.owner, &ids)
-            .hget(&q.data, &ids)
+        let actives: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&q.active)
+            .arg(&ids)
             .query_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
         Ok(leases
             .iter()
-            .zip(owners.into_iter().zip(datas))
-            .map(|((id, exp), (own, data))| {
-                let own = own.unwrap_or_default();
-                let (worker, at) = own.rsplit_once('|').unwrap_or((&own, "0"));
+            .zip(actives)
+            .map(|((id, exp), cur)| {
+                // "<worker>|<claimed ms>|<envelope>"
+                let cur = cur.unwrap_or_default();
+                let mut parts = cur.splitn(3, '|');
+                let worker = parts.next().unwrap_or("").to_string();
+                let at = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
                 ActiveTask {
-                    envelope: data.and_then(|d| Envelope::from_json(&d).ok()),
+                    envelope: parts.next().and_then(|d| Envelope::from_json(d).ok()),
                     id: id.clone(),
                     queue: queue.into(),
-                    worker: worker.into(),
-                    claimed_at_ms: at.parse().unwrap_or(0),
+                    worker,
+                    claimed_at_ms: at,
                     lease_expires_ms: *exp,
                 }
             })
@@ -297,4 +300,43 @@ impl Broker {
 
 fn now_string() -> String {
     super::now_ms().to_string()
+}
+
+/// What `INFO` says about the Redis server.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ServerInfo {
+    pub version: String,
+    pub used_memory_human: String,
+    pub aof_enabled: bool,
+}
+
+impl Broker {
+    pub async fn server_info(&self) -> Result<ServerInfo> {
+        let mut c = self.conn();
+        let text: String = redis::cmd("INFO")
+            .arg("server")
+            .arg("memory")
+            .arg("persistence")
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}:")))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        Ok(ServerInfo {
+            version: field("redis_version"),
+            used_memory_human: field("used_memory_human"),
+            aof_enabled: field("aof_enabled") == "1",
+        })
+    }
+
+    /// The raw value of the beat leader key (JSON written by `ciq beat`), if any.
+    pub async fn beat_leader_raw(&self) -> Result<Option<String>> {
+        let mut c = self.conn();
+        c.get(keys::beat("leader")).await.map_err(|e| self.err(e))
+    }
 }

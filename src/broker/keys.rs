@@ -30,9 +30,10 @@ pub struct QueueKeys {
     pub pending: String,
     /// ZSET id -> lease expiry (ms). Membership = the task is active.
     pub lease: String,
-    /// HASH id -> "<worker id>|<claimed at ms>".
-    pub owner: String,
-    /// HASH id -> envelope JSON, for active, scheduled, retry and dead tasks.
+    /// HASH id -> "<worker id>|<claimed at ms>|<envelope JSON>" for active tasks:
+    /// owner and message in one field, so claim and finish touch one hash entry.
+    pub active: String,
+    /// HASH id -> envelope JSON, for scheduled, retry and dead tasks.
     pub data: String,
     /// ZSET id -> due time (ms) for `--countdown`/`--eta` tasks.
     pub scheduled: String,
@@ -53,7 +54,7 @@ impl QueueKeys {
             name: queue.to_string(),
             pending: k("pending"),
             lease: k("lease"),
-            owner: k("owner"),
+            active: k("active"),
             data: k("data"),
             scheduled: k("scheduled"),
             retry: k("retry"),

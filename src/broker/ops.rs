@@ -123,7 +123,7 @@ impl Broker {
         let v: redis::Value = CLAIM
             .key(&q.pending)
             .key(&q.lease)
-            .key(&q.owner)
+            .key(&q.active)
             .key(&q.data)
             .key(&q.paused)
             .key(&q.dead)
@@ -156,7 +156,7 @@ impl Broker {
     ) -> Result<Vec<bool>> {
         let mut c = self.conn();
         let mut inv = FINISH.key(&q.lease);
-        inv.key(&q.owner)
+        inv.key(&q.active)
             .key(&q.data)
             .key(&q.pending)
             .key(&q.retry)
@@ -189,7 +189,7 @@ impl Broker {
     ) -> Result<Vec<String>> {
         let mut c = self.conn();
         let mut inv = RENEW.key(&q.lease);
-        inv.key(&q.owner)
+        inv.key(&q.active)
             .arg(now)
             .arg(lease.as_millis() as u64)
             .arg(worker);
@@ -204,7 +204,7 @@ impl Broker {
         let mut c = self.conn();
         let (r, d): (u64, u64) = SWEEP
             .key(&q.lease)
-            .key(&q.owner)
+            .key(&q.active)
             .key(&q.data)
             .key(&q.pending)
             .key(&q.dead)

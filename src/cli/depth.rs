@@ -7,10 +7,25 @@ use crate::output;
 use std::process::ExitCode;
 
 /// Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused.
+///
+/// With --check it behaves as a monitoring plugin (Nagios/Icinga/Sensu): one summary
+/// line and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (e.g. Redis unreachable).
 #[derive(Debug, clap::Args)]
 pub struct DepthArgs {
     /// Queues to show (default: configured queues and any seen in Redis).
     pub queues: Vec<String>,
+    /// Monitoring-plugin mode: compare pending counts (and ages) with thresholds.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: WARNING when a queue has at least this many pending tasks.
+    #[arg(long, value_name = "N", requires = "check")]
+    pub warn: Option<u64>,
+    /// With --check: CRITICAL when a queue has at least this many pending tasks.
+    #[arg(long, value_name = "N", requires = "check")]
+    pub crit: Option<u64>,
+    /// With --check: CRITICAL when the oldest pending task is older than this (e.g. 15m).
+    #[arg(long, value_name = "DURATION", requires = "check")]
+    pub max_age: Option<String>,
 }
 
 pub async fn depths(ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
@@ -29,6 +44,9 @@ pub async fn depths(ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
 }
 
 pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    if a.check {
+        return Ok(super::depth_check::run(&a, ctx).await);
+    }
     let ds = depths(ctx, &a.queues).await?;
     if ctx.json {
         output::json(&ds);

@@ -2,6 +2,7 @@
 
 mod config_show;
 mod depth;
+mod depth_check;
 mod enqueue;
 pub mod error;
 mod inspect;
@@ -10,6 +11,7 @@ mod pause;
 mod platform;
 mod purge;
 mod requeue;
+mod status;
 mod up;
 mod up_redis;
 mod work;
@@ -71,6 +73,7 @@ pub enum Command {
     Requeue(requeue::RequeueArgs),
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
+    Status(status::StatusArgs),
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
     Up(up::UpArgs),
@@ -154,6 +157,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Requeue(a) => requeue::run(a, ctx).await,
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
+        Command::Status(a) => status::run(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,

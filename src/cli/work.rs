@@ -42,6 +42,9 @@ pub struct WorkArgs {
     /// How often expired leases are looked for.
     #[arg(long, value_name = "DURATION", env = "CIQ_SWEEP")]
     pub sweep: Option<String>,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187.
+    #[arg(long, value_name = "ADDR", env = "CIQ_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn dur(name: &str, v: &Option<String>) -> CliResult<Option<crate::config::Dur>> {
@@ -75,6 +78,13 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
         }
         cfg.queues.value = qs;
         cfg.queues.source = crate::config::Source::Flag;
+    }
+    if let Some(n) = &a.name {
+        if n.is_empty() || n.contains('|') || n.chars().any(char::is_whitespace) {
+            return Err(CliError::usage(format!(
+                "--name {n:?}: use a non-empty name without '|' or spaces"
+            )));
+        }
     }
     let w = &mut cfg.worker;
     if let Some(c) = a.concurrency {
@@ -140,7 +150,8 @@ pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
     let broker = crate::broker::Broker::connect_retrying(&cfg.broker.value).await?;
-    let opts = WorkerOptions::from_config(&cfg, worker::default_worker_id(a.name.as_deref()));
+    let mut opts = WorkerOptions::from_config(&cfg, worker::default_worker_id(a.name.as_deref()));
+    opts.metrics_addr = a.metrics_addr;
     worker::run(opts, cfg.clone(), broker, handlers(&cfg), shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub broker: Option<String>,
+    /// File holding the Redis password (first line), kept out of the URL and this file.
+    pub broker_password_file: Option<String>,
+    /// Redis ACL user name for that password.
+    pub broker_user: Option<String>,
     pub database: Option<String>,
     /// queue name = weight
     pub queues: Option<BTreeMap<String, u32>>,

@@ -185,10 +185,28 @@ fn resolve(
     raw.platform
         .validate(start_runner)
         .map_err(|(k, m)| semantic(k, m))?;
+    let mut broker = pick(&ov.broker, raw.broker, DEFAULT_BROKER);
+    let user = std::env::var("CIQ_BROKER_USER").ok().or(raw.broker_user);
+    let password = match std::env::var("CIQ_BROKER_PASSWORD") {
+        Ok(p) => Some(p),
+        Err(_) => match std::env::var("CIQ_BROKER_PASSWORD_FILE")
+            .ok()
+            .or(raw.broker_password_file)
+        {
+            Some(f) => {
+                Some(read_secret(&f).map_err(|msg| semantic("broker_password_file".into(), msg))?)
+            }
+            None => None,
+        },
+    };
+    if let Some(pw) = password {
+        broker.value = with_credentials(&broker.value, user.as_deref(), &pw)
+            .map_err(|msg| semantic("broker".into(), msg))?;
+    }
 
     Ok(Config {
         file,
-        broker: pick(&ov.broker, raw.broker, DEFAULT_BROKER),
+        broker,
         database: pick(&ov.database, raw.database, DEFAULT_DATABASE),
         queues,
         tasks,
@@ -199,8 +217,50 @@ fn resolve(
     })
 }
 
+/// First line of a secret file (trailing newline removed).
+fn read_secret(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read password file {path}: {e}"))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+/// Puts `user:password@` into a redis:// or rediss:// URL (percent-encoded).
+fn with_credentials(url: &str, user: Option<&str>, password: &str) -> Result<String, String> {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "broker URL must start with redis:// or rediss://".to_string())?;
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    Ok(format!(
+        "{scheme}://{}:{}@{host}",
+        enc(user.unwrap_or("")),
+        enc(password)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credentials_are_injected_encoded() {
+        assert_eq!(
+            with_credentials("redis://h:6379/0", Some("ciq"), "p@ss:w").unwrap(),
+            "redis://ciq:p%40ss%3Aw@h:6379/0"
+        );
+        assert_eq!(
+            with_credentials("rediss://old:x@h/1", None, "n").unwrap(),
+            "rediss://:n@h/1"
+        );
+    }
+
     use super::*;
 
     #[test]

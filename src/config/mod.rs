@@ -135,7 +135,7 @@ pub fn default_task(name: &str) -> Option<TaskConfig> {
         source: Source::Default,
     };
     Some(match name {
-        "noop" => base("default", 0),
+        "noop" => base("default", 3),
         "start_test" => TaskConfig {
             soft_time_limit: Some(Dur::secs(3600)),
             time_limit: Some(Dur::secs(3900)),

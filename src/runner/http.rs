@@ -178,10 +178,7 @@ mod tests {
                 let mut buf = vec![0u8; 16384];
                 let mut got = 0;
                 // Read headers and the declared body.
-                loop {
-                    let Ok(n) = s.read(&mut buf[got..]).await else {
-                        break;
-                    };
+                while let Ok(n) = s.read(&mut buf[got..]).await {
                     if n == 0 {
                         break;
                     }

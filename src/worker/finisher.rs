@@ -46,6 +46,9 @@ pub(crate) fn send_without_permit(shared: &Shared, q: &Arc<QueueKeys>, finish: F
 
 const BATCH: usize = 256;
 
+/// One queue's share of a batch: its keys, the outcomes and the `--wait` notifications.
+type QueueBatch = (Arc<QueueKeys>, Vec<Finish>, Vec<Option<String>>);
+
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;
     while !stop {
@@ -72,8 +75,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg
 }
 
 async fn record(shared: &Shared, batch: Vec<Msg>) {
-    let mut by_queue: HashMap<String, (Arc<QueueKeys>, Vec<Finish>, Vec<Option<String>>)> =
-        HashMap::new();
+    let mut by_queue: HashMap<String, QueueBatch> = HashMap::new();
     let mut permits = Vec::new();
     for m in batch {
         if let Msg::Done {

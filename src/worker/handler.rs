@@ -41,6 +41,7 @@ pub trait TaskHandler: Send + Sync {
 /// The built-in `noop` task, for smoke tests and benchmarks. Optional args:
 /// `sleep_ms` (pretend to work), `incr` (INCR that Redis key), `lat_key` + `enq_ts`
 /// (RPUSH "<enq_ts> <start_ts>" to that key: the benchmark's latency probe),
+/// `record` (RPUSH the task id to that key: lets tests count runs per task),
 /// `fail` ("retry" or "fail", to exercise those paths).
 pub struct Noop;
 
@@ -77,9 +78,15 @@ impl TaskHandler for Noop {
             if let Some(ms) = args.get("sleep_ms").and_then(|v| v.as_u64()) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
+            let mut p = redis::pipe();
             if let Some(key) = args.get("incr").and_then(|v| v.as_str()) {
-                let r: redis::RedisResult<()> =
-                    redis::cmd("INCR").arg(key).query_async(&mut conn).await;
+                p.cmd("INCR").arg(key).ignore();
+            }
+            if let Some(key) = args.get("record").and_then(|v| v.as_str()) {
+                p.cmd("RPUSH").arg(key).arg(&ctx.envelope.id).ignore();
+            }
+            if !p.is_empty() {
+                let r: redis::RedisResult<()> = p.query_async(&mut conn).await;
                 if let Err(e) = r {
                     return Outcome::Retry {
                         error: format!("noop: {e}"),

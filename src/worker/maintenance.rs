@@ -83,6 +83,7 @@ async fn sweep(shared: Arc<Shared>) {
             {
                 Ok((0, 0)) => {}
                 Ok((recovered, dead)) => {
+                    shared.metrics.recovered(&q.name, recovered + dead);
                     tracing::warn!(queue = %q.name, recovered, dead, "recovered tasks whose worker stopped renewing their lease")
                 }
                 Err(e) => tracing::debug!(error = %e, "sweep failed"),

@@ -7,6 +7,7 @@
 mod finisher;
 pub mod handler;
 mod maintenance;
+mod metrics;
 pub mod policy;
 mod waiter;
 
@@ -40,6 +41,8 @@ pub struct WorkerOptions {
     pub shutdown_timeout: Duration,
     pub max_deliveries: u32,
     pub dead_max: u64,
+    /// Serve Prometheus metrics here (`--metrics-addr`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl WorkerOptions {
@@ -55,6 +58,7 @@ impl WorkerOptions {
             shutdown_timeout: w.shutdown_timeout.0,
             max_deliveries: w.max_deliveries,
             dead_max: w.dead_max,
+            metrics_addr: None,
         }
     }
 }
@@ -105,6 +109,7 @@ pub(crate) struct Shared {
     retried: AtomicU64,
     failed: AtomicU64,
     requeued: AtomicU64,
+    metrics: metrics::Metrics,
 }
 
 /// Runs a worker until `shutdown` says stop; returns what it did.
@@ -139,6 +144,7 @@ pub async fn run(
         retried: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         requeued: AtomicU64::new(0),
+        metrics: metrics::Metrics::default(),
     });
     tracing::info!(
         worker = %shared.opts.id,
@@ -147,8 +153,18 @@ pub async fn run(
         concurrency = shared.opts.concurrency,
         "worker started"
     );
+    let metrics_listener = match shared.opts.metrics_addr {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            broker::Error::Invalid(format!("cannot listen for metrics on {addr}: {e}"))
+        })?),
+        None => None,
+    };
     let finisher = tokio::spawn(finisher::run(shared.clone(), finish_rx));
     let mut background = maintenance::spawn_all(shared.clone());
+    if let Some(l) = metrics_listener {
+        tracing::info!(addr = %shared.opts.metrics_addr.map(|a| a.to_string()).unwrap_or_default(), "serving Prometheus metrics");
+        background.push(tokio::spawn(metrics::serve(shared.clone(), l)));
+    }
     background.extend(waiter::spawn_all(shared.clone()));
 
     fetch_loop(&shared).await;
@@ -308,8 +324,9 @@ fn start_task(shared: &Arc<Shared>, q: Arc<QueueKeys>, raw: String, permit: Owne
     );
     let s = shared.clone();
     let jh = tokio::spawn(async move {
+        let started = Instant::now();
         let outcome = execute(&s, handler, env.clone()).await;
-        complete(&s, q, env, outcome, permit);
+        complete(&s, q, env, outcome, permit, started.elapsed().as_secs_f64());
     });
     if let Some(r) = shared.running.lock().unwrap().get_mut(&id) {
         r.abort = Some(jh.abort_handle());
@@ -418,13 +435,22 @@ fn complete(
     env: Envelope,
     outcome: Outcome,
     permit: OwnedSemaphorePermit,
+    secs: f64,
 ) {
     if shared.running.lock().unwrap().remove(&env.id).is_none() {
         return;
     }
+    let task_name = env.task.clone();
     let task_cfg = shared.config.task(&env.task);
     let notify = env.notify;
     let f = policy::finish_for(env, &outcome, task_cfg, now_ms());
+    let label = match (&outcome, f.kind) {
+        (Outcome::Done(_), _) => "done",
+        (_, broker::ops::FinishKind::Retry) => "retried",
+        (_, broker::ops::FinishKind::Failed) => "failed",
+        _ => "dead",
+    };
+    shared.metrics.record(&task_name, &q.name, label, secs);
     match (&outcome, f.kind) {
         (Outcome::Done(_), _) => {
             shared.done.fetch_add(1, Ordering::Relaxed);

@@ -167,21 +167,14 @@ impl Ciq {
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Child {
         let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
-        let mut args = vec![
-            "work",
-            "--name",
-            name,
-            "--lease",
-            "2s",
-            "--heartbeat",
-            "500ms",
-            "--sweep",
-            "500ms",
-            "--shutdown-timeout",
-            "5s",
-        ];
+        let mut args = vec!["work", "--name", name];
         args.extend_from_slice(extra);
+        // Fast knobs through the environment so `extra` flags can override them.
         self.cmd(&args)
+            .env("CIQ_LEASE", "2s")
+            .env("CIQ_HEARTBEAT", "500ms")
+            .env("CIQ_SWEEP", "500ms")
+            .env("CIQ_SHUTDOWN_TIMEOUT", "5s")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,5 +1,5 @@
 -- claim: atomically take up to N pending tasks and lease them to one worker.
--- KEYS[1] pending LIST, KEYS[2] lease ZSET, KEYS[3] owner HASH, KEYS[4] data HASH,
+-- KEYS[1] pending LIST, KEYS[2] lease ZSET, KEYS[3] active HASH, KEYS[4] data HASH,
 -- KEYS[5] paused, KEYS[6] dead ZSET, KEYS[7] stats HASH
 -- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] worker id, ARGV[4] max tasks, ARGV[5] queue name
 -- returns {-1} when the queue is paused, else the claimed envelopes (maybe none).
@@ -7,8 +7,9 @@
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
 local now = tonumber(ARGV[1])
 local expiry = now + tonumber(ARGV[2])
-local owner = ARGV[3] .. '|' .. ARGV[1]
+local owner = ARGV[3] .. '|' .. ARGV[1] .. '|'
 local out = {}
+local bad_count = 0
 for i = 1, tonumber(ARGV[4]) do
   local env = redis.call('RPOP', KEYS[1])
   if not env then break end
@@ -18,8 +19,7 @@ for i = 1, tonumber(ARGV[4]) do
     if ok and type(dec) == 'table' and type(dec.id) == 'string' and dec.id ~= '' then id = dec.id end
   end
   if id then
-    redis.call('HSET', KEYS[4], id, env)
-    redis.call('HSET', KEYS[3], id, owner)
+    redis.call('HSET', KEYS[3], id, owner .. env)
     redis.call('ZADD', KEYS[2], expiry, id)
     out[#out + 1] = env
   else
@@ -28,7 +28,8 @@ for i = 1, tonumber(ARGV[4]) do
       attempt = 1, max_retries = 0, enqueued_at = now, deliveries = 1,
       reason = 'malformed message: not a ciq envelope', last_error = string.sub(env, 1, 500)}))
     redis.call('ZADD', KEYS[6], now, bad)
-    redis.call('HINCRBY', KEYS[7], 'dead', 1)
+    bad_count = bad_count + 1
   end
 end
+if bad_count > 0 then redis.call('HINCRBY', KEYS[7], 'dead', bad_count) end
 return out

@@ -1,48 +1,50 @@
 -- finish: record the outcome of tasks this worker ran (a batch).
--- KEYS[1] lease ZSET, KEYS[2] owner HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
+-- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH
 -- ARGV[1] now ms, ARGV[2] worker id, ARGV[3] unique key prefix, ARGV[4] dead cap,
--- then groups of 6: id, kind (done|retry|dead|requeue|failed), envelope JSON, score, unique key ('' = none), task name
--- Counters per queue and per task (`done:<task>`, ...) and the last time each task
--- succeeded or failed (`last_done:<task>`, `last_failed:<task>`) go to the stats hash.
+-- then groups of 6: id, kind (done|retry|dead|requeue|failed), envelope JSON, score,
+-- unique key ('' = none), task name.
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
+-- Counters per queue and per task (`done`, `done:<task>`, ...) and the last time each
+-- task succeeded or failed (`last_done:<task>`, `last_failed:<task>`) go to the stats
+-- hash, summed per batch.
 -- returns one entry per task: 1 applied, 0 the lease was no longer this worker's (ignored).
-local now = tonumber(ARGV[1])
+local now = ARGV[1]
 local me = ARGV[2] .. '|'
 local res = {}
-local trimmed = false
+local counts = {}
+local last = {}
+local died = false
+local function count(field, task)
+  counts[field] = (counts[field] or 0) + 1
+  counts[field .. ':' .. task] = (counts[field .. ':' .. task] or 0) + 1
+end
 for i = 5, #ARGV, 6 do
   local id, kind, env, score, uniq, task = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local own = redis.call('HGET', KEYS[2], id)
-  if (not own) or string.sub(own, 1, #me) ~= me then
+  local cur = redis.call('HGET', KEYS[2], id)
+  if (not cur) or string.sub(cur, 1, #me) ~= me then
     res[#res + 1] = 0
   else
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
     local release = false
     if kind == 'done' then
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('HINCRBY', KEYS[7], 'done', 1)
-      redis.call('HINCRBY', KEYS[7], 'done:' .. task, 1)
-      redis.call('HSET', KEYS[7], 'last_done:' .. task, ARGV[1])
+      count('done', task)
+      last['last_done:' .. task] = now
       release = true
     elseif kind == 'retry' then
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[5], score, id)
-      redis.call('HINCRBY', KEYS[7], 'retried', 1)
-      redis.call('HINCRBY', KEYS[7], 'retried:' .. task, 1)
-      redis.call('HSET', KEYS[7], 'last_failed:' .. task, ARGV[1])
+      count('retried', task)
+      last['last_failed:' .. task] = now
     elseif kind == 'requeue' then
-      redis.call('HDEL', KEYS[3], id)
       redis.call('RPUSH', KEYS[4], env)
     else
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[6], now, id)
-      local k = kind == 'failed' and 'failed' or 'dead'
-      redis.call('HINCRBY', KEYS[7], k, 1)
-      redis.call('HINCRBY', KEYS[7], k .. ':' .. task, 1)
-      redis.call('HSET', KEYS[7], 'last_failed:' .. task, ARGV[1])
-      trimmed = true
+      count(kind == 'failed' and 'failed' or 'dead', task)
+      last['last_failed:' .. task] = now
+      died = true
       release = true
     end
     if release and uniq ~= '' then
@@ -52,7 +54,9 @@ for i = 5, #ARGV, 6 do
     res[#res + 1] = 1
   end
 end
-if trimmed then
+for f, n in pairs(counts) do redis.call('HINCRBY', KEYS[7], f, n) end
+for f, t in pairs(last) do redis.call('HSET', KEYS[7], f, t) end
+if died then
   local over = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[4])
   if over > 0 then
     local old = redis.call('ZPOPMIN', KEYS[6], over)

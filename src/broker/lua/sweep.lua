@@ -1,6 +1,6 @@
 -- sweep: recover tasks whose lease expired (their worker died or hung). Atomic, so
 -- each expired task is recovered by exactly one sweeper. A recovery counts as an attempt.
--- KEYS[1] lease ZSET, KEYS[2] owner HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
+-- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] dead ZSET, KEYS[6] stats HASH
 -- ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] unique key prefix, ARGV[4] max deliveries
 -- returns {recovered, dead}
@@ -8,19 +8,18 @@ local now = tonumber(ARGV[1])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local recovered, dead = 0, 0
 for _, id in ipairs(ids) do
-  local own = redis.call('HGET', KEYS[2], id) or '?'
+  local cur = redis.call('HGET', KEYS[2], id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
-  local env = redis.call('HGET', KEYS[3], id)
-  if env then
-    local ok, t = pcall(cjson.decode, env)
+  if cur then
+    local worker, env = string.match(cur, '^([^|]*)|%d+|(.*)$')
+    local ok, t = pcall(cjson.decode, env or '')
     if not ok or type(t) ~= 'table' then
-      t = {v = 1, id = id, task = '(malformed)', attempt = 1, max_retries = 0, enqueued_at = now, last_error = string.sub(env, 1, 500)}
+      t = {v = 1, id = id, task = '(malformed)', attempt = 1, max_retries = 0, enqueued_at = now, last_error = string.sub(env or cur, 1, 500)}
     end
-    local worker = string.match(own, '^(.*)|') or own
     t.attempt = (tonumber(t.attempt) or 1) + 1
     t.deliveries = (tonumber(t.deliveries) or 0) + 1
-    t.last_error = 'lease expired: worker ' .. worker .. ' stopped renewing it'
+    t.last_error = 'lease expired: worker ' .. (worker or '?') .. ' stopped renewing it'
     if t.attempt > (tonumber(t.max_retries) or 0) + 1 or t.deliveries >= tonumber(ARGV[4]) then
       t.reason = 'worker lost during the last allowed attempt (lease expired ' .. t.deliveries .. ' times)'
       redis.call('HSET', KEYS[3], id, cjson.encode(t))
@@ -32,11 +31,10 @@ for _, id in ipairs(ids) do
       end
       dead = dead + 1
     else
-      redis.call('HDEL', KEYS[3], id)
       redis.call('RPUSH', KEYS[4], cjson.encode(t))
       recovered = recovered + 1
     end
   end
 end
-if recovered + dead > 0 then redis.call('HINCRBY', KEYS[6], 'recovered', recovered) end
+if recovered > 0 then redis.call('HINCRBY', KEYS[6], 'recovered', recovered) end
 return {recovered, dead}

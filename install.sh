@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Install ciq and what it needs. Idempotent: running it again changes nothing.
+#
+#   ./install.sh                    build and install ciq under /usr/local (needs root for
+#                                   apt-get and /usr/local; use --prefix for a user install)
+#   ./install.sh --prefix ~/.local  install under another prefix
+#   ./install.sh --test-deps        only make sure the test suite can run: redis-server
+#                                   installed, local PostgreSQL/MariaDB started if present
+#   ./install.sh --uninstall        remove everything a previous install put in place
+#
+# What gets installed (and recorded in PREFIX/share/ciq/install-manifest):
+#   PREFIX/bin/ciq, shell completions (bash, zsh, fish), man pages (man1),
+#   PREFIX/share/ciq/ciq.toml.sample and systemd units under PREFIX/share/ciq/systemd/
+#   (ciq migrate-from-cron installs the units into /etc/systemd/system when it needs them).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PREFIX=/usr/local
+MODE=install
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) PREFIX=${2:?--prefix needs a directory}; shift 2 ;;
+        --prefix=*) PREFIX=${1#--prefix=}; shift ;;
+        --test-deps) MODE=test-deps; shift ;;
+        --uninstall) MODE=uninstall; shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+PREFIX=$(mkdir -p "$PREFIX" && cd "$PREFIX" && pwd)
+MANIFEST="$PREFIX/share/ciq/install-manifest"
+
+say() { echo "install.sh: $*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        say "need root for: $*"; return 1; fi
+}
+
+ensure_redis() {
+    if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+        return 0
+    fi
+    say "redis-server missing: installing it with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
+    # The packaged service is not needed: ciq up and the tests start their own redis-server.
+}
+
+ensure_cargo() {
+    if ! command -v cargo >/dev/null; then
+        [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null || { say "cargo (Rust toolchain) not found: install Rust from https://rustup.rs"; exit 1; }
+}
+
+# Local PostgreSQL and MariaDB for the platform tests (127.0.0.1:5432 / :3306).
+start_test_databases() {
+    if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        say "starting PostgreSQL"
+        for v in $(ls /etc/postgresql 2>/dev/null); do
+            as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+        done
+    fi
+    if command -v mariadbd >/dev/null && ! mysqladmin -h 127.0.0.1 -u root status >/dev/null 2>&1; then
+        say "starting MariaDB"
+        as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+        for _ in $(seq 50); do mysqladmin -h 127.0.0.1 -u root status >/dev/null 2>&1 && break; sleep 0.2; done
+    fi
+    for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 0.2; done
+}
+
+record() { echo "$1" >> "$MANIFEST.new"; }
+
+put() { # put SRC DEST MODE
+    install -D -m "$3" "$1" "$2"
+    record "$2"
+}
+
+do_install() {
+    ensure_redis
+    ensure_cargo
+    say "building ciq (release)"
+    cargo build --release --locked --quiet
+    mkdir -p "$PREFIX/share/ciq"
+    : > "$MANIFEST.new"
+    put target/release/ciq "$PREFIX/bin/ciq" 755
+    put completions/ciq.bash "$PREFIX/share/bash-completion/completions/ciq" 644
+    put completions/_ciq "$PREFIX/share/zsh/site-functions/_ciq" 644
+    put completions/ciq.fish "$PREFIX/share/fish/vendor_completions.d/ciq.fish" 644
+    for m in man/*.1; do
+        put "$m" "$PREFIX/share/man/man1/$(basename "$m")" 644
+    done
+    put examples/ciq.toml "$PREFIX/share/ciq/ciq.toml.sample" 644
+    for u in install/*.service; do
+        put "$u" "$PREFIX/share/ciq/systemd/$(basename "$u")" 644
+    done
+    [ -f examples/start-test-vm.sh ] && put examples/start-test-vm.sh "$PREFIX/share/ciq/examples/start-test-vm.sh" 755
+    record "$MANIFEST"
+    mv "$MANIFEST.new" "$MANIFEST"
+    say "installed $("$PREFIX/bin/ciq" --version) to $PREFIX/bin/ciq"
+    case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) say "note: $PREFIX/bin is not on PATH" ;; esac
+}
+
+do_uninstall() {
+    if [ ! -f "$MANIFEST" ]; then
+        say "nothing to uninstall under $PREFIX (no $MANIFEST)"
+        return 0
+    fi
+    while IFS= read -r f; do
+        [ -n "$f" ] && rm -f "$f"
+    done < "$MANIFEST"
+    for d in "$PREFIX/share/ciq/systemd" "$PREFIX/share/ciq/examples" "$PREFIX/share/ciq" \
+             "$PREFIX/share/bash-completion/completions" "$PREFIX/share/bash-completion" \
+             "$PREFIX/share/zsh/site-functions" "$PREFIX/share/zsh" \
+             "$PREFIX/share/fish/vendor_completions.d" "$PREFIX/share/fish" \
+             "$PREFIX/share/man/man1" "$PREFIX/share/man"; do
+        rmdir "$d" 2>/dev/null || true
+    done
+    say "uninstalled ciq from $PREFIX"
+}
+
+case "$MODE" in
+    install) do_install ;;
+    uninstall) do_uninstall ;;
+    test-deps) ensure_redis; ensure_cargo; start_test_databases ;;
+esac

@@ -1,0 +1,320 @@
+//! `ciq status`: everything an operator needs at a glance, problems first, each with the
+//! command that fixes it.
+
+use super::{CliResult, Ctx};
+use crate::broker::admin::{Depth, ServerInfo};
+use crate::broker::{now_ms, redact_url};
+use crate::config::parse_duration;
+use crate::output;
+use serde::{Deserialize, Serialize};
+use std::process::ExitCode;
+
+/// One screen: broker, workers, beat leader, queues, dead tasks, problems first.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Refresh every DURATION in place (on a terminal), e.g. 2s.
+    #[arg(long, value_name = "DURATION")]
+    pub watch: Option<String>,
+    /// A pending task older than this is a problem.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub stuck_after: String,
+}
+
+/// `status --json` (stable schema).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub broker: BrokerStatus,
+    pub workers: Vec<WorkerStatus>,
+    pub beat: Option<BeatStatus>,
+    pub queues: Vec<Depth>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BrokerStatus {
+    pub url: String,
+    pub reachable: bool,
+    pub info: Option<ServerInfo>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub id: String,
+    pub host: String,
+    pub pid: u64,
+    pub queues: Vec<String>,
+    pub concurrency: u64,
+    pub busy: u64,
+    pub last_heartbeat_s: f64,
+    pub alive: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BeatStatus {
+    pub holder: String,
+    pub since_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Problem {
+    pub severity: String,
+    pub message: String,
+    pub fix: String,
+}
+
+fn problem(severity: &str, message: String, fix: &str) -> Problem {
+    Problem {
+        severity: severity.into(),
+        message,
+        fix: fix.into(),
+    }
+}
+
+pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
+    let url = redact_url(&ctx.config.broker.value);
+    let broker = match ctx.broker().await {
+        Ok(b) => b,
+        Err(e) => {
+            return Status {
+                broker: BrokerStatus {
+                    url,
+                    reachable: false,
+                    info: None,
+                    error: Some(e.msg.clone()),
+                },
+                workers: vec![],
+                beat: None,
+                queues: vec![],
+                problems: vec![problem(
+                    "critical",
+                    format!("Redis is unreachable: {}", e.msg),
+                    "start it (systemctl start redis-server) or fix --broker / CIQ_BROKER",
+                )],
+            }
+        }
+    };
+    let mut problems = vec![];
+    let now = now_ms();
+    let info = broker.server_info().await.ok();
+    // A worker heartbeats every few seconds; three missed beats means it is gone.
+    let stale_ms = ctx.config.worker.heartbeat.as_millis() * 3 + 2000;
+    let workers: Vec<WorkerStatus> = broker
+        .workers(now, 24 * 3600 * 1000)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, info, at)| {
+            let v: serde_json::Value = serde_json::from_str(&info).unwrap_or_default();
+            let age = now.saturating_sub(at);
+            WorkerStatus {
+                host: v["host"].as_str().unwrap_or("?").into(),
+                pid: v["pid"].as_u64().unwrap_or(0),
+                queues: v["queues"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|q| q.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                concurrency: v["concurrency"].as_u64().unwrap_or(0),
+                busy: v["busy"].as_u64().unwrap_or(0),
+                last_heartbeat_s: age as f64 / 1000.0,
+                alive: age <= stale_ms,
+                id,
+            }
+        })
+        .collect();
+    if !workers.iter().any(|w| w.alive) {
+        problems.push(problem(
+            "critical",
+            "no worker is alive: nothing will run".into(),
+            "systemctl start ciq-worker   (or: ciq work)",
+        ));
+    }
+    for w in workers.iter().filter(|w| !w.alive) {
+        problems.push(problem(
+            "warning",
+            format!(
+                "worker {} has not sent a heartbeat for {}",
+                w.id,
+                output::age(w.last_heartbeat_s)
+            ),
+            "its tasks are recovered when their leases expire; check the host",
+        ));
+    }
+    let beat = broker
+        .beat_leader_raw()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok())
+        .map(|v| BeatStatus {
+            holder: v["holder"].as_str().unwrap_or("?").into(),
+            since_ms: v["since_ms"].as_u64().unwrap_or(0),
+        });
+    if beat.is_none() {
+        problems.push(problem(
+            "warning",
+            "no beat holds the leader lease: periodic tasks are not being scheduled".into(),
+            "systemctl start ciq-beat   (or: ciq beat)",
+        ));
+    }
+    let queues = super::depth::depths(ctx, &[]).await.unwrap_or_default();
+    for d in &queues {
+        if d.paused {
+            problems.push(problem(
+                "warning",
+                format!("queue {} is paused ({} pending)", d.queue, d.pending),
+                &format!("ciq resume {}", d.queue),
+            ));
+        }
+        if let Some(age) = d.oldest_pending_age_s.filter(|a| *a > stuck_after_s) {
+            problems.push(problem(
+                "critical",
+                format!(
+                    "queue {} has waited {} for a worker",
+                    d.queue,
+                    output::age(age)
+                ),
+                "add workers or raise --concurrency; see ciq inspect active",
+            ));
+        }
+        if d.dead > 0 {
+            problems.push(problem(
+                "warning",
+                format!("{} dead task(s) in {}", d.dead, d.queue),
+                &format!(
+                    "ciq inspect dead --queue {0}; ciq requeue --dead --all --queue {0}",
+                    d.queue
+                ),
+            ));
+        }
+    }
+    problems.sort_by_key(|p| p.severity != "critical");
+    Status {
+        broker: BrokerStatus {
+            url,
+            reachable: true,
+            info,
+            error: None,
+        },
+        workers,
+        beat,
+        queues,
+        problems,
+    }
+}
+
+fn render(s: &Status) -> String {
+    let mut out = String::new();
+    if s.problems.is_empty() {
+        out.push_str("OK: no problems\n");
+    }
+    for p in &s.problems {
+        out.push_str(&format!(
+            "{}: {}\n    fix: {}\n",
+            p.severity.to_uppercase(),
+            p.message,
+            p.fix
+        ));
+    }
+    out.push('\n');
+    match &s.broker.info {
+        Some(i) => out.push_str(&format!(
+            "broker   {} (Redis {}, {} used, AOF {})\n",
+            s.broker.url,
+            i.version,
+            i.used_memory_human,
+            if i.aof_enabled { "on" } else { "off" }
+        )),
+        None => out.push_str(&format!(
+            "broker   {} ({})\n",
+            s.broker.url,
+            if s.broker.reachable {
+                "reachable"
+            } else {
+                "UNREACHABLE"
+            }
+        )),
+    }
+    match &s.beat {
+        Some(b) => out.push_str(&format!(
+            "beat     leader {} since {}\n",
+            b.holder,
+            output::ts(b.since_ms)
+        )),
+        None => out.push_str("beat     no leader\n"),
+    }
+    out.push_str(&format!(
+        "workers  {} alive\n",
+        s.workers.iter().filter(|w| w.alive).count()
+    ));
+    for w in &s.workers {
+        out.push_str(&format!(
+            "  {} pid {} on {}  busy {}/{}  queues {}  heartbeat {} ago{}\n",
+            w.id,
+            w.pid,
+            w.host,
+            w.busy,
+            w.concurrency,
+            w.queues.join(","),
+            output::age(w.last_heartbeat_s),
+            if w.alive { "" } else { "  (STALE)" }
+        ));
+    }
+    if !s.queues.is_empty() {
+        out.push_str("queues\n");
+        for d in &s.queues {
+            out.push_str(&format!(
+                "  {:<16} pending {:>6}  active {:>4}  scheduled {:>4}  retry {:>4}  dead {:>4}  oldest {:>7}{}\n",
+                d.queue,
+                d.pending,
+                d.active,
+                d.scheduled,
+                d.retry,
+                d.dead,
+                d.oldest_pending_age_s.map(output::age).unwrap_or_else(|| "-".into()),
+                if d.paused { "  PAUSED" } else { "" }
+            ));
+        }
+    }
+    out
+}
+
+pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let stuck = parse_duration(&a.stuck_after)
+        .map_err(|e| super::CliError::usage(format!("--stuck-after: {e}")))?
+        .as_secs_f64();
+    let watch = a
+        .watch
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| super::CliError::usage(format!("--watch: {e}")))?;
+    loop {
+        let s = collect(ctx, stuck).await;
+        if ctx.json {
+            output::json(&s);
+        } else {
+            let text = render(&s);
+            if watch.is_some() && output::stdout_is_tty() {
+                // Clear the screen and redraw in place.
+                output::print_line(&format!("\x1b[H\x1b[2J{}", text.trim_end()));
+            } else {
+                output::print_line(text.trim_end());
+            }
+        }
+        match watch {
+            Some(d) => tokio::time::sleep(d).await,
+            None => {
+                return Ok(if s.broker.reachable {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(super::Kind::Broker as u8)
+                })
+            }
+        }
+    }
+}
