@@ -108,4 +108,16 @@ mod tests {
             .is_err());
         assert!(p.validate(None).unwrap_err().1.contains("li nux"));
     }
+
+    #[test]
+    fn runner_env_values_never_serialize() {
+        let p: PlatformFile =
+            toml::from_str("start_vm = { exec = [\"x\"], env = { BOT_TOKEN = \"s3cret\" } }")
+                .unwrap();
+        let shown = serde_json::to_string(&p.start_vm).unwrap();
+        assert!(
+            shown.contains("BOT_TOKEN") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
 }

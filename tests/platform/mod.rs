@@ -7,6 +7,7 @@ mod discovery;
 mod errors;
 mod exactly_once;
 mod expiry;
+mod resilience;
 mod schema;
 mod up;
 
