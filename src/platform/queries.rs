@@ -33,9 +33,9 @@ pub async fn in_maintenance(db: &Db, platform: &str) -> Result<bool> {
 pub async fn pending(db: &Db, platform: &str, limit: u32) -> Result<Vec<TestId>> {
     let q = db.sql(
         "SELECT t.id FROM test t WHERE t.platform = ? \
-         AND t.id NOT IN (SELECT p.test_id FROM test_progress p \
-             WHERE p.test_id IS NOT NULL AND p.status IN ('completed', 'canceled')) \
-         AND t.id NOT IN (SELECT g.test_id FROM gcp_instance g WHERE g.test_id IS NOT NULL) \
+         AND NOT EXISTS (SELECT 1 FROM test_progress p \
+             WHERE p.test_id = t.id AND p.status IN ('completed', 'canceled')) \
+         AND NOT EXISTS (SELECT 1 FROM gcp_instance g WHERE g.test_id = t.id) \
          ORDER BY t.id LIMIT ?",
     );
     Ok(on_db!(db, p => {
