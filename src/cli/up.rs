@@ -82,6 +82,9 @@ async fn run_services(
     let db = crate::platform::db::connect(&cfg.database.value, &cfg.platform).await?;
     tracing::info!(database = %crate::broker::redact_url(&cfg.database.value), "platform database ready");
     db.close().await;
+    if crate::platform::tasks::start_runner(cfg).is_none() {
+        tracing::warn!("no start runner configured ([platform] start_vm): start_test tasks will fail until one is");
+    }
     kick_discovery(cfg, &broker).await;
 
     let opts = WorkerOptions::from_config(cfg, worker::default_worker_id(name));

@@ -48,7 +48,8 @@ impl Db {
         }
     }
 
-    /// Adapts a statement written with `?` placeholders and `{commit}` / `{dual}` markers.
+    /// Adapts a statement written with `?` placeholders (never inside a literal) and
+    /// `{commit}` / `{dual}` markers.
     pub fn sql(&self, q: &str) -> String {
         let d = self.dialect();
         let q = q

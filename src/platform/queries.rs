@@ -10,6 +10,23 @@ use sqlx::Row;
 
 pub const CANCELED: &str = "canceled";
 
+/// Whole microseconds, as the platform (SQLAlchemy) writes them; on SQLite the text
+/// then always has the same shape, so comparisons stay correct.
+fn micros(t: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike;
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+}
+
+/// Now in UTC (`test_progress.timestamp`).
+pub fn utc_now() -> NaiveDateTime {
+    micros(chrono::Utc::now().naive_utc())
+}
+
+/// Now in the platform's local time (`gcp_instance.timestamp`).
+pub fn local_now() -> NaiveDateTime {
+    micros(chrono::Local::now().naive_local())
+}
+
 /// The columns of `test` a start needs (never `token`: it is a secret).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestRow {
@@ -80,9 +97,9 @@ pub async fn canceled_with(db: &Db, id: TestId, message: &str) -> Result<bool> {
 
 /// The atomic claim: inserts the `gcp_instance` row. `false` = the name is taken
 /// (another starter got there first).
-pub async fn claim(db: &Db, vm_name: &str, id: TestId, local_now: NaiveDateTime) -> Result<bool> {
+pub async fn claim(db: &Db, vm_name: &str, id: TestId) -> Result<bool> {
     let q = db.sql("INSERT INTO gcp_instance (name, test_id, timestamp) VALUES (?, ?, ?)");
-    let r = on_db!(db, p => sqlx::query(&q).bind(vm_name).bind(id).bind(local_now).execute(p).await.map(|_| ()));
+    let r = on_db!(db, p => sqlx::query(&q).bind(vm_name).bind(id).bind(local_now()).execute(p).await.map(|_| ()));
     match r {
         Ok(()) => Ok(true),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
@@ -105,7 +122,7 @@ const CANCEL: &str = "INSERT INTO test_progress (test_id, status, timestamp, mes
 /// statement, so two cancelers never write two rows). Returns whether a row was written.
 pub async fn cancel(db: &Db, id: TestId, message: &str) -> Result<bool> {
     let q = db.sql(CANCEL);
-    let now = chrono::Utc::now().naive_utc();
+    let now = utc_now();
     let n = on_db!(db, p => sqlx::query(&q).bind(id).bind(now).bind(message).bind(id).execute(p).await?.rows_affected());
     Ok(n > 0)
 }
@@ -114,7 +131,7 @@ pub async fn cancel(db: &Db, id: TestId, message: &str) -> Result<bool> {
 pub async fn cancel_and_release(db: &Db, id: TestId, vm_name: &str, message: &str) -> Result<()> {
     let cancel = db.sql(CANCEL);
     let release = db.sql("DELETE FROM gcp_instance WHERE name = ?");
-    let now = chrono::Utc::now().naive_utc();
+    let now = utc_now();
     on_db!(db, p => {
         let mut tx = p.begin().await?;
         sqlx::query(&cancel).bind(id).bind(now).bind(message).bind(id).execute(&mut *tx).await?;

@@ -14,7 +14,7 @@ pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
     let cfg = &ctx.config;
     let max = chrono::Duration::from_std(cfg.platform.max_runtime())
         .unwrap_or_else(|_| chrono::Duration::hours(2));
-    let cutoff = super::start::local_now() - max;
+    let cutoff = queries::local_now() - max;
     let (mut canceled, mut deleted, mut failed) = (0u32, 0u32, 0u32);
     let mut no_runner = false;
     for (vm, test_id) in queries::older_instances(db, cutoff).await? {

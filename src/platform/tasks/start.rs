@@ -38,7 +38,7 @@ pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
         ))));
     }
     let vm = format!("{}-{}", test.platform, id);
-    let resumed = if queries::claim(db, &vm, id, local_now()).await? {
+    let resumed = if queries::claim(db, &vm, id).await? {
         if let Err(e) = ctx.broker.set_start_claim(&vm, &env.id).await {
             tracing::warn!(%vm, error = %e, "cannot note the claim in Redis; a crash now could not be resumed");
         }
@@ -134,11 +134,6 @@ fn done_text(vm: &str, output: &str) -> String {
     } else {
         format!("started {vm}: {last}")
     }
-}
-
-/// `gcp_instance.timestamp` is the platform's local time.
-pub fn local_now() -> chrono::NaiveDateTime {
-    chrono::Local::now().naive_local()
 }
 
 fn with_margin(hard: Instant) -> Instant {
