@@ -10,6 +10,12 @@ use crate::worker::handler::{Outcome, TaskContext};
 
 pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
     let cfg = &ctx.config;
+    if super::start_runner(cfg).is_none() {
+        // Queuing starts that can only fail would fill the dead list every tick.
+        return Ok(Outcome::Fail {
+            error: "no start runner configured ([platform] start_vm); nothing queued".into(),
+        });
+    }
     let (mut new, mut dup) = (0u32, 0u32);
     let mut maintenance = vec![];
     let mut seen = vec![];
