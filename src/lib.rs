@@ -12,6 +12,7 @@
 //! - `output`: tables / JSON / progress for the CLI.
 //! - `cli`: one file per subcommand; `cli::main` is what the binary calls.
 
+pub mod beat;
 pub mod broker;
 pub mod cli;
 pub mod config;

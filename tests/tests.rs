@@ -2,5 +2,8 @@
 
 mod harness;
 
+mod beat;
+mod generated;
+mod install;
 mod platform;
 mod queue_core;

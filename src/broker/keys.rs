@@ -100,6 +100,37 @@ pub fn beat(suffix: &str) -> String {
     format!("{PREFIX}:beat:{suffix}")
 }
 
+/// STRING: the beat leader lease, JSON `{"holder", "since_ms", "token"}` with a PX TTL.
+pub fn beat_leader() -> String {
+    beat("leader")
+}
+
+/// Counter handing out fencing tokens, one per lease acquisition.
+pub fn beat_token() -> String {
+    beat("token")
+}
+
+/// ZSET beat id -> last seen (ms): every running beat, leader or standby.
+pub fn beat_seen() -> String {
+    beat("beats")
+}
+
+/// HASH per schedule entry: last_fire_ms, next_fire_ms, last_task_id, last_outcome,
+/// consecutive_failures, schedule.
+pub fn beat_entry(entry: &str) -> String {
+    beat(&format!("entry:{entry}"))
+}
+
+/// LIST of recent fires (JSON), newest first, trimmed.
+pub fn beat_history(entry: &str) -> String {
+    beat(&format!("history:{entry}"))
+}
+
+/// Idempotency key of one (entry, fire time); holds the task id, expires.
+pub fn beat_fired(entry: &str, fire_ms: u64) -> String {
+    beat(&format!("fired:{entry}:{fire_ms}"))
+}
+
 /// Per-task status for `enqueue --wait`: LIST that receives one outcome message.
 pub fn notify(id: &str) -> String {
     format!("{PREFIX}:notify:{id}")

@@ -4,6 +4,7 @@
 //! module builds a key or sends a script.
 
 pub mod admin;
+pub mod beat;
 pub mod envelope;
 mod error;
 pub mod keys;

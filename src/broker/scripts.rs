@@ -20,3 +20,7 @@ script!(SWEEP, "sweep.lua");
 script!(PROMOTE, "promote.lua");
 script!(REQUEUE, "requeue.lua");
 script!(PURGE, "purge.lua");
+script!(BEAT_LEASE, "beat_lease.lua");
+script!(BEAT_RELEASE, "beat_release.lua");
+script!(BEAT_FIRE, "beat_fire.lua");
+script!(BEAT_OUTCOME, "beat_outcome.lua");

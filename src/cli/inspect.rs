@@ -14,6 +14,9 @@ pub enum InspectCommand {
     Active(QueueFilter),
     /// Dead tasks with their reason and last error.
     Dead(DeadArgs),
+    /// Periodic entries (schedule, next/last run, last outcome, lease holder) and
+    /// delayed or retrying tasks (id, task, queue, due time, attempt).
+    Scheduled(super::inspect_scheduled::ScheduledArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +79,7 @@ pub async fn run(cmd: InspectCommand, ctx: &Ctx) -> CliResult<ExitCode> {
     match cmd {
         InspectCommand::Active(f) => active(f, ctx).await,
         InspectCommand::Dead(a) => dead(a, ctx).await,
+        InspectCommand::Scheduled(a) => super::inspect_scheduled::run(a, ctx).await,
     }
 }
 

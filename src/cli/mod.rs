@@ -1,11 +1,13 @@
 //! Command line: global options, one file per subcommand, one flat dispatch.
 
+mod beat;
 mod config_show;
 mod depth;
 mod depth_check;
 mod enqueue;
 pub mod error;
 mod inspect;
+mod inspect_scheduled;
 mod logging;
 mod pause;
 mod platform;
@@ -66,14 +68,17 @@ pub struct Cli {
 pub enum Command {
     Enqueue(enqueue::EnqueueArgs),
     Work(work::WorkArgs),
+    Beat(beat::BeatArgs),
     Depth(depth::DepthArgs),
     Purge(purge::PurgeArgs),
+    /// Look at tasks: what runs now, what gave up, what runs later.
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
     Requeue(requeue::RequeueArgs),
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
     Status(status::StatusArgs),
+    /// Show the resolved configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
     Up(up::UpArgs),
@@ -104,9 +109,19 @@ fn sourced(m: &clap::ArgMatches, id: &str, v: &Option<String>) -> Option<Sourced
     v.clone().map(|v| Sourced::new(v, src))
 }
 
+/// The clap command with help that never prints environment values (they may be secrets,
+/// and help must read the same everywhere).
+pub fn command() -> clap::Command {
+    fn hide(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide)
+    }
+    hide(Cli::command())
+}
+
 /// Parses the command line, runs the command, returns the documented exit code.
 pub fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();
@@ -151,6 +166,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
     match cmd {
         Command::Enqueue(a) => enqueue::run(a, ctx).await,
         Command::Work(a) => work::run(a, ctx).await,
+        Command::Beat(a) => beat::run(a, ctx).await,
         Command::Depth(a) => depth::run(a, ctx).await,
         Command::Purge(a) => purge::run(a, ctx).await,
         Command::Inspect(c) => inspect::run(c, ctx).await,

@@ -4,7 +4,7 @@
 use super::duration::Dur;
 use super::platform::PlatformFile;
 use super::rollout::RolloutFile;
-use super::schedule::ScheduleFile;
+use super::schedule::{BeatFile, ScheduleFile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -21,8 +21,10 @@ pub struct ConfigFile {
     pub queues: Option<BTreeMap<String, u32>>,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskFile>,
+    /// None (no `[schedule]` section) means the built-in entries.
+    pub schedule: Option<BTreeMap<String, ScheduleFile>>,
     #[serde(default)]
-    pub schedule: BTreeMap<String, ScheduleFile>,
+    pub beat: BeatFile,
     #[serde(default)]
     pub worker: WorkerFile,
     #[serde(default)]

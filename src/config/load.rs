@@ -204,13 +204,16 @@ fn resolve(
             .map_err(|msg| semantic("broker".into(), msg))?;
     }
 
+    let schedule = schedule::resolve(raw.schedule, &tasks).map_err(|(k, m)| semantic(k, m))?;
+    let beat = schedule::resolve_beat(raw.beat).map_err(|(k, m)| semantic(k, m))?;
     Ok(Config {
         file,
         broker,
         database: pick(&ov.database, raw.database, DEFAULT_DATABASE),
         queues,
         tasks,
-        schedule: raw.schedule,
+        schedule,
+        beat,
         worker,
         rollout: raw.rollout,
         platform: raw.platform,

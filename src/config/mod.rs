@@ -50,6 +50,7 @@ pub struct Config {
     pub queues: Sourced<Vec<QueueConfig>>,
     pub tasks: BTreeMap<String, TaskConfig>,
     pub schedule: BTreeMap<String, schedule::ScheduleFile>,
+    pub beat: schedule::BeatConfig,
     pub worker: WorkerConfig,
     #[serde(skip)]
     pub rollout: rollout::RolloutFile,

@@ -1,7 +1,13 @@
-//! `[schedule.NAME]` entries for `ciq beat`.
+//! `[schedule.NAME]` entries and the `[beat]` knobs for `ciq beat`.
+//!
+//! Entries are checked when the config loads (every command), so a bad cron
+//! expression is a one-line error naming the entry instead of a beat that silently
+//! never fires.
 
 use super::duration::Dur;
+use super::TaskConfig;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -16,4 +22,219 @@ pub struct ScheduleFile {
     pub cron: Option<String>,
     /// IANA time zone for `cron`; UTC by default.
     pub timezone: Option<String>,
+    /// What a beat that was down does about the fire times it missed.
+    #[serde(default)]
+    pub catch_up: CatchUp,
+    /// With `catch_up = "all"`: at most this many missed fires (the latest ones).
+    pub catch_up_max: Option<u32>,
+}
+
+/// Restart behaviour after missed fire times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    /// Fire nothing that is more than one lease period late.
+    Skip,
+    /// Fire the most recent missed time once (an hour down = one fire, not sixty).
+    #[default]
+    One,
+    /// Fire every missed time, oldest first, up to `catch_up_max`.
+    All,
+}
+
+impl CatchUp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatchUp::Skip => "skip",
+            CatchUp::One => "one",
+            CatchUp::All => "all",
+        }
+    }
+}
+
+pub const DEFAULT_CATCH_UP_MAX: u32 = 10;
+
+impl ScheduleFile {
+    /// The task this entry enqueues.
+    pub fn task_name<'a>(&'a self, entry: &'a str) -> &'a str {
+        self.task.as_deref().unwrap_or(entry)
+    }
+}
+
+/// `[beat]` in ciq.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeatFile {
+    pub lease: Option<Dur>,
+    pub tick: Option<Dur>,
+    pub history: Option<usize>,
+}
+
+/// Resolved beat knobs; small values make the failover tests take seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct BeatConfig {
+    /// How long the leader lease lasts without renewal: a standby takes over at most
+    /// this long after the leader dies without releasing it.
+    pub lease: Dur,
+    /// How often the beat renews the lease and looks for due entries.
+    pub tick: Dur,
+    /// Recent fires kept per entry.
+    pub history: usize,
+}
+
+impl Default for BeatConfig {
+    fn default() -> Self {
+        BeatConfig {
+            lease: Dur::secs(15),
+            tick: Dur::secs(1),
+            history: 50,
+        }
+    }
+}
+
+impl BeatConfig {
+    /// The tick must renew the lease well before it lapses.
+    pub fn check(&self) -> Result<(), String> {
+        if self.tick.0.is_zero() || self.tick.0 * 2 > self.lease.0 {
+            return Err(format!(
+                "tick ({}) must be non-zero and at most half the lease ({})",
+                self.tick, self.lease
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub fn resolve_beat(f: BeatFile) -> Result<BeatConfig, (String, String)> {
+    let d = BeatConfig::default();
+    let b = BeatConfig {
+        lease: f.lease.unwrap_or(d.lease),
+        tick: f.tick.unwrap_or(d.tick),
+        history: f.history.unwrap_or(d.history).max(1),
+    };
+    b.check().map_err(|m| ("beat.tick".to_string(), m))?;
+    Ok(b)
+}
+
+/// The platform's periodic tasks, used when ciq.toml has no `[schedule]` section at all
+/// (an empty `[schedule]` means no periodic tasks).
+pub fn default_schedule() -> BTreeMap<String, ScheduleFile> {
+    let every = |secs| ScheduleFile {
+        every: Some(Dur::secs(secs)),
+        ..Default::default()
+    };
+    BTreeMap::from([
+        ("process_pending_tests".to_string(), every(60)),
+        ("check_expired_instances".to_string(), every(300)),
+    ])
+}
+
+/// Entry names appear in Redis keys (`ciq:beat:entry:<name>`), so keep them plain.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Defaults when absent, then checks every entry; an error is `(dotted key, message)`.
+pub fn resolve(
+    raw: Option<BTreeMap<String, ScheduleFile>>,
+    tasks: &BTreeMap<String, TaskConfig>,
+) -> Result<BTreeMap<String, ScheduleFile>, (String, String)> {
+    let entries = raw.unwrap_or_else(default_schedule);
+    for (name, e) in &entries {
+        let key = |field: &str| format!("schedule.{name}.{field}");
+        if !valid_name(name) {
+            return Err((
+                format!("schedule.{name}"),
+                "entry names use 1-64 letters, digits, '_', '-' or '.'".into(),
+            ));
+        }
+        crate::beat::schedule::Rule::parse(
+            e.every.map(|d| d.0),
+            e.cron.as_deref(),
+            e.timezone.as_deref(),
+        )
+        .map_err(|(field, msg)| (key(field), msg))?;
+        let task = e.task_name(name);
+        let t = tasks.get(task).ok_or_else(|| {
+            (
+                key("task"),
+                format!(
+                    "unknown task {task:?}; known tasks: {}",
+                    tasks.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        if let Some(q) = &e.queue {
+            crate::broker::keys::validate_queue_name(q).map_err(|m| (key("queue"), m))?;
+        }
+        if let Some(tpl) = &t.unique {
+            crate::submit::render_template(tpl, &e.args).map_err(|m| (key("args"), m))?;
+        }
+        if e.catch_up_max == Some(0) {
+            return Err((key("catch_up_max"), "must be at least 1".into()));
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tasks() -> BTreeMap<String, TaskConfig> {
+        crate::config::BUILTIN_TASKS
+            .iter()
+            .filter_map(|n| crate::config::default_task(n).map(|t| (n.to_string(), t)))
+            .collect()
+    }
+
+    fn one(toml: &str) -> Result<BTreeMap<String, ScheduleFile>, (String, String)> {
+        let raw: BTreeMap<String, ScheduleFile> = toml::from_str(toml).unwrap();
+        resolve(Some(raw), &tasks())
+    }
+
+    #[test]
+    fn no_section_means_the_platform_defaults_and_empty_means_none() {
+        let d = resolve(None, &tasks()).unwrap();
+        assert_eq!(d["process_pending_tests"].every, Some(Dur::secs(60)));
+        assert_eq!(d["check_expired_instances"].every, Some(Dur::secs(300)));
+        assert!(resolve(Some(BTreeMap::new()), &tasks()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_entry_and_field() {
+        let e = one("[x]\ntask = \"noop\"\ncron = \"* * *\"\n").unwrap_err();
+        assert_eq!(e.0, "schedule.x.cron");
+        let e = one("[x]\ntask = \"start_test\"\nevery = \"1m\"\n").unwrap_err();
+        assert_eq!(
+            e.0, "schedule.x.args",
+            "the unique key needs test_id: {}",
+            e.1
+        );
+        let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\nqueue = \"a b\"\n").unwrap_err();
+        assert_eq!(e.0, "schedule.x.queue");
+        let e = one("[\"a:b\"]\ntask = \"noop\"\nevery = \"1m\"\n").unwrap_err();
+        assert_eq!(e.0, "schedule.a:b");
+        let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\ncatch_up = \"all\"\ncatch_up_max = 0\n");
+        assert_eq!(e.unwrap_err().0, "schedule.x.catch_up_max");
+        assert!(one(
+            "[x]\ntask = \"noop\"\ncron = \"0 9 * * mon-fri\"\ntimezone = \"Europe/Berlin\"\n"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn tick_must_fit_the_lease() {
+        let bad = BeatFile {
+            lease: Some(Dur::secs(1)),
+            tick: Some(Dur::secs(1)),
+            history: None,
+        };
+        assert_eq!(resolve_beat(bad).unwrap_err().0, "beat.tick");
+        assert!(resolve_beat(BeatFile::default()).is_ok());
+    }
 }

@@ -1,0 +1,185 @@
+//! The periodic scheduler. Every tick each beat takes or renews the leader lease; the
+//! leader plans each entry's due fire times (`plan`) and fires them through one fenced
+//! Lua script that also claims the (entry, fire time) idempotency key, so a tick is
+//! fired once even with several beats, a stale leader, or a lost reply.
+//!
+//! `run` takes the shutdown signal as a parameter so `ciq up` and tests can stop it;
+//! on stop the lease is released at once so a standby takes over without waiting.
+
+mod leader;
+pub mod plan;
+pub mod schedule;
+mod tick;
+
+use crate::broker::{self, now_ms, Broker};
+use crate::config::schedule::DEFAULT_CATCH_UP_MAX;
+use crate::config::Config;
+use crate::worker::Shutdown;
+use plan::Policy;
+use schedule::Rule;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct BeatOptions {
+    /// Unique per process (`name@host:pid:xxxx`): the lease holder.
+    pub id: String,
+    pub lease: Duration,
+    pub tick: Duration,
+    /// Fires kept per entry in the history list.
+    pub history: usize,
+    /// Fire what is due now, then release the lease and return (crontab use).
+    pub once: bool,
+}
+
+impl BeatOptions {
+    pub fn from_config(cfg: &Config, id: String) -> Self {
+        BeatOptions {
+            id,
+            lease: cfg.beat.lease.0,
+            tick: cfg.beat.tick.0,
+            history: cfg.beat.history,
+            once: false,
+        }
+    }
+}
+
+/// A resolved schedule entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub task: String,
+    pub args: crate::submit::Args,
+    pub queue: Option<String>,
+    pub rule: Rule,
+    /// `rule.describe()`, stored beside the cursor to notice an edited schedule.
+    pub schedule: String,
+    pub policy: Policy,
+}
+
+/// The configured entries; `grace` is how late a `skip` entry may still fire.
+pub fn entries(cfg: &Config, grace: Duration) -> Result<Vec<Entry>, String> {
+    cfg.schedule
+        .iter()
+        .map(|(name, f)| {
+            let rule = Rule::parse(
+                f.every.map(|d| d.0),
+                f.cron.as_deref(),
+                f.timezone.as_deref(),
+            )
+            .map_err(|(field, m)| format!("schedule.{name}.{field}: {m}"))?;
+            Ok(Entry {
+                name: name.clone(),
+                task: f.task_name(name).to_string(),
+                args: f.args.clone(),
+                queue: f.queue.clone(),
+                schedule: rule.describe(),
+                rule,
+                policy: Policy {
+                    catch_up: f.catch_up,
+                    max: f.catch_up_max.unwrap_or(DEFAULT_CATCH_UP_MAX),
+                    grace_ms: grace.as_millis() as u64,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Runs the beat until `shutdown` leaves `Run` (or after one pass with `opts.once`).
+pub async fn run(
+    cfg: Arc<Config>,
+    broker: Broker,
+    opts: BeatOptions,
+    mut shutdown: watch::Receiver<Shutdown>,
+) -> broker::Result<()> {
+    let entries = entries(&cfg, opts.lease + opts.tick).map_err(broker::Error::Invalid)?;
+    let mut leader = leader::Leader::new(opts.id.clone(), opts.lease);
+    tracing::info!(
+        beat = %opts.id, broker = %broker.addr(), entries = entries.len(),
+        lease = ?opts.lease, tick = ?opts.tick, once = opts.once,
+        "beat started"
+    );
+    let mut backoff = opts.tick;
+    let result = loop {
+        if *shutdown.borrow() != Shutdown::Run {
+            break Ok(());
+        }
+        // A pass stuck on an unreachable Redis must not delay a stop; cancelling it is
+        // safe because each fire is one atomic script (it ran or it did not).
+        let outcome = tokio::select! {
+            r = pass(&cfg, &broker, &opts, &entries, &mut leader) => r,
+            _ = shutdown.changed() => continue,
+        };
+        let wait = match outcome {
+            Ok(next) => {
+                backoff = opts.tick;
+                let until_next = next.map(|n| Duration::from_millis(n.saturating_sub(now_ms())));
+                until_next.map_or(opts.tick, |d| d.clamp(Duration::from_millis(5), opts.tick))
+            }
+            Err(e) if opts.once => break Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "beat cannot reach Redis; retrying (nothing fires meanwhile)");
+                let w = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(5).max(opts.tick));
+                w
+            }
+        };
+        if opts.once {
+            break Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {},
+            _ = shutdown.changed() => {},
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(2), leader.release(&broker))
+        .await
+        .is_err()
+    {
+        tracing::warn!(beat = %opts.id, "could not release the lease in time; it expires on its own");
+    }
+    tracing::info!(beat = %opts.id, "beat stopped");
+    result
+}
+
+/// One tick: lease, then (when leading) every entry. Returns the earliest next fire.
+async fn pass(
+    cfg: &Config,
+    broker: &Broker,
+    opts: &BeatOptions,
+    entries: &[Entry],
+    leader: &mut leader::Leader,
+) -> broker::Result<Option<u64>> {
+    let Some(token) = leader.ensure(broker, now_ms()).await? else {
+        if opts.once {
+            tracing::info!("another beat holds the lease and fires due entries; nothing to do");
+        }
+        return Ok(None);
+    };
+    let cx = tick::TickCtx {
+        cfg,
+        broker,
+        holder: &leader.id,
+        token,
+        history: opts.history,
+        fire_unseen: opts.once,
+        late_after_ms: (opts.tick * 2).as_millis() as u64,
+    };
+    let mut earliest: Option<u64> = None;
+    for e in entries {
+        match tick::entry(&cx, e, now_ms()).await? {
+            tick::Step::Next(n) => {
+                earliest = match (earliest, n) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            tick::Step::LostLease => {
+                leader.lost();
+                return Ok(None);
+            }
+        }
+    }
+    Ok(earliest)
+}

@@ -1,0 +1,257 @@
+//! `ciq inspect scheduled`: everything that will run later — periodic entries with
+//! their last and next run and which beat leads, and delayed or retrying tasks.
+
+use super::{CliResult, Ctx};
+use crate::broker::admin::State;
+use crate::broker::now_ms;
+use crate::output;
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduledArgs {
+    /// Only delayed/retrying tasks of this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// At most this many delayed and this many retrying tasks per queue (soonest first).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+/// `inspect scheduled --json` (stable schema; times are RFC 3339 UTC plus epoch ms).
+#[derive(Debug, Serialize)]
+pub struct ScheduledView {
+    /// The beat holding the leader lease; null when no beat runs.
+    pub leader: Option<LeaderRow>,
+    /// Every beat seen recently (leader and standbys), most recent first.
+    pub beats: Vec<BeatRow>,
+    pub periodic: Vec<PeriodicRow>,
+    pub delayed: Vec<DelayedRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LeaderRow {
+    pub holder: String,
+    pub since: String,
+    pub since_ms: u64,
+    pub token: u64,
+    pub expires_in_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BeatRow {
+    pub id: String,
+    /// "leader" or "standby".
+    pub role: String,
+    pub last_seen: String,
+    pub last_seen_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeriodicRow {
+    pub name: String,
+    pub task: String,
+    pub queue: String,
+    pub schedule: String,
+    pub catch_up: String,
+    /// Null until a beat has seen the entry.
+    pub next_run: Option<String>,
+    pub next_run_ms: Option<u64>,
+    pub last_run: Option<String>,
+    pub last_run_ms: Option<u64>,
+    pub last_task_id: Option<String>,
+    /// done, failed, pending, unknown; null before the first fire.
+    pub last_outcome: Option<String>,
+    pub consecutive_failures: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DelayedRow {
+    pub id: String,
+    pub task: String,
+    pub queue: String,
+    /// "scheduled" (ETA/countdown) or "retry" (waiting for its next attempt).
+    pub state: String,
+    pub due: String,
+    pub due_ms: u64,
+    pub attempt: u32,
+    pub last_error: Option<String>,
+}
+
+pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let broker = ctx.broker().await?;
+    let cfg = &ctx.config;
+    let leader = broker.beat_leader().await?.map(|l| LeaderRow {
+        since: output::ts(l.since_ms),
+        holder: l.holder,
+        since_ms: l.since_ms,
+        token: l.token,
+        expires_in_ms: l.ttl_ms,
+    });
+    let now = now_ms();
+    let window = cfg.beat.lease.as_millis().saturating_mul(3);
+    let beats = broker
+        .beats_seen(now, window)
+        .await?
+        .into_iter()
+        .map(|(id, at)| BeatRow {
+            role: if leader.as_ref().is_some_and(|l| l.holder == id) {
+                "leader".into()
+            } else {
+                "standby".into()
+            },
+            id,
+            last_seen: output::ts(at),
+            last_seen_ms: at,
+        })
+        .collect();
+    let entries = crate::beat::entries(cfg, cfg.beat.lease.0).map_err(super::CliError::usage)?;
+    let mut periodic = vec![];
+    for e in entries {
+        let st = broker.beat_entry(&e.name).await?;
+        let queue = e
+            .queue
+            .clone()
+            .or_else(|| cfg.task(&e.task).map(|t| t.queue.clone()))
+            .unwrap_or_default();
+        periodic.push(PeriodicRow {
+            name: e.name,
+            task: e.task,
+            queue,
+            schedule: e.schedule,
+            catch_up: e.policy.catch_up.as_str().into(),
+            next_run: st.next_fire_ms.map(output::ts),
+            next_run_ms: st.next_fire_ms,
+            last_run: st.last_fire_ms.map(output::ts),
+            last_run_ms: st.last_fire_ms,
+            last_task_id: st.last_task_id,
+            last_outcome: st.last_outcome,
+            consecutive_failures: st.consecutive_failures,
+        });
+    }
+    let queues = match &a.queue {
+        Some(q) => vec![q.clone()],
+        None => broker.known_queues(&cfg.queue_names()).await?,
+    };
+    let mut delayed = vec![];
+    for q in &queues {
+        for state in [State::Scheduled, State::Retry] {
+            for t in broker.stored(q, state, a.limit as isize).await? {
+                let e = t.envelope.as_ref();
+                delayed.push(DelayedRow {
+                    id: t.id.clone(),
+                    task: e.map_or_else(|| "(undecodable)".into(), |e| e.task.clone()),
+                    queue: t.queue.clone(),
+                    state: state.name().into(),
+                    due: output::ts(t.score_ms),
+                    due_ms: t.score_ms,
+                    attempt: e.map_or(0, |e| e.attempt),
+                    last_error: e.and_then(|e| e.last_error.clone()),
+                });
+            }
+        }
+    }
+    delayed.sort_by_key(|d| d.due_ms);
+    let view = ScheduledView {
+        leader,
+        beats,
+        periodic,
+        delayed,
+    };
+    if ctx.json {
+        output::json(&view);
+    } else {
+        print_tables(&view);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_tables(v: &ScheduledView) {
+    let now = now_ms();
+    output::print_line(&match &v.leader {
+        Some(l) => format!(
+            "beat leader: {} since {} (token {}, lease expires in {})",
+            l.holder,
+            l.since,
+            l.token,
+            output::age(l.expires_in_ms as f64 / 1000.0)
+        ),
+        None => "beat leader: none (no beat is running)".into(),
+    });
+    let standbys: Vec<&str> = v
+        .beats
+        .iter()
+        .filter(|b| b.role == "standby")
+        .map(|b| b.id.as_str())
+        .collect();
+    if !standbys.is_empty() {
+        output::print_line(&format!("standby beats: {}", standbys.join(", ")));
+    }
+    let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    if v.periodic.is_empty() {
+        output::print_line("no periodic entries configured");
+    } else {
+        output::table(
+            &[
+                "entry",
+                "task",
+                "queue",
+                "schedule",
+                "next run",
+                "last run",
+                "last outcome",
+                "failures",
+                "last task",
+            ],
+            v.periodic
+                .iter()
+                .map(|p| {
+                    let next = match p.next_run_ms {
+                        Some(n) if n + 1000 < now => format!("{} (overdue)", opt(&p.next_run)),
+                        _ => opt(&p.next_run),
+                    };
+                    vec![
+                        p.name.clone(),
+                        p.task.clone(),
+                        p.queue.clone(),
+                        p.schedule.clone(),
+                        next,
+                        opt(&p.last_run),
+                        opt(&p.last_outcome),
+                        p.consecutive_failures.to_string(),
+                        opt(&p.last_task_id),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    if v.delayed.is_empty() {
+        output::print_line("no delayed or retrying tasks");
+    } else {
+        output::table(
+            &[
+                "id",
+                "task",
+                "queue",
+                "state",
+                "due",
+                "attempt",
+                "last error",
+            ],
+            v.delayed
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.id.clone(),
+                        d.task.clone(),
+                        d.queue.clone(),
+                        d.state.clone(),
+                        d.due.clone(),
+                        d.attempt.to_string(),
+                        opt(&d.last_error).chars().take(80).collect(),
+                    ]
+                })
+                .collect(),
+        );
+    }
+}

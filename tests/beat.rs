@@ -1,0 +1,546 @@
+//! Beat (issue 3): exactly-once firing with several beats, failover after kill -9,
+//! one catch-up after downtime, config errors, SIGTERM release, `--once`, fencing,
+//! and `inspect scheduled`.
+
+use crate::harness::*;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Deserialize)]
+struct Fire {
+    fire_ms: u64,
+    at_ms: u64,
+    task_id: String,
+    late: bool,
+    holder: String,
+}
+
+fn history(redis: &Redis, entry: &str) -> Vec<Fire> {
+    let raw = redis.cli(&["LRANGE", &format!("ciq:beat:history:{entry}"), "0", "-1"]);
+    let mut v: Vec<Fire> = raw
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
+        .collect();
+    v.sort_by_key(|f| f.fire_ms);
+    v
+}
+
+fn pending(redis: &Redis) -> i64 {
+    redis.int(&["LLEN", "ciq:{default}:pending"])
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn spawn_beat(ciq: &Ciq, name: &str, lease: &str) -> Child {
+    let log = std::fs::File::create(ciq.dir().join(format!("{name}.log"))).unwrap();
+    ciq.cmd(&["beat", "--name", name, "--lease", lease, "--tick", "100ms"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn beat")
+}
+
+/// The holder name (the part before '@') of the current lease, if any.
+fn leader(redis: &Redis) -> Option<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(redis.cli(&["GET", "ciq:beat:leader"]).trim()).ok()?;
+    let h = v["holder"].as_str()?;
+    Some(h.split('@').next().unwrap_or(h).to_string())
+}
+
+/// Every fire time appears once, each task was enqueued once, and fire times are
+/// `step` apart with no gap.
+fn assert_exactly_once(redis: &Redis, entry: &str, step: u64) -> Vec<Fire> {
+    let h = history(redis, entry);
+    let times: BTreeSet<u64> = h.iter().map(|f| f.fire_ms).collect();
+    assert_eq!(times.len(), h.len(), "a fire time fired twice: {h:?}");
+    let ids: BTreeSet<&str> = h.iter().map(|f| f.task_id.as_str()).collect();
+    assert_eq!(ids.len(), h.len(), "a task id repeats: {h:?}");
+    assert_eq!(pending(redis), h.len() as i64, "enqueued tasks != fires");
+    for w in h.windows(2) {
+        assert_eq!(
+            w[1].fire_ms - w[0].fire_ms,
+            step,
+            "a tick was skipped: {h:?}"
+        );
+    }
+    h
+}
+
+const EVERY_1S: &str = "[schedule.tick]\ntask = \"noop\"\nevery = \"1s\"\n";
+
+#[test]
+fn two_beats_fire_every_tick_exactly_once() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config(EVERY_1S);
+    let mut a = spawn_beat(&ciq, "a", "1s");
+    let mut b = spawn_beat(&ciq, "b", "1s");
+    assert!(wait_until(Duration::from_secs(15), || history(
+        &redis, "tick"
+    )
+    .len()
+        >= 5));
+    sigterm(&a);
+    sigterm(&b);
+    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some_and(|s| s.success()));
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some_and(|s| s.success()));
+    let h = assert_exactly_once(&redis, "tick", 1000);
+    assert!(h.len() >= 5);
+    let logs = ciq.log("a") + &ciq.log("b");
+    assert!(logs.contains("standby"), "one beat stood by: {logs}");
+}
+
+#[test]
+fn standby_fires_next_tick_within_one_lease_after_kill_9() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.tick]\ntask = \"noop\"\nevery = \"2s\"\n");
+    let mut beats = vec![
+        ("a", spawn_beat(&ciq, "a", "1s")),
+        ("b", spawn_beat(&ciq, "b", "1s")),
+    ];
+    assert!(wait_until(Duration::from_secs(10), || history(
+        &redis, "tick"
+    )
+    .len()
+        >= 2));
+    let first = leader(&redis).expect("a beat leads");
+    let pos = beats.iter().position(|(n, _)| *n == first).unwrap();
+    let (_, mut child) = beats.remove(pos);
+    sigkill(&mut child);
+    let killed_at = now_ms();
+    let (other, mut standby) = beats.remove(0);
+    assert!(
+        wait_until(Duration::from_secs(6), || history(&redis, "tick")
+            .iter()
+            .any(|f| f.holder.starts_with(other))),
+        "standby never fired"
+    );
+    let h = history(&redis, "tick");
+    let taken = h.iter().find(|f| f.holder.starts_with(other)).unwrap();
+    let due = taken.fire_ms.max(killed_at);
+    assert!(
+        taken.at_ms <= due + 1000 + 500,
+        "the standby fired {}ms after the tick was due (lease 1s)",
+        taken.at_ms - due
+    );
+    let fired_before = h.len();
+    assert!(wait_until(Duration::from_secs(5), || {
+        history(&redis, "tick").len() > fired_before
+    }));
+    sigterm(&standby);
+    assert!(wait_exit(&mut standby, Duration::from_secs(5)).is_some());
+    assert_exactly_once(&redis, "tick", 2000);
+}
+
+#[test]
+fn restart_after_missed_ticks_fires_one_catch_up() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config(
+        "[schedule.minutely]\ntask = \"noop\"\nevery = \"1m\"\n\n\
+         [schedule.all3]\ntask = \"noop\"\nevery = \"1m\"\ncatch_up = \"all\"\ncatch_up_max = 3\n",
+    );
+    // First run: the beat learns the entries and sets their cursors.
+    let mut b = spawn_beat(&ciq, "b1", "2s");
+    assert!(wait_until(Duration::from_secs(10), || {
+        redis.int(&["HEXISTS", "ciq:beat:entry:minutely", "next_fire_ms"]) == 1
+            && redis.int(&["HEXISTS", "ciq:beat:entry:all3", "next_fire_ms"]) == 1
+    }));
+    sigterm(&b);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    // Restart well inside a minute, so the catch-up is late and no on-time fire of
+    // the next minute joins it.
+    while !(2_000..55_000).contains(&(now_ms() % 60_000)) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Pretend it was down for an hour: the cursors point an hour back.
+    let hour_ago = (now_ms() - 3_600_000) / 60_000 * 60_000;
+    for e in ["minutely", "all3"] {
+        let k = format!("ciq:beat:entry:{e}");
+        redis.cli(&["HSET", &k, "next_fire_ms", &hour_ago.to_string()]);
+    }
+    let restarted = now_ms();
+    let mut b = spawn_beat(&ciq, "b2", "2s");
+    assert!(wait_until(Duration::from_secs(10), || history(
+        &redis, "all3"
+    )
+    .len()
+        >= 3
+        && !history(&redis, "minutely").is_empty()));
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&b);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    let missed = |e: &str| {
+        history(&redis, e)
+            .into_iter()
+            .filter(|f| f.fire_ms < restarted)
+            .collect::<Vec<_>>()
+    };
+    let one = missed("minutely");
+    assert_eq!(
+        one.len(),
+        1,
+        "default policy fires one catch-up, not sixty: {one:?}"
+    );
+    assert!(one[0].late, "{one:?}");
+    assert_eq!(
+        one[0].fire_ms,
+        restarted / 60_000 * 60_000,
+        "the most recent fire time"
+    );
+    let all = missed("all3");
+    assert_eq!(
+        all.len(),
+        3,
+        "catch_up = all is capped by catch_up_max: {all:?}"
+    );
+    assert!(ciq.log("b2").contains("missed"), "the catch-up is logged");
+}
+
+#[test]
+fn bad_cron_or_duration_is_a_one_line_config_error() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let cases = [
+        (
+            "[schedule.nightly]\ntask = \"noop\"\ncron = \"61 * * * *\"\n",
+            "schedule.nightly.cron",
+            "invalid cron expression",
+        ),
+        (
+            "[schedule.often]\ntask = \"noop\"\nevery = \"3x\"\n",
+            "schedule.often.every",
+            "invalid duration",
+        ),
+        (
+            "[schedule.tz]\ntask = \"noop\"\ncron = \"0 9 * * *\"\ntimezone = \"Mars/Base\"\n",
+            "schedule.tz.timezone",
+            "unknown time zone",
+        ),
+        (
+            "[schedule.both]\ntask = \"noop\"\nevery = \"1m\"\ncron = \"* * * * *\"\n",
+            "schedule.both.cron",
+            "not both",
+        ),
+        (
+            "[schedule.ghost]\nevery = \"1m\"\n",
+            "schedule.ghost.task",
+            "unknown task",
+        ),
+    ];
+    for (toml, key, msg) in cases {
+        ciq.config(toml);
+        let out = ciq.run(&["beat", "--once"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(key) && err.contains(msg), "{key}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    assert_eq!(redis.cli(&["KEYS", "ciq:beat:*"]).trim(), "", "nothing ran");
+}
+
+#[test]
+fn sigterm_releases_the_lease_at_once() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config(EVERY_1S);
+    let mut a = spawn_beat(&ciq, "a", "10s");
+    assert!(wait_until(Duration::from_secs(10), || leader(&redis)
+        .as_deref()
+        == Some("a")));
+    let mut b = spawn_beat(&ciq, "b", "10s");
+    assert!(wait_until(Duration::from_secs(5), || ciq
+        .log("b")
+        .contains("standby")));
+    sigterm(&a);
+    let stopped = Instant::now();
+    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some_and(|s| s.success()));
+    assert!(
+        wait_until(Duration::from_secs(3), || leader(&redis).as_deref()
+            == Some("b")),
+        "standby took over well before the 10s lease would expire"
+    );
+    assert!(stopped.elapsed() < Duration::from_secs(3));
+    sigterm(&b);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert_exactly_once(&redis, "tick", 1000);
+}
+
+#[test]
+fn once_fires_due_entries_and_never_doubles() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    ciq.ok(&["beat", "--once"]);
+    assert_eq!(pending(&redis), 1, "an entry that never ran is due");
+    ciq.ok(&["beat", "--once"]);
+    assert_eq!(pending(&redis), 1, "the same fire time never fires twice");
+    assert_eq!(
+        redis.cli(&["GET", "ciq:beat:leader"]).trim(),
+        "",
+        "--once released the lease"
+    );
+    // A running beat holds the lease: --once leaves the firing to it.
+    redis.cli(&[
+        "HDEL",
+        "ciq:beat:entry:hourly",
+        "next_fire_ms",
+        "last_fire_ms",
+    ]);
+    redis.cli(&[
+        "SET",
+        "ciq:beat:leader",
+        r#"{"holder":"other","since_ms":1,"token":99}"#,
+        "PX",
+        "10000",
+    ]);
+    ciq.ok(&["beat", "--once"]);
+    assert_eq!(pending(&redis), 1, "--once does not fire beside a leader");
+}
+
+#[test]
+fn a_stale_token_cannot_fire_and_a_fire_time_fires_once() {
+    use ciq::broker::beat::{Fire, Fired};
+    let redis = Redis::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let b = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
+        let lease = Duration::from_millis(200);
+        let a = b.beat_lease("A", lease, now_ms()).await.unwrap();
+        assert!(a.ours);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = b
+            .beat_lease("C", Duration::from_secs(5), now_ms())
+            .await
+            .unwrap();
+        assert!(
+            c.ours && c.token > a.token,
+            "a new holder gets a newer token"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ciq.toml");
+        std::fs::write(&path, "").unwrap();
+        let ov = ciq::config::Overrides {
+            config: Some(path),
+            ..Default::default()
+        };
+        let cfg = ciq::config::load(&ov).unwrap();
+        let env =
+            ciq::submit::build_envelope(&cfg, "noop", Default::default(), None, None).unwrap();
+        let fire = |holder: &'static str, token: u64| Fire {
+            entry: "e",
+            holder,
+            token,
+            fire_ms: Some(60_000),
+            next_ms: 120_000,
+            schedule: "every 1m",
+            fired_ttl: Duration::from_secs(60),
+            history: 10,
+            envelope: Some(&env),
+            late: false,
+        };
+        let now = now_ms();
+        assert_eq!(
+            b.beat_fire(&fire("A", a.token), now).await.unwrap(),
+            Fired::NotLeader
+        );
+        assert_eq!(
+            b.beat_fire(&fire("C", a.token), now).await.unwrap(),
+            Fired::NotLeader
+        );
+        assert!(matches!(
+            b.beat_fire(&fire("C", c.token), now).await.unwrap(),
+            Fired::Enqueued(_)
+        ));
+        assert!(matches!(
+            b.beat_fire(&fire("C", c.token), now).await.unwrap(),
+            Fired::Already(_)
+        ));
+        assert!(
+            !b.beat_release("A", a.token).await.unwrap(),
+            "A cannot release C's lease"
+        );
+        assert!(b.beat_release("C", c.token).await.unwrap());
+    });
+    assert_eq!(pending(&redis), 1);
+}
+
+#[test]
+fn beat_resumes_after_redis_restart_without_double_firing() {
+    let mut redis = Redis::start_aof();
+    let ciq = Ciq::new(&redis);
+    ciq.config(EVERY_1S);
+    let mut a = spawn_beat(&ciq, "a", "1s");
+    assert!(wait_until(Duration::from_secs(10), || history(
+        &redis, "tick"
+    )
+    .len()
+        >= 2));
+    redis.restart();
+    let after = now_ms();
+    assert!(
+        wait_until(Duration::from_secs(15), || history(&redis, "tick")
+            .iter()
+            .filter(|f| f.at_ms > after)
+            .count()
+            >= 2),
+        "beat resumed: {}",
+        ciq.log("a")
+    );
+    sigterm(&a);
+    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some());
+    let h = history(&redis, "tick");
+    let times: BTreeSet<u64> = h.iter().map(|f| f.fire_ms).collect();
+    assert_eq!(
+        times.len(),
+        h.len(),
+        "no fire time twice across the restart"
+    );
+    assert_eq!(pending(&redis), h.len() as i64);
+}
+
+#[derive(Debug, Deserialize)]
+struct View {
+    leader: Option<LeaderRow>,
+    beats: Vec<BeatRow>,
+    periodic: Vec<Periodic>,
+    delayed: Vec<Delayed>,
+}
+#[derive(Debug, Deserialize)]
+struct LeaderRow {
+    holder: String,
+    token: u64,
+}
+#[derive(Debug, Deserialize)]
+struct BeatRow {
+    id: String,
+    role: String,
+}
+#[derive(Debug, Deserialize)]
+struct Periodic {
+    name: String,
+    schedule: String,
+    next_run_ms: Option<u64>,
+    last_run_ms: Option<u64>,
+    last_outcome: Option<String>,
+    consecutive_failures: u64,
+}
+#[derive(Debug, Deserialize)]
+struct Delayed {
+    task: String,
+    state: String,
+    due_ms: u64,
+    attempt: u32,
+}
+
+#[test]
+fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config(&format!("{EVERY_1S}\n[schedule.nightly]\ntask = \"noop\"\ncron = \"0 3 * * *\"\ntimezone = \"Europe/Berlin\"\n"));
+    ciq.ok(&["enqueue", "noop", "--countdown", "1h"]);
+    let mut b = spawn_beat(&ciq, "b", "2s");
+    assert!(wait_until(Duration::from_secs(10), || leader(&redis)
+        .as_deref()
+        == Some("b")));
+    let mut s = spawn_beat(&ciq, "s", "2s");
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .cli(&["HGET", "ciq:beat:entry:tick", "last_outcome"])
+        .trim()
+        == "done"));
+    let v: View = serde_json::from_str(&ciq.ok(&["inspect", "scheduled", "--json"])).unwrap();
+    let l = v.leader.expect("a leader");
+    assert!(l.holder.starts_with("b@") && l.token >= 1);
+    let roles: Vec<(&str, &str)> = v
+        .beats
+        .iter()
+        .map(|b| (&b.id[..2], b.role.as_str()))
+        .collect();
+    assert!(
+        roles.contains(&("b@", "leader")) && roles.contains(&("s@", "standby")),
+        "{roles:?}"
+    );
+    let tick = v.periodic.iter().find(|p| p.name == "tick").unwrap();
+    assert_eq!(tick.schedule, "every 1s");
+    assert!(tick.last_run_ms.is_some() && tick.next_run_ms > tick.last_run_ms);
+    assert_eq!(tick.consecutive_failures, 0);
+    assert!(matches!(
+        tick.last_outcome.as_deref(),
+        Some("done" | "pending")
+    ));
+    let nightly = v.periodic.iter().find(|p| p.name == "nightly").unwrap();
+    assert_eq!(nightly.schedule, "cron 0 3 * * * (Europe/Berlin)");
+    assert!(nightly.last_run_ms.is_none() && nightly.next_run_ms.is_some());
+    assert_eq!(v.delayed.len(), 1);
+    assert_eq!(
+        (
+            v.delayed[0].task.as_str(),
+            v.delayed[0].state.as_str(),
+            v.delayed[0].attempt
+        ),
+        ("noop", "scheduled", 1)
+    );
+    assert!(v.delayed[0].due_ms > now_ms() + 3_500_000);
+    let table = ciq.ok(&["inspect", "scheduled"]);
+    assert!(
+        table.contains("beat leader: b@") && table.contains("nightly"),
+        "{table}"
+    );
+    assert!(table.contains("standby beats: s@"), "{table}");
+    sigterm(&s);
+    assert!(wait_exit(&mut s, Duration::from_secs(5)).is_some());
+    let listed = redis.cli(&["ZRANGE", "ciq:beat:beats", "0", "-1"]);
+    assert!(
+        !listed.contains("s@"),
+        "a stopped standby leaves the list: {listed}"
+    );
+    sigterm(&b);
+    sigterm(&w);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn failing_periodic_task_counts_consecutive_failures() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.broken]\ntask = \"noop\"\nevery = \"1s\"\nargs = { fail = \"fail\" }\n");
+    let mut b = spawn_beat(&ciq, "b", "2s");
+    let mut w = ciq.spawn_worker("w", &[]);
+    let field = |f: &str| {
+        redis
+            .cli(&["HGET", "ciq:beat:entry:broken", f])
+            .trim()
+            .to_string()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || field("consecutive_failures")
+            .parse::<u32>()
+            .is_ok_and(|n| n >= 2)),
+        "failures counted: {}",
+        ciq.log("b")
+    );
+    assert!(matches!(
+        field("last_outcome").as_str(),
+        "failed" | "pending"
+    ));
+    sigterm(&b);
+    sigterm(&w);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some());
+}
