@@ -2,7 +2,8 @@
 
 use super::up_redis::{answers, default_data_dir, local_port, LocalRedis};
 use super::work::{apply, handlers, shutdown_on_signals, WorkArgs};
-use super::{CliResult, Ctx};
+use super::{CliError, CliResult, Ctx};
+use crate::beat::BeatOptions;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::worker::{self, WorkerOptions};
@@ -10,14 +11,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Run ciq all-in-one: a local redis-server if needed, the platform database, a worker.
+/// Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and
+/// the beat.
 ///
 /// When the broker URL is local (127.0.0.1/localhost, no password) and nothing answers
 /// there, `up` starts redis-server (AOF on, data in --data-dir/redis) and stops it on
 /// exit. A sqlite:// database is created with the platform's tables if it is new. One
 /// discovery pass (process_pending_tests) is queued at start so waiting tests are picked
-/// up at once; the [schedule] entries keep it going. SIGTERM/SIGINT stop gracefully, a
-/// second signal at once.
+/// up at once; the beat fires the [schedule] entries from then on. SIGTERM/SIGINT stop
+/// gracefully, a second signal at once.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Quick start:\n  ciq up --config examples/ciq.toml")]
 pub struct UpArgs {
@@ -43,6 +45,8 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
     let mut cfg = ctx.config.clone();
     apply(&a.work, &mut cfg)?;
+    cfg.beat.check().map_err(CliError::usage)?;
+    crate::beat::entries(&cfg, cfg.beat.lease.0 + cfg.beat.tick.0).map_err(CliError::usage)?;
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
     let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
@@ -87,11 +91,20 @@ async fn run_services(
     }
     kick_discovery(cfg, &broker).await;
 
-    let opts = WorkerOptions::from_config(cfg, worker::default_worker_id(name));
-    let worker = worker::run(opts, cfg.clone(), broker.clone(), handlers(cfg), shutdown);
-    // The beat joins here: `tokio::join!(worker, crate::beat::run(cfg, broker, opts,
-    // shutdown))`, with both results checked.
-    worker.await?;
+    let wopts = WorkerOptions::from_config(cfg, worker::default_worker_id(name));
+    let bopts = BeatOptions::from_config(cfg, worker::default_worker_id(name));
+    let (w, b) = tokio::join!(
+        worker::run(
+            wopts,
+            cfg.clone(),
+            broker.clone(),
+            handlers(cfg),
+            shutdown.clone()
+        ),
+        crate::beat::run(cfg.clone(), broker, bopts, shutdown),
+    );
+    w?;
+    b?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! `ciq up`: with no Redis on the configured local port it starts redis-server (AOF on,
 //! under --data-dir), creates nothing in an existing platform SQLite file, picks up the
-//! pending tests at once, and on SIGTERM stops the worker and then its redis-server.
+//! pending tests at once, the beat's discovery ticks pick up new ones within about a
+//! second, and on SIGTERM stops the worker and then its redis-server.
 
 use super::db::{Backend, TestDb};
 use crate::harness::{free_port, sigterm, wait_exit, wait_until, Ciq};
@@ -26,7 +27,7 @@ fn up_starts_redis_and_picks_up_pending_tests() {
     )
     .expect("script");
     ciq.config(&format!(
-        "database = \"{}\"\n[platform]\nstart_vm = {{ exec = [\"sh\", \"{}\", \"{{vm_name}}\"] }}\n",
+        "database = \"{}\"\n[platform]\nstart_vm = {{ exec = [\"sh\", \"{}\", \"{{vm_name}}\"] }}\n[schedule.process_pending_tests]\nevery = \"1s\"\n",
         db.url,
         script.display()
     ));
@@ -57,6 +58,19 @@ fn up_starts_redis_and_picks_up_pending_tests() {
         .any(|e| e.file_name().to_string_lossy().starts_with("appendonly"));
     assert!(aof, "AOF files under the data dir");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    // A test added later is found by the beat's discovery tick (every second).
+    let t1 = Instant::now();
+    db.add_tests(4, 1, "linux");
+    let ok = wait_until(Duration::from_secs(10), || lines() == 4);
+    let later = t1.elapsed();
+    assert!(
+        ok,
+        "new test not picked up; log:\n{}",
+        std::fs::read_to_string(ciq.dir().join("up.log")).unwrap_or_default()
+    );
+    eprintln!("ciq up: a test added later started {later:?} after it was inserted");
+    assert!(later < Duration::from_secs(3), "took {later:?}");
 
     sigterm(&up);
     let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
