@@ -1,5 +1,5 @@
-//! 200 pending tests, 2 workers, discovery every second and the same tests enqueued by
-//! hand: each test is claimed once and its runner called once. Five tests already
+//! 200 pending tests, 2 workers, discovery every second (`ciq beat`) and the same tests
+//! enqueued by hand: each test is claimed once and its runner called once. Five tests already
 //! claimed by "the old cron job" (their gcp_instance rows exist) are never run.
 
 use super::db::{Backend, Bind};
@@ -29,26 +29,24 @@ fn run(b: Backend) {
         &format!("sleep 0.05\necho \"$1 $CIQ_TASK_ID\" >> {started}"),
     );
     env.config(&format!(
-        "[platform]\nstart_vm = {{ exec = [\"sh\", \"{script}\", \"{{test_id}}\"] }}\n"
+        "[platform]\nstart_vm = {{ exec = [\"sh\", \"{script}\", \"{{test_id}}\"] }}\n\n[schedule.process_pending_tests]\nevery = \"1s\"\n"
     ));
     env.worker("w1");
     env.worker("w2");
 
     let t0 = Instant::now();
-    std::thread::scope(|s| {
-        let ciq = &env.ciq;
-        s.spawn(move || {
-            for _ in 0..4 {
-                ciq.ok(&["enqueue", "process_pending_tests"]);
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        });
-        s.spawn(move || {
-            for id in (1..=205).rev() {
-                ciq.ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
-            }
-        });
-    });
+    let beat = env
+        .ciq
+        .cmd(&["beat", "--name", "b1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(env.path("w3.log")).expect("beat log"))
+        .spawn()
+        .expect("spawn beat");
+    env.workers.push(beat);
+    for id in (1..=205).rev() {
+        env.ciq
+            .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
+    }
     let all = wait_until(Duration::from_secs(60), || {
         env.lines("started.txt").len() >= 200
     });
