@@ -5,5 +5,6 @@ mod harness;
 mod beat;
 mod generated;
 mod install;
+mod platform;
 mod queue_core;
 mod rollout;
