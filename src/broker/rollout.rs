@@ -1,5 +1,5 @@
-//! Read-only views for the rollout gates: worker heartbeats, raw queue stats and when
-//! ciq first saw each pending test (the beat's own reads are in `beat.rs`). None writes.
+//! Read-only views for the rollout gates: worker heartbeats and raw queue stats (the
+//! beat's and the platform's own reads are in `beat.rs` and `platform.rs`). None writes.
 
 use super::{keys, Broker, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -18,14 +18,6 @@ impl Broker {
     pub async fn stats_raw(&self, queue: &str) -> Result<BTreeMap<String, String>> {
         let mut c = self.conn();
         c.hgetall(QueueKeys::new(queue).stats)
-            .await
-            .map_err(|e| self.err(e))
-    }
-
-    /// Pending tests: test id -> when ciq first saw it pending (ms).
-    pub async fn platform_first_seen(&self) -> Result<BTreeMap<String, String>> {
-        let mut c = self.conn();
-        c.hgetall(keys::platform_first_seen())
             .await
             .map_err(|e| self.err(e))
     }

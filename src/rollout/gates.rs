@@ -46,7 +46,8 @@ pub struct Snapshot {
     /// The lease holder, if a beat holds it.
     pub leader: Option<String>,
     pub entries: Vec<EntrySnap>,
-    pub first_seen: BTreeMap<String, String>,
+    /// Pending test id -> when discovery first saw it (ms).
+    pub first_seen: BTreeMap<i64, u64>,
 }
 
 /// A periodic entry to check: its name, task, queue and interval (ms) when known.
@@ -109,7 +110,7 @@ async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
         workers: b.worker_heartbeats().await?,
         leader: b.beat_leader().await?.map(|l| l.holder),
         entries,
-        first_seen: b.platform_first_seen().await?,
+        first_seen: b.first_seen().await?.into_iter().collect(),
     })
 }
 
@@ -181,10 +182,10 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
         out.push(g);
     }
     let threshold = r.pending_threshold.as_millis();
-    let mut old: Vec<(u64, &String)> = s
+    let mut old: Vec<(u64, i64)> = s
         .first_seen
         .iter()
-        .filter_map(|(id, ms)| ms.parse::<u64>().ok().map(|ms| (ms, id)))
+        .map(|(id, ms)| (*ms, *id))
         .filter(|(ms, _)| now.saturating_sub(*ms) > threshold)
         .collect();
     old.sort();
@@ -268,7 +269,7 @@ mod tests {
                 last_failed: None,
                 interval_ms: Some(60_000),
             }],
-            first_seen: [("7".to_string(), (now - 60_000).to_string())].into(),
+            first_seen: [(7, now - 60_000)].into(),
         };
         assert!(
             evaluate(&s, &r, now).iter().all(|g| g.ok),
@@ -276,8 +277,7 @@ mod tests {
             evaluate(&s, &r, now)
         );
         s.entries[0].last_failed = Some(now - 1_000);
-        s.first_seen
-            .insert("8".into(), (now - 16 * 60_000).to_string());
+        s.first_seen.insert(8, now - 16 * 60_000);
         s.leader = None;
         let bad: Vec<String> = evaluate(&s, &r, now)
             .into_iter()
