@@ -224,7 +224,10 @@ pub fn run_steps(
             }
             Err(err) => {
                 note(format!("[{i}/{n}] {}: FAILED", s.title));
-                log_event(r, command, &s.title, "failed", err.to_string())?;
+                // The step's own error matters more than a failing audit write.
+                if let Err(e) = log_event(r, command, &s.title, "failed", err.to_string()) {
+                    eprintln!("warning: {e}");
+                }
                 return Err(CliError::from(err).with_hint(format!(
                     "fix the cause and run `{rerun}` again: it resumes at this step"
                 )));
