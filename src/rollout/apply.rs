@@ -93,10 +93,7 @@ pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Re
             notes::clear_marker(&r.state_dir, notes::RESTART_PENDING)?;
             Ok(outcome("flag changed", "restarted"))
         }
-        Action::SetCron { .. } => {
-            let target = step.cron_target.unwrap_or(CronTarget::Every10);
-            set_cron(r, target)
-        }
+        Action::SetCron { schedule } => set_cron(r, *schedule),
         Action::VerifyCron => verify_cron(r, verify_cron_wait),
     }
 }

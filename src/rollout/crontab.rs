@@ -40,14 +40,25 @@ impl CronState {
 }
 
 /// The schedules ciq sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CronTarget {
+    #[serde(rename = "*/10")]
     Every10,
+    #[serde(rename = "*/30")]
     Every30,
+    #[serde(rename = "commented out")]
     Disabled,
 }
 
 impl CronTarget {
+    pub fn word(self) -> &'static str {
+        match self {
+            CronTarget::Every10 => "*/10",
+            CronTarget::Every30 => "*/30",
+            CronTarget::Disabled => "commented out",
+        }
+    }
+
     pub fn state(self) -> CronState {
         match self {
             CronTarget::Every10 => CronState::Every10,

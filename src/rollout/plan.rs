@@ -37,7 +37,7 @@ pub enum Action {
         unit: String,
     },
     SetCron {
-        schedule: String,
+        schedule: CronTarget,
     },
     /// Read-only: the cron entry is back at */10 (and, optionally, cron ran it again).
     VerifyCron,
@@ -59,8 +59,6 @@ pub struct Step {
     /// Why the step cannot run as things are (it fails when run; the wizard can skip it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
-    #[serde(skip)]
-    pub cron_target: Option<CronTarget>,
 }
 
 fn step(title: String, action: Action, needed: bool, change: String, verify: String) -> Step {
@@ -72,15 +70,6 @@ fn step(title: String, action: Action, needed: bool, change: String, verify: Str
         change,
         verify,
         blocked: None,
-        cron_target: None,
-    }
-}
-
-fn cron_word(t: CronTarget) -> &'static str {
-    match t {
-        CronTarget::Every10 => "*/10",
-        CronTarget::Every30 => "*/30",
-        CronTarget::Disabled => "commented out",
     }
 }
 
@@ -217,15 +206,12 @@ fn flag_steps(o: &Observed, r: &Rollout, value: bool) -> Vec<Step> {
 fn cron_step(o: &Observed, r: &Rollout, target: CronTarget) -> Step {
     let label = super::state::crontab_of(r).label();
     let mut s = step(
-        format!("cron {} -> {}", r.cron_match, cron_word(target)),
-        Action::SetCron {
-            schedule: cron_word(target).into(),
-        },
+        format!("cron {} -> {}", r.cron_match, target.word()),
+        Action::SetCron { schedule: target },
         true,
         String::new(),
-        format!("the entry in {label} is {}", cron_word(target)),
+        format!("the entry in {label} is {}", target.word()),
     );
-    s.cron_target = Some(target);
     match crontab::set(&o.cron_text, &r.cron_match, target) {
         Ok(new) => {
             s.needed = new != o.cron_text;
