@@ -121,6 +121,15 @@ impl PrivateMode for fs::OpenOptions {
 /// Replaces `path` with `bytes` atomically; an existing file's owner and mode are kept,
 /// a new file gets `new_mode`.
 pub fn atomic_write(path: &Path, bytes: &[u8], new_mode: u32) -> Result<(), FsError> {
+    // A symlinked config stays a symlink: the file it points to is what gets replaced.
+    let real;
+    let path = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            real = fs::canonicalize(path).map_err(io(path, "resolve symlink"))?;
+            real.as_path()
+        }
+        _ => path,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -186,5 +195,20 @@ mod tests {
             2,
             "no temp file left"
         );
+    }
+
+    #[test]
+    fn a_symlinked_file_stays_a_symlink() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real.py");
+        let link = d.path().join("config.py");
+        fs::write(&real, b"A = 1\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        atomic_write(&link, b"A = 2\n", 0o644).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"A = 2\n");
     }
 }
