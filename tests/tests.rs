@@ -5,6 +5,7 @@ mod harness;
 mod beat;
 mod generated;
 mod install;
+mod json_schemas;
 mod platform;
 mod queue_core;
 mod rollout;
