@@ -9,3 +9,4 @@ mod json_schemas;
 mod platform;
 mod queue_core;
 mod rollout;
+mod tls;
