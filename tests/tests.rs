@@ -7,3 +7,4 @@ mod generated;
 mod install;
 mod platform;
 mod queue_core;
+mod rollout;

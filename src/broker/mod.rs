@@ -10,6 +10,7 @@ mod error;
 pub mod keys;
 pub mod ops;
 mod platform;
+mod rollout;
 mod scripts;
 
 pub use envelope::{new_id, now_ms, Envelope};

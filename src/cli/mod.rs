@@ -9,10 +9,13 @@ pub mod error;
 mod inspect;
 mod inspect_scheduled;
 mod logging;
+mod migrate;
 mod pause;
 mod platform;
 mod purge;
 mod requeue;
+mod rollback;
+mod rollout_ui;
 mod status;
 mod up;
 mod up_redis;
@@ -85,6 +88,8 @@ pub enum Command {
     /// The CI platform's database: check tables and pending tests.
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
+    MigrateFromCron(migrate::MigrateArgs),
+    Rollback(rollback::RollbackArgs),
 }
 
 /// What every command gets: the resolved config and output preferences.
@@ -177,6 +182,8 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,
+        Command::MigrateFromCron(a) => migrate::run(a, ctx).await,
+        Command::Rollback(a) => rollback::run(a, ctx).await,
     }
 }
 
