@@ -40,6 +40,9 @@ _ciq() {
             ciq,pause)
                 cmd="ciq__subcmd__pause"
                 ;;
+            ciq,platform)
+                cmd="ciq__subcmd__platform"
+                ;;
             ciq,purge)
                 cmd="ciq__subcmd__purge"
                 ;;
@@ -54,6 +57,9 @@ _ciq() {
                 ;;
             ciq,status)
                 cmd="ciq__subcmd__status"
+                ;;
+            ciq,up)
+                cmd="ciq__subcmd__up"
                 ;;
             ciq,work)
                 cmd="ciq__subcmd__work"
@@ -94,6 +100,9 @@ _ciq() {
             ciq__subcmd__help,pause)
                 cmd="ciq__subcmd__help__subcmd__pause"
                 ;;
+            ciq__subcmd__help,platform)
+                cmd="ciq__subcmd__help__subcmd__platform"
+                ;;
             ciq__subcmd__help,purge)
                 cmd="ciq__subcmd__help__subcmd__purge"
                 ;;
@@ -108,6 +117,9 @@ _ciq() {
                 ;;
             ciq__subcmd__help,status)
                 cmd="ciq__subcmd__help__subcmd__status"
+                ;;
+            ciq__subcmd__help,up)
+                cmd="ciq__subcmd__help__subcmd__up"
                 ;;
             ciq__subcmd__help,work)
                 cmd="ciq__subcmd__help__subcmd__work"
@@ -129,6 +141,9 @@ _ciq() {
                 ;;
             ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron,status)
                 cmd="ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__status"
+                ;;
+            ciq__subcmd__help__subcmd__platform,check)
+                cmd="ciq__subcmd__help__subcmd__platform__subcmd__check"
                 ;;
             ciq__subcmd__inspect,active)
                 cmd="ciq__subcmd__inspect__subcmd__active"
@@ -172,6 +187,18 @@ _ciq() {
             ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help,status)
                 cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__status"
                 ;;
+            ciq__subcmd__platform,check)
+                cmd="ciq__subcmd__platform__subcmd__check"
+                ;;
+            ciq__subcmd__platform,help)
+                cmd="ciq__subcmd__platform__subcmd__help"
+                ;;
+            ciq__subcmd__platform__subcmd__help,check)
+                cmd="ciq__subcmd__platform__subcmd__help__subcmd__check"
+                ;;
+            ciq__subcmd__platform__subcmd__help,help)
+                cmd="ciq__subcmd__platform__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -179,7 +206,7 @@ _ciq() {
 
     case "${cmd}" in
         ciq)
-            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config migrate-from-cron rollback help"
+            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -433,7 +460,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help)
-            opts="enqueue work beat depth purge inspect requeue pause resume status config migrate-from-cron rollback help"
+            opts="enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -642,6 +669,34 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__help__subcmd__platform)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__platform__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__help__subcmd__purge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -699,6 +754,20 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1084,6 +1153,100 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__platform)
+            opts="-q -h --config --broker --database --json --quiet --help check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__check)
+            opts="-q -h --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__purge)
             opts="-y -q -h --all --state --dry-run --yes --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1212,6 +1375,80 @@ _ciq() {
                     return 0
                     ;;
                 --stuck-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__up)
+            opts="-Q -c -q -h --data-dir --no-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --metrics-addr --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --queues)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -Q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --heartbeat)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

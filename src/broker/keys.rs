@@ -131,19 +131,14 @@ pub fn beat_fired(entry: &str, fire_ms: u64) -> String {
     beat(&format!("fired:{entry}:{fire_ms}"))
 }
 
-/// HASH test_id -> ms when ciq first saw the test pending (removed once it started).
-pub fn platform_first_seen() -> String {
-    format!("{PREFIX}:platform:first_seen")
-}
-
 /// Per-task status for `enqueue --wait`: LIST that receives one outcome message.
 pub fn notify(id: &str) -> String {
     format!("{PREFIX}:notify:{id}")
 }
 
-/// HASH test id -> ms when discovery first saw the test pending (the rollout's
-/// "stuck test" check reads it). Kept in Redis: ciq never adds tables to the platform's
-/// database.
+/// HASH test id -> ms when discovery first saw the test pending (removed once it is no
+/// longer pending; the rollout's "stuck test" check reads it). Kept in Redis: ciq never
+/// adds tables to the platform's database.
 pub fn platform_first_seen() -> String {
     format!("{PREFIX}:platform:first_seen")
 }
