@@ -3,4 +3,5 @@
 mod harness;
 
 mod beat;
+mod beat_inspect;
 mod queue_core;

@@ -1,0 +1,152 @@
+//! `inspect scheduled`, outcome tracking and `beat --once` failure modes (issue 3).
+
+use crate::beat::{leader, now_ms, spawn_beat, EVERY_1S};
+use crate::harness::*;
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Deserialize)]
+struct View {
+    leader: Option<LeaderRow>,
+    beats: Vec<BeatRow>,
+    periodic: Vec<Periodic>,
+    delayed: Vec<Delayed>,
+}
+#[derive(Debug, Deserialize)]
+struct LeaderRow {
+    holder: String,
+    token: u64,
+}
+#[derive(Debug, Deserialize)]
+struct BeatRow {
+    id: String,
+    role: String,
+}
+#[derive(Debug, Deserialize)]
+struct Periodic {
+    name: String,
+    schedule: String,
+    next_run_ms: Option<u64>,
+    last_run_ms: Option<u64>,
+    last_outcome: Option<String>,
+    consecutive_failures: u64,
+}
+#[derive(Debug, Deserialize)]
+struct Delayed {
+    task: String,
+    state: String,
+    due_ms: u64,
+    attempt: u32,
+}
+
+#[test]
+fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config(&format!("{EVERY_1S}\n[schedule.nightly]\ntask = \"noop\"\ncron = \"0 3 * * *\"\ntimezone = \"Europe/Berlin\"\n"));
+    ciq.ok(&["enqueue", "noop", "--countdown", "1h"]);
+    let mut b = spawn_beat(&ciq, "b", "2s");
+    assert!(wait_until(Duration::from_secs(10), || leader(&redis)
+        .as_deref()
+        == Some("b")));
+    let mut s = spawn_beat(&ciq, "s", "2s");
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .cli(&["HGET", "ciq:beat:entry:tick", "last_outcome"])
+        .trim()
+        == "done"));
+    let v: View = serde_json::from_str(&ciq.ok(&["inspect", "scheduled", "--json"])).unwrap();
+    let l = v.leader.expect("a leader");
+    assert!(l.holder.starts_with("b@") && l.token >= 1);
+    let roles: Vec<(&str, &str)> = v
+        .beats
+        .iter()
+        .map(|b| (&b.id[..2], b.role.as_str()))
+        .collect();
+    assert!(
+        roles.contains(&("b@", "leader")) && roles.contains(&("s@", "standby")),
+        "{roles:?}"
+    );
+    let tick = v.periodic.iter().find(|p| p.name == "tick").unwrap();
+    assert_eq!(tick.schedule, "every 1s");
+    assert!(tick.last_run_ms.is_some() && tick.next_run_ms > tick.last_run_ms);
+    assert_eq!(tick.consecutive_failures, 0);
+    assert!(matches!(
+        tick.last_outcome.as_deref(),
+        Some("done" | "pending")
+    ));
+    let nightly = v.periodic.iter().find(|p| p.name == "nightly").unwrap();
+    assert_eq!(nightly.schedule, "cron 0 3 * * * (Europe/Berlin)");
+    assert!(nightly.last_run_ms.is_none() && nightly.next_run_ms.is_some());
+    assert_eq!(v.delayed.len(), 1);
+    assert_eq!(
+        (
+            v.delayed[0].task.as_str(),
+            v.delayed[0].state.as_str(),
+            v.delayed[0].attempt
+        ),
+        ("noop", "scheduled", 1)
+    );
+    assert!(v.delayed[0].due_ms > now_ms() + 3_500_000);
+    let table = ciq.ok(&["inspect", "scheduled"]);
+    assert!(
+        table.contains("beat leader: b@") && table.contains("nightly"),
+        "{table}"
+    );
+    assert!(table.contains("standby beats: s@"), "{table}");
+    sigterm(&s);
+    assert!(wait_exit(&mut s, Duration::from_secs(5)).is_some());
+    let listed = redis.cli(&["ZRANGE", "ciq:beat:beats", "0", "-1"]);
+    assert!(
+        !listed.contains("s@"),
+        "a stopped standby leaves the list: {listed}"
+    );
+    sigterm(&b);
+    sigterm(&w);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn failing_periodic_task_counts_consecutive_failures() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.broken]\ntask = \"noop\"\nevery = \"1s\"\nargs = { fail = \"fail\" }\n");
+    let mut b = spawn_beat(&ciq, "b", "2s");
+    let mut w = ciq.spawn_worker("w", &[]);
+    let field = |f: &str| {
+        redis
+            .cli(&["HGET", "ciq:beat:entry:broken", f])
+            .trim()
+            .to_string()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || field("consecutive_failures")
+            .parse::<u32>()
+            .is_ok_and(|n| n >= 2)),
+        "failures counted: {}",
+        ciq.log("b")
+    );
+    assert!(matches!(
+        field("last_outcome").as_str(),
+        "failed" | "pending"
+    ));
+    sigterm(&b);
+    sigterm(&w);
+    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn once_with_redis_down_fails_fast_with_the_broker_exit_code() {
+    let redis = Redis::start();
+    let mut ciq = Ciq::new(&redis);
+    ciq.broker = format!("redis://127.0.0.1:{}/0", free_port());
+    ciq.config(EVERY_1S);
+    let started = Instant::now();
+    let out = ciq.run(&["beat", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("cannot reach Redis"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
