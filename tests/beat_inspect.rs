@@ -30,6 +30,12 @@ struct Periodic {
     last_run_ms: Option<u64>,
     last_outcome: Option<String>,
     consecutive_failures: u64,
+    history: Vec<FireRow>,
+}
+#[derive(Debug, Deserialize)]
+struct FireRow {
+    fire_ms: u64,
+    task_id: String,
 }
 #[derive(Debug, Deserialize)]
 struct Delayed {
@@ -55,7 +61,9 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
         .cli(&["HGET", "ciq:beat:entry:tick", "last_outcome"])
         .trim()
         == "done"));
-    let v: View = serde_json::from_str(&ciq.ok(&["inspect", "scheduled", "--json"])).unwrap();
+    let v: View =
+        serde_json::from_str(&ciq.ok(&["inspect", "scheduled", "--json", "--history", "5"]))
+            .unwrap();
     let l = v.leader.expect("a leader");
     assert!(l.holder.starts_with("b@") && l.token >= 1);
     let roles: Vec<(&str, &str)> = v
@@ -71,6 +79,13 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     assert_eq!(tick.schedule, "every 1s");
     assert!(tick.last_run_ms.is_some() && tick.next_run_ms > tick.last_run_ms);
     assert_eq!(tick.consecutive_failures, 0);
+    let newest = tick.history.first().expect("recent fires listed");
+    // Read just after the entry: a fire in between can only make it newer.
+    assert!(
+        Some(newest.fire_ms) >= tick.last_run_ms,
+        "{newest:?} {tick:?}"
+    );
+    assert_eq!(newest.task_id.len(), 26);
     assert!(matches!(
         tick.last_outcome.as_deref(),
         Some("done" | "pending")
