@@ -7,6 +7,7 @@
 #   ./install.sh --test-deps        only make sure the test suite can run: redis-server
 #                                   installed, local PostgreSQL/MariaDB started if present
 #   ./install.sh --uninstall        remove everything a previous install put in place
+#   ./install.sh --bin PATH         install this ciq binary instead of building one
 #
 # What gets installed (and recorded in PREFIX/share/ciq/install-manifest):
 #   PREFIX/bin/ciq, shell completions (bash, zsh, fish), man pages (man1),
@@ -17,13 +18,15 @@ cd "$(dirname "$0")"
 
 PREFIX=/usr/local
 MODE=install
+BIN=
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) PREFIX=${2:?--prefix needs a directory}; shift 2 ;;
         --prefix=*) PREFIX=${1#--prefix=}; shift ;;
         --test-deps) MODE=test-deps; shift ;;
+        --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
         --uninstall) MODE=uninstall; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -79,12 +82,15 @@ put() { # put SRC DEST MODE
 
 do_install() {
     ensure_redis
-    ensure_cargo
-    say "building ciq (release)"
-    cargo build --release --locked --quiet
+    if [ -z "$BIN" ]; then
+        ensure_cargo
+        say "building ciq (release)"
+        cargo build --release --locked --quiet
+        BIN=target/release/ciq
+    fi
     mkdir -p "$PREFIX/share/ciq"
     : > "$MANIFEST.new"
-    put target/release/ciq "$PREFIX/bin/ciq" 755
+    put "$BIN" "$PREFIX/bin/ciq" 755
     put completions/ciq.bash "$PREFIX/share/bash-completion/completions/ciq" 644
     put completions/_ciq "$PREFIX/share/zsh/site-functions/_ciq" 644
     put completions/ciq.fish "$PREFIX/share/fish/vendor_completions.d/ciq.fish" 644

@@ -4,4 +4,6 @@ mod harness;
 
 mod beat;
 mod beat_inspect;
+mod generated;
+mod install;
 mod queue_core;

@@ -68,12 +68,14 @@ pub enum Command {
     Beat(beat::BeatArgs),
     Depth(depth::DepthArgs),
     Purge(purge::PurgeArgs),
+    /// Look at tasks: what runs now, what gave up, what runs later.
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
     Requeue(requeue::RequeueArgs),
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
     Status(status::StatusArgs),
+    /// Show the resolved configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
 }
@@ -100,9 +102,19 @@ fn sourced(m: &clap::ArgMatches, id: &str, v: &Option<String>) -> Option<Sourced
     v.clone().map(|v| Sourced::new(v, src))
 }
 
+/// The clap command with help that never prints environment values (they may be secrets,
+/// and help must read the same everywhere).
+pub fn command() -> clap::Command {
+    fn hide(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide)
+    }
+    hide(Cli::command())
+}
+
 /// Parses the command line, runs the command, returns the documented exit code.
 pub fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();

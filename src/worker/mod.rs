@@ -101,6 +101,8 @@ pub(crate) struct Shared {
     paused: Mutex<HashSet<String>>,
     /// True while the fetch loop waits for work (the waiters block only then).
     idle: watch::Sender<bool>,
+    /// Index+1 of the queue whose waiter saw work last (0 = none): tried first.
+    hint: std::sync::atomic::AtomicUsize,
     wake: Notify,
     finish_tx: mpsc::UnboundedSender<finisher::Msg>,
     shutdown: watch::Receiver<Shutdown>,
@@ -136,6 +138,7 @@ pub async fn run(
         leased: Mutex::new(HashMap::new()),
         paused: Mutex::new(HashSet::new()),
         idle: watch::channel(false).0,
+        hint: std::sync::atomic::AtomicUsize::new(0),
         wake: Notify::new(),
         finish_tx,
         shutdown,
@@ -219,9 +222,15 @@ impl Shared {
         self.paused.lock().unwrap().contains(q)
     }
 
-    /// Claims up to `n` tasks from the first queue (in weighted order) that has any.
+    /// Claims up to `n` tasks from the first queue (in weighted order) that has any;
+    /// a queue a waiter just saw work in goes first (saves round trips on idle pickup).
     async fn claim(&self, n: usize) -> broker::Result<Vec<(Arc<QueueKeys>, String)>> {
-        for i in self.queue_order() {
+        let mut order = self.queue_order();
+        if let Some(i) = self.hint.swap(0, Ordering::Relaxed).checked_sub(1) {
+            order.retain(|&q| q != i);
+            order.insert(0, i);
+        }
+        for i in order {
             let q = &self.queues[i];
             match self
                 .broker

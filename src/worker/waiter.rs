@@ -45,6 +45,9 @@ async fn wait_loop(shared: Arc<Shared>, i: usize) {
             .await
         {
             Ok(true) => {
+                shared
+                    .hint
+                    .store(i + 1, std::sync::atomic::Ordering::Relaxed);
                 shared.wake.notify_one();
                 // Let the fetch loop leave idle (and take the task) before blocking again.
                 let _ =

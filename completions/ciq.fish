@@ -1,0 +1,206 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_ciq_global_optspecs
+    string join \n config= broker= database= json q/quiet h/help V/version
+end
+
+function __fish_ciq_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_ciq_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_ciq_using_subcommand
+    set -l cmd (__fish_ciq_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c ciq -n "__fish_ciq_needs_command" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_needs_command" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_needs_command" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_needs_command" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_needs_command" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_needs_command" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_needs_command" -s V -l version -d 'Print version'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "enqueue" -d 'Enqueue a task and print its id'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "config" -d 'Show the resolved configuration'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l arg -d 'A task argument; the value is JSON when it parses as JSON (42, true), else a string' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l args-json -d 'All arguments as one JSON object (merged under --arg)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l queue -d 'Queue to use instead of the task\'s configured one' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l countdown -d 'Run no sooner than this long from now (e.g. 30s, 5m)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l eta -d 'Run no sooner than this time (RFC 3339, e.g. 2026-11-28T10:00:00Z)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l unique -d 'Unique key (overrides the task\'s template); a held key makes this a duplicate' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l timeout -d 'With --wait: give up after this long (exit 5)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l count -d 'Enqueue this many copies (bulk, pipelined; no unique key). Prints the count' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l wait -d 'Wait for the task to finish; exit 0 when done, 1 when it failed'
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand work" -s Q -l queues -d 'Queues with optional weights, e.g. test_execution:6,default:3 (default: all configured)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -s c -l concurrency -d 'Tasks run at once by this worker' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l name -d 'A name shown in `inspect active` and `status` (default: host:pid)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l shutdown-timeout -d 'How long running tasks may finish after the first stop signal' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l lease -d 'Lease on a claimed task; it is recovered this long after its worker dies' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l heartbeat -d 'How often leases are renewed' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l sweep -d 'How often expired leases are looked for' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand work" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand work" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l name -d 'A name shown as the lease holder (default: host:pid)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l lease -d 'Leader lease; a standby takes over this long after the leader dies' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l tick -d 'How often the lease is renewed and entries are checked (at most half the lease)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l once -d 'Fire whatever is due now (entries that never ran count as due), then exit. For crontab use; never doubles a running beat'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l warn -d 'With --check: WARNING when a queue has at least this many pending tasks' -r
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l crit -d 'With --check: CRITICAL when a queue has at least this many pending tasks' -r
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l max-age -d 'With --check: CRITICAL when the oldest pending task is older than this (e.g. 15m)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l check -d 'Monitoring-plugin mode: compare pending counts (and ages) with thresholds'
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand depth" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l state -d 'States to delete (repeatable; default: pending, scheduled, retry and dead)' -r -f -a "pending\t''
+scheduled\t''
+retry\t''
+dead\t''"
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l all -d 'Every known queue'
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l dry-run -d 'Show what would be deleted and stop'
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -s y -l yes -d 'Do not ask'
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l queue -d 'Only this queue' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l queue -d 'Only this queue' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l limit -d 'At most this many per queue (oldest first)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l queue -d 'Only delayed/retrying tasks of this queue' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l limit -d 'At most this many delayed and this many retrying tasks per queue (soonest first)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l history -d 'Also list each entry\'s N most recent fires (fire time, task id, holder, late)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l queue -d 'The queue the tasks are in (default: look in every known queue)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l dead -d 'Requeue dead tasks in bulk (needs --all)'
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l all -d 'With --dead: every dead task (of --queue, or of every queue)'
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand requeue" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand pause" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand pause" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand pause" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand pause" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand pause" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand resume" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand resume" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand resume" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand resume" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand resume" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l watch -d 'Refresh every DURATION in place (on a terminal), e.g. 2s' -r
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l stuck-after -d 'A pending task older than this is a problem' -r
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand status" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand status" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "enqueue" -d 'Enqueue a task and print its id'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "config" -d 'Show the resolved configuration'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
