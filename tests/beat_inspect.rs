@@ -165,3 +165,74 @@ fn once_with_redis_down_fails_fast_with_the_broker_exit_code() {
     assert!(err.contains("cannot reach Redis"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// `beat::run` as `ciq up` will call it: stops on its watch channel and releases the
+/// lease; a dropped sender does not make it spin or stop.
+#[test]
+fn beat_run_is_reusable_and_stops_on_its_shutdown_channel() {
+    use ciq::worker::Shutdown;
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ciq.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "broker = \"{}\"\n[beat]\nlease = \"1s\"\ntick = \"100ms\"\n{EVERY_1S}",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let ov = ciq::config::Overrides {
+        config: Some(path),
+        ..Default::default()
+    };
+    let cfg = std::sync::Arc::new(ciq::config::load(&ov).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let broker = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
+        let opts = ciq::beat::BeatOptions::from_config(&cfg, "embedded".into());
+        // A closed channel: the beat keeps running (and firing) instead of spinning.
+        let (tx, rx) = tokio::sync::watch::channel(Shutdown::Run);
+        drop(tx);
+        let before = commands(&redis);
+        let run = ciq::beat::run(cfg.clone(), broker.clone(), opts.clone(), rx);
+        let out = tokio::time::timeout(Duration::from_millis(2500), run).await;
+        assert!(out.is_err(), "still running after 2.5s");
+        // ~10 ticks a second of a few commands each; a spinning loop sends thousands.
+        let sent = commands(&redis) - before;
+        eprintln!("beat sent {sent} Redis commands in 2.5s");
+        assert!(sent < 400, "{sent} Redis commands in 2.5s");
+        // A live channel: Graceful stops it and the lease goes at once.
+        let (tx, rx) = tokio::sync::watch::channel(Shutdown::Run);
+        let task = tokio::spawn(ciq::beat::run(cfg.clone(), broker.clone(), opts, rx));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let started = Instant::now();
+        tx.send(Shutdown::Graceful).unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(2), task).await;
+        assert!(matches!(res, Ok(Ok(Ok(())))), "{res:?}");
+        assert!(started.elapsed() < Duration::from_millis(500));
+    });
+    assert_eq!(
+        redis.cli(&["GET", "ciq:beat:leader"]).trim(),
+        "",
+        "lease released"
+    );
+    assert!(history_len(&redis) >= 2, "it fired while running");
+    assert!(crate::beat::pending(&redis) >= 2);
+}
+
+fn history_len(redis: &Redis) -> usize {
+    crate::beat::history(redis, "tick").len()
+}
+
+fn commands(redis: &Redis) -> i64 {
+    redis
+        .cli(&["INFO", "stats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}

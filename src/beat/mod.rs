@@ -109,7 +109,7 @@ pub async fn run(
         // safe because each fire is one atomic script (it ran or it did not).
         let outcome = tokio::select! {
             r = pass(&cfg, &broker, &opts, &entries, &mut leader) => r,
-            _ = shutdown.changed() => continue,
+            _ = changed(&mut shutdown) => continue,
         };
         let wait = match outcome {
             Ok(next) => {
@@ -119,7 +119,7 @@ pub async fn run(
             }
             Err(e) if opts.once => break Err(e),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "beat cannot reach Redis; retrying (nothing fires meanwhile)");
+                tracing::warn!(error = %e, retry_in = ?backoff, "beat pass failed; retrying (nothing fires meanwhile)");
                 let w = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(5).max(opts.tick));
                 w
@@ -130,7 +130,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {},
-            _ = shutdown.changed() => {},
+            _ = changed(&mut shutdown) => {},
         }
     };
     if tokio::time::timeout(Duration::from_secs(2), leader.release(&broker))
@@ -141,6 +141,14 @@ pub async fn run(
     }
     tracing::info!(beat = %opts.id, "beat stopped");
     result
+}
+
+/// Resolves when the shutdown level changes; never, once its sender is gone (no stop
+/// can come any more, and a closed channel must not turn the loop into a spin).
+async fn changed(rx: &mut watch::Receiver<Shutdown>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// One tick: lease, then (when leading) every entry. Returns the earliest next fire.
