@@ -94,6 +94,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<Shutdown>,
 ) -> broker::Result<()> {
     let entries = entries(&cfg, opts.lease + opts.tick).map_err(broker::Error::Invalid)?;
+    warn_unserved_queues(&cfg, &entries);
     let mut leader = leader::Leader::new(opts.id.clone(), opts.lease);
     tracing::info!(
         beat = %opts.id, broker = %broker.addr(), entries = entries.len(),
@@ -141,6 +142,21 @@ pub async fn run(
     }
     tracing::info!(beat = %opts.id, "beat stopped");
     result
+}
+
+/// An entry whose queue no configured worker consumes would pile up unnoticed.
+fn warn_unserved_queues(cfg: &Config, entries: &[Entry]) {
+    let served = cfg.queue_names();
+    for e in entries {
+        let queue = e
+            .queue
+            .clone()
+            .or_else(|| cfg.task(&e.task).map(|t| t.queue.clone()))
+            .unwrap_or_default();
+        if !served.contains(&queue) {
+            tracing::warn!(entry = %e.name, %queue, "this entry's queue is not in [queues]: workers using the config's queues will not run its tasks");
+        }
+    }
 }
 
 /// Resolves when the shutdown level changes; never, once its sender is gone (no stop
