@@ -84,6 +84,15 @@ fn two_beats_fire_every_tick_exactly_once() {
     ciq.config(EVERY_1S);
     let mut a = spawn_beat(&ciq, "a", "1s");
     let mut b = spawn_beat(&ciq, "b", "1s");
+    assert!(wait_until(Duration::from_secs(10), || history(
+        &redis, "tick"
+    )
+    .len()
+        >= 2));
+    // Crontab-style `--once` runs beside them change nothing.
+    for _ in 0..3 {
+        ciq.ok(&["beat", "--once", "--lease", "1s", "--tick", "100ms"]);
+    }
     assert!(wait_until(Duration::from_secs(15), || history(
         &redis, "tick"
     )
