@@ -34,8 +34,14 @@ _ciq() {
             ciq,inspect)
                 cmd="ciq__subcmd__inspect"
                 ;;
+            ciq,migrate-from-cron)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron"
+                ;;
             ciq,pause)
                 cmd="ciq__subcmd__pause"
+                ;;
+            ciq,platform)
+                cmd="ciq__subcmd__platform"
                 ;;
             ciq,purge)
                 cmd="ciq__subcmd__purge"
@@ -46,8 +52,14 @@ _ciq() {
             ciq,resume)
                 cmd="ciq__subcmd__resume"
                 ;;
+            ciq,rollback)
+                cmd="ciq__subcmd__rollback"
+                ;;
             ciq,status)
                 cmd="ciq__subcmd__status"
+                ;;
+            ciq,up)
+                cmd="ciq__subcmd__up"
                 ;;
             ciq,work)
                 cmd="ciq__subcmd__work"
@@ -82,8 +94,14 @@ _ciq() {
             ciq__subcmd__help,inspect)
                 cmd="ciq__subcmd__help__subcmd__inspect"
                 ;;
+            ciq__subcmd__help,migrate-from-cron)
+                cmd="ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron"
+                ;;
             ciq__subcmd__help,pause)
                 cmd="ciq__subcmd__help__subcmd__pause"
+                ;;
+            ciq__subcmd__help,platform)
+                cmd="ciq__subcmd__help__subcmd__platform"
                 ;;
             ciq__subcmd__help,purge)
                 cmd="ciq__subcmd__help__subcmd__purge"
@@ -94,8 +112,14 @@ _ciq() {
             ciq__subcmd__help,resume)
                 cmd="ciq__subcmd__help__subcmd__resume"
                 ;;
+            ciq__subcmd__help,rollback)
+                cmd="ciq__subcmd__help__subcmd__rollback"
+                ;;
             ciq__subcmd__help,status)
                 cmd="ciq__subcmd__help__subcmd__status"
+                ;;
+            ciq__subcmd__help,up)
+                cmd="ciq__subcmd__help__subcmd__up"
                 ;;
             ciq__subcmd__help,work)
                 cmd="ciq__subcmd__help__subcmd__work"
@@ -111,6 +135,15 @@ _ciq() {
                 ;;
             ciq__subcmd__help__subcmd__inspect,scheduled)
                 cmd="ciq__subcmd__help__subcmd__inspect__subcmd__scheduled"
+                ;;
+            ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron,next)
+                cmd="ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__next"
+                ;;
+            ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron,status)
+                cmd="ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__status"
+                ;;
+            ciq__subcmd__help__subcmd__platform,check)
+                cmd="ciq__subcmd__help__subcmd__platform__subcmd__check"
                 ;;
             ciq__subcmd__inspect,active)
                 cmd="ciq__subcmd__inspect__subcmd__active"
@@ -136,6 +169,36 @@ _ciq() {
             ciq__subcmd__inspect__subcmd__help,scheduled)
                 cmd="ciq__subcmd__inspect__subcmd__help__subcmd__scheduled"
                 ;;
+            ciq__subcmd__migrate__subcmd__from__subcmd__cron,help)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help"
+                ;;
+            ciq__subcmd__migrate__subcmd__from__subcmd__cron,next)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__next"
+                ;;
+            ciq__subcmd__migrate__subcmd__from__subcmd__cron,status)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__status"
+                ;;
+            ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help,help)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__help"
+                ;;
+            ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help,next)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__next"
+                ;;
+            ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help,status)
+                cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__status"
+                ;;
+            ciq__subcmd__platform,check)
+                cmd="ciq__subcmd__platform__subcmd__check"
+                ;;
+            ciq__subcmd__platform,help)
+                cmd="ciq__subcmd__platform__subcmd__help"
+                ;;
+            ciq__subcmd__platform__subcmd__help,check)
+                cmd="ciq__subcmd__platform__subcmd__help__subcmd__check"
+                ;;
+            ciq__subcmd__platform__subcmd__help,help)
+                cmd="ciq__subcmd__platform__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -143,7 +206,7 @@ _ciq() {
 
     case "${cmd}" in
         ciq)
-            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config help"
+            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -397,7 +460,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help)
-            opts="enqueue work beat depth purge inspect requeue pause resume status config help"
+            opts="enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -550,9 +613,79 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron)
+            opts="status next"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__next)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__help__subcmd__pause)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__platform)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__platform__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -606,7 +739,35 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__help__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -832,6 +993,144 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron)
+            opts="-y -q -h --to-stage --dry-run --force --yes --config --broker --database --json --quiet --help status next help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to-stage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help)
+            opts="status next help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__next)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__next)
+            opts="-y -q -h --dry-run --force --yes --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__status)
+            opts="-q -h --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__pause)
             opts="-q -h --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -851,6 +1150,100 @@ _ciq() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform)
+            opts="-q -h --config --broker --database --json --quiet --help check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__check)
+            opts="-q -h --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__platform__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -944,6 +1337,36 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__rollback)
+            opts="-y -q -h --yes --dry-run --verify-cron --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --verify-cron)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__status)
             opts="-q -h --watch --stuck-after --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -956,6 +1379,80 @@ _ciq() {
                     return 0
                     ;;
                 --stuck-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__up)
+            opts="-Q -c -q -h --data-dir --no-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --metrics-addr --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --queues)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -Q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --heartbeat)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -42,6 +42,10 @@ complete -c ciq -n "__fish_ciq_needs_command" -f -a "pause" -d 'Stop workers tak
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "config" -d 'Show the resolved configuration'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "up" -d 'Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and the beat'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "platform" -d 'The CI platform\'s database: check tables and pending tests'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "migrate-from-cron" -d 'Migrate the platform from its cron job to the queue, one stage at a time'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "rollback" -d 'Return the platform to stage 0: cron only'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l arg -d 'A task argument; the value is JSON when it parses as JSON (42, true), else a string' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l args-json -d 'All arguments as one JSON object (merged under --arg)' -r
@@ -188,19 +192,99 @@ complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcomma
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "enqueue" -d 'Enqueue a task and print its id'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "config" -d 'Show the resolved configuration'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l data-dir -d 'Where ciq keeps its data (redis AOF and log) [default: $XDG_DATA_HOME/ciq or ~/.local/share/ciq]' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l redis-server -d 'The redis-server program to start' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -s Q -l queues -d 'Queues with optional weights, e.g. test_execution:6,default:3 (default: all configured)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -s c -l concurrency -d 'Tasks run at once by this worker' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l name -d 'A name shown in `inspect active` and `status` (default: host:pid)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l shutdown-timeout -d 'How long running tasks may finish after the first stop signal' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l lease -d 'Lease on a claimed task; it is recovered this long after its worker dies' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l heartbeat -d 'How often leases are renewed' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l sweep -d 'How often expired leases are looked for' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l no-redis -d 'Never start a redis-server, even when the local broker is down'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Check the platform database (tables, columns) and count pending tests per platform'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from check" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from check" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from check" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the platform database (tables, columns) and count pending tests per platform'
+complete -c ciq -n "__fish_ciq_using_subcommand platform; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l to-stage -d 'Go to stage N: the next one (or finish a half-done one), or step back to 1 or 2' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l dry-run -d 'Print the plan and the gate checks; change nothing'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l force -d 'Go ahead although gate checks fail (recorded in the audit log)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -s y -l yes -d 'Do not ask (needed without a terminal)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -f -a "status" -d 'The current stage, any drift between the files and services, and the gate checks'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -f -a "next" -d 'Move to the next stage'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and not __fish_seen_subcommand_from status next help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from status" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from status" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from status" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from status" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -l dry-run -d 'Print the plan and the gate checks; change nothing'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -l force -d 'Go ahead although gate checks fail (recorded in the audit log)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -s y -l yes -d 'Do not ask (needed without a terminal)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from next" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from help" -f -a "status" -d 'The current stage, any drift between the files and services, and the gate checks'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from help" -f -a "next" -d 'Move to the next stage'
+complete -c ciq -n "__fish_ciq_using_subcommand migrate-from-cron; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l verify-cron -d 'After the rollback, wait up to this long for the cron log to show a new run' -r
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s y -l yes -d 'Do not ask; run every step (needed without a terminal)'
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l dry-run -d 'Print the plan; change nothing'
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "enqueue" -d 'Enqueue a task and print its id'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "config" -d 'Show the resolved configuration'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "up" -d 'Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and the beat'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "platform" -d 'The CI platform\'s database: check tables and pending tests'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "migrate-from-cron" -d 'Migrate the platform from its cron job to the queue, one stage at a time'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "rollback" -d 'Return the platform to stage 0: cron only'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "dead" -d 'Dead tasks with their reason and last error'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from platform" -f -a "check" -d 'Check the platform database (tables, columns) and count pending tests per platform'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from migrate-from-cron" -f -a "status" -d 'The current stage, any drift between the files and services, and the gate checks'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from migrate-from-cron" -f -a "next" -d 'Move to the next stage'

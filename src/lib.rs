@@ -17,6 +17,8 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod output;
+pub mod platform;
+pub mod rollout;
 pub mod runner;
 pub mod submit;
 pub mod worker;

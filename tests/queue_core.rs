@@ -677,3 +677,70 @@ fn metrics_endpoint_serves_prometheus_text() {
     sigterm(&w);
     wait_exit(&mut w, Duration::from_secs(10));
 }
+
+#[test]
+fn enqueue_wait_exits_with_the_task_outcome() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let o = ciq.run(&["enqueue", "noop", "--wait", "--timeout", "300ms"]);
+    assert_eq!(o.status.code(), Some(5), "no worker: times out");
+    let mut w = ciq.spawn_worker("w", &[]);
+    let o = ciq.run(&["enqueue", "noop", "--wait", "--timeout", "10s"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = ciq.run(&[
+        "enqueue",
+        "noop",
+        "--arg",
+        "fail=fail",
+        "--wait",
+        "--timeout",
+        "10s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("noop asked to fail"));
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+
+#[test]
+fn a_task_whose_workers_keep_dying_goes_dead_at_the_delivery_cap() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[tasks.noop]\nmax_retries = 10\n[worker]\nmax_deliveries = 2\n");
+    ciq.ok(&["enqueue", "noop", "--args-json", r#"{"sleep_ms": 60000}"#]);
+    for round in 0..2 {
+        let mut w = ciq.spawn_worker(&format!("w{round}"), &[]);
+        let owner = format!("\"worker\": \"w{round}@");
+        assert!(
+            wait_until(Duration::from_secs(15), || ciq
+                .ok(&["inspect", "active", "--json"])
+                .contains(&owner)),
+            "round {round}: {}",
+            ciq.log(&format!("w{round}"))
+        );
+        sigkill(&mut w);
+    }
+    let mut sweeper = ciq.spawn_worker("sweeper", &["--queues", "maintenance"]);
+    // The sweeper of a worker on another queue does not touch `default`; one on it does.
+    let mut w = ciq.spawn_worker("last", &[]);
+    assert!(wait_until(Duration::from_secs(15), || depth(
+        &ciq, "default"
+    )["dead"]
+        == 1));
+    let dead: Vec<serde_json::Value> =
+        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("lease expired 2 times"),
+        "{dead:?}"
+    );
+    sigkill(&mut w);
+    sigkill(&mut sweeper);
+}

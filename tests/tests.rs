@@ -6,4 +6,6 @@ mod beat;
 mod beat_inspect;
 mod generated;
 mod install;
+mod platform;
 mod queue_core;
+mod rollout;

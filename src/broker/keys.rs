@@ -136,6 +136,19 @@ pub fn notify(id: &str) -> String {
     format!("{PREFIX}:notify:{id}")
 }
 
+/// HASH test id -> ms when discovery first saw the test pending (the rollout's
+/// "stuck test" check reads it). Kept in Redis: ciq never adds tables to the platform's
+/// database.
+pub fn platform_first_seen() -> String {
+    format!("{PREFIX}:platform:first_seen")
+}
+
+/// STRING: the id of the `start_test` task that claimed this VM name, so the same task
+/// can resume its own claim after a crash (and only it).
+pub fn platform_start_claim(vm_name: &str) -> String {
+    format!("{PREFIX}:platform:claim:{vm_name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

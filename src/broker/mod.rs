@@ -1,6 +1,7 @@
 //! Redis broker: key names (`keys`), Lua transitions (`scripts`, `lua/`), the message
 //! format (`envelope`), the task lifecycle operations (`ops`) and operator reads and
-//! writes (`admin`). Nothing outside this module builds a key or sends a script.
+//! writes (`admin`), the platform tasks' bookkeeping (`platform`). Nothing outside this
+//! module builds a key or sends a script.
 
 pub mod admin;
 pub mod beat;
@@ -8,6 +9,8 @@ pub mod envelope;
 mod error;
 pub mod keys;
 pub mod ops;
+mod platform;
+mod rollout;
 mod scripts;
 
 pub use envelope::{new_id, now_ms, Envelope};

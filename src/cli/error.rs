@@ -85,6 +85,23 @@ impl From<crate::broker::Error> for CliError {
     }
 }
 
+impl From<crate::platform::Error> for CliError {
+    fn from(e: crate::platform::Error) -> Self {
+        use crate::platform::Error as E;
+        let hint = match &e {
+            E::InvalidUrl(_) => return CliError::usage(e.to_string()),
+            E::Unreachable { .. } => {
+                "is the database server running? check --database / CIQ_DATABASE / database in ciq.toml"
+            }
+            E::Schema { .. } => {
+                "point ciq at the platform's own database, or create the tables with the platform's migrations"
+            }
+            E::Query(_) => "see the database server's log",
+        };
+        CliError::new(Kind::Database, e.to_string()).with_hint(hint)
+    }
+}
+
 impl From<crate::config::ConfigError> for CliError {
     fn from(e: crate::config::ConfigError) -> Self {
         CliError::usage(e.to_string())

@@ -9,10 +9,16 @@ pub mod error;
 mod inspect;
 mod inspect_scheduled;
 mod logging;
+mod migrate;
 mod pause;
+mod platform;
 mod purge;
 mod requeue;
+mod rollback;
+mod rollout_ui;
 mod status;
+mod up;
+mod up_redis;
 mod work;
 
 pub use error::{CliError, CliResult, Kind};
@@ -78,6 +84,12 @@ pub enum Command {
     /// Show the resolved configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
+    Up(up::UpArgs),
+    /// The CI platform's database: check tables and pending tests.
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
+    MigrateFromCron(migrate::MigrateArgs),
+    Rollback(rollback::RollbackArgs),
 }
 
 /// What every command gets: the resolved config and output preferences.
@@ -168,6 +180,10 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Status(a) => status::run(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
+        Command::Platform(c) => platform::run(c, ctx).await,
+        Command::Up(a) => up::run(a, ctx).await,
+        Command::MigrateFromCron(a) => migrate::run(a, ctx).await,
+        Command::Rollback(a) => rollback::run(a, ctx).await,
     }
 }
 

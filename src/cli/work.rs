@@ -113,7 +113,11 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
 
 /// The handlers a full worker runs: built-ins, then tasks with configured runners.
 pub fn handlers(cfg: &Arc<Config>) -> Vec<Arc<dyn TaskHandler>> {
-    vec![Arc::new(Noop), Arc::new(ConfiguredRunner::new(cfg.clone()))]
+    vec![
+        Arc::new(Noop),
+        Arc::new(crate::platform::handler::PlatformTasks::new()),
+        Arc::new(ConfiguredRunner::new(cfg.clone())),
+    ]
 }
 
 /// A watch channel fed by SIGTERM/SIGINT: first Graceful, then Now.

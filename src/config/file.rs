@@ -53,7 +53,9 @@ pub enum RunnerSpec {
     /// argv template; `{name}` placeholders are replaced by task arguments.
     Exec {
         exec: Vec<String>,
-        #[serde(default)]
+        /// Extra environment for the process; values may be secrets, so they are
+        /// never serialized (`config show` prints the names only).
+        #[serde(default, serialize_with = "env_names_only")]
         env: BTreeMap<String, String>,
     },
     /// POST the JSON args to this URL.
@@ -67,6 +69,13 @@ pub enum RunnerSpec {
         #[serde(default)]
         token_env: Option<String>,
     },
+}
+
+fn env_names_only<S: serde::Serializer>(
+    env: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(env.keys().map(|k| (k, "***")))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -181,6 +181,10 @@ fn resolve(
         ));
     }
 
+    let start_runner = tasks.get("start_test").and_then(|t| t.runner.as_ref());
+    raw.platform
+        .validate(start_runner)
+        .map_err(|(k, m)| semantic(k, m))?;
     let mut broker = pick(&ov.broker, raw.broker, DEFAULT_BROKER);
     let user = std::env::var("CIQ_BROKER_USER").ok().or(raw.broker_user);
     let password = match std::env::var("CIQ_BROKER_PASSWORD") {

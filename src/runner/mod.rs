@@ -4,8 +4,12 @@
 use crate::config::RunnerSpec;
 use std::time::{Duration, Instant};
 
-mod exec;
+pub mod cloud;
+pub mod exec;
 mod http;
+mod tail;
+
+pub use cloud::CloudError;
 
 /// What the runner is asked to do.
 pub struct RunRequest<'a> {
@@ -43,7 +47,36 @@ pub enum RunOutcome {
     },
 }
 
+/// A run's outcome plus the cloud error report it printed, if any (the platform tasks
+/// turn its code into a contributor message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub outcome: RunOutcome,
+    pub cloud: Option<CloudError>,
+}
+
+impl RunResult {
+    pub fn plain(outcome: RunOutcome) -> Self {
+        RunResult {
+            outcome,
+            cloud: None,
+        }
+    }
+
+    /// A failure before anything ran (bad template, missing program, bad config).
+    pub fn permanent(error: String) -> Self {
+        Self::plain(RunOutcome::Permanent {
+            error,
+            output: String::new(),
+        })
+    }
+}
+
 pub async fn run(spec: &RunnerSpec, req: RunRequest<'_>) -> RunOutcome {
+    run_detailed(spec, req).await.outcome
+}
+
+pub async fn run_detailed(spec: &RunnerSpec, req: RunRequest<'_>) -> RunResult {
     match spec {
         RunnerSpec::Exec { exec, env } => exec::run(exec, env, &req).await,
         RunnerSpec::Http {

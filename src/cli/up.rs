@@ -1,0 +1,127 @@
+//! `ciq up`: everything on one machine, for trying ciq and for small installs.
+
+use super::up_redis::{answers, default_data_dir, local_port, LocalRedis};
+use super::work::{apply, handlers, shutdown_on_signals, WorkArgs};
+use super::{CliError, CliResult, Ctx};
+use crate::beat::BeatOptions;
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::worker::{self, WorkerOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and
+/// the beat.
+///
+/// When the broker URL is local (127.0.0.1/localhost, no password) and nothing answers
+/// there, `up` starts redis-server (AOF on, data in --data-dir/redis) and stops it on
+/// exit. A sqlite:// database is created with the platform's tables if it is new. One
+/// discovery pass (process_pending_tests) is queued at start so waiting tests are picked
+/// up at once; the beat fires the [schedule] entries from then on. SIGTERM/SIGINT stop
+/// gracefully, a second signal at once.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Quick start:\n  ciq up --config examples/ciq.toml")]
+pub struct UpArgs {
+    /// Where ciq keeps its data (redis AOF and log) [default: $XDG_DATA_HOME/ciq or ~/.local/share/ciq].
+    #[arg(long, env = "CIQ_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Never start a redis-server, even when the local broker is down.
+    #[arg(long)]
+    pub no_redis: bool,
+    /// The redis-server program to start.
+    #[arg(
+        long,
+        env = "CIQ_REDIS_SERVER",
+        default_value = "redis-server",
+        value_name = "PATH"
+    )]
+    pub redis_server: String,
+    #[command(flatten)]
+    pub work: WorkArgs,
+}
+
+pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    super::logging::init();
+    let mut cfg = ctx.config.clone();
+    apply(&a.work, &mut cfg)?;
+    cfg.beat.check().map_err(CliError::usage)?;
+    crate::beat::entries(&cfg, cfg.beat.lease.0 + cfg.beat.tick.0).map_err(CliError::usage)?;
+    let cfg = Arc::new(cfg);
+    let shutdown = shutdown_on_signals();
+    let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
+
+    let mut local = None;
+    if let (Some(port), false) = (local_port(&cfg.broker.value), a.no_redis) {
+        if !answers(port).await {
+            let r = LocalRedis::start(&a.redis_server, port, &data_dir.join("redis")).await?;
+            tracing::info!(port, dir = %r.dir.display(), "started redis-server (AOF on)");
+            local = Some(r);
+        }
+    }
+    let broker = match Broker::connect(&cfg.broker.value).await {
+        Ok(b) => b,
+        Err(e) => {
+            if let Some(mut r) = local {
+                r.stop().await;
+            }
+            return Err(e.into());
+        }
+    };
+
+    let outcome = run_services(&cfg, broker, a.work.name.as_deref(), shutdown).await;
+    if let Some(mut r) = local {
+        r.stop().await;
+        tracing::info!("stopped redis-server");
+    }
+    outcome
+}
+
+async fn run_services(
+    cfg: &Arc<Config>,
+    broker: Broker,
+    name: Option<&str>,
+    shutdown: tokio::sync::watch::Receiver<worker::Shutdown>,
+) -> CliResult<ExitCode> {
+    let db = crate::platform::db::connect(&cfg.database.value, &cfg.platform).await?;
+    tracing::info!(database = %crate::broker::redact_url(&cfg.database.value), "platform database ready");
+    db.close().await;
+    if crate::platform::tasks::start_runner(cfg).is_none() {
+        tracing::warn!("no start runner configured ([platform] start_vm): start_test tasks will fail until one is");
+    }
+    kick_discovery(cfg, &broker).await;
+
+    let wopts = WorkerOptions::from_config(cfg, worker::default_worker_id(name));
+    let bopts = BeatOptions::from_config(cfg, worker::default_worker_id(name));
+    let (w, b) = tokio::join!(
+        worker::run(
+            wopts,
+            cfg.clone(),
+            broker.clone(),
+            handlers(cfg),
+            shutdown.clone()
+        ),
+        crate::beat::run(cfg.clone(), broker, bopts, shutdown),
+    );
+    w?;
+    b?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One discovery pass at start (a duplicate if one is already queued).
+async fn kick_discovery(cfg: &Config, broker: &Broker) {
+    match crate::submit::build_envelope(
+        cfg,
+        "process_pending_tests",
+        Default::default(),
+        None,
+        None,
+    ) {
+        Ok(env) => {
+            if let Err(e) = broker.enqueue(&env, None).await {
+                tracing::warn!(error = %e, "cannot queue the first discovery pass");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot queue the first discovery pass"),
+    }
+}

@@ -1,0 +1,237 @@
+//! Running one step: it re-reads the machine first (the plan may be minutes old), changes
+//! only what still differs, then verifies. File edits are backed up and atomic; a change
+//! that needs a follow-up (flag → platform restart, unit file → daemon-reload) leaves a
+//! marker first, so a rerun after a failure still does the follow-up.
+
+use super::crontab::{self, CronState, CronTarget};
+use super::plan::{Action, Step};
+use super::state::{crontab_of, systemctl_of};
+use super::{config_py, fsutil, notes, Error, Result};
+use crate::config::rollout::Rollout;
+use std::time::{Duration, Instant};
+
+/// What a step did, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub before: String,
+    pub after: String,
+    pub backup: Option<String>,
+}
+
+fn outcome(before: impl Into<String>, after: impl Into<String>) -> Outcome {
+    Outcome {
+        before: before.into(),
+        after: after.into(),
+        backup: None,
+    }
+}
+
+pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Result<Outcome> {
+    let sc = systemctl_of(r);
+    match &step.action {
+        Action::InstallUnit { path, content, .. } => {
+            if fsutil::read_opt(path)?.is_some() {
+                return Ok(outcome("present", "present (kept)"));
+            }
+            notes::set_marker(&r.state_dir, notes::RELOAD_PENDING)?;
+            fsutil::atomic_write(path, content.as_bytes(), 0o644)?;
+            if fsutil::read_opt(path)?.as_deref() != Some(content.as_bytes()) {
+                return Err(Error::Verify(format!("{} was not written", path.display())));
+            }
+            Ok(outcome("absent", "installed"))
+        }
+        Action::DaemonReload => {
+            sc.call("daemon-reload", None)?;
+            notes::clear_marker(&r.state_dir, notes::RELOAD_PENDING)?;
+            Ok(outcome("unit files changed", "reloaded"))
+        }
+        Action::StartUnit { unit } => {
+            let before = sc.state(unit)?;
+            if !before.enabled {
+                sc.call("enable", Some(unit))?;
+            }
+            if !before.active {
+                sc.call("start", Some(unit))?;
+            }
+            let after = sc.state(unit)?;
+            if !sc.is_active(unit)? || !after.enabled {
+                return Err(Error::Verify(format!("{unit} is not running and enabled")));
+            }
+            Ok(outcome(unit_word(before), unit_word(after)))
+        }
+        Action::StopUnit { unit } => {
+            let before = sc.state(unit)?;
+            if before.active {
+                sc.call("stop", Some(unit))?;
+            }
+            if before.enabled {
+                sc.call("disable", Some(unit))?;
+            }
+            let after = sc.state(unit)?;
+            if after.active || after.enabled {
+                return Err(Error::Verify(format!(
+                    "{unit} is still {}",
+                    unit_word(after)
+                )));
+            }
+            Ok(outcome(unit_word(before), unit_word(after)))
+        }
+        Action::SetFlag { value } => set_flag(r, *value),
+        Action::RestartPlatform { unit } => {
+            sc.call("restart", Some(unit))?;
+            if !sc.is_active(unit)? {
+                return Err(Error::Verify(format!(
+                    "{unit} is not active after the restart"
+                )));
+            }
+            notes::clear_marker(&r.state_dir, notes::RESTART_PENDING)?;
+            Ok(outcome("flag changed", "restarted"))
+        }
+        Action::SetCron { .. } => {
+            let target = step.cron_target.unwrap_or(CronTarget::Every10);
+            set_cron(r, target)
+        }
+        Action::VerifyCron => verify_cron(r, verify_cron_wait),
+    }
+}
+
+fn unit_word(u: super::systemd::UnitState) -> String {
+    format!(
+        "{}, {}",
+        if u.active { "active" } else { "inactive" },
+        if u.enabled { "enabled" } else { "disabled" }
+    )
+}
+
+fn set_flag(r: &Rollout, value: bool) -> Result<Outcome> {
+    let path = &r.platform_config;
+    let what = path.display().to_string();
+    let bytes = fsutil::read_opt(path)?.ok_or_else(|| Error::Unreadable {
+        what: what.clone(),
+        msg: "no such file".into(),
+    })?;
+    let text = crontab::utf8(what.clone(), bytes)?;
+    let before = config_py::read(&text, &r.flag);
+    let new = config_py::set(&text, &r.flag, value).map_err(|msg| Error::Edit {
+        what: what.clone(),
+        msg,
+    })?;
+    if new == text {
+        return Ok(outcome(before.describe(), before.describe()));
+    }
+    let backup = fsutil::backup_file(&r.backup_dir, path)?;
+    // Before the write: if we die right after it, a rerun still restarts the platform.
+    notes::set_marker(&r.state_dir, notes::RESTART_PENDING)?;
+    fsutil::atomic_write(path, new.as_bytes(), 0o644)?;
+    let after = fsutil::read_opt(path)?
+        .map(|b| config_py::read(&String::from_utf8_lossy(&b), &r.flag))
+        .unwrap_or(config_py::FlagValue::Missing);
+    if after.as_bool() != Some(value) {
+        return Err(Error::Verify(format!("{what} reads {}", after.describe())));
+    }
+    Ok(Outcome {
+        backup: backup.map(|b| b.display().to_string()),
+        ..outcome(before.describe(), after.describe())
+    })
+}
+
+fn set_cron(r: &Rollout, target: CronTarget) -> Result<Outcome> {
+    let ct = crontab_of(r);
+    let text = ct.read()?;
+    let before = crontab::read(&text, &r.cron_match);
+    let new = crontab::set(&text, &r.cron_match, target).map_err(|msg| Error::Edit {
+        what: ct.label(),
+        msg,
+    })?;
+    if new == text {
+        return Ok(outcome(before.describe(), before.describe()));
+    }
+    let backup = ct.write(&text, &new, &r.backup_dir)?;
+    let after = crontab::read(&ct.read()?, &r.cron_match);
+    if after != target.state() {
+        return Err(Error::Verify(format!(
+            "{} is {}",
+            ct.label(),
+            after.describe()
+        )));
+    }
+    Ok(Outcome {
+        backup: Some(backup.display().to_string()),
+        ..outcome(before.describe(), after.describe())
+    })
+}
+
+/// A cron line needs five time fields and a command (a cron.d file also a user).
+fn valid_line(text: &str, pattern: &str, system_file: bool) -> bool {
+    text.lines()
+        .filter(|l| l.contains(pattern) && !l.trim_start().starts_with('#'))
+        .any(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let need = if system_file { 7 } else { 6 };
+            fields.len() >= need
+                && fields[..5].iter().all(|f| {
+                    f.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "*/,-".contains(c))
+                })
+        })
+}
+
+fn verify_cron(r: &Rollout, wait: Option<Duration>) -> Result<Outcome> {
+    let ct = crontab_of(r);
+    let text = ct.read()?;
+    let state = crontab::read(&text, &r.cron_match);
+    let system_file = matches!(r.crontab, crate::config::rollout::CrontabTarget::File(_));
+    if state != CronState::Every10 || !valid_line(&text, &r.cron_match, system_file) {
+        return Err(Error::Verify(format!(
+            "the cron entry for {} in {} is {}, not a valid */10 line",
+            r.cron_match,
+            ct.label(),
+            state.describe()
+        )));
+    }
+    let Some(wait) = wait else {
+        return Ok(outcome("*/10", "*/10 (valid)"));
+    };
+    let log = &r.cron_log;
+    let start = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(bytes) = fsutil::read_opt(log)? {
+            let from = if (bytes.len() as u64) < start {
+                0
+            } else {
+                start as usize
+            };
+            let new = String::from_utf8_lossy(&bytes[from..]);
+            if new.lines().any(|l| l.contains(&r.cron_match)) {
+                return Ok(outcome("*/10", "*/10 (cron ran it)"));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout(format!(
+                "{} showed no new run of {} within {}",
+                log.display(),
+                r.cron_match,
+                humantime::format_duration(wait)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200).min(wait));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_line;
+
+    #[test]
+    fn cron_lines_are_checked_for_shape() {
+        let p = "mod_ci/cron.py";
+        assert!(valid_line("*/10 * * * * python mod_ci/cron.py\n", p, false));
+        assert!(!valid_line("*/10 * * * python mod_ci/cron.py\n", p, true));
+        assert!(valid_line(
+            "*/10 * * * * www-data python mod_ci/cron.py\n",
+            p,
+            true
+        ));
+    }
+}

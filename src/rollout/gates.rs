@@ -1,0 +1,309 @@
+//! Gate checks before moving to the next stage, read from Redis: broker reachable, a
+//! worker heartbeat and a beat leader alive, every periodic task fired and succeeded
+//! recently, and no test pending longer than the threshold. Entering stage 1 only needs
+//! the broker (the services do not exist yet).
+
+use crate::broker::beat::EntryState;
+use crate::broker::Broker;
+use crate::config::rollout::Rollout;
+use crate::config::Config;
+use crate::output::age;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One check and what it saw.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Gate {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn gate(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Gate {
+    Gate {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// One periodic entry as the beat and the worker recorded it.
+#[derive(Debug, Clone, Default)]
+pub struct EntrySnap {
+    pub name: String,
+    pub task: String,
+    /// How often the entry fires (ms), when known: a slow entry gets two intervals.
+    pub interval_ms: Option<u64>,
+    pub beat: EntryState,
+    pub last_done: Option<u64>,
+    pub last_failed: Option<u64>,
+}
+
+/// Everything the gates read, gathered first so the judging is a pure function.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub workers: Vec<(String, u64)>,
+    /// The lease holder, if a beat holds it.
+    pub leader: Option<String>,
+    pub entries: Vec<EntrySnap>,
+    pub first_seen: BTreeMap<String, String>,
+}
+
+/// A periodic entry to check: its name, task, queue and interval (ms) when known.
+pub struct Periodic {
+    pub name: String,
+    pub task: String,
+    pub queue: String,
+    pub interval_ms: Option<u64>,
+}
+
+/// The gap between two fire times of a 5-field cron expression.
+fn cron_interval_ms(expr: &str) -> Option<u64> {
+    use std::str::FromStr;
+    let s = cron::Schedule::from_str(&format!("0 {expr}")).ok()?;
+    let mut it = s.upcoming(chrono::Utc);
+    let (a, b) = (it.next()?, it.next()?);
+    u64::try_from((b - a).num_milliseconds()).ok()
+}
+
+/// Periodic entries to check: the resolved schedule (the platform's two tasks unless
+/// ciq.toml says otherwise).
+pub fn periodic_entries(cfg: &Config) -> Vec<Periodic> {
+    let queue_of = |task: &str| {
+        cfg.task(task)
+            .map(|t| t.queue.clone())
+            .unwrap_or_else(|| "default".into())
+    };
+    cfg.schedule
+        .iter()
+        .map(|(name, e)| {
+            let task = e.task.clone().unwrap_or_else(|| name.clone());
+            Periodic {
+                name: name.clone(),
+                queue: e.queue.clone().unwrap_or_else(|| queue_of(&task)),
+                interval_ms: e
+                    .every
+                    .map(|d| d.as_millis())
+                    .or_else(|| e.cron.as_deref().and_then(cron_interval_ms)),
+                task,
+            }
+        })
+        .collect()
+}
+
+async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
+    let mut entries = vec![];
+    for p in periodic_entries(cfg) {
+        let stats = b.stats_raw(&p.queue).await?;
+        let ms = |k: String| stats.get(&k).and_then(|v| v.parse().ok());
+        entries.push(EntrySnap {
+            beat: b.beat_entry(&p.name).await?,
+            last_done: ms(format!("last_done:{}", p.task)),
+            last_failed: ms(format!("last_failed:{}", p.task)),
+            interval_ms: p.interval_ms,
+            name: p.name,
+            task: p.task,
+        });
+    }
+    Ok(Snapshot {
+        workers: b.worker_heartbeats().await?,
+        leader: b.beat_leader().await?.map(|l| l.holder),
+        entries,
+        first_seen: b.platform_first_seen().await?,
+    })
+}
+
+fn ago(now: u64, at: u64) -> String {
+    format!("{} ago", age(now.saturating_sub(at) as f64 / 1000.0))
+}
+
+/// Judges a snapshot taken at `now` (ms).
+pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
+    let mut out = vec![];
+    let hb_max = r.heartbeat_max_age.as_millis();
+    out.push(match s.workers.iter().max_by_key(|w| w.1) {
+        Some((id, at)) if now.saturating_sub(*at) <= hb_max => gate(
+            "worker alive",
+            true,
+            format!("{id} heartbeat {}", ago(now, *at)),
+        ),
+        Some((id, at)) => gate(
+            "worker alive",
+            false,
+            format!(
+                "newest heartbeat ({id}) is {}; limit {}",
+                ago(now, *at),
+                r.heartbeat_max_age
+            ),
+        ),
+        None => gate("worker alive", false, "no worker has registered"),
+    });
+    out.push(match &s.leader {
+        Some(h) => gate("beat leader", true, format!("held by {h}")),
+        None => gate("beat leader", false, "no beat holds the leader lease"),
+    });
+    for e in &s.entries {
+        let limit = r
+            .periodic_max_age
+            .as_millis()
+            .max(e.interval_ms.unwrap_or(0).saturating_mul(2));
+        let limit_text = humantime::format_duration(std::time::Duration::from_millis(limit));
+        let fresh = |t: Option<u64>| t.filter(|t| now.saturating_sub(*t) <= limit);
+        let name = format!("periodic {}", e.name);
+        let fired = e.beat.last_fire_ms;
+        let failures = e.beat.consecutive_failures;
+        let g = match (fresh(fired), fresh(e.last_done)) {
+            (None, _) => gate(
+                name,
+                false,
+                match fired {
+                    Some(f) => format!("last fired {}; limit {limit_text}", ago(now, f)),
+                    None => "never fired".into(),
+                },
+            ),
+            _ if failures > 0 => gate(name, false, format!("{failures} consecutive failures")),
+            (Some(_), None) => gate(
+                name,
+                false,
+                format!("{} has not succeeded within {limit_text}", e.task),
+            ),
+            (Some(f), Some(d)) if e.last_failed.is_some_and(|x| x > d) => gate(
+                name,
+                false,
+                format!("fired {}, but its last run failed", ago(now, f)),
+            ),
+            (Some(f), Some(d)) => gate(
+                name,
+                true,
+                format!("fired {}, succeeded {}", ago(now, f), ago(now, d)),
+            ),
+        };
+        out.push(g);
+    }
+    let threshold = r.pending_threshold.as_millis();
+    let mut old: Vec<(u64, &String)> = s
+        .first_seen
+        .iter()
+        .filter_map(|(id, ms)| ms.parse::<u64>().ok().map(|ms| (ms, id)))
+        .filter(|(ms, _)| now.saturating_sub(*ms) > threshold)
+        .collect();
+    old.sort();
+    out.push(if old.is_empty() {
+        gate(
+            "no stale pending tests",
+            true,
+            format!(
+                "{} pending, none older than {}",
+                s.first_seen.len(),
+                r.pending_threshold
+            ),
+        )
+    } else {
+        let list: Vec<String> = old
+            .iter()
+            .take(5)
+            .map(|(ms, id)| {
+                format!(
+                    "test {id} pending {}",
+                    age(now.saturating_sub(*ms) as f64 / 1000.0)
+                )
+            })
+            .collect();
+        gate(
+            "no stale pending tests",
+            false,
+            format!(
+                "{} older than {}: {}",
+                old.len(),
+                r.pending_threshold,
+                list.join(", ")
+            ),
+        )
+    });
+    out
+}
+
+/// The gates for entering `to_stage`; an unreachable broker is a failing gate, not an error.
+pub async fn check(cfg: &Config, r: &Rollout, to_stage: u8, now: u64) -> Vec<Gate> {
+    let broker = match Broker::connect(&cfg.broker.value).await {
+        Ok(b) => b,
+        Err(e) => return vec![gate("broker reachable", false, e.to_string())],
+    };
+    if let Err(e) = broker.ping().await {
+        return vec![gate("broker reachable", false, e.to_string())];
+    }
+    let mut out = vec![gate("broker reachable", true, broker.addr().to_string())];
+    if to_stage <= 1 {
+        return out;
+    }
+    match snapshot(&broker, cfg).await {
+        Ok(s) => out.extend(evaluate(&s, r, now)),
+        Err(e) => out.push(gate("broker readable", false, e.to_string())),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_and_unhealthy_snapshots() {
+        let r = crate::config::rollout::RolloutFile::default()
+            .resolve()
+            .unwrap();
+        let now = 10_000_000;
+        let beat = EntryState {
+            last_fire_ms: Some(now - 30_000),
+            ..Default::default()
+        };
+        let mut s = Snapshot {
+            workers: vec![("w1".into(), now - 2_000)],
+            leader: Some("h1".into()),
+            entries: vec![EntrySnap {
+                name: "process_pending_tests".into(),
+                task: "process_pending_tests".into(),
+                beat,
+                last_done: Some(now - 20_000),
+                last_failed: None,
+                interval_ms: Some(60_000),
+            }],
+            first_seen: [("7".to_string(), (now - 60_000).to_string())].into(),
+        };
+        assert!(
+            evaluate(&s, &r, now).iter().all(|g| g.ok),
+            "{:?}",
+            evaluate(&s, &r, now)
+        );
+        s.entries[0].last_failed = Some(now - 1_000);
+        s.first_seen
+            .insert("8".into(), (now - 16 * 60_000).to_string());
+        s.leader = None;
+        let bad: Vec<String> = evaluate(&s, &r, now)
+            .into_iter()
+            .filter(|g| !g.ok)
+            .map(|g| g.name)
+            .collect();
+        assert_eq!(
+            bad,
+            [
+                "beat leader",
+                "periodic process_pending_tests",
+                "no stale pending tests"
+            ]
+        );
+        // An hourly entry that fired and succeeded 40 minutes ago is on time.
+        s.entries[0].last_failed = None;
+        s.entries[0].interval_ms = Some(3_600_000);
+        s.entries[0].last_done = Some(now - 40 * 60_000);
+        s.entries[0].beat.last_fire_ms = Some(now - 40 * 60_000);
+        assert!(
+            evaluate(&s, &r, now)[2].ok,
+            "{:?}",
+            evaluate(&s, &r, now)[2]
+        );
+        s.entries[0].interval_ms = Some(60_000);
+        assert!(!evaluate(&s, &r, now)[2].ok, "a 1m entry 40m late fails");
+        assert_eq!(super::cron_interval_ms("*/5 * * * *"), Some(300_000));
+    }
+}

@@ -1,0 +1,65 @@
+//! The staged migration from cron to the queue, and the rollback (DESIGN.md §5).
+//!
+//! | stage | ciq services | platform flag | cron line |
+//! |---|---|---|---|
+//! | 0 cron only | stopped | False | `*/10` |
+//! | 1 install & monitor | running | False | `*/10` |
+//! | 2 queue primary | running | True | `*/30` |
+//! | 3 queue only | running | True | commented out |
+//!
+//! Bottom up: `text` and `fsutil` (byte-exact lines, backups, atomic writes), `proc`
+//! (programs with a time limit), the three things that change — `config_py`, `crontab`,
+//! `systemd` — then `state` (the stage read from those, and drift), `plan` (the steps to
+//! a target, each with its diff), `apply` (running and verifying one step), `gates`
+//! (Redis health before moving forward) and `audit` (who did what, append-only).
+//! Nothing here prints; the CLI renders.
+
+pub mod apply;
+pub mod audit;
+pub mod config_py;
+pub mod crontab;
+pub mod fsutil;
+pub mod gates;
+pub mod lock;
+pub mod notes;
+pub mod plan;
+pub mod proc;
+pub mod state;
+pub mod systemd;
+pub mod text;
+
+/// Everything that can go wrong while reading or changing the platform.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Fs(#[from] fsutil::FsError),
+    #[error("{cmd}: {msg}")]
+    Program { cmd: String, msg: String },
+    #[error("{what}: {msg}")]
+    Unreadable { what: String, msg: String },
+    #[error("{what}: {msg}")]
+    Edit { what: String, msg: String },
+    #[error("verification failed: {0}")]
+    Verify(String),
+    #[error("{0}")]
+    Timeout(String),
+    /// Another rollout command holds the lock.
+    #[error("{0}")]
+    Busy(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The highest stage.
+pub const LAST_STAGE: u8 = 3;
+
+/// One line per stage, for plans and status.
+pub fn stage_name(stage: u8) -> &'static str {
+    match stage {
+        0 => "cron only",
+        1 => "install & monitor",
+        2 => "queue primary",
+        3 => "queue only",
+        _ => "unknown",
+    }
+}

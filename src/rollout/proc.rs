@@ -1,0 +1,98 @@
+//! Running `systemctl` and `crontab` with a time limit (a hung program must not hang the
+//! rollback), capturing their output.
+
+use super::Error;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest any single program call may take; `systemctl stop` waits for the unit's own
+/// TimeoutStopSec, so this stays above the worker's.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a program call returned.
+#[derive(Debug)]
+pub struct Ran {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// `Err` with the program's own message unless it exited 0.
+    pub fn check(self, what: &str) -> Result<Ran, Error> {
+        if self.ok {
+            return Ok(self);
+        }
+        let msg = self.stderr.trim();
+        let msg = if msg.is_empty() {
+            self.stdout.trim()
+        } else {
+            msg
+        };
+        Err(Error::Program {
+            cmd: what.to_string(),
+            msg: format!(
+                "exited with {}{}{}",
+                self.code.map_or("a signal".to_string(), |c| c.to_string()),
+                if msg.is_empty() { "" } else { ": " },
+                msg
+            ),
+        })
+    }
+}
+
+/// Runs `program args…` with stdin closed; fails if it cannot start or outlives `timeout`.
+pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Ran, Error> {
+    let what = format!("{program} {}", args.join(" "));
+    let err = |msg: String| Error::Program {
+        cmd: what.clone(),
+        msg,
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(format!("cannot start: {e}")))?;
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(err(format!(
+                    "no answer within {}s; killed",
+                    timeout.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(err(format!("wait failed: {e}"))),
+        }
+    };
+    Ok(Ran {
+        ok: status.success(),
+        code: status.code(),
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    })
+}

@@ -1,0 +1,94 @@
+//! systemd through `systemctl`: the ciq unit files shipped in `install/`, and
+//! start/stop/enable/disable/restart of units. `systemctl stop ciq-worker` sends SIGTERM,
+//! so the worker finishes or returns its in-flight tasks before it exits.
+
+use super::{proc, Error};
+use serde::Serialize;
+
+pub const WORKER_UNIT_FILE: &str = include_str!("../../install/ciq-worker.service");
+pub const BEAT_UNIT_FILE: &str = include_str!("../../install/ciq-beat.service");
+
+/// A unit as systemd reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnitState {
+    pub active: bool,
+    pub enabled: bool,
+}
+
+pub struct Systemctl<'a> {
+    pub program: &'a str,
+}
+
+impl Systemctl<'_> {
+    /// Running, or on its way up or down (`activating`, `deactivating`, `reloading`):
+    /// anything but inactive or failed still needs a stop.
+    fn running(&self, unit: &str) -> Result<bool, Error> {
+        let ran = proc::run(self.program, &["is-active", unit], proc::CALL_TIMEOUT)?;
+        Ok(ran.ok
+            || matches!(
+                ran.stdout.trim(),
+                "activating" | "deactivating" | "reloading" | "refreshing"
+            ))
+    }
+
+    pub fn state(&self, unit: &str) -> Result<UnitState, Error> {
+        let enabled = proc::run(
+            self.program,
+            &["is-enabled", "--quiet", unit],
+            proc::CALL_TIMEOUT,
+        )?;
+        Ok(UnitState {
+            active: self.running(unit)?,
+            enabled: enabled.ok,
+        })
+    }
+
+    /// Strictly `active` (after a start or restart).
+    pub fn is_active(&self, unit: &str) -> Result<bool, Error> {
+        Ok(proc::run(
+            self.program,
+            &["is-active", "--quiet", unit],
+            proc::CALL_TIMEOUT,
+        )?
+        .ok)
+    }
+
+    /// Runs `systemctl VERB [UNIT]`; fails with systemctl's own message.
+    pub fn call(&self, verb: &str, unit: Option<&str>) -> Result<(), Error> {
+        let mut args = vec![verb];
+        args.extend(unit);
+        proc::run(self.program, &args, proc::CALL_TIMEOUT)?.check(&format!(
+            "{} {}",
+            self.program,
+            args.join(" ")
+        ))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_units_stop_gracefully() {
+        for (u, cmd) in [(WORKER_UNIT_FILE, " work\n"), (BEAT_UNIT_FILE, " beat\n")] {
+            assert!(u.contains("KillSignal=SIGTERM"));
+            assert!(u.contains("Restart=on-failure"));
+            assert!(u
+                .lines()
+                .any(|l| l.starts_with("ExecStart=") && l.ends_with(cmd.trim_end())));
+        }
+        let stop: u64 = WORKER_UNIT_FILE
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(
+            stop > crate::config::WorkerConfig::default()
+                .shutdown_timeout
+                .0
+                .as_secs()
+        );
+    }
+}

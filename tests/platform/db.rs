@@ -1,0 +1,219 @@
+//! A fresh platform database per test on SQLite, MariaDB/MySQL or PostgreSQL, built from
+//! the repo's copy of the platform DDL and dropped at the end. The servers come from
+//! `CIQ_TEST_MYSQL` / `CIQ_TEST_POSTGRES` (server URLs without a database), defaulting to
+//! the CI services on 127.0.0.1. An unreachable server fails the test: it never passes
+//! silently.
+
+use ciq::on_db;
+use ciq::platform::Db;
+use sqlx::Row;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+pub struct TestDb {
+    pub backend: Backend,
+    /// The URL ciq is given.
+    pub url: String,
+    name: String,
+    admin_url: String,
+    pub db: Db,
+    pub rt: tokio::runtime::Runtime,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn schema_file(b: Backend) -> PathBuf {
+    let f = match b {
+        Backend::Sqlite => "sqlite.sql",
+        Backend::MySql => "mysql.sql",
+        Backend::Postgres => "postgres.sql",
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src/platform/schema")
+        .join(f)
+}
+
+impl TestDb {
+    /// A database with the platform's full schema.
+    pub fn new(b: Backend) -> TestDb {
+        Self::with_ddl(b, |ddl| ddl)
+    }
+
+    /// A database built from the platform DDL as changed by `edit`.
+    pub fn with_ddl(b: Backend, edit: impl FnOnce(String) -> String) -> TestDb {
+        let ddl = edit(std::fs::read_to_string(schema_file(b)).expect("read the schema copy"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let name = format!("ciq_t_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let (url, admin_url, dir) = match b {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("platform.db").display());
+                (url, String::new(), Some(dir))
+            }
+            Backend::MySql => {
+                let base = std::env::var("CIQ_TEST_MYSQL")
+                    .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+                (format!("{base}/{name}"), format!("{base}/mysql"), None)
+            }
+            Backend::Postgres => {
+                let base = std::env::var("CIQ_TEST_POSTGRES")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+                (format!("{base}/{name}"), format!("{base}/test"), None)
+            }
+        };
+        let db = rt.block_on(async {
+            match b {
+                Backend::Sqlite => {
+                    let o = sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(url.trim_start_matches("sqlite://"))
+                        .create_if_missing(true)
+                        .busy_timeout(std::time::Duration::from_secs(10));
+                    let p = sqlx::SqlitePool::connect_with(o).await.expect("open sqlite");
+                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
+                    Db::Sqlite(p)
+                }
+                Backend::MySql => {
+                    let admin = sqlx::MySqlPool::connect(&admin_url).await.unwrap_or_else(|e| {
+                        panic!("MariaDB/MySQL at {admin_url} is unreachable ({e}); start it or set CIQ_TEST_MYSQL")
+                    });
+                    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
+                    admin.close().await;
+                    let p = sqlx::MySqlPool::connect(&url).await.expect("connect test database");
+                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
+                    Db::MySql(p)
+                }
+                Backend::Postgres => {
+                    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin_url} is unreachable ({e}); start it or set CIQ_TEST_POSTGRES")
+                    });
+                    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
+                    admin.close().await;
+                    let p = sqlx::PgPool::connect(&url).await.expect("connect test database");
+                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
+                    Db::Postgres(p)
+                }
+            }
+        });
+        TestDb {
+            backend: b,
+            url,
+            name,
+            admin_url,
+            db,
+            rt,
+            _dir: dir,
+        }
+    }
+
+    /// Runs one statement with `?` placeholders bound to these values.
+    pub fn exec(&self, sql: &str, binds: &[Bind]) {
+        let q = self.db.sql(sql);
+        self.rt.block_on(async {
+            on_db!(&self.db, p => {
+                let mut query = sqlx::query(&q);
+                for b in binds {
+                    query = match b {
+                        Bind::I(v) => query.bind(*v),
+                        Bind::S(v) => query.bind(v.clone()),
+                        Bind::T(v) => query.bind(*v),
+                        Bind::B(v) => query.bind(*v),
+                    };
+                }
+                query.execute(p).await.map(|_| ())
+            })
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+        })
+    }
+
+    /// Rows of text columns (cast in SQL where needed).
+    pub fn strings(&self, sql: &str) -> Vec<Vec<String>> {
+        let q = self.db.sql(sql);
+        self.rt.block_on(async {
+            on_db!(&self.db, p => {
+                let rows = sqlx::query(&q).fetch_all(p).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+                rows.iter()
+                    .map(|r| (0..r.len()).map(|i| r.try_get::<String, _>(i).unwrap_or_else(|e| panic!("{q}: column {i}: {e}"))).collect())
+                    .collect()
+            })
+        })
+    }
+
+    /// Inserts `n` tests on `platform` with ids from `first`.
+    pub fn add_tests(&self, first: i32, n: i32, platform: &str) {
+        for id in first..first + n {
+            self.exec(
+                "INSERT INTO test (id, platform, test_type, token, branch, {commit}, pr_nr) VALUES (?, ?, 'commit', ?, 'master', 'abc123', 0)",
+                &[Bind::I(id), Bind::S(platform.into()), Bind::S(format!("secret-token-{id}"))],
+            );
+        }
+    }
+
+    /// (status, message) of a test's progress rows, in order.
+    pub fn progress(&self, test_id: i32) -> Vec<(String, String)> {
+        self.strings(&format!(
+            "SELECT status, message FROM test_progress WHERE test_id = {test_id} ORDER BY id"
+        ))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
+    }
+
+    pub fn instances(&self) -> Vec<String> {
+        self.strings("SELECT name FROM gcp_instance ORDER BY name")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    }
+
+    pub fn tables(&self) -> Vec<String> {
+        let q = match self.backend {
+            Backend::MySql => "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1",
+            Backend::Postgres => "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1",
+        };
+        self.strings(q).into_iter().map(|r| r[0].clone()).collect()
+    }
+}
+
+pub enum Bind {
+    I(i32),
+    S(String),
+    T(chrono::NaiveDateTime),
+    B(bool),
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (name, admin, backend) = (self.name.clone(), self.admin_url.clone(), self.backend);
+        let db = self.db.clone();
+        self.rt.block_on(async move {
+            db.close().await;
+            let drop_sql = format!("DROP DATABASE IF EXISTS {name}");
+            match backend {
+                Backend::Sqlite => {}
+                Backend::MySql => {
+                    if let Ok(a) = sqlx::MySqlPool::connect(&admin).await {
+                        let _ = sqlx::raw_sql(&drop_sql).execute(&a).await;
+                        a.close().await;
+                    }
+                }
+                Backend::Postgres => {
+                    if let Ok(a) = sqlx::PgPool::connect(&admin).await {
+                        let _ = sqlx::raw_sql(&format!("{drop_sql} WITH (FORCE)"))
+                            .execute(&a)
+                            .await;
+                        a.close().await;
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,82 @@
+//! `ciq up`: with no Redis on the configured local port it starts redis-server (AOF on,
+//! under --data-dir), creates nothing in an existing platform SQLite file, picks up the
+//! pending tests at once, the beat's discovery ticks pick up new ones within about a
+//! second, and on SIGTERM stops the worker and then its redis-server.
+
+use super::db::{Backend, TestDb};
+use crate::harness::{free_port, sigterm, wait_exit, wait_until, Ciq};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[test]
+fn up_starts_redis_and_picks_up_pending_tests() {
+    let db = TestDb::new(Backend::Sqlite);
+    db.add_tests(1, 2, "linux");
+    db.add_tests(3, 1, "windows");
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let ciq = Ciq {
+        home: tempfile::tempdir().expect("tempdir"),
+        broker: url.clone(),
+    };
+    let started = ciq.dir().join("started.txt");
+    let script = ciq.dir().join("start.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", started.display()),
+    )
+    .expect("script");
+    ciq.config(&format!(
+        "database = \"{}\"\n[platform]\nstart_vm = {{ exec = [\"sh\", \"{}\", \"{{vm_name}}\"] }}\n[schedule.process_pending_tests]\nevery = \"1s\"\n",
+        db.url,
+        script.display()
+    ));
+    let data = ciq.dir().join("data");
+    let log = std::fs::File::create(ciq.dir().join("up.log")).expect("log");
+    let t0 = Instant::now();
+    let mut up = ciq
+        .cmd(&["up", "--data-dir", &data.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn ciq up");
+    let lines = || {
+        std::fs::read_to_string(&started)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let ok = wait_until(Duration::from_secs(20), || lines() == 3);
+    let took = t0.elapsed();
+    let upl = std::fs::read_to_string(ciq.dir().join("up.log")).unwrap_or_default();
+    assert!(ok, "pending tests not started; log:\n{upl}");
+    eprintln!("ciq up: redis started and 3 pending tests started {took:?} after launch");
+    assert!(took < Duration::from_secs(5), "took {took:?}: slow start");
+    let aof = std::fs::read_dir(data.join("redis"))
+        .expect("redis dir under --data-dir")
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("appendonly"));
+    assert!(aof, "AOF files under the data dir");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    // A test added later is found by the beat's discovery tick (every second).
+    let t1 = Instant::now();
+    db.add_tests(4, 1, "linux");
+    let ok = wait_until(Duration::from_secs(10), || lines() == 4);
+    let later = t1.elapsed();
+    assert!(
+        ok,
+        "new test not picked up; log:\n{}",
+        std::fs::read_to_string(ciq.dir().join("up.log")).unwrap_or_default()
+    );
+    eprintln!("ciq up: a test added later started {later:?} after it was inserted");
+    assert!(later < Duration::from_secs(3), "took {later:?}");
+
+    sigterm(&up);
+    let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
+    assert!(st.success(), "{st}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "its redis-server is stopped"
+    );
+}

@@ -1,0 +1,118 @@
+//! What `status` and the gate checks report, and what they refuse.
+
+use super::*;
+
+#[test]
+fn rollout_status_names_drift_and_the_fix() {
+    let rig = Rig::new(Cron::File);
+    rig.healthy();
+    rig.ok(&["migrate-from-cron", "--to-stage", "1", "--yes"]);
+    // Someone flips the flag by hand; cron still runs every 10 minutes.
+    std::fs::write(
+        rig.p("platform/config.py"),
+        CONFIG_PY.replace(FLAG_FALSE, FLAG_TRUE),
+    )
+    .unwrap();
+    let out = rig.ok(&["migrate-from-cron", "status"]);
+    assert!(out.contains("DRIFT"), "{out}");
+    assert!(
+        out.contains("cron entry mod_ci/cron.py: found every 10 minutes"),
+        "{out}"
+    );
+    assert!(out.contains("ciq migrate-from-cron --to-stage 2"), "{out}");
+    assert!(out.contains("ciq rollback"), "{out}");
+    let j = rig.status();
+    assert!(j["stage"].is_null(), "{j}");
+    assert_eq!(
+        j["drift"][0]["component"], "cron entry mod_ci/cron.py",
+        "{j}"
+    );
+    assert_eq!(j["observed"]["flag"]["kind"], "true", "{j}");
+    // The named fix works and ends the drift.
+    rig.ok(&["migrate-from-cron", "--to-stage", "2", "--yes"]);
+    rig.assert_stage(2);
+}
+
+#[test]
+fn rollout_gates_refuse_without_force_and_pass_when_healthy() {
+    let rig = Rig::new(Cron::File);
+    rig.ok(&["migrate-from-cron", "next", "--yes"]);
+    rig.assert_stage(1);
+    let at1 = rig.snapshot();
+    // Nothing in Redis: no worker, no beat, no periodic runs.
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 6, "{}", text(&out));
+    assert!(text(&out).contains("worker alive"), "{}", text(&out));
+    assert_same(&rig.snapshot(), &at1, "a refused move changed nothing");
+    // Healthy, except one test pending for 20 minutes.
+    rig.healthy();
+    let old = (now_ms() - 20 * 60_000).to_string();
+    rig.redis
+        .cli(&["HSET", "ciq:platform:first_seen", "99", &old]);
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 6, "{}", text(&out));
+    assert!(text(&out).contains("test 99 pending"), "{}", text(&out));
+    let j = rig.status();
+    let failing: Vec<&str> = j["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["ok"] == false)
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["no stale pending tests"], "{j}");
+    // --force goes ahead and says so in the audit log.
+    rig.ok(&["migrate-from-cron", "next", "--yes", "--force"]);
+    rig.assert_stage(2);
+    assert!(rig.audit().iter().any(
+        |e| e["outcome"] == "gates-forced" && e["reason"].as_str().unwrap().contains("test 99")
+    ));
+    // Healthy gates pass without --force.
+    rig.redis.cli(&["HDEL", "ciq:platform:first_seen", "99"]);
+    rig.ok(&["migrate-from-cron", "next", "--yes"]);
+    rig.assert_stage(3);
+}
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        crate::harness::sigterm(&self.0);
+        if crate::harness::wait_exit(&mut self.0, std::time::Duration::from_secs(5)).is_none() {
+            crate::harness::sigkill(&mut self.0);
+        }
+    }
+}
+
+#[test]
+fn rollout_gates_pass_with_a_real_worker_and_beat() {
+    let rig = Rig::new(Cron::File);
+    rig.write_config("\n[schedule.tick]\ntask = \"noop\"\nevery = \"1s\"\n");
+    rig.ok(&["migrate-from-cron", "next", "--yes"]);
+    rig.assert_stage(1);
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 6, "no worker or beat yet: {}", text(&out));
+    let _worker = Running(rig.ciq.spawn_worker("w", &[]));
+    let _beat = Running(
+        rig.ciq
+            .cmd(&["beat", "--name", "b", "--lease", "2s", "--tick", "100ms"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn beat"),
+    );
+    let all_ok = || {
+        let j = rig.status();
+        let gates = j["gates"].as_array().cloned().unwrap_or_default();
+        !gates.is_empty() && gates.iter().all(|g| g["ok"] == true)
+    };
+    assert!(
+        crate::harness::wait_until(std::time::Duration::from_secs(20), all_ok),
+        "gates never passed: {}",
+        rig.status()["gates"]
+    );
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    rig.assert_stage(2);
+}

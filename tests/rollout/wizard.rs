@@ -1,0 +1,183 @@
+//! The rollback wizard driven through a pseudo-terminal.
+
+use super::*;
+
+/// Runs `ciq ARGS` under a pseudo-terminal, answering prompts: each (expect, send) waits
+/// for `expect` in the output, then types `send`.
+const PTY_DRIVER: &str = r#"
+import json, os, pty, select, sys, time
+script = json.loads(sys.argv[1])
+argv = sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+buf = b""
+seen = b""
+def fail(msg):
+    sys.stderr.write(msg + "\n--- output ---\n" + seen.decode(errors="replace"))
+    os.kill(pid, 9)
+    sys.exit(99)
+for expect, send in script:
+    deadline = time.time() + 20
+    while expect.encode() not in buf:
+        if time.time() > deadline:
+            fail("timed out waiting for %r" % expect)
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                fail("ended while waiting for %r" % expect)
+            buf += data
+            seen += data
+    buf = buf[buf.index(expect.encode()) + len(expect):]
+    if send:
+        time.sleep(0.2)
+        os.write(fd, send.encode())
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    seen += data
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+fn wizard(rig: &Rig, script: &[(&str, &str)]) -> (i32, String) {
+    under_pty(rig, &["rollback"], script)
+}
+
+fn under_pty(rig: &Rig, args: &[&str], script: &[(&str, &str)]) -> (i32, String) {
+    let driver = rig.p("pty_driver.py");
+    std::fs::write(&driver, PTY_DRIVER).unwrap();
+    let script = serde_json::to_string(script).unwrap();
+    let bin = crate::harness::ciq_bin();
+    let out = std::process::Command::new("python3")
+        .env_clear()
+        .env("HOME", rig.ciq.dir())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("CIQ_BROKER", &rig.ciq.broker)
+        .current_dir(rig.ciq.dir())
+        .arg(&driver)
+        .arg(&script)
+        .arg(bin)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let all = text(&out);
+    let c = code(&out);
+    assert_ne!(c, 99, "pty driver: {all}");
+    (c, all)
+}
+
+const DOWN: &str = "\x1b[B";
+
+#[test]
+fn rollout_wizard_confirm_skip_and_abort_through_a_pty() {
+    // Confirm every step: stage 0.
+    let mut rig = Rig::new(Cron::File);
+    rig.to_stage_3();
+    rig.redis_down();
+    let mut script = vec![];
+    let steps = ["Step 1/6", "Step 2/6", "Step 3/6", "Step 4/6", "Step 5/6"];
+    for s in steps {
+        script.push((s, ""));
+        script.push(("Apply this step?", "\r"));
+    }
+    script.push(("rollback complete", ""));
+    let (c, out) = wizard(&rig, &script);
+    assert_eq!(c, 0, "{out}");
+    rig.assert_stage(0);
+
+    // Skip stopping the beat, with a reason: everything else is rolled back.
+    let mut rig = Rig::new(Cron::File);
+    rig.to_stage_3();
+    rig.redis_down();
+    let mut script = vec![
+        ("Step 1/6", ""),
+        ("Apply this step?", DOWN),
+        ("skip", "\r"),
+        ("Reason for skipping", "beat stays for the audit team\r"),
+    ];
+    for s in &steps[1..] {
+        script.push((s, ""));
+        script.push(("Apply this step?", "\r"));
+    }
+    script.push(("skipped step", ""));
+    let (c, out) = wizard(&rig, &script);
+    assert_eq!(c, 0, "{out}");
+    assert!(
+        rig.active("ciq-beat") && rig.enabled("ciq-beat"),
+        "skipped: beat still runs"
+    );
+    assert!(!rig.active("ciq-worker") && !rig.enabled("ciq-worker"));
+    assert_eq!(rig.config_py(), CONFIG_PY);
+    assert_eq!(rig.cron_text(), CRON_D);
+    let skip = rig
+        .audit()
+        .into_iter()
+        .find(|e| e["outcome"] == "skipped")
+        .expect("skip in the audit log");
+    assert_eq!(skip["reason"], "beat stays for the audit team");
+    assert_eq!(skip["step"], "stop ciq-beat");
+
+    // Abort at the flag: the two stops are done, nothing after them.
+    let mut rig = Rig::new(Cron::File);
+    rig.to_stage_3();
+    rig.redis_down();
+    let down2 = format!("{DOWN}{DOWN}");
+    let script = [
+        ("Step 1/6", ""),
+        ("Apply this step?", "\r"),
+        ("Step 2/6", ""),
+        ("Apply this step?", "\r"),
+        ("Step 3/6", ""),
+        ("Apply this step?", down2.as_str()),
+        ("abort", "\r"),
+        ("aborted", ""),
+    ];
+    let (c, out) = wizard(&rig, &script);
+    assert_eq!(c, 1, "{out}");
+    assert!(!rig.active("ciq-beat") && !rig.active("ciq-worker"));
+    assert_eq!(
+        rig.config_py(),
+        rig.config_at(3),
+        "flag untouched after abort"
+    );
+    assert_eq!(
+        rig.cron_text(),
+        rig.cron_at(3),
+        "cron untouched after abort"
+    );
+    assert!(rig.audit().iter().any(|e| e["outcome"] == "aborted"));
+    // And the rerun finishes it.
+    rig.ok(&["rollback", "--yes"]);
+    rig.assert_stage(0);
+}
+
+#[test]
+fn rollout_migrate_asks_once_on_a_terminal() {
+    let rig = Rig::new(Cron::File);
+    let before = rig.snapshot();
+    let (c, out) = under_pty(
+        &rig,
+        &["migrate-from-cron", "next"],
+        &[("Move to stage 1?", "n\r"), ("aborted", "")],
+    );
+    assert_eq!(c, 1, "{out}");
+    assert_same(&rig.snapshot(), &before, "answering no changes nothing");
+    let (c, out) = under_pty(
+        &rig,
+        &["migrate-from-cron", "next"],
+        &[("Move to stage 1?", "y\r"), ("now at stage 1", "")],
+    );
+    assert_eq!(c, 0, "{out}");
+    rig.assert_stage(1);
+}
