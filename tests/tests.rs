@@ -6,6 +6,7 @@ mod beat;
 mod beat_inspect;
 mod generated;
 mod install;
+mod json_schemas;
 mod platform;
 mod queue_core;
 mod rollout;
