@@ -3,6 +3,7 @@
 mod harness;
 
 mod beat;
+mod beat_inspect;
 mod generated;
 mod install;
 mod json_schemas;
