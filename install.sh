@@ -73,10 +73,15 @@ start_test_databases() {
     for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 0.2; done
 }
 
-record() { echo "$1" >> "$MANIFEST.new"; }
+MANIFEST_NEW=""
+record() { echo "$1" >> "$MANIFEST_NEW"; }
 
-put() { # put SRC DEST MODE
+put() { # put SRC DEST MODE; records the file and every directory it had to create
+    local d new=()
+    d=$(dirname "$2")
+    while [ ! -d "$d" ]; do new+=("$d"); d=$(dirname "$d"); done
     install -D -m "$3" "$1" "$2"
+    for ((i=${#new[@]}-1; i>=0; i--)); do record "dir:${new[$i]}"; done
     record "$2"
 }
 
@@ -88,8 +93,9 @@ do_install() {
         cargo build --release --locked --quiet
         BIN=target/release/ciq
     fi
-    mkdir -p "$PREFIX/share/ciq"
-    : > "$MANIFEST.new"
+    MANIFEST_NEW=$(mktemp)
+    # Directories made by an earlier install stay recorded (uninstall removes them).
+    if [ -f "$MANIFEST" ]; then grep '^dir:' "$MANIFEST" > "$MANIFEST_NEW" || true; fi
     put "$BIN" "$PREFIX/bin/ciq" 755
     put completions/ciq.bash "$PREFIX/share/bash-completion/completions/ciq" 644
     put completions/_ciq "$PREFIX/share/zsh/site-functions/_ciq" 644
@@ -103,7 +109,8 @@ do_install() {
     done
     [ -f examples/start-test-vm.sh ] && put examples/start-test-vm.sh "$PREFIX/share/ciq/examples/start-test-vm.sh" 755
     record "$MANIFEST"
-    mv "$MANIFEST.new" "$MANIFEST"
+    install -m 644 "$MANIFEST_NEW" "$MANIFEST"
+    rm -f "$MANIFEST_NEW"
     say "installed $("$PREFIX/bin/ciq" --version) to $PREFIX/bin/ciq"
     case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) say "note: $PREFIX/bin is not on PATH" ;; esac
 }
@@ -113,16 +120,17 @@ do_uninstall() {
         say "nothing to uninstall under $PREFIX (no $MANIFEST)"
         return 0
     fi
+    local dirs=()
     while IFS= read -r f; do
-        [ -n "$f" ] && rm -f "$f"
+        case "$f" in
+            dir:*) dirs+=("${f#dir:}") ;;
+            ?*) rm -f "$f" ;;
+        esac
     done < "$MANIFEST"
-    for d in "$PREFIX/share/ciq/systemd" "$PREFIX/share/ciq/examples" "$PREFIX/share/ciq" \
-             "$PREFIX/share/bash-completion/completions" "$PREFIX/share/bash-completion" \
-             "$PREFIX/share/zsh/site-functions" "$PREFIX/share/zsh" \
-             "$PREFIX/share/fish/vendor_completions.d" "$PREFIX/share/fish" \
-             "$PREFIX/share/man/man1" "$PREFIX/share/man"; do
-        rmdir "$d" 2>/dev/null || true
-    done
+    rm -f "$MANIFEST"
+    # Only directories the install created, deepest first, and only when empty.
+    printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2- |
+        while IFS= read -r d; do [ -n "$d" ] && rmdir "$d" 2>/dev/null || true; done
     say "uninstalled ciq from $PREFIX"
 }
 

@@ -956,7 +956,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__inspect__subcmd__scheduled)
-            opts="-q -h --queue --limit --config --broker --database --json --quiet --help"
+            opts="-q -h --queue --limit --history --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -967,6 +967,10 @@ _ciq() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --history)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -136,6 +136,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcomm
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from dead" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l queue -d 'Only delayed/retrying tasks of this queue' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l limit -d 'At most this many delayed and this many retrying tasks per queue (soonest first)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l history -d 'Also list each entry\'s N most recent fires (fire time, task id, holder, late)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r

@@ -744,3 +744,31 @@ fn a_task_whose_workers_keep_dying_goes_dead_at_the_delivery_cap() {
     sigkill(&mut w);
     sigkill(&mut sweeper);
 }
+
+#[test]
+fn worker_run_stops_when_its_shutdown_sender_is_dropped() {
+    use ciq::config::{Overrides, Source, Sourced};
+    use std::sync::Arc;
+    let redis = Redis::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ov = Overrides {
+            broker: Some(Sourced::new(redis.url(), Source::Flag)),
+            ..Default::default()
+        };
+        let cfg = Arc::new(ciq::config::load(&ov).unwrap());
+        let broker = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
+        let (tx, rx) = tokio::sync::watch::channel(ciq::worker::Shutdown::Run);
+        let opts = ciq::worker::WorkerOptions::from_config(&cfg, "lib-test".into());
+        let handlers: Vec<Arc<dyn ciq::worker::handler::TaskHandler>> =
+            vec![Arc::new(ciq::worker::handler::Noop)];
+        let run = tokio::spawn(ciq::worker::run(opts, cfg, broker, handlers, rx));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(tx);
+        let r = tokio::time::timeout(Duration::from_secs(5), run).await;
+        assert!(r.is_ok(), "the worker stops instead of spinning");
+    });
+}

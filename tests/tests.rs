@@ -3,8 +3,11 @@
 mod harness;
 
 mod beat;
+mod beat_inspect;
 mod generated;
 mod install;
+mod json_schemas;
 mod platform;
 mod queue_core;
 mod rollout;
+mod tls;

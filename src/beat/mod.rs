@@ -94,6 +94,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<Shutdown>,
 ) -> broker::Result<()> {
     let entries = entries(&cfg, opts.lease + opts.tick).map_err(broker::Error::Invalid)?;
+    warn_unserved_queues(&cfg, &entries);
     let mut leader = leader::Leader::new(opts.id.clone(), opts.lease);
     tracing::info!(
         beat = %opts.id, broker = %broker.addr(), entries = entries.len(),
@@ -109,7 +110,7 @@ pub async fn run(
         // safe because each fire is one atomic script (it ran or it did not).
         let outcome = tokio::select! {
             r = pass(&cfg, &broker, &opts, &entries, &mut leader) => r,
-            _ = shutdown.changed() => continue,
+            _ = changed(&mut shutdown) => continue,
         };
         let wait = match outcome {
             Ok(next) => {
@@ -119,7 +120,7 @@ pub async fn run(
             }
             Err(e) if opts.once => break Err(e),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "beat cannot reach Redis; retrying (nothing fires meanwhile)");
+                tracing::warn!(error = %e, retry_in = ?backoff, "beat pass failed; retrying (nothing fires meanwhile)");
                 let w = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(5).max(opts.tick));
                 w
@@ -130,7 +131,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {},
-            _ = shutdown.changed() => {},
+            _ = changed(&mut shutdown) => {},
         }
     };
     if tokio::time::timeout(Duration::from_secs(2), leader.release(&broker))
@@ -141,6 +142,29 @@ pub async fn run(
     }
     tracing::info!(beat = %opts.id, "beat stopped");
     result
+}
+
+/// An entry whose queue no configured worker consumes would pile up unnoticed.
+fn warn_unserved_queues(cfg: &Config, entries: &[Entry]) {
+    let served = cfg.queue_names();
+    for e in entries {
+        let queue = e
+            .queue
+            .clone()
+            .or_else(|| cfg.task(&e.task).map(|t| t.queue.clone()))
+            .unwrap_or_default();
+        if !served.contains(&queue) {
+            tracing::warn!(entry = %e.name, %queue, "this entry's queue is not in [queues]: workers using the config's queues will not run its tasks");
+        }
+    }
+}
+
+/// Resolves when the shutdown level changes; never, once its sender is gone (no stop
+/// can come any more, and a closed channel must not turn the loop into a spin).
+async fn changed(rx: &mut watch::Receiver<Shutdown>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// One tick: lease, then (when leading) every entry. Returns the earliest next fire.

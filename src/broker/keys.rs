@@ -136,9 +136,9 @@ pub fn notify(id: &str) -> String {
     format!("{PREFIX}:notify:{id}")
 }
 
-/// HASH test id -> ms when discovery first saw the test pending (the rollout's
-/// "stuck test" check reads it). Kept in Redis: ciq never adds tables to the platform's
-/// database.
+/// HASH test id -> ms when discovery first saw the test pending (removed once it is no
+/// longer pending; the rollout's "stuck test" check reads it). Kept in Redis: ciq never
+/// adds tables to the platform's database.
 pub fn platform_first_seen() -> String {
     format!("{PREFIX}:platform:first_seen")
 }

@@ -45,12 +45,42 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// CA certificate (PEM) that signs the Redis server's TLS certificate, for `rediss://`
+/// brokers with a private CA. Set once at start-up from `broker_ca_file`.
+static BROKER_CA: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Trust this CA (PEM file) for `rediss://` connections of this process.
+pub fn set_broker_ca_file(path: &std::path::Path) -> Result<()> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::Invalid(format!(
+            "cannot read broker CA file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let _ = BROKER_CA.set(pem);
+    Ok(())
+}
+
+fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
+    let bad = |e: redis::RedisError| Error::Invalid(format!("bad broker URL {addr}: {e}"));
+    match BROKER_CA.get() {
+        Some(ca) if url.starts_with("rediss://") => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.clone()),
+            },
+        )
+        .map_err(bad),
+        _ => redis::Client::open(url).map_err(bad),
+    }
+}
+
 impl Broker {
     /// Connects once, failing fast (commands): an unreachable Redis is an error at once.
     pub async fn connect(url: &str) -> Result<Broker> {
         let addr = redact_url(url);
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::Invalid(format!("bad broker URL {addr}: {e}")))?;
+        let client = client_for(url, &addr)?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
             .set_response_timeout(Duration::from_secs(10))

@@ -16,6 +16,9 @@ pub struct ScheduledArgs {
     /// At most this many delayed and this many retrying tasks per queue (soonest first).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// Also list each entry's N most recent fires (fire time, task id, holder, late).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history: usize,
 }
 
 /// `inspect scheduled --json` (stable schema; times are RFC 3339 UTC plus epoch ms).
@@ -63,6 +66,21 @@ pub struct PeriodicRow {
     /// done, failed, pending, unknown; null before the first fire.
     pub last_outcome: Option<String>,
     pub consecutive_failures: u64,
+    /// Most recent fires first; empty unless `--history N`.
+    pub history: Vec<FireRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FireRow {
+    pub fire_time: String,
+    pub fire_ms: u64,
+    pub fired_at_ms: u64,
+    pub task_id: String,
+    /// The task's unique key was still held by an earlier run: nothing new was queued.
+    pub duplicate: bool,
+    /// Fired after its time (catch-up or failover).
+    pub late: bool,
+    pub holder: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +127,10 @@ pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let mut periodic = vec![];
     for e in entries {
         let st = broker.beat_entry(&e.name).await?;
+        let history = match a.history {
+            0 => vec![],
+            n => broker.beat_history(&e.name, n).await?,
+        };
         let queue = e
             .queue
             .clone()
@@ -127,6 +149,18 @@ pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             last_task_id: st.last_task_id,
             last_outcome: st.last_outcome,
             consecutive_failures: st.consecutive_failures,
+            history: history
+                .into_iter()
+                .map(|f| FireRow {
+                    fire_time: output::ts(f.fire_ms),
+                    fire_ms: f.fire_ms,
+                    fired_at_ms: f.at_ms,
+                    task_id: f.task_id,
+                    duplicate: f.duplicate,
+                    late: f.late,
+                    holder: f.holder,
+                })
+                .collect(),
         });
     }
     let queues = match &a.queue {
@@ -224,6 +258,29 @@ fn print_tables(v: &ScheduledView) {
                 })
                 .collect(),
         );
+    }
+    let fires: Vec<Vec<String>> = v
+        .periodic
+        .iter()
+        .flat_map(|p| {
+            p.history.iter().map(|f| {
+                vec![
+                    p.name.clone(),
+                    f.fire_time.clone(),
+                    f.task_id.clone(),
+                    f.holder.clone(),
+                    match (f.late, f.duplicate) {
+                        (true, true) => "late, duplicate".into(),
+                        (true, false) => "late".into(),
+                        (false, true) => "duplicate".into(),
+                        (false, false) => String::new(),
+                    },
+                ]
+            })
+        })
+        .collect();
+    if !fires.is_empty() {
+        output::table(&["entry", "fire time", "task", "beat", "note"], fires);
     }
     if v.delayed.is_empty() {
         output::print_line("no delayed or retrying tasks");

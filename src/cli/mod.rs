@@ -149,6 +149,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return CliError::from(e).report(),
     };
+    if let Some(ca) = &config.broker_ca_file {
+        if let Err(e) = crate::broker::set_broker_ca_file(ca) {
+            return CliError::from(e).report();
+        }
+    }
     let ctx = Ctx {
         config,
         json: cli.json,

@@ -16,6 +16,8 @@ pub struct ConfigFile {
     pub broker_password_file: Option<String>,
     /// Redis ACL user name for that password.
     pub broker_user: Option<String>,
+    /// PEM file of the CA that signed the Redis server's certificate (rediss://).
+    pub broker_ca_file: Option<String>,
     pub database: Option<String>,
     /// queue name = weight
     pub queues: Option<BTreeMap<String, u32>>,

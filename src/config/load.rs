@@ -206,9 +206,15 @@ fn resolve(
 
     let schedule = schedule::resolve(raw.schedule, &tasks).map_err(|(k, m)| semantic(k, m))?;
     let beat = schedule::resolve_beat(raw.beat).map_err(|(k, m)| semantic(k, m))?;
+    let broker_ca_file = std::env::var("CIQ_BROKER_CA_FILE")
+        .ok()
+        .or(raw.broker_ca_file)
+        .map(PathBuf::from);
+
     Ok(Config {
         file,
         broker,
+        broker_ca_file,
         database: pick(&ov.database, raw.database, DEFAULT_DATABASE),
         queues,
         tasks,

@@ -45,6 +45,8 @@ pub struct Config {
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     pub broker: Sourced<String>,
+    /// CA for a `rediss://` broker with a private CA (`broker_ca_file`, `CIQ_BROKER_CA_FILE`).
+    pub broker_ca_file: Option<PathBuf>,
     pub database: Sourced<String>,
     /// Queues in declaration order with their weights.
     pub queues: Sourced<Vec<QueueConfig>>,

@@ -259,7 +259,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
     while !shared.stopping() {
         let first = tokio::select! {
             p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => continue,
+            r = shutdown.changed() => if r.is_err() { break } else { continue },
         };
         let mut permits = vec![first];
         while let Ok(p) = sem.clone().try_acquire_owned() {
@@ -271,7 +271,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 tracing::warn!(error = %e, retry_in = ?backoff, "cannot claim tasks; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {},
-                    _ = shutdown.changed() => {},
+                    r = shutdown.changed() => if r.is_err() { break },
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -282,7 +282,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 tokio::select! {
                     _ = shared.wake.notified() => {},
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {},
-                    _ = shutdown.changed() => {},
+                    r = shutdown.changed() => if r.is_err() { break },
                 }
                 waiter::set_idle(shared, false);
             }
@@ -511,7 +511,8 @@ async fn drain(shared: &Arc<Shared>) {
     {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {},
-            _ = shutdown.changed() => {},
+            // A dropped sender cannot say "stop now" any more: treat it as that.
+            r = shutdown.changed() => if r.is_err() { break },
         }
     }
     let left: Vec<Running> = shared

@@ -74,6 +74,30 @@ fn run(b: Backend) {
         .redis
         .int(&["HLEN", "ciq:platform:first_seen"])
         == 2));
+
+    // A start asked for by hand (webhook) waits while its platform is in maintenance.
+    let w = env.ciq.spawn_worker("w2", &["--queues", "test_execution"]);
+    env.workers.push(w);
+    env.ciq.ok(&[
+        "enqueue",
+        "start_test",
+        "--arg",
+        "test_id=4",
+        "--wait",
+        "--timeout",
+        "20s",
+    ]);
+    assert!(wait_until(Duration::from_secs(10), || env
+        .db
+        .instances()
+        .len()
+        == 4));
+    assert_eq!(
+        env.db.instances(),
+        vec!["linux-1", "linux-2", "linux-3", "linux-7"],
+        "linux tests started, windows-4 left pending"
+    );
+    assert!(env.db.progress(4).is_empty());
 }
 
 on_all_backends!(discovery, super::run);

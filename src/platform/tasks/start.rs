@@ -1,4 +1,5 @@
-//! `start_test(test_id)`: guard, claim, run the start runner, map the outcome.
+//! `start_test(test_id)`: guard (exists, not finished, platform not in maintenance),
+//! claim, run the start runner, map the outcome.
 //!
 //! The claim is the `gcp_instance` row `<platform>-<id>`, inserted before the runner
 //! runs: a duplicate key means another starter has the test, and this task is done
@@ -35,6 +36,14 @@ pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
     if queries::is_finished(db, id).await? {
         return Ok(Outcome::Done(Some(format!(
             "test {id} is already finished"
+        ))));
+    }
+    if queries::in_maintenance(db, &test.platform).await? {
+        // Left pending: discovery starts it once the platform is back.
+        tracing::info!(test_id = id, platform = %test.platform, "platform in maintenance; test left pending");
+        return Ok(Outcome::Done(Some(format!(
+            "platform {} is in maintenance; test {id} left pending",
+            test.platform
         ))));
     }
     let vm = format!("{}-{}", test.platform, id);
