@@ -116,3 +116,123 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     rig.assert_stage(2);
 }
+
+/// `migrate-from-cron status --json` and `--dry-run --json` are contracts: read into
+/// types defined here, so a renamed or retyped field fails.
+mod schema {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Status {
+        pub stage: Option<u8>,
+        pub stage_name: Option<String>,
+        pub observed: Observed,
+        pub drift: Vec<Drift>,
+        pub fix: Vec<String>,
+        pub recorded: Option<Recorded>,
+        pub next_stage: Option<u8>,
+        pub gates: Vec<Gate>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Observed {
+        pub flag: Tagged,
+        pub cron: Tagged,
+        pub worker: Unit,
+        pub beat: Unit,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Tagged {
+        pub kind: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Unit {
+        pub active: bool,
+        pub enabled: bool,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Drift {
+        pub component: String,
+        pub found: String,
+        pub expected: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Recorded {
+        pub stage: u8,
+        pub at: String,
+        pub by: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Gate {
+        pub name: String,
+        pub ok: bool,
+        pub detail: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Plan {
+        pub from: Option<u8>,
+        pub to: u8,
+        pub drift: Vec<Drift>,
+        pub steps: Vec<Step>,
+        pub gates: Vec<Gate>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Step {
+        pub title: String,
+        pub action: String,
+        pub needed: bool,
+        pub read_only: bool,
+        pub change: String,
+        pub verify: String,
+        pub blocked: Option<String>,
+    }
+}
+
+#[test]
+fn rollout_status_and_plan_json_schema() {
+    let rig = Rig::new(Cron::File);
+    rig.healthy();
+    let s: schema::Status =
+        serde_json::from_str(&rig.ok(&["--json", "migrate-from-cron", "status"])).unwrap();
+    assert_eq!((s.stage, s.next_stage), (Some(0), Some(1)));
+    assert_eq!(s.stage_name.as_deref(), Some("cron only"));
+    assert_eq!(
+        (s.observed.flag.kind.as_str(), s.observed.cron.kind.as_str()),
+        ("false", "every10")
+    );
+    assert!(!s.observed.worker.active && !s.observed.beat.enabled);
+    assert!(s.drift.is_empty() && s.fix.is_empty() && s.recorded.is_none());
+    assert_eq!(s.gates[0].name, "broker reachable");
+    assert!(s.gates[0].ok, "{}", s.gates[0].detail);
+    let p: schema::Plan =
+        serde_json::from_str(&rig.ok(&["--json", "migrate-from-cron", "next", "--dry-run"]))
+            .unwrap();
+    assert_eq!((p.from, p.to), (Some(0), 1));
+    assert!(p.drift.is_empty());
+    let first = &p.steps[0];
+    assert_eq!(first.action, "install_unit");
+    assert!(first.needed && !first.read_only && first.blocked.is_none());
+    assert!(first.title.contains("ciq-worker.service") && first.change.contains("ExecStart="));
+    assert!(!first.verify.is_empty());
+    assert!(p.gates.iter().all(|g| g.ok));
+    rig.ok(&["migrate-from-cron", "next", "--yes"]);
+    let s: schema::Status =
+        serde_json::from_str(&rig.ok(&["--json", "migrate-from-cron", "status"])).unwrap();
+    let rec = s.recorded.expect("stage noted");
+    assert_eq!(rec.stage, 1);
+    assert!(!rec.at.is_empty() && !rec.by.is_empty());
+}
