@@ -118,7 +118,8 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
 }
 
 /// `migrate-from-cron status --json` and `--dry-run --json` are contracts: read into
-/// types defined here, so a renamed or retyped field fails.
+/// types defined here, so a renamed or retyped field fails (some fields are only parsed).
+#[allow(dead_code)]
 mod schema {
     use serde::Deserialize;
 
