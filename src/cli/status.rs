@@ -97,6 +97,13 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
     let mut problems = vec![];
     let now = now_ms();
     let info = broker.server_info().await.ok();
+    if info.as_ref().is_some_and(|i| !i.aof_enabled) {
+        problems.push(problem(
+            "warning",
+            "Redis runs without AOF: a Redis restart loses every queued task".into(),
+            "redis-cli CONFIG SET appendonly yes (and appendonly yes in redis.conf)",
+        ));
+    }
     // A worker heartbeats every few seconds; three missed beats means it is gone.
     let stale_ms = ctx.config.worker.heartbeat.as_millis() * 3 + 2000;
     let workers: Vec<WorkerStatus> = broker
