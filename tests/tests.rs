@@ -7,6 +7,7 @@ mod beat_inspect;
 mod generated;
 mod install;
 mod json_schemas;
+mod operator;
 mod platform;
 mod queue_core;
 mod rollout;

@@ -52,14 +52,20 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
     ];
     let w = &c.worker;
     for (k, v) in [
-        ("worker.concurrency", w.concurrency.to_string()),
-        ("worker.lease", w.lease.to_string()),
-        ("worker.heartbeat", w.heartbeat.to_string()),
-        ("worker.sweep", w.sweep.to_string()),
-        ("worker.shutdown_timeout", w.shutdown_timeout.to_string()),
-        ("worker.max_deliveries", w.max_deliveries.to_string()),
+        ("concurrency", w.concurrency.to_string()),
+        ("lease", w.lease.to_string()),
+        ("heartbeat", w.heartbeat.to_string()),
+        ("sweep", w.sweep.to_string()),
+        ("shutdown_timeout", w.shutdown_timeout.to_string()),
+        ("max_deliveries", w.max_deliveries.to_string()),
+        ("dead_max", w.dead_max.to_string()),
     ] {
-        rows.push(vec![k.into(), v, "file/default".into()]);
+        let source = if w.from_file.contains(k) {
+            "file"
+        } else {
+            "default"
+        };
+        rows.push(vec![format!("worker.{k}"), v, source.into()]);
     }
     for (name, t) in &c.tasks {
         let runner = match &t.runner {

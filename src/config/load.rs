@@ -162,6 +162,18 @@ fn resolve(
 
     let d = WorkerConfig::default();
     let w = raw.worker;
+    let from_file = [
+        ("concurrency", w.concurrency.is_some()),
+        ("lease", w.lease.is_some()),
+        ("heartbeat", w.heartbeat.is_some()),
+        ("sweep", w.sweep.is_some()),
+        ("shutdown_timeout", w.shutdown_timeout.is_some()),
+        ("max_deliveries", w.max_deliveries.is_some()),
+        ("dead_max", w.dead_max.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
     let worker = WorkerConfig {
         concurrency: w.concurrency.unwrap_or(d.concurrency).max(1),
         lease: w.lease.unwrap_or(d.lease),
@@ -170,6 +182,7 @@ fn resolve(
         shutdown_timeout: w.shutdown_timeout.unwrap_or(d.shutdown_timeout),
         max_deliveries: w.max_deliveries.unwrap_or(d.max_deliveries).max(1),
         dead_max: w.dead_max.unwrap_or(d.dead_max),
+        from_file,
     };
     if worker.heartbeat >= worker.lease {
         return Err(semantic(

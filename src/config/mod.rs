@@ -94,6 +94,9 @@ pub struct WorkerConfig {
     pub max_deliveries: u32,
     /// Dead tasks kept per queue (oldest trimmed).
     pub dead_max: u64,
+    /// Which of these keys the config file set (the rest are defaults).
+    #[serde(skip)]
+    pub from_file: std::collections::BTreeSet<&'static str>,
 }
 
 impl Default for WorkerConfig {
@@ -106,6 +109,7 @@ impl Default for WorkerConfig {
             shutdown_timeout: Dur::secs(30),
             max_deliveries: 20,
             dead_max: 100_000,
+            from_file: Default::default(),
         }
     }
 }

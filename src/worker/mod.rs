@@ -9,18 +9,18 @@ pub mod handler;
 mod maintenance;
 mod metrics;
 pub mod policy;
+mod task;
 mod waiter;
 
 use crate::broker::{self, now_ms, Broker, Envelope, QueueKeys};
 use crate::config::{Config, QueueConfig};
-use handler::{Outcome, TaskContext, TaskHandler};
+use handler::TaskHandler;
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 /// Shutdown levels: a first signal asks for a graceful stop, a second for an immediate one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -290,210 +290,11 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 backoff = Duration::from_millis(100);
                 permits.truncate(tasks.len());
                 for ((q, raw), permit) in tasks.into_iter().zip(permits) {
-                    start_task(shared, q, raw, permit);
+                    task::start_task(shared, q, raw, permit);
                 }
             }
         }
     }
-}
-
-/// Decodes a claimed message and spawns its handler; poison goes straight to dead.
-fn start_task(shared: &Arc<Shared>, q: Arc<QueueKeys>, raw: String, permit: OwnedSemaphorePermit) {
-    shared.leased.lock().unwrap().insert(id_of(&raw), q.clone());
-    let env = match Envelope::from_json(&raw) {
-        Ok(e) => e,
-        Err(reason) => {
-            let env = stand_in_envelope(&raw, &q.name);
-            tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
-            let f = policy::poison(env, reason);
-            finisher::send(shared, &q, f, None, permit);
-            return;
-        }
-    };
-    let Some(handler) = shared
-        .handlers
-        .iter()
-        .find(|h| h.handles(&env.task))
-        .cloned()
-    else {
-        let reason = format!("unknown task {:?}", env.task);
-        tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
-        let f = policy::poison(env, reason);
-        finisher::send(shared, &q, f, None, permit);
-        return;
-    };
-    let id = env.id.clone();
-    shared.running.lock().unwrap().insert(
-        id.clone(),
-        Running {
-            queue: q.clone(),
-            env: env.clone(),
-            abort: None,
-        },
-    );
-    let s = shared.clone();
-    let jh = tokio::spawn(async move {
-        let started = Instant::now();
-        let outcome = execute(&s, handler, env.clone()).await;
-        complete(&s, q, env, outcome, permit, started.elapsed().as_secs_f64());
-    });
-    if let Some(r) = shared.running.lock().unwrap().get_mut(&id) {
-        r.abort = Some(jh.abort_handle());
-    }
-}
-
-/// The id the claim script read; a stand-in when the message is not even JSON.
-fn id_of(raw: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(raw)
-        .ok()
-        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
-        .unwrap_or_else(|| {
-            raw.strip_prefix("{\"v\":1,\"id\":\"")
-                .and_then(|r| r.split('"').next())
-                .unwrap_or("?")
-                .to_string()
-        })
-}
-
-fn stand_in_envelope(raw: &str, queue: &str) -> Envelope {
-    let v: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
-    Envelope {
-        v: broker::envelope::ENVELOPE_VERSION,
-        id: id_of(raw),
-        task: s("task").unwrap_or_else(|| "(malformed)".into()),
-        queue: queue.into(),
-        args: Default::default(),
-        attempt: 1,
-        max_retries: 0,
-        enqueued_at: now_ms(),
-        eta: None,
-        unique_key: s("unique_key"),
-        soft_limit_ms: None,
-        hard_limit_ms: None,
-        deliveries: 1,
-        last_error: Some(raw.chars().take(500).collect()),
-        reason: None,
-        notify: false,
-    }
-}
-
-async fn execute(shared: &Arc<Shared>, handler: Arc<dyn TaskHandler>, env: Envelope) -> Outcome {
-    let task_cfg = shared.config.task(&env.task);
-    let ms = |v: Option<u64>, c: Option<crate::config::Dur>| {
-        v.map(Duration::from_millis).or(c.map(|d| d.0))
-    };
-    let soft = ms(env.soft_limit_ms, task_cfg.and_then(|t| t.soft_time_limit));
-    let hard = ms(env.hard_limit_ms, task_cfg.and_then(|t| t.time_limit));
-    let start = Instant::now();
-    let ctx = TaskContext {
-        soft_deadline: soft.map(|d| start + d),
-        hard_deadline: hard.map(|d| start + d),
-        envelope: env,
-        broker: shared.broker.clone(),
-        config: shared.config.clone(),
-    };
-    let fut = std::panic::AssertUnwindSafe(handler.run(&ctx));
-    let run = async {
-        match futures_catch(fut).await {
-            Ok(o) => o,
-            Err(msg) => Outcome::Retry {
-                error: format!("handler panicked: {msg}"),
-                after: None,
-            },
-        }
-    };
-    match hard {
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(o) => o,
-            Err(_) => Outcome::Retry {
-                error: format!(
-                    "hard time limit ({}) exceeded",
-                    humantime::format_duration(limit)
-                ),
-                after: None,
-            },
-        },
-        None => run.await,
-    }
-}
-
-/// Runs a future, turning a panic into an error message (the worker keeps going).
-async fn futures_catch<F: std::future::Future>(
-    fut: std::panic::AssertUnwindSafe<F>,
-) -> Result<F::Output, String> {
-    let mut fut = Box::pin(fut);
-    std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Err(p) => std::task::Poll::Ready(Err(p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into()))),
-        }
-    })
-    .await
-}
-
-/// Records a finished handler's outcome, unless shutdown already took the task back.
-fn complete(
-    shared: &Arc<Shared>,
-    q: Arc<QueueKeys>,
-    env: Envelope,
-    outcome: Outcome,
-    permit: OwnedSemaphorePermit,
-    secs: f64,
-) {
-    if shared.running.lock().unwrap().remove(&env.id).is_none() {
-        return;
-    }
-    let task_name = env.task.clone();
-    let task_cfg = shared.config.task(&env.task);
-    let notify = env.notify;
-    let f = policy::finish_for(env, &outcome, task_cfg, now_ms());
-    let label = match (&outcome, f.kind) {
-        (Outcome::Done(_), _) => "done",
-        (_, broker::ops::FinishKind::Retry) => "retried",
-        (_, broker::ops::FinishKind::Failed) => "failed",
-        _ => "dead",
-    };
-    shared.metrics.record(&task_name, &q.name, label, secs);
-    match (&outcome, f.kind) {
-        (Outcome::Done(_), _) => {
-            shared.done.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(id = %f.id, queue = %q.name, "task done");
-        }
-        (_, broker::ops::FinishKind::Retry) => {
-            shared.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; will retry");
-        }
-        _ => {
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
-        }
-    }
-    let outcome_json = (notify && f.kind != broker::ops::FinishKind::Retry).then(|| {
-        let (state, error) = match &outcome {
-            Outcome::Done(_) => ("done", None),
-            Outcome::Retry { error, .. } | Outcome::Fail { error } => ("dead", Some(error.clone())),
-        };
-        let result = match &outcome {
-            Outcome::Done(r) => r.clone(),
-            _ => None,
-        };
-        serde_json::json!({"id": f.id, "state": state, "error": error, "result": result})
-            .to_string()
-    });
-    finisher::send(shared, &q, f, outcome_json, permit);
-}
-
-fn last_error(f: &broker::ops::Finish) -> String {
-    Envelope::from_json(&f.envelope)
-        .ok()
-        .and_then(|e| e.last_error)
-        .unwrap_or_default()
 }
 
 /// Graceful stop: let running tasks finish until the timeout or a second signal, then
