@@ -1,8 +1,7 @@
 //! Building a task message from its name and arguments, using the task's configuration
 //! (queue, retries, unique-key template). Shared by `ciq enqueue`, beat and discovery.
 
-use crate::broker::envelope::ENVELOPE_VERSION;
-use crate::broker::{new_id, now_ms, Envelope};
+use crate::broker::Envelope;
 use crate::config::Config;
 
 pub type Args = serde_json::Map<String, serde_json::Value>;
@@ -53,22 +52,8 @@ pub fn build_envelope(
         (None, None) => None,
     };
     Ok(Envelope {
-        v: ENVELOPE_VERSION,
-        id: new_id(),
-        task: task.to_string(),
-        queue,
-        args,
-        attempt: 1,
-        max_retries: t.max_retries,
-        enqueued_at: now_ms(),
-        eta: None,
         unique_key,
-        soft_limit_ms: None,
-        hard_limit_ms: None,
-        deliveries: 0,
-        last_error: None,
-        reason: None,
-        notify: false,
+        ..Envelope::new(task, &queue, args, t.max_retries)
     })
 }
 

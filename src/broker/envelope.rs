@@ -41,6 +41,33 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// A fresh first attempt of `task` on `queue`, enqueued now, with a new id.
+    pub fn new(
+        task: &str,
+        queue: &str,
+        args: serde_json::Map<String, serde_json::Value>,
+        max_retries: u32,
+    ) -> Envelope {
+        Envelope {
+            v: ENVELOPE_VERSION,
+            id: new_id(),
+            task: task.to_string(),
+            queue: queue.to_string(),
+            args,
+            attempt: 1,
+            max_retries,
+            enqueued_at: now_ms(),
+            eta: None,
+            unique_key: None,
+            soft_limit_ms: None,
+            hard_limit_ms: None,
+            deliveries: 0,
+            last_error: None,
+            reason: None,
+            notify: false,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("envelope serializes")
     }
@@ -73,22 +100,8 @@ mod tests {
     #[test]
     fn id_is_first_after_version() {
         let e = Envelope {
-            v: 1,
             id: "X1".into(),
-            task: "noop".into(),
-            queue: "default".into(),
-            args: Default::default(),
-            attempt: 1,
-            max_retries: 0,
-            enqueued_at: 1,
-            eta: None,
-            unique_key: None,
-            soft_limit_ms: None,
-            hard_limit_ms: None,
-            deliveries: 0,
-            last_error: None,
-            reason: None,
-            notify: false,
+            ..Envelope::new("noop", "default", Default::default(), 0)
         };
         assert!(e.to_json().starts_with("{\"v\":1,\"id\":\"X1\""));
         assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);

@@ -77,22 +77,16 @@ fn stand_in_envelope(raw: &str, queue: &str) -> Envelope {
     let v: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
     Envelope {
-        v: broker::envelope::ENVELOPE_VERSION,
         id: id_of(raw),
-        task: s("task").unwrap_or_else(|| "(malformed)".into()),
-        queue: queue.into(),
-        args: Default::default(),
-        attempt: 1,
-        max_retries: 0,
-        enqueued_at: now_ms(),
-        eta: None,
         unique_key: s("unique_key"),
-        soft_limit_ms: None,
-        hard_limit_ms: None,
         deliveries: 1,
         last_error: Some(raw.chars().take(500).collect()),
-        reason: None,
-        notify: false,
+        ..Envelope::new(
+            &s("task").unwrap_or_else(|| "(malformed)".into()),
+            queue,
+            Default::default(),
+            0,
+        )
     }
 }
 
