@@ -270,20 +270,7 @@ fn sigterm_lets_a_long_task_finish() {
 fn sigterm_past_the_timeout_returns_the_task_to_pending() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let log = std::fs::File::create(ciq.dir().join("w.log")).unwrap();
-    let mut w = ciq
-        .cmd(&[
-            "work",
-            "--shutdown-timeout",
-            "300ms",
-            "--lease",
-            "2s",
-            "--heartbeat",
-            "500ms",
-        ])
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "300ms"]);
     std::thread::sleep(Duration::from_millis(300));
     let id = ciq.ok(&[
         "enqueue",
