@@ -59,6 +59,12 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         ("shutdown_timeout", w.shutdown_timeout.to_string()),
         ("max_deliveries", w.max_deliveries.to_string()),
         ("dead_max", w.dead_max.to_string()),
+        (
+            "metrics_addr",
+            w.metrics_addr
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
     ] {
         let source = if w.from_file.contains(k) {
             "file"

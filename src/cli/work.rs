@@ -102,6 +102,9 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
     if let Some(d) = dur("sweep", &a.sweep)? {
         w.sweep = d;
     }
+    if a.metrics_addr.is_some() {
+        w.metrics_addr = a.metrics_addr;
+    }
     if w.heartbeat >= w.lease {
         return Err(CliError::usage(format!(
             "heartbeat ({}) must be shorter than the lease ({})",
@@ -150,8 +153,7 @@ pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
     let broker = crate::broker::Broker::connect_retrying(&cfg.broker.value).await?;
-    let mut opts = WorkerOptions::from_config(&cfg, worker::default_worker_id(a.name.as_deref()));
-    opts.metrics_addr = a.metrics_addr;
+    let opts = WorkerOptions::from_config(&cfg, worker::default_worker_id(a.name.as_deref()));
     worker::run(opts, cfg.clone(), broker, handlers(&cfg), shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -170,6 +170,7 @@ fn resolve(
         ("shutdown_timeout", w.shutdown_timeout.is_some()),
         ("max_deliveries", w.max_deliveries.is_some()),
         ("dead_max", w.dead_max.is_some()),
+        ("metrics_addr", w.metrics_addr.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, set)| set.then_some(k))
@@ -182,6 +183,7 @@ fn resolve(
         shutdown_timeout: w.shutdown_timeout.unwrap_or(d.shutdown_timeout),
         max_deliveries: w.max_deliveries.unwrap_or(d.max_deliveries).max(1),
         dead_max: w.dead_max.unwrap_or(d.dead_max),
+        metrics_addr: w.metrics_addr,
         from_file,
     };
     if worker.heartbeat >= worker.lease {

@@ -94,6 +94,8 @@ pub struct WorkerConfig {
     pub max_deliveries: u32,
     /// Dead tasks kept per queue (oldest trimmed).
     pub dead_max: u64,
+    /// Serve Prometheus metrics here (`--metrics-addr`, `[worker] metrics_addr`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Which of these keys the config file set (the rest are defaults).
     #[serde(skip)]
     pub from_file: std::collections::BTreeSet<&'static str>,
@@ -109,6 +111,7 @@ impl Default for WorkerConfig {
             shutdown_timeout: Dur::secs(30),
             max_deliveries: 20,
             dead_max: 100_000,
+            metrics_addr: None,
             from_file: Default::default(),
         }
     }

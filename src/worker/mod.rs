@@ -58,7 +58,7 @@ impl WorkerOptions {
             shutdown_timeout: w.shutdown_timeout.0,
             max_deliveries: w.max_deliveries,
             dead_max: w.dead_max,
-            metrics_addr: None,
+            metrics_addr: w.metrics_addr,
         }
     }
 }
