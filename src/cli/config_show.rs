@@ -73,6 +73,40 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         };
         rows.push(vec![format!("worker.{k}"), v, source.into()]);
     }
+    if let Ok(r) = c.rollout.resolve() {
+        let crontab = match &r.crontab {
+            crate::config::rollout::CrontabTarget::User(Some(u)) => format!("crontab of {u}"),
+            crate::config::rollout::CrontabTarget::User(None) => "user crontab".into(),
+            crate::config::rollout::CrontabTarget::File(p) => p.display().to_string(),
+        };
+        let f = &c.rollout;
+        for (k, v, set) in [
+            (
+                "rollout.platform_config",
+                r.platform_config.display().to_string(),
+                f.platform_config.is_some(),
+            ),
+            ("rollout.flag", r.flag.clone(), f.flag.is_some()),
+            (
+                "rollout.cron",
+                format!("{} in {crontab}", r.cron_match),
+                f.cron_match.is_some() || f.crontab.is_some(),
+            ),
+            (
+                "rollout.units",
+                format!("{}, {}, {}", r.worker_unit, r.beat_unit, r.platform_unit),
+                f.worker_unit.is_some() || f.beat_unit.is_some() || f.platform_unit.is_some(),
+            ),
+            (
+                "rollout.audit_log",
+                r.audit_log.display().to_string(),
+                f.audit_log.is_some(),
+            ),
+        ] {
+            let source = if set { "file" } else { "default" };
+            rows.push(vec![k.into(), v, source.into()]);
+        }
+    }
     for (name, t) in &c.tasks {
         let runner = match &t.runner {
             Some(crate::config::RunnerSpec::Exec { exec, .. }) => {
