@@ -155,3 +155,31 @@ fn metrics_endpoint_serves_prometheus_text() {
     sigterm(&w);
     wait_exit(&mut w, Duration::from_secs(10));
 }
+
+#[test]
+fn config_show_names_each_source() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[worker]\nlease = \"7s\"\n[rollout]\nflag = \"USE_QUEUE\"\n");
+    let out = ciq.ok(&["config", "show"]);
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!(" {key} ")))
+            .unwrap_or_else(|| panic!("{key} missing:\n{out}"))
+            .to_string()
+    };
+    assert!(row("broker").contains("env"), "{}", row("broker"));
+    assert!(row("worker.lease").contains("7s") && row("worker.lease").contains("file"));
+    assert!(row("worker.sweep").contains("default"));
+    assert!(row("rollout.flag").contains("USE_QUEUE") && row("rollout.flag").contains("file"));
+    assert!(row("rollout.units").contains("default"));
+    let o = ciq
+        .cmd(&["config", "show"])
+        .env("CIQ_BROKER", "redis://u:s3cret@127.0.0.1:1/0")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("s3cret"),
+        "passwords are masked"
+    );
+}
