@@ -77,28 +77,30 @@ fn tls_broker_with_private_ca() {
         ],
     );
     let port = free_port();
-    let mut server = Command::new("redis-server")
-        .current_dir(d)
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args([
-            "--tls-cert-file",
-            "srv.pem",
-            "--tls-key-file",
-            "srv.key",
-            "--tls-auth-clients",
-            "no",
-        ])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
+    let _server = KillOnDrop(
+        Command::new("redis-server")
+            .current_dir(d)
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--tls-cert-file",
+                "srv.pem",
+                "--tls-key-file",
+                "srv.key",
+                "--tls-auth-clients",
+                "no",
+            ])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts"),
+    );
     let redis = Redis::start(); // only for the harness's Ciq; the broker below is the TLS one
     let mut ciq = Ciq::new(&redis);
     ciq.broker = format!("rediss://127.0.0.1:{port}/0");
@@ -131,5 +133,13 @@ fn tls_broker_with_private_ca() {
     let o = run(&["enqueue", "noop", "--wait", "--timeout", "10s"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     sigkill(&mut w);
-    sigkill(&mut server);
+}
+
+/// The TLS redis-server is stopped even when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        sigkill(&mut self.0);
+    }
 }
