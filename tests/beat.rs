@@ -5,7 +5,7 @@
 use crate::harness::*;
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Deserialize)]
@@ -39,12 +39,13 @@ pub(crate) fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-pub(crate) fn spawn_beat(ciq: &Ciq, name: &str, lease: &str) -> Child {
+pub(crate) fn spawn_beat(ciq: &Ciq, name: &str, lease: &str) -> Proc {
     let log = std::fs::File::create(ciq.dir().join(format!("{name}.log"))).unwrap();
     ciq.cmd(&["beat", "--name", name, "--lease", lease, "--tick", "100ms"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
+        .map(Proc)
         .expect("spawn beat")
 }
 

@@ -606,3 +606,47 @@ fn worker_run_stops_when_its_shutdown_sender_is_dropped() {
         assert!(r.is_ok(), "the worker stops instead of spinning");
     });
 }
+
+#[test]
+fn a_worker_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
+    let mut redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    redis.kill();
+    let mut w = ciq.spawn_worker("early", &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        w.try_wait().unwrap().is_none(),
+        "it does not exit while Redis is down"
+    );
+    redis.restart();
+    ciq.ok(&["enqueue", "noop", "--arg", "incr=t:done"]);
+    assert!(
+        wait_until(Duration::from_secs(15), || redis.int(&["GET", "t:done"])
+            == 1),
+        "{}",
+        ciq.log("early")
+    );
+    ciq.ok(&["enqueue", "noop", "--args-json", r#"{"sleep_ms": 30000}"#]);
+    assert!(wait_until(Duration::from_secs(5), || depth(
+        &ciq, "default"
+    )["active"]
+        == 1));
+
+    redis.kill();
+    let mut w2 = ciq.spawn_worker("waiting", &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&w2);
+    assert!(
+        wait_exit(&mut w2, Duration::from_secs(3)).is_some_and(|s| s.success()),
+        "SIGTERM while waiting for Redis stops it"
+    );
+    // A worker whose Redis died mid-task still stops: after its shutdown timeout (5 s) it
+    // cannot hand the task back, gives up recording after a few seconds and exits; the
+    // task stays leased in Redis and is recovered by the next worker's sweep.
+    sigterm(&w);
+    assert!(
+        wait_exit(&mut w, Duration::from_secs(20)).is_some(),
+        "graceful stop does not hang on a dead Redis: {}",
+        ciq.log("early")
+    );
+}

@@ -99,15 +99,27 @@ impl Broker {
         Ok(Broker { conn, client, addr })
     }
 
-    /// Connects, retrying with backoff until it works or `give_up` resolves (worker, beat).
-    pub async fn connect_retrying(url: &str) -> Result<Broker> {
+    /// Connects, retrying with backoff while Redis is unreachable (worker, beat), until it
+    /// works or `stop` resolves (then `None`: a stop signal during the wait is honoured).
+    pub async fn connect_retrying(
+        url: &str,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<Broker>> {
+        tokio::pin!(stop);
         let mut delay = Duration::from_millis(100);
         loop {
-            match Broker::connect(url).await {
-                Ok(b) => return Ok(b),
+            let attempt = tokio::select! {
+                r = Broker::connect(url) => r,
+                _ = &mut stop => return Ok(None),
+            };
+            match attempt {
+                Ok(b) => return Ok(Some(b)),
                 Err(e) if e.is_unreachable() => {
                     tracing::warn!(error = %e, retry_in = ?delay, "broker unreachable; retrying");
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {},
+                        _ = &mut stop => return Ok(None),
+                    }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(e),

@@ -56,7 +56,11 @@ pub async fn run(a: BeatArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = if a.once {
         ctx.broker().await?
     } else {
-        crate::broker::Broker::connect_retrying(&cfg.broker.value).await?
+        let stop = super::work::stopped(&shutdown);
+        match crate::broker::Broker::connect_retrying(&cfg.broker.value, stop).await? {
+            Some(b) => b,
+            None => return Ok(ExitCode::SUCCESS),
+        }
     };
     let mut opts =
         BeatOptions::from_config(&cfg, crate::worker::default_worker_id(a.name.as_deref()));

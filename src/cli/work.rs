@@ -123,6 +123,14 @@ pub fn handlers(cfg: &Arc<Config>) -> Vec<Arc<dyn TaskHandler>> {
     ]
 }
 
+/// Resolves once a stop was asked for (or nobody can ask any more).
+pub fn stopped(shutdown: &watch::Receiver<Shutdown>) -> impl std::future::Future<Output = ()> {
+    let mut rx = shutdown.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s != Shutdown::Run).await;
+    }
+}
+
 /// A watch channel fed by SIGTERM/SIGINT: first Graceful, then Now.
 pub fn shutdown_on_signals() -> watch::Receiver<Shutdown> {
     let (tx, rx) = watch::channel(Shutdown::Run);
@@ -152,7 +160,11 @@ pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     apply(&a, &mut cfg)?;
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
-    let broker = crate::broker::Broker::connect_retrying(&cfg.broker.value).await?;
+    let Some(broker) =
+        crate::broker::Broker::connect_retrying(&cfg.broker.value, stopped(&shutdown)).await?
+    else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let opts = WorkerOptions::from_config(&cfg, worker::default_worker_id(a.name.as_deref()));
     worker::run(opts, cfg.clone(), broker, handlers(&cfg), shutdown).await?;
     Ok(ExitCode::SUCCESS)

@@ -116,9 +116,10 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
     drop(permits);
 }
 
-/// Writes one queue's outcomes, retrying while Redis is away. Gives up only on an
-/// immediate shutdown after a few seconds: the leases then expire and the tasks are
-/// recovered by another worker, so still nothing is lost.
+/// Writes one queue's outcomes, retrying while Redis is away. While the worker is
+/// stopping it gives up after a few seconds of failures, so a stop never hangs on a dead
+/// Redis: the leases then expire and another worker recovers the tasks, so still nothing
+/// is lost.
 async fn write_with_retry(shared: &Shared, q: &QueueKeys, finishes: &[Finish]) -> Vec<bool> {
     let mut delay = Duration::from_millis(50);
     let mut gave_up_at: Option<Instant> = None;
@@ -130,7 +131,7 @@ async fn write_with_retry(shared: &Shared, q: &QueueKeys, finishes: &[Finish]) -
         {
             Ok(v) => return v,
             Err(e) => {
-                if *shared.shutdown.borrow() == Shutdown::Now {
+                if *shared.shutdown.borrow() != Shutdown::Run {
                     let t = *gave_up_at.get_or_insert_with(Instant::now);
                     if t.elapsed() > Duration::from_secs(3) {
                         tracing::error!(queue = %q.name, tasks = finishes.len(), error = %e, "giving up recording outcomes; their leases will expire and the tasks will be recovered");

@@ -165,7 +165,7 @@ impl Ciq {
     }
 
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
-    pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Child {
+    pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
         let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
         let mut args = vec!["work", "--name", name];
         args.extend_from_slice(extra);
@@ -178,11 +178,35 @@ impl Ciq {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
+            .map(Proc)
             .expect("spawn worker")
     }
 
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+/// A child process that is killed when dropped, so a failing test leaks no worker.
+pub struct Proc(pub Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::db::{Backend, Bind};
 use super::{on_all_backends, Env};
-use crate::harness::wait_until;
+use crate::harness::{wait_until, Proc};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ fn run(b: Backend) {
         .stderr(std::fs::File::create(env.path("w3.log")).expect("beat log"))
         .spawn()
         .expect("spawn beat");
-    env.workers.push(beat);
+    env.workers.push(Proc(beat));
     for id in (1..=205).rev() {
         env.ciq
             .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);

@@ -14,14 +14,13 @@ mod up;
 use crate::harness::*;
 use db::{Backend, TestDb};
 use std::path::PathBuf;
-use std::process::Child;
 
 /// A Redis, a platform database, a config directory and workers to stop at the end.
 pub struct Env {
     pub redis: Redis,
     pub ciq: Ciq,
     pub db: TestDb,
-    pub workers: Vec<Child>,
+    pub workers: Vec<Proc>,
 }
 
 impl Env {

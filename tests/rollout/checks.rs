@@ -93,7 +93,7 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
     rig.assert_stage(1);
     let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
     assert_eq!(code(&out), 6, "no worker or beat yet: {}", text(&out));
-    let _worker = Running(rig.ciq.spawn_worker("w", &[]));
+    let _worker = rig.ciq.spawn_worker("w", &[]);
     let _beat = Running(
         rig.ciq
             .cmd(&["beat", "--name", "b", "--lease", "2s", "--tick", "100ms"])
