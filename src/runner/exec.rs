@@ -214,16 +214,11 @@ fn classify(ended: Ended, stdout: &str, output: String, prog: &str) -> RunResult
     if status.success() {
         return RunResult::plain(RunOutcome::Ok { output });
     }
-    let cloud = cloud::find(stdout);
     let by_exit = if status.code() == Some(EXIT_RETRY) {
         Class::Retryable
     } else {
         Class::Permanent
     };
-    let class = cloud
-        .as_ref()
-        .and_then(|c| cloud::classify(&c.code))
-        .unwrap_or(by_exit);
     let how = match status.code() {
         Some(c) => format!("exit status {c}"),
         None => {
@@ -231,19 +226,8 @@ fn classify(ended: Ended, stdout: &str, output: String, prog: &str) -> RunResult
             format!("killed by signal {}", status.signal().unwrap_or(0))
         }
     };
-    let error = match &cloud {
-        Some(c) => format!("{prog}: {how}; cloud error {}: {}", c.code, c.message),
-        None => format!("{prog}: {how}"),
-    };
-    let outcome = match class {
-        Class::Retryable => RunOutcome::Retryable {
-            error,
-            retry_after: None,
-            output,
-        },
-        Class::Permanent => RunOutcome::Permanent { error, output },
-    };
-    RunResult { outcome, cloud }
+    let report = cloud::find(stdout);
+    RunResult::failed(format!("{prog}: {how}"), report, by_exit, None, output)
 }
 
 #[cfg(test)]

@@ -112,32 +112,19 @@ fn classify(status: u16, retry_after: Option<Duration>, output: String, shown: &
     if (200..300).contains(&status) {
         return RunResult::plain(RunOutcome::Ok { output });
     }
-    let cloud = cloud::find(&output);
     let by_status = if status == 429 || status >= 500 {
         Class::Retryable
     } else {
         Class::Permanent
     };
-    let class = cloud
-        .as_ref()
-        .and_then(|c| cloud::classify(&c.code))
-        .unwrap_or(by_status);
-    let error = match &cloud {
-        Some(c) => format!(
-            "POST {shown}: HTTP {status}; cloud error {}: {}",
-            c.code, c.message
-        ),
-        None => format!("POST {shown}: HTTP {status}"),
-    };
-    let outcome = match class {
-        Class::Retryable => RunOutcome::Retryable {
-            error,
-            retry_after,
-            output,
-        },
-        Class::Permanent => RunOutcome::Permanent { error, output },
-    };
-    RunResult { outcome, cloud }
+    let report = cloud::find(&output);
+    RunResult::failed(
+        format!("POST {shown}: HTTP {status}"),
+        report,
+        by_status,
+        retry_after,
+        output,
+    )
 }
 
 /// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, capped.

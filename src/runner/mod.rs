@@ -63,6 +63,35 @@ impl RunResult {
         }
     }
 
+    /// A run that failed: the cloud error report it printed (`cloud::find` of stdout or
+    /// the response body), if any, decides retry vs permanent (else `fallback`, from the
+    /// exit or HTTP status) and is added to the error text `what`.
+    pub fn failed(
+        what: String,
+        cloud: Option<CloudError>,
+        fallback: cloud::Class,
+        retry_after: Option<Duration>,
+        output: String,
+    ) -> Self {
+        let class = cloud
+            .as_ref()
+            .and_then(|c| cloud::classify(&c.code))
+            .unwrap_or(fallback);
+        let error = match &cloud {
+            Some(c) => format!("{what}; cloud error {}: {}", c.code, c.message),
+            None => what,
+        };
+        let outcome = match class {
+            cloud::Class::Retryable => RunOutcome::Retryable {
+                error,
+                retry_after,
+                output,
+            },
+            cloud::Class::Permanent => RunOutcome::Permanent { error, output },
+        };
+        RunResult { outcome, cloud }
+    }
+
     /// A failure before anything ran (bad template, missing program, bad config).
     pub fn permanent(error: String) -> Self {
         Self::plain(RunOutcome::Permanent {
