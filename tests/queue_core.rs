@@ -27,6 +27,18 @@ fn depth(ciq: &Ciq, queue: &str) -> serde_json::Value {
     v[0].clone()
 }
 
+/// Enqueues a `noop` with these args and waits until a worker is running it; returns its id.
+fn start_running(ciq: &Ciq, args_json: &str) -> String {
+    let id = ciq.ok(&["enqueue", "noop", "--args-json", args_json]);
+    assert!(
+        wait_until(Duration::from_secs(5), || depth(ciq, "default")["active"]
+            == 1),
+        "the task never became active: {:?}",
+        depth(ciq, "default")
+    );
+    id.trim().to_string()
+}
+
 #[test]
 fn enqueue_work_done() {
     let redis = Redis::start();
@@ -246,16 +258,7 @@ fn sigterm_lets_a_long_task_finish() {
     let ciq = Ciq::new(&redis);
     let mut w = ciq.spawn_worker("w", &[]);
     std::thread::sleep(Duration::from_millis(300));
-    ciq.ok(&[
-        "enqueue",
-        "noop",
-        "--args-json",
-        r#"{"sleep_ms": 1500, "incr": "t:done"}"#,
-    ]);
-    assert!(wait_until(Duration::from_secs(5), || depth(
-        &ciq, "default"
-    )["active"]
-        == 1));
+    start_running(&ciq, r#"{"sleep_ms": 1500, "incr": "t:done"}"#);
     sigterm(&w);
     let st = wait_exit(&mut w, Duration::from_secs(10)).expect("stops");
     assert!(st.success());
@@ -272,16 +275,7 @@ fn sigterm_past_the_timeout_returns_the_task_to_pending() {
     let ciq = Ciq::new(&redis);
     let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "300ms"]);
     std::thread::sleep(Duration::from_millis(300));
-    let id = ciq.ok(&[
-        "enqueue",
-        "noop",
-        "--args-json",
-        r#"{"sleep_ms": 20000, "incr": "t:done"}"#,
-    ]);
-    assert!(wait_until(Duration::from_secs(5), || depth(
-        &ciq, "default"
-    )["active"]
-        == 1));
+    let id = start_running(&ciq, r#"{"sleep_ms": 20000, "incr": "t:done"}"#);
     sigterm(&w);
     let st = wait_exit(&mut w, Duration::from_secs(5)).expect("stops after the shutdown timeout");
     assert!(st.success());
@@ -292,7 +286,7 @@ fn sigterm_past_the_timeout_returns_the_task_to_pending() {
         "{d}"
     );
     let raw = redis.cli(&["LINDEX", "ciq:{default}:pending", "0"]);
-    assert!(raw.contains(id.trim()), "the same task is back: {raw}");
+    assert!(raw.contains(&id), "the same task is back: {raw}");
     assert_eq!(redis.int(&["GET", "t:done"]), 0);
 }
 
@@ -302,14 +296,7 @@ fn second_signal_returns_tasks_at_once() {
     let ciq = Ciq::new(&redis);
     let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "60s"]);
     std::thread::sleep(Duration::from_millis(300));
-    ciq.ok(&["enqueue", "noop", "--args-json", r#"{"sleep_ms": 20000}"#]);
-    assert!(
-        wait_until(Duration::from_secs(5), || depth(&ciq, "default")["active"]
-            == 1),
-        "{:?} {}",
-        depth(&ciq, "default"),
-        ciq.log("w")
-    );
+    start_running(&ciq, r#"{"sleep_ms": 20000}"#);
     sigterm(&w);
     std::thread::sleep(Duration::from_millis(200));
     sigterm(&w);
@@ -626,11 +613,7 @@ fn a_worker_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
         "{}",
         ciq.log("early")
     );
-    ciq.ok(&["enqueue", "noop", "--args-json", r#"{"sleep_ms": 30000}"#]);
-    assert!(wait_until(Duration::from_secs(5), || depth(
-        &ciq, "default"
-    )["active"]
-        == 1));
+    start_running(&ciq, r#"{"sleep_ms": 30000}"#);
 
     redis.kill();
     let mut w2 = ciq.spawn_worker("waiting", &[]);
