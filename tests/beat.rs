@@ -332,11 +332,7 @@ fn once_fires_due_entries_and_never_doubles() {
 fn a_stale_token_cannot_fire_and_a_fire_time_fires_once() {
     use ciq::broker::beat::{Fire, Fired};
     let redis = Redis::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let b = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
         let lease = Duration::from_millis(200);
         let a = b.beat_lease("A", lease, now_ms()).await.unwrap();

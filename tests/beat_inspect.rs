@@ -187,11 +187,7 @@ fn beat_run_is_reusable_and_stops_on_its_shutdown_channel() {
         ..Default::default()
     };
     let cfg = std::sync::Arc::new(ciq::config::load(&ov).unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let broker = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
         let opts = ciq::beat::BeatOptions::from_config(&cfg, "embedded".into());
         // A closed channel: the beat keeps running (and firing) instead of spinning.

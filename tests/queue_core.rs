@@ -571,11 +571,7 @@ fn worker_run_stops_when_its_shutdown_sender_is_dropped() {
     use ciq::config::{Overrides, Source, Sourced};
     use std::sync::Arc;
     let redis = Redis::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let ov = Overrides {
             broker: Some(Sourced::new(redis.url(), Source::Flag)),
             ..Default::default()

@@ -221,6 +221,15 @@ pub fn sigkill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Runs a future on a fresh current-thread runtime (tests that call the library).
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(fut)
+}
+
 /// Polls `f` until it returns true or the timeout passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
