@@ -17,11 +17,15 @@ pub(crate) fn start_task(
     raw: String,
     permit: OwnedSemaphorePermit,
 ) {
-    shared.leased.lock().unwrap().insert(id_of(&raw), q.clone());
+    // Parse once; only a message that does not decode needs its id dug out of the raw text.
     let env = match Envelope::from_json(&raw) {
-        Ok(e) => e,
+        Ok(e) => {
+            shared.leased.lock().unwrap().insert(e.id.clone(), q.clone());
+            e
+        }
         Err(reason) => {
             let env = stand_in_envelope(&raw, &q.name);
+            shared.leased.lock().unwrap().insert(env.id.clone(), q.clone());
             tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
             let f = policy::poison(env, reason);
             finisher::send(shared, &q, f, None, permit);
