@@ -84,8 +84,14 @@ impl Broker {
             .arg(env.to_json())
             .arg(due_ms.unwrap_or(0))
             .arg(has_unique);
-        let (ok, id): (i64, String) = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
-        let _: std::result::Result<(), _> = c.sadd(keys::queues(), &env.queue).await;
+        // The queue registry update rides the same multiplexed connection concurrently, so
+        // it adds no round trip of its own.
+        let mut c2 = self.conn();
+        let (res, _) = tokio::join!(
+            inv.invoke_async::<(i64, String)>(&mut c),
+            c2.sadd::<_, _, ()>(keys::queues(), &env.queue)
+        );
+        let (ok, id) = res.map_err(|e| self.err(e))?;
         Ok(if ok == 1 {
             Enqueued::New(id)
         } else {
