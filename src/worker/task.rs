@@ -18,14 +18,16 @@ pub(crate) fn start_task(
     permit: OwnedSemaphorePermit,
 ) {
     // Parse once; only a message that does not decode needs its id dug out of the raw text.
-    let env = match Envelope::from_json(&raw) {
-        Ok(e) => {
-            shared.leased.lock().unwrap().insert(e.id.clone(), q.clone());
-            e
-        }
+    let decoded = Envelope::from_json(&raw);
+    let id = match &decoded {
+        Ok(e) => e.id.clone(),
+        Err(_) => id_of(&raw),
+    };
+    shared.leased.lock().unwrap().insert(id, q.clone());
+    let env = match decoded {
+        Ok(e) => e,
         Err(reason) => {
             let env = stand_in_envelope(&raw, &q.name);
-            shared.leased.lock().unwrap().insert(env.id.clone(), q.clone());
             tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
             let f = policy::poison(env, reason);
             finisher::send(shared, &q, f, None, permit);
