@@ -30,6 +30,9 @@ pub struct Envelope {
     /// Times this task has been claimed (redelivery cap for poison messages).
     #[serde(default)]
     pub deliveries: u32,
+    /// Times the task was deferred (run again later without using up an attempt).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferrals: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Why the task is dead, when it is.
@@ -62,6 +65,7 @@ impl Envelope {
             soft_limit_ms: None,
             hard_limit_ms: None,
             deliveries: 0,
+            deferrals: 0,
             last_error: None,
             reason: None,
             notify: false,
@@ -107,4 +111,8 @@ mod tests {
         assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
         assert!(Envelope::from_json("{nope").is_err());
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

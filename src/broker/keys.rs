@@ -143,10 +143,25 @@ pub fn platform_first_seen() -> String {
     format!("{PREFIX}:platform:first_seen")
 }
 
-/// STRING: the id of the `start_test` task that claimed this VM name, so the same task
-/// can resume its own claim after a crash (and only it).
-pub fn platform_start_claim(vm_name: &str) -> String {
-    format!("{PREFIX}:platform:claim:{vm_name}")
+/// Shadow-stage evidence (all hashes keyed by test id, values ms): when ciq first saw
+/// each test pending, and when the platform wrote its `gcp_instance` row (the start, by
+/// the cron in stage 1); `since` is when the shadow watch began. The stage-2 gate reads
+/// them: did ciq see every test the cron started, and how much earlier?
+pub fn platform_shadow_seen() -> String {
+    format!("{PREFIX}:platform:shadow:seen")
+}
+
+pub fn platform_shadow_started() -> String {
+    format!("{PREFIX}:platform:shadow:started")
+}
+
+pub fn platform_shadow_since() -> String {
+    format!("{PREFIX}:platform:shadow:since")
+}
+
+/// STRING: the last `ciq cron-guard` decision (JSON), for `status`.
+pub fn platform_guard_last() -> String {
+    format!("{PREFIX}:platform:guard:last")
 }
 
 #[cfg(test)]

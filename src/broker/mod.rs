@@ -9,7 +9,7 @@ pub mod envelope;
 mod error;
 pub mod keys;
 pub mod ops;
-mod platform;
+pub mod platform;
 mod rollout;
 mod scripts;
 

@@ -41,6 +41,8 @@ pub enum FinishKind {
     Failed,
     /// Back to the front of pending (shutdown); not an attempt.
     Requeue,
+    /// Back to the retry set until `score` (ms) without using up an attempt.
+    Defer,
 }
 
 impl FinishKind {
@@ -51,6 +53,7 @@ impl FinishKind {
             FinishKind::Dead => "dead",
             FinishKind::Failed => "failed",
             FinishKind::Requeue => "requeue",
+            FinishKind::Defer => "defer",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod beat;
 mod config_show;
+mod cron_guard;
 mod depth;
 mod depth_check;
 mod enqueue;
@@ -88,6 +89,7 @@ pub enum Command {
     /// The CI platform's database: check tables and pending tests.
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
+    CronGuard(cron_guard::CronGuardArgs),
     MigrateFromCron(migrate::MigrateArgs),
     Rollback(rollback::RollbackArgs),
 }
@@ -187,6 +189,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,
+        Command::CronGuard(a) => cron_guard::run(a, ctx).await,
         Command::MigrateFromCron(a) => migrate::run(a, ctx).await,
         Command::Rollback(a) => rollback::run(a, ctx).await,
     }

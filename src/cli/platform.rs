@@ -49,7 +49,7 @@ pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         let ids = queries::pending(&db, &p, cfg.platform.discover_limit()).await?;
         let oldest = ids
             .iter()
-            .filter_map(|id| seen.get(&i64::from(*id)))
+            .filter_map(|t| seen.get(&i64::from(t.id)))
             .min()
             .map(|ms| now.saturating_sub(*ms) / 1000);
         rows.push(PlatformRow {

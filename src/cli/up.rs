@@ -86,8 +86,8 @@ async fn run_services(
     let db = crate::platform::db::connect(&cfg.database.value, &cfg.platform).await?;
     tracing::info!(database = %crate::broker::redact_url(&cfg.database.value), "platform database ready");
     db.close().await;
-    if crate::platform::tasks::start_runner(cfg).is_none() {
-        tracing::warn!("no start runner configured ([platform] start_vm): start_test tasks will fail until one is");
+    if cfg.platform.bridge_argv().is_none() {
+        tracing::warn!("no platform configured ([platform] config_py): start_test tasks will fail until one is");
     }
     kick_discovery(cfg, &broker).await;
 

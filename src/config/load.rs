@@ -78,14 +78,79 @@ pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
     resolve(raw, file_path, &path_str, ov)
 }
 
-fn pick(flag: &Option<Sourced<String>>, file: Option<String>, default: &str) -> Sourced<String> {
+/// Flag/env > ciq.toml > the platform's config.py > default.
+fn pick_py(
+    flag: &Option<Sourced<String>>,
+    file: Option<String>,
+    py: Option<String>,
+    default: &str,
+) -> Sourced<String> {
     if let Some(v) = flag {
         return v.clone();
     }
-    match file {
-        Some(v) => Sourced::new(v, Source::File),
-        None => Sourced::new(default.to_string(), Source::Default),
+    match (file, py) {
+        (Some(v), _) => Sourced::new(v, Source::File),
+        (None, Some(v)) => Sourced::new(v, Source::ConfigPy),
+        (None, None) => Sourced::new(default.to_string(), Source::Default),
     }
+}
+
+/// What ciq takes from the platform's config.py (one source of truth).
+#[derive(Default)]
+struct FromConfigPy {
+    database: Option<String>,
+    broker: Option<String>,
+    max_runtime: Option<Dur>,
+}
+
+fn from_config_py(path: &str) -> Result<FromConfigPy, String> {
+    use super::config_py::{literal, Literal};
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let string = |name: &str| match literal(&text, name) {
+        Ok(Some(Literal::Str(s))) if !s.is_empty() => Ok(Some(s)),
+        Ok(Some(_)) => Err(format!("{path}: {name} is not a string")),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("{path}: {e}")),
+    };
+    let database = string("DATABASE_URI")?
+        .map(|u| sqlx_url(&u))
+        .transpose()
+        .map_err(|e| format!("{path}: DATABASE_URI: {e}"))?;
+    let broker = match string("CIQ_BROKER_URL")? {
+        Some(b) => Some(b),
+        None => string("CELERY_BROKER_URL")?,
+    };
+    let max_runtime = match literal(&text, "GCP_INSTANCE_MAX_RUNTIME") {
+        Ok(Some(Literal::Int(m))) if m > 0 => Some(Dur::secs(m as u64 * 60)),
+        Ok(None) => None,
+        Ok(Some(_)) => {
+            return Err(format!(
+                "{path}: GCP_INSTANCE_MAX_RUNTIME must be a positive number of minutes"
+            ))
+        }
+        Err(e) => return Err(format!("{path}: {e}")),
+    };
+    Ok(FromConfigPy {
+        database,
+        broker,
+        max_runtime,
+    })
+}
+
+/// SQLAlchemy URL -> sqlx URL: `mysql+pymysql://` -> `mysql://`, `postgresql+…://` ->
+/// `postgres://`; sqlite URLs are kept.
+pub fn sqlx_url(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "not a database URL".to_string())?;
+    let base = scheme.split('+').next().unwrap_or(scheme);
+    let to = match base {
+        "mysql" | "mariadb" => "mysql",
+        "postgresql" | "postgres" => "postgres",
+        "sqlite" => "sqlite",
+        other => return Err(format!("unsupported database {other:?} (mysql, postgresql or sqlite)")),
+    };
+    Ok(format!("{to}://{rest}"))
 }
 
 fn resolve(
@@ -196,11 +261,31 @@ fn resolve(
         ));
     }
 
-    let start_runner = tasks.get("start_test").and_then(|t| t.runner.as_ref());
-    raw.platform
-        .validate(start_runner)
-        .map_err(|(k, m)| semantic(k, m))?;
-    let mut broker = pick(&ov.broker, raw.broker, DEFAULT_BROKER);
+    let mut platform = raw.platform;
+    platform.validate().map_err(|(k, m)| semantic(k, m))?;
+    for t in crate::config::PLATFORM_TASKS {
+        if tasks.get(*t).is_some_and(|c| c.runner.is_some()) {
+            return Err(semantic(
+                format!("tasks.{t}.runner"),
+                "this platform task runs the platform's own code through the bridge; set [platform] config_py instead of a runner".into(),
+            ));
+        }
+    }
+    let py = match platform.config_py.as_deref() {
+        Some(f) => from_config_py(f).map_err(|m| semantic("platform.config_py".into(), m))?,
+        None => FromConfigPy::default(),
+    };
+    let mut rollout = raw.rollout;
+    if rollout.platform_config.is_none() {
+        rollout.platform_config = platform.config_py.clone();
+    }
+    if platform.max_runtime.is_none() {
+        if let Some(m) = py.max_runtime {
+            platform.max_runtime = Some(m);
+            platform.max_runtime_from_config_py = true;
+        }
+    }
+    let mut broker = pick_py(&ov.broker, raw.broker, py.broker, DEFAULT_BROKER);
     let user = std::env::var("CIQ_BROKER_USER").ok().or(raw.broker_user);
     let password = match std::env::var("CIQ_BROKER_PASSWORD") {
         Ok(p) => Some(p),
@@ -230,14 +315,14 @@ fn resolve(
         file,
         broker,
         broker_ca_file,
-        database: pick(&ov.database, raw.database, DEFAULT_DATABASE),
+        database: pick_py(&ov.database, raw.database, py.database, DEFAULT_DATABASE),
         queues,
         tasks,
         schedule,
         beat,
         worker,
-        rollout: raw.rollout,
-        platform: raw.platform,
+        rollout,
+        platform,
     })
 }
 

@@ -3,6 +3,7 @@
 //! `file.rs` is the raw file, `load.rs` finds and parses it, this module holds the
 //! resolved values that the rest of ciq reads, each scalar with the layer it came from.
 
+pub mod config_py;
 pub mod duration;
 pub mod file;
 mod load;
@@ -24,6 +25,9 @@ use std::path::PathBuf;
 pub enum Source {
     Default,
     File,
+    /// The platform's config.py (`[platform] config_py`).
+    #[serde(rename = "config.py")]
+    ConfigPy,
     Env,
     Flag,
 }
@@ -117,6 +121,9 @@ impl Default for WorkerConfig {
     }
 }
 
+/// Tasks that run the platform's code through the bridge (never a configured runner).
+pub const PLATFORM_TASKS: &[&str] = &["start_test", "maintain", "process_pending_tests"];
+
 pub const DEFAULT_BROKER: &str = "redis://127.0.0.1:6379/0";
 pub const DEFAULT_DATABASE: &str = "sqlite://ciq-platform.db";
 
@@ -146,6 +153,8 @@ pub fn default_task(name: &str) -> Option<TaskConfig> {
     };
     Some(match name {
         "noop" => base("default", 3),
+        // A start that waits (artifact not built, no capacity) is deferred, never a
+        // failed attempt; retries are for the bridge itself failing.
         "start_test" => TaskConfig {
             soft_time_limit: Some(Dur::secs(3600)),
             time_limit: Some(Dur::secs(3900)),
@@ -157,9 +166,9 @@ pub fn default_task(name: &str) -> Option<TaskConfig> {
             time_limit: Some(Dur::secs(300)),
             ..base("default", 3)
         },
-        "check_expired_instances" => TaskConfig {
-            unique: Some("check_expired_instances".into()),
-            time_limit: Some(Dur::secs(600)),
+        "maintain" => TaskConfig {
+            unique: Some("maintain".into()),
+            time_limit: Some(Dur::secs(1800)),
             ..base("maintenance", 3)
         },
         _ => return None,
@@ -170,7 +179,7 @@ pub const BUILTIN_TASKS: &[&str] = &[
     "noop",
     "start_test",
     "process_pending_tests",
-    "check_expired_instances",
+    "maintain",
 ];
 
 impl Config {

@@ -1,38 +1,60 @@
-//! `[platform]`: the CI platform's database tasks and the VM runners.
+//! `[platform]`: the CCExtractor Sample Platform that ciq runs tasks for.
 //!
 //! ```toml
 //! [platform]
-//! platforms = ["linux", "windows"]   # platforms discovery looks at
-//! max_runtime = "120m"               # older instances of unfinished tests are expired
-//! start_vm = { exec = ["/usr/local/bin/start-test-vm", "{vm_name}"] }
-//! delete_vm = { exec = ["/usr/local/bin/delete-test-vm", "{vm_name}"] }
-//! pool_size = 5                      # database connections per process
-//! db_timeout = "5s"                  # connect / acquire timeout
-//! discover_limit = 1000              # pending tests read per platform and tick
+//! config_py = "/var/www/sample-platform/config.py"  # the platform: its folder, DATABASE_URI,
+//!                                # GCP_INSTANCE_MAX_RUNTIME, broker URL and the feature flag
+//! mode = "auto"                  # auto (the flag: False = shadow, True = active) | active | shadow
+//! python = "/var/www/sample-platform/venv/bin/python3"   # the platform's interpreter
+//! bridge = "/usr/local/share/ciq/contrib/sample-platform/ciq_bridge.py"
+//! lock_dir = "/run/lock/ciq-sample-platform"   # shared with `ciq cron-guard`
+//! lock_wait = "10s"              # a start waits this long for a cron run, then defers
+//! platforms = ["linux", "windows"]
+//! max_runtime = "120m"           # default: GCP_INSTANCE_MAX_RUNTIME from config.py
 //! ```
 //!
-//! `[tasks.start_test] runner = …` (DESIGN §6) is accepted as the start runner too;
-//! setting both is an error.
+//! ciq starts and maintains tests only through the bridge, which calls the platform's
+//! own functions (`start_test`, `delete_expired_instances`, …); ciq reads the platform's
+//! database for discovery and never writes it.
 
 use super::duration::Dur;
-use super::file::RunnerSpec;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Whether ciq starts tests or only watches (shadow) what the cron starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The platform's flag decides at run time: False = shadow, True = active.
+    #[default]
+    Auto,
+    Active,
+    Shadow,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformFile {
+    pub config_py: Option<String>,
+    pub mode: Option<Mode>,
+    pub python: Option<String>,
+    pub bridge: Option<String>,
+    /// Extra arguments for the bridge, before its command (the stand-in's `--database`).
+    pub bridge_args: Option<Vec<String>>,
+    pub lock_dir: Option<String>,
+    pub lock_wait: Option<Dur>,
     pub max_runtime: Option<Dur>,
     pub platforms: Option<Vec<String>>,
-    /// Starts the VM for one test (args: test_id, platform, vm_name, test_type, branch,
-    /// commit, pr_nr).
-    pub start_vm: Option<RunnerSpec>,
-    /// Deletes an expired test's VM (args: vm_name, test_id, platform).
-    pub delete_vm: Option<RunnerSpec>,
     pub pool_size: Option<u32>,
     pub db_timeout: Option<Dur>,
     pub discover_limit: Option<u32>,
+    /// Set from config.py's GCP_INSTANCE_MAX_RUNTIME when the file leaves it out.
+    #[serde(skip)]
+    pub max_runtime_from_config_py: bool,
 }
+
+pub const DEFAULT_LOCK_DIR: &str = "/run/lock/ciq-sample-platform";
 
 impl PlatformFile {
     pub fn max_runtime(&self) -> Duration {
@@ -61,15 +83,58 @@ impl PlatformFile {
         self.discover_limit.unwrap_or(1000).max(1)
     }
 
-    /// Checks what the file alone cannot express; `task_runner` is
-    /// `[tasks.start_test] runner`. Returns (dotted key, message).
-    pub fn validate(&self, task_runner: Option<&RunnerSpec>) -> Result<(), (String, String)> {
-        if self.start_vm.is_some() && task_runner.is_some() {
-            return Err((
-                "platform.start_vm".into(),
-                "set the start runner once: platform.start_vm or tasks.start_test.runner".into(),
-            ));
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or_default()
+    }
+
+    pub fn lock_dir(&self) -> PathBuf {
+        PathBuf::from(self.lock_dir.as_deref().unwrap_or(DEFAULT_LOCK_DIR))
+    }
+
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(10))
+    }
+
+    /// The platform's folder: where config.py lives (the bridge runs there).
+    pub fn folder(&self) -> Option<PathBuf> {
+        let p = Path::new(self.config_py.as_deref()?);
+        Some(match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+    }
+
+    /// The bridge's argv up to (not including) its command: the interpreter, the script,
+    /// `--platform-dir`, `--lock-dir`, `--lock-wait` and any `bridge_args`. `None` when
+    /// neither a bridge nor config.py is configured.
+    pub fn bridge_argv(&self) -> Option<Vec<String>> {
+        if self.bridge.is_none() && self.config_py.is_none() {
+            return None;
         }
+        let script = self
+            .bridge
+            .clone()
+            .unwrap_or_else(|| default_bridge().display().to_string());
+        let mut argv = vec![
+            self.python.clone().unwrap_or_else(|| "python3".into()),
+            script,
+        ];
+        if let Some(dir) = self.folder() {
+            argv.push("--platform-dir".into());
+            argv.push(dir.display().to_string());
+        }
+        argv.push("--lock-dir".into());
+        argv.push(self.lock_dir().display().to_string());
+        argv.push("--lock-wait".into());
+        argv.push(self.lock_wait().as_secs().max(1).to_string());
+        argv.extend(self.bridge_args.iter().flatten().cloned());
+        Some(argv)
+    }
+
+    /// Checks what the file alone cannot express. Returns (dotted key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
         for p in self.platforms.iter().flatten() {
             let ok = !p.is_empty()
                 && p.chars()
@@ -84,8 +149,21 @@ impl PlatformFile {
         if self.max_runtime.is_some_and(|d| d.0.is_zero()) {
             return Err(("platform.max_runtime".into(), "must be positive".into()));
         }
+        if self.lock_wait.is_some_and(|d| d.0.is_zero()) {
+            return Err(("platform.lock_wait".into(), "must be positive".into()));
+        }
         Ok(())
     }
+}
+
+/// The installed bridge: `<prefix>/share/ciq/contrib/sample-platform/ciq_bridge.py`
+/// beside `<prefix>/bin/ciq`.
+pub fn default_bridge() -> PathBuf {
+    let prefix = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("/usr/local"));
+    prefix.join("share/ciq/contrib/sample-platform/ciq_bridge.py")
 }
 
 #[cfg(test)]
@@ -97,27 +175,32 @@ mod tests {
         let p = PlatformFile::default();
         assert_eq!(p.max_runtime(), Duration::from_secs(7200));
         assert_eq!(p.platforms(), vec!["linux", "windows"]);
-        assert!(p.validate(None).is_ok());
-        let p: PlatformFile =
-            toml::from_str("start_vm = { exec = [\"x\"] }\nplatforms = [\"li nux\"]").unwrap();
-        assert!(p
-            .validate(Some(&RunnerSpec::Exec {
-                exec: vec!["y".into()],
-                env: Default::default()
-            }))
-            .is_err());
-        assert!(p.validate(None).unwrap_err().1.contains("li nux"));
+        assert_eq!(p.mode(), Mode::Auto);
+        assert!(p.bridge_argv().is_none());
+        assert!(p.validate().is_ok());
+        let p: PlatformFile = toml::from_str("platforms = [\"li nux\"]").unwrap();
+        assert!(p.validate().unwrap_err().1.contains("li nux"));
     }
 
     #[test]
-    fn runner_env_values_never_serialize() {
-        let p: PlatformFile =
-            toml::from_str("start_vm = { exec = [\"x\"], env = { BOT_TOKEN = \"s3cret\" } }")
-                .unwrap();
-        let shown = serde_json::to_string(&p.start_vm).unwrap();
-        assert!(
-            shown.contains("BOT_TOKEN") && !shown.contains("s3cret"),
-            "{shown}"
+    fn bridge_runs_in_the_platform_folder_with_its_python() {
+        let p: PlatformFile = toml::from_str(
+            "config_py = \"/var/www/sp/config.py\"\npython = \"/var/www/sp/venv/bin/python\"\nbridge = \"/b.py\"\nlock_wait = \"3s\"",
+        )
+        .unwrap();
+        assert_eq!(p.folder().unwrap(), PathBuf::from("/var/www/sp"));
+        assert_eq!(
+            p.bridge_argv().unwrap(),
+            [
+                "/var/www/sp/venv/bin/python",
+                "/b.py",
+                "--platform-dir",
+                "/var/www/sp",
+                "--lock-dir",
+                DEFAULT_LOCK_DIR,
+                "--lock-wait",
+                "3"
+            ]
         );
     }
 }

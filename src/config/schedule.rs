@@ -125,7 +125,7 @@ pub fn default_schedule() -> BTreeMap<String, ScheduleFile> {
     };
     BTreeMap::from([
         ("process_pending_tests".to_string(), every(60)),
-        ("check_expired_instances".to_string(), every(300)),
+        ("maintain".to_string(), every(300)),
     ])
 }
 
@@ -201,7 +201,7 @@ mod tests {
     fn no_section_means_the_platform_defaults_and_empty_means_none() {
         let d = resolve(None, &tasks()).unwrap();
         assert_eq!(d["process_pending_tests"].every, Some(Dur::secs(60)));
-        assert_eq!(d["check_expired_instances"].every, Some(Dur::secs(300)));
+        assert_eq!(d["maintain"].every, Some(Dur::secs(300)));
         assert!(resolve(Some(BTreeMap::new()), &tasks()).unwrap().is_empty());
     }
 

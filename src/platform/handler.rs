@@ -1,16 +1,13 @@
-//! The worker plug-in for the three platform tasks. One database pool per worker
-//! process, opened on first use; while the database is unreachable (or its schema is
-//! incomplete) the task is retried per its policy, the worker keeps running.
+//! The worker plug-in for the three platform tasks. Discovery reads the platform's
+//! database through one pool per worker process, opened on first use; while the database
+//! is unreachable (or its schema is incomplete) the task is retried per its policy, the
+//! worker keeps running. `start_test` and `maintain` run the bridge and need no pool.
 
 use super::{db, tasks, Db};
 use crate::worker::handler::{BoxFuture, Outcome, TaskContext, TaskHandler};
 use tokio::sync::OnceCell;
 
-pub const TASKS: &[&str] = &[
-    "start_test",
-    "process_pending_tests",
-    "check_expired_instances",
-];
+pub use crate::config::PLATFORM_TASKS as TASKS;
 
 #[derive(Default)]
 pub struct PlatformTasks {
@@ -36,27 +33,23 @@ impl TaskHandler for PlatformTasks {
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let db = match self.db(ctx).await {
-                Ok(db) => db,
-                Err(e) => {
-                    return Outcome::Retry {
+            match ctx.envelope.task.as_str() {
+                "start_test" => tasks::start::run(ctx).await,
+                "maintain" => tasks::maintain::run(ctx).await,
+                "process_pending_tests" => {
+                    let r = match self.db(ctx).await {
+                        Ok(db) => tasks::discover::run(db, ctx).await,
+                        Err(e) => Err(e),
+                    };
+                    r.unwrap_or_else(|e| Outcome::Retry {
                         error: e.to_string(),
                         after: None,
-                    }
+                    })
                 }
-            };
-            let r = match ctx.envelope.task.as_str() {
-                "start_test" => tasks::start::run(db, ctx).await,
-                "process_pending_tests" => tasks::discover::run(db, ctx).await,
-                "check_expired_instances" => tasks::expire::run(db, ctx).await,
-                other => Ok(Outcome::Fail {
+                other => Outcome::Fail {
                     error: format!("not a platform task: {other}"),
-                }),
-            };
-            r.unwrap_or_else(|e| Outcome::Retry {
-                error: e.to_string(),
-                after: None,
-            })
+                },
+            }
         })
     }
 }

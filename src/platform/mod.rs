@@ -1,21 +1,26 @@
-//! The CI platform's database (sqlx: MySQL/MariaDB, PostgreSQL, SQLite) and its three
-//! tasks (DESIGN §1–§2).
+//! The CCExtractor Sample Platform: ciq wraps its own code instead of re-implementing it.
 //!
-//! - `db`: connect (pool with timeouts), per-backend SQL dialect.
-//! - `schema`: check the tables and columns ciq uses; create them only in the SQLite
-//!   file ciq owns.
-//! - `queries`: every statement ciq runs against the platform's tables.
-//! - `errors`: cloud error codes -> the message a contributor sees.
-//! - `tasks`: `start_test`, `process_pending_tests`, `check_expired_instances`.
-//! - `handler`: plugs the tasks into the worker with one shared pool per process.
+//! - `db`, `schema`, `queries`: read the platform's database (sqlx: MySQL/MariaDB,
+//!   PostgreSQL, SQLite) for discovery. ciq never writes it.
+//! - `bridge`: runs contrib/sample-platform/ciq_bridge.py, which calls the platform's own
+//!   `start_test`, `verify_pending_deletions`, `scan_for_orphaned_vms` and
+//!   `delete_expired_instances`, and reads its reply.
+//! - `mode`: active or shadow, from the platform's flag at run time.
+//! - `cron_lock`: the lock the bridge's starts (shared), `maintain` and `ciq cron-guard`
+//!   (exclusive) take, so the cron and ciq never start a test twice or delete a VM a
+//!   start is still creating.
+//! - `tasks`: `process_pending_tests`, `start_test`, `maintain`.
+//! - `handler`: plugs the tasks into the worker.
 //!
-//! Exactly once: a test is started only by whoever inserts its `gcp_instance` row
-//! `<platform>-<id>` (a primary key, so a second starter — another worker or the old cron
-//! job — gets a duplicate key and stops). The row is removed again when the start fails.
+//! Exactly once: one `start_test` task per test (unique key), one bridge process per test
+//! (its per-test lock), the platform's own guards (an existing `gcp_instance` or progress
+//! row), and the cron excluded while ciq starts (`cron_lock`).
 
+pub mod bridge;
+pub mod cron_lock;
 pub mod db;
-pub mod errors;
 pub mod handler;
+pub mod mode;
 pub mod queries;
 pub mod schema;
 pub mod tasks;

@@ -241,7 +241,55 @@ pub async fn check(cfg: &Config, r: &Rollout, to_stage: u8, now: u64) -> Vec<Gat
         Ok(s) => out.extend(evaluate(&s, r, now)),
         Err(e) => out.push(gate("broker readable", false, e.to_string())),
     }
+    if to_stage == 2 {
+        out.push(match broker.shadow_evidence().await {
+            Ok(e) => shadow_gate(&e),
+            Err(e) => gate("shadow evidence", false, e.to_string()),
+        });
+    }
     out
+}
+
+/// Stage 2 makes ciq start tests: only after the shadow stage showed that ciq saw every
+/// test the cron started (and at least one).
+pub fn shadow_gate(e: &crate::broker::platform::ShadowEvidence) -> Gate {
+    let ok = e.started > 0 && e.missed.is_empty();
+    let mut detail = e.summary();
+    if e.since.is_some() && e.started == 0 {
+        detail.push_str(" — wait until the cron has started at least one test");
+    }
+    gate("shadow evidence", ok, detail)
+}
+
+/// Can the queue start tests right now? `Ok(detail)` when the broker answers, a worker's
+/// heartbeat is fresh and a beat holds the leader lease; `Err(why)` otherwise (the cron
+/// guard then runs the cron as the fallback).
+pub async fn queue_available(cfg: &Config, r: &Rollout, now: u64) -> Result<String, String> {
+    let timeout = std::time::Duration::from_secs(3);
+    let broker = tokio::time::timeout(timeout, Broker::connect(&cfg.broker.value))
+        .await
+        .map_err(|_| "broker did not answer within 3s".to_string())?
+        .map_err(|e| format!("broker unreachable: {e}"))?;
+    let read = async {
+        Ok::<_, crate::broker::Error>(Snapshot {
+            workers: broker.worker_heartbeats().await?,
+            leader: broker.beat_leader().await?.map(|l| l.holder),
+            ..Default::default()
+        })
+    };
+    let snap = tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| "broker did not answer within 3s".to_string())?
+        .map_err(|e| format!("broker unreadable: {e}"))?;
+    let gates: Vec<Gate> = evaluate(&snap, r, now)
+        .into_iter()
+        .filter(|g| g.name == "worker alive" || g.name == "beat leader")
+        .collect();
+    let detail = |g: &Gate| format!("{}: {}", g.name, g.detail);
+    match gates.iter().find(|g| !g.ok) {
+        Some(bad) => Err(detail(bad)),
+        None => Ok(gates.iter().map(detail).collect::<Vec<_>>().join("; ")),
+    }
 }
 
 #[cfg(test)]

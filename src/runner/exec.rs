@@ -50,6 +50,9 @@ pub async fn run(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
+    if let Some(dir) = req.cwd {
+        cmd.current_dir(dir);
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return RunResult::permanent(format!("cannot start {:?}: {e}", argv[0])),
@@ -243,6 +246,7 @@ mod tests {
             args,
             soft_deadline: None,
             hard_deadline: None,
+            cwd: None,
         }
     }
 

@@ -212,6 +212,7 @@ mod tests {
             args,
             soft_deadline: None,
             hard_deadline: None,
+            cwd: None,
         }
     }
 

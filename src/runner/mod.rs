@@ -21,6 +21,8 @@ pub struct RunRequest<'a> {
     pub soft_deadline: Option<Instant>,
     /// At the hard deadline it is killed.
     pub hard_deadline: Option<Instant>,
+    /// Working directory of an `exec` process (default: the worker's).
+    pub cwd: Option<&'a std::path::Path>,
 }
 
 /// How a run ended. `output` is the tail of what the process printed (or the HTTP body).

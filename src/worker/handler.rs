@@ -20,6 +20,9 @@ pub enum Outcome {
     },
     /// Give up now: the task goes to dead with this error.
     Fail { error: String },
+    /// Not now, and not a failure: run it again after `after` (the thing it waits for,
+    /// e.g. a build artifact or cloud capacity, is not ready). Does not use up an attempt.
+    Defer { reason: String, after: Duration },
 }
 
 /// Everything a handler may use while running one task.
@@ -142,6 +145,7 @@ impl TaskHandler for ConfiguredRunner {
                 args: &env.args,
                 soft_deadline: ctx.soft_deadline,
                 hard_deadline: ctx.hard_deadline,
+                cwd: None,
             };
             outcome_of(crate::runner::run(spec, req).await)
         })

@@ -48,6 +48,11 @@ pub fn finish_for(
             env.reason = Some("failed permanently".into());
             (FinishKind::Failed, 0)
         }
+        Outcome::Defer { reason, after } => {
+            env.last_error = Some(truncate(&format!("deferred: {reason}")));
+            env.deferrals += 1;
+            (FinishKind::Defer, now + after.as_millis() as u64)
+        }
     };
     let envelope = if kind == FinishKind::Done {
         String::new()

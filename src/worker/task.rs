@@ -171,10 +171,12 @@ fn complete(
     let task_cfg = shared.config.task(&env.task);
     let notify = env.notify;
     let f = policy::finish_for(env, &outcome, task_cfg, now_ms());
+    use broker::ops::FinishKind;
     let label = match (&outcome, f.kind) {
         (Outcome::Done(_), _) => "done",
-        (_, broker::ops::FinishKind::Retry) => "retried",
-        (_, broker::ops::FinishKind::Failed) => "failed",
+        (_, FinishKind::Defer) => "deferred",
+        (_, FinishKind::Retry) => "retried",
+        (_, FinishKind::Failed) => "failed",
         _ => "dead",
     };
     shared.metrics.record(&task_name, &q.name, label, secs);
@@ -183,7 +185,10 @@ fn complete(
             shared.done.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(id = %f.id, queue = %q.name, "task done");
         }
-        (_, broker::ops::FinishKind::Retry) => {
+        (Outcome::Defer { reason, after }, _) => {
+            tracing::info!(id = %f.id, queue = %q.name, %reason, retry_in = %humantime::format_duration(*after), "task deferred (not an attempt)");
+        }
+        (_, FinishKind::Retry) => {
             shared.retried.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; will retry");
         }
@@ -192,10 +197,12 @@ fn complete(
             tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
         }
     }
-    let outcome_json = (notify && f.kind != broker::ops::FinishKind::Retry).then(|| {
+    let settled = !matches!(f.kind, FinishKind::Retry | FinishKind::Defer);
+    let outcome_json = (notify && settled).then(|| {
         let (state, error) = match &outcome {
             Outcome::Done(_) => ("done", None),
             Outcome::Retry { error, .. } | Outcome::Fail { error } => ("dead", Some(error.clone())),
+            Outcome::Defer { reason, .. } => ("dead", Some(reason.clone())),
         };
         let result = match &outcome {
             Outcome::Done(r) => r.clone(),

@@ -2,9 +2,10 @@
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH
 -- ARGV[1] now ms, ARGV[2] worker id, ARGV[3] unique key prefix, ARGV[4] dead cap,
--- then groups of 6: id, kind (done|retry|dead|requeue|failed), envelope JSON, score,
+-- then groups of 6: id, kind (done|retry|defer|dead|requeue|failed), envelope JSON, score,
 -- unique key ('' = none), task name.
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
+-- 'defer' waits in the retry set like 'retry' but is counted as deferred (not a failure).
 -- Counters per queue and per task (`done`, `done:<task>`, ...) and the last time each
 -- task succeeded or failed (`last_done:<task>`, `last_failed:<task>`) go to the stats
 -- hash, summed per batch.
@@ -37,6 +38,10 @@ for i = 5, #ARGV, 6 do
       redis.call('ZADD', KEYS[5], score, id)
       count('retried', task)
       last['last_failed:' .. task] = now
+    elseif kind == 'defer' then
+      redis.call('HSET', KEYS[3], id, env)
+      redis.call('ZADD', KEYS[5], score, id)
+      count('deferred', task)
     elseif kind == 'requeue' then
       redis.call('RPUSH', KEYS[4], env)
     else

@@ -1,22 +1,28 @@
-//! `process_pending_tests`: for each platform not in maintenance, enqueue `start_test`
-//! for every pending test, oldest first. The unique key `start_test:<id>` makes a test
-//! that is already queued, retrying or running a duplicate, so ticks, webhooks and
-//! workers can overlap freely. Also records when each pending test was first seen.
+//! `process_pending_tests`: ciq's discovery — the tests the platform's `gcp_instance`
+//! would start (maintenance by the platform's first row, NOT EXISTS instead of the
+//! platform's NULL-sensitive NOT IN).
+//!
+//! Active: enqueue `start_test` for every pending test, oldest first; the unique key
+//! `start_test:<id>` makes a test already queued, deferred or running a duplicate, so
+//! ticks, webhooks and workers overlap freely. Tests with non-final progress rows are
+//! not queued (the platform's `start_test` skips them).
+//! Shadow: enqueue nothing; record what ciq saw and when, and the starts the platform
+//! recorded, as the evidence the stage-2 gate asks for.
 
 use crate::broker::now_ms;
 use crate::broker::ops::Enqueued;
+use crate::platform::mode::{self, Effective};
 use crate::platform::{queries, Db, Result};
 use crate::worker::handler::{Outcome, TaskContext};
+use std::collections::BTreeMap;
 
 pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
     let cfg = &ctx.config;
-    if super::start_runner(cfg).is_none() {
-        // Queuing starts that can only fail would fill the dead list every tick.
-        return Ok(Outcome::Fail {
-            error: "no start runner configured ([platform] start_vm); nothing queued".into(),
-        });
-    }
-    let (mut new, mut dup) = (0u32, 0u32);
+    let mode = match mode::effective(cfg) {
+        Ok(m) => m,
+        Err(error) => return Ok(Outcome::Retry { error, after: None }),
+    };
+    let (mut new, mut dup, mut skipped) = (0u32, 0u32, 0u32);
     let mut maintenance = vec![];
     let mut seen = vec![];
     for platform in cfg.platform.platforms() {
@@ -24,8 +30,17 @@ pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
             maintenance.push(platform);
             continue;
         }
-        for id in queries::pending(db, &platform, cfg.platform.discover_limit()).await? {
+        for t in queries::pending(db, &platform, cfg.platform.discover_limit()).await? {
+            let id = t.id;
             seen.push(i64::from(id));
+            if mode == Effective::Shadow {
+                continue;
+            }
+            if t.has_progress {
+                skipped += 1;
+                tracing::debug!(test_id = id, "pending test has progress rows; the platform's start_test would skip it");
+                continue;
+            }
             let mut args = serde_json::Map::new();
             args.insert("test_id".into(), id.into());
             let env = match crate::submit::build_envelope(cfg, "start_test", args, None, None) {
@@ -47,10 +62,31 @@ pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
             }
         }
     }
-    if let Err(e) = ctx.broker.note_pending(&seen, now_ms()).await {
+    let now = now_ms();
+    if let Err(e) = ctx.broker.note_pending(&seen, now).await {
         tracing::warn!(error = %e, "cannot record when pending tests were first seen");
     }
-    let mut summary = format!("pending {}: queued {new}, already queued {dup}", seen.len());
+    let mut summary = match mode {
+        Effective::Active => {
+            let mut s = format!("pending {}: queued {new}, already queued {dup}", seen.len());
+            if skipped > 0 {
+                s.push_str(&format!(", not queued (have progress rows) {skipped}"));
+            }
+            s
+        }
+        Effective::Shadow => {
+            let started: BTreeMap<i64, u64> = queries::instances(db)
+                .await?
+                .into_iter()
+                .map(|(id, at)| (i64::from(id), queries::local_ms(at)))
+                .collect();
+            ctx.broker
+                .note_shadow(&seen, &started, now)
+                .await
+                .map_err(|e| crate::platform::Error::Query(e.to_string()))?;
+            format!("shadow: pending {} (the cron starts them)", seen.len())
+        }
+    };
     if !maintenance.is_empty() {
         summary.push_str(&format!("; in maintenance: {}", maintenance.join(", ")));
     }

@@ -1,12 +1,11 @@
-//! The three platform tasks. Each returns `Result<Outcome>`: a database error becomes a
-//! retry in the handler.
+//! The three platform tasks: `process_pending_tests` (discovery, ciq's own query),
+//! `start_test` and `maintain` (the platform's own code, through the bridge).
 
 pub mod discover;
-pub mod expire;
+pub mod maintain;
 pub mod start;
 
 use super::TestId;
-use crate::config::{Config, RunnerSpec};
 
 /// `test_id` from the task's args: a number or a numeric string.
 pub fn test_id_arg(args: &serde_json::Map<String, serde_json::Value>) -> Result<TestId, String> {
@@ -21,15 +20,6 @@ pub fn test_id_arg(args: &serde_json::Map<String, serde_json::Value>) -> Result<
     n.and_then(|n| TestId::try_from(n).ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("argument test_id must be a positive integer, got {v}"))
-}
-
-/// The runner that starts a test's VM: `[platform] start_vm`, else
-/// `[tasks.start_test] runner`.
-pub fn start_runner(cfg: &Config) -> Option<&RunnerSpec> {
-    cfg.platform
-        .start_vm
-        .as_ref()
-        .or_else(|| cfg.task("start_test").and_then(|t| t.runner.as_ref()))
 }
 
 #[cfg(test)]
