@@ -4,7 +4,7 @@
 
 use super::{keys, Broker, Result};
 use redis::AsyncCommands;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Evidence older than this is dropped (a shadow stage lasts days, not months).
@@ -12,7 +12,7 @@ const SHADOW_KEEP_MS: u64 = 30 * 24 * 3600 * 1000;
 
 /// What the shadow stage showed: of the tests started (by the cron) since the watch began,
 /// how many ciq had seen pending before, and how much earlier.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShadowEvidence {
     /// ms when the shadow watch began (None: it never ran).
     pub since: Option<u64>,

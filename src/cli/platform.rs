@@ -30,7 +30,11 @@ struct PlatformRow {
 struct Report {
     database: String,
     backend: String,
+    /// active | shadow (null: the flag cannot be read)
+    mode: Option<String>,
     platforms: Vec<PlatformRow>,
+    /// What the platform's own code would get wrong, or will never start.
+    warnings: Vec<String>,
 }
 
 pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
@@ -44,6 +48,7 @@ pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
     };
     let now = now_ms();
     let mut rows = vec![];
+    let mut warnings = vec![];
     for p in cfg.platform.platforms() {
         let maintenance = queries::in_maintenance(&db, &p).await?;
         let ids = queries::pending(&db, &p, cfg.platform.discover_limit()).await?;
@@ -52,6 +57,17 @@ pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
             .filter_map(|t| seen.get(&i64::from(t.id)))
             .min()
             .map(|ms| now.saturating_sub(*ms) / 1000);
+        let stuck: Vec<String> = ids
+            .iter()
+            .filter(|t| t.has_progress)
+            .map(|t| t.id.to_string())
+            .collect();
+        if !stuck.is_empty() {
+            warnings.push(format!(
+                "{p}: test(s) {} have progress rows but no instance: the platform's start_test skips them (\"already has progress entries\"); they will never start",
+                stuck.join(", ")
+            ));
+        }
         rows.push(PlatformRow {
             platform: p,
             maintenance,
@@ -59,11 +75,27 @@ pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
             oldest_pending_secs: oldest,
         });
     }
+    let orphans = queries::instances_without_test(&db).await?;
+    if !orphans.is_empty() {
+        warnings.insert(0, format!(
+            "gcp_instance row(s) {} have no test_id: the platform's own pending query (NOT IN) then returns no test at all, so its cron starts nothing; ciq ignores such rows. Delete them",
+            orphans.join(", ")
+        ));
+    }
     db.close().await;
+    let mode = match crate::platform::mode::effective(cfg) {
+        Ok(m) => Some(format!("{m:?}").to_lowercase()),
+        Err(e) => {
+            warnings.push(e);
+            None
+        }
+    };
     let report = Report {
         database: redact_url(&cfg.database.value),
         backend: format!("{:?}", db.dialect()).to_lowercase(),
+        mode,
         platforms: rows,
+        warnings,
     };
     if ctx.json {
         output::json(&report);
@@ -74,6 +106,9 @@ pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
             "ok: {} ({}) has every table and column ciq uses",
             report.database, report.backend
         );
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
     }
     output::table(
         &["platform", "maintenance", "pending", "oldest pending"],

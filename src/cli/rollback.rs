@@ -68,6 +68,14 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     } else {
         None
     };
+    let before = in_flight(ctx).await;
+    if !before.is_empty() {
+        eprintln!(
+            "in flight now ({}): {} — stopping the worker lets them finish or returns them to the queue; the platform's tables only change when the platform's own start_test finishes",
+            before.len(),
+            before.join(", ")
+        );
+    }
     let report = rollout_ui::run_steps(
         ctx,
         "rollback",
@@ -82,6 +90,18 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             "rollback aborted at \"{step}\"; the steps before it are done"
         ))
         .with_hint("run `ciq rollback` again to continue"));
+    }
+    if !before.is_empty() {
+        let still = in_flight(ctx).await;
+        eprintln!(
+            "after stopping the worker: {} still running{}",
+            still.len(),
+            if still.is_empty() {
+                " (the rest finished or went back to the queue)".to_string()
+            } else {
+                format!(": {}", still.join(", "))
+            }
+        );
     }
     let after = assess(&Observed::read(&r)?, &r);
     if after.stage == Some(0) {
@@ -110,4 +130,31 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         report.skipped.join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tasks running now ("start_test test 42 on worker w1"), best effort: empty when Redis
+/// is unreachable (a rollback never waits for it).
+async fn in_flight(ctx: &Ctx) -> Vec<String> {
+    let read = async {
+        let b = ctx.broker().await.ok()?;
+        let mut out = vec![];
+        for q in ctx.config.queue_names() {
+            for t in b.active(&q).await.ok()? {
+                let what = match &t.envelope {
+                    Some(e) => match e.args.get("test_id") {
+                        Some(id) => format!("{} test {id}", e.task),
+                        None => e.task.clone(),
+                    },
+                    None => t.id.clone(),
+                };
+                out.push(format!("{what} on {}", t.worker));
+            }
+        }
+        Some(out)
+    };
+    tokio::time::timeout(Duration::from_secs(3), read)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }

@@ -28,6 +28,19 @@ pub struct Status {
     pub beat: Option<BeatStatus>,
     pub queues: Vec<Depth>,
     pub problems: Vec<Problem>,
+    /// The platform: mode, shadow evidence, the last cron-guard decision (when configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformStatus>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlatformStatus {
+    /// active | shadow | null (the flag cannot be read)
+    pub mode: Option<String>,
+    pub shadow: crate::broker::platform::ShadowEvidence,
+    pub shadow_summary: String,
+    /// The last `ciq cron-guard` decision: {"at_ms", "action", "detail"}.
+    pub cron_guard: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,6 +99,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
                 workers: vec![],
                 beat: None,
                 queues: vec![],
+                platform: None,
                 problems: vec![problem(
                     "critical",
                     format!("Redis is unreachable: {}", e.msg),
@@ -199,8 +213,10 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
             ));
         }
     }
+    let platform = platform_status(ctx, &broker, &mut problems).await;
     problems.sort_by_key(|p| p.severity != "critical");
     Status {
+        platform,
         broker: BrokerStatus {
             url,
             reachable: true,
@@ -212,6 +228,33 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         queues,
         problems,
     }
+}
+
+async fn platform_status(
+    ctx: &Ctx,
+    broker: &crate::broker::Broker,
+    problems: &mut Vec<Problem>,
+) -> Option<PlatformStatus> {
+    ctx.config.platform.bridge_argv()?;
+    let mode = match crate::platform::mode::effective(&ctx.config) {
+        Ok(m) => Some(format!("{m:?}").to_lowercase()),
+        Err(e) => {
+            problems.push(problem("critical", e, "fix the flag in config.py or set [platform] mode"));
+            None
+        }
+    };
+    let shadow = broker.shadow_evidence().await.unwrap_or_default();
+    Some(PlatformStatus {
+        mode,
+        shadow_summary: shadow.summary(),
+        shadow,
+        cron_guard: broker
+            .guard_last()
+            .await
+            .ok()
+            .flatten()
+            .and_then(|j| serde_json::from_str(&j).ok()),
+    })
 }
 
 fn render(s: &Status) -> String {

@@ -276,6 +276,9 @@ fn resolve(
         None => FromConfigPy::default(),
     };
     let mut rollout = raw.rollout;
+    rollout.ciq_config = file
+        .as_ref()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()));
     if rollout.platform_config.is_none() {
         rollout.platform_config = platform.config_py.clone();
     }

@@ -43,8 +43,18 @@ pub struct RolloutFile {
     pub periodic_max_age: Option<Dur>,
     /// Gate: a worker heartbeat must be younger than this (default 1m).
     pub heartbeat_max_age: Option<Dur>,
-    /// The log that shows cron runs, for `rollback --verify-cron` (default /var/log/syslog).
+    /// The file the cron line rewrites on every run (`> logs/cron.log`), for
+    /// `rollback --verify-cron` (default: logs/cron.log in the platform's folder).
     pub cron_log: Option<String>,
+    /// What the cron line runs in stages 1–2 in front of the original command (default:
+    /// this ciq binary with the config file in use, `… cron-guard --`).
+    pub guard_command: Option<String>,
+    /// The user and group the ciq services run as (default www-data, like the platform).
+    pub service_user: Option<String>,
+    pub service_group: Option<String>,
+    /// The ciq.toml in use (set at load, not from the file).
+    #[serde(skip)]
+    pub ciq_config: Option<PathBuf>,
 }
 
 /// Where the platform's cron entry lives.
@@ -77,6 +87,20 @@ pub struct Rollout {
     pub periodic_max_age: Dur,
     pub heartbeat_max_age: Dur,
     pub cron_log: PathBuf,
+    pub guard_command: String,
+    pub service_user: String,
+    pub service_group: String,
+    /// The platform's folder (the services' working directory).
+    pub platform_dir: PathBuf,
+    /// `--config` for the services and the guard.
+    pub ciq_config: PathBuf,
+    /// The ciq binary the services and the guard run (this one).
+    pub ciq_binary: PathBuf,
+}
+
+/// This ciq binary (what the units and the guard run).
+fn ciq_binary() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/ciq"))
 }
 
 impl RolloutFile {
@@ -100,8 +124,23 @@ impl RolloutFile {
             None | Some("user") => CrontabTarget::User(self.crontab_user.clone()),
             Some(path) => CrontabTarget::File(PathBuf::from(path)),
         };
+        let platform_config = p(&self.platform_config, "/var/www/sample-platform/config.py");
+        let platform_dir = platform_config
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let ciq_config = self
+            .ciq_config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/ciq/ciq.toml"));
+        for (k, v) in [("service_user", &self.service_user), ("service_group", &self.service_group)] {
+            if v.as_deref().is_some_and(|u| u.is_empty() || !u.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))) {
+                return Err(format!("rollout.{k}: not a user or group name"));
+            }
+        }
         Ok(Rollout {
-            platform_config: p(&self.platform_config, "/var/www/sample-platform/config.py"),
+            platform_config,
             flag,
             cron_match,
             crontab,
@@ -117,7 +156,27 @@ impl RolloutFile {
             pending_threshold: self.pending_threshold.unwrap_or(Dur::secs(15 * 60)),
             periodic_max_age: self.periodic_max_age.unwrap_or(Dur::secs(15 * 60)),
             heartbeat_max_age: self.heartbeat_max_age.unwrap_or(Dur::secs(60)),
-            cron_log: p(&self.cron_log, "/var/log/syslog"),
+            cron_log: self
+                .cron_log
+                .as_ref()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| platform_dir.join("logs/cron.log")),
+            guard_command: self.guard_command.clone().unwrap_or_else(|| {
+                format!(
+                    "{} --config {} cron-guard --",
+                    ciq_binary().display(),
+                    ciq_config.display()
+                )
+            }),
+            service_group: self
+                .service_group
+                .clone()
+                .or_else(|| self.service_user.clone())
+                .unwrap_or_else(|| "www-data".into()),
+            service_user: s(&self.service_user, "www-data"),
+            platform_dir,
+            ciq_config,
+            ciq_binary: ciq_binary(),
         })
     }
 }

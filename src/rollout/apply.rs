@@ -142,7 +142,7 @@ fn set_cron(r: &Rollout, target: CronTarget) -> Result<Outcome> {
     let ct = crontab_of(r);
     let text = ct.read()?;
     let before = crontab::read(&text, &r.cron_match);
-    let new = crontab::set(&text, &r.cron_match, target).map_err(|msg| Error::Edit {
+    let new = crontab::set(&text, &r.cron_match, target, super::state::line_format(r)).map_err(|msg| Error::Edit {
         what: ct.label(),
         msg,
     })?;
@@ -195,30 +195,33 @@ fn verify_cron(r: &Rollout, wait: Option<Duration>) -> Result<Outcome> {
     let Some(wait) = wait else {
         return Ok(outcome("*/10", "*/10 (valid)"));
     };
+    // The platform's cron line rewrites its log (`> logs/cron.log`) on every run: a new
+    // run shows as a new modification time or new content.
     let log = &r.cron_log;
-    let start = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+    let stamp = || {
+        let m = std::fs::metadata(log).ok();
+        (
+            m.as_ref().and_then(|m| m.modified().ok()),
+            m.map(|m| m.len()),
+            fsutil::read_opt(log).ok().flatten(),
+        )
+    };
+    let before = stamp();
     let deadline = Instant::now() + wait;
     loop {
-        if let Some(bytes) = fsutil::read_opt(log)? {
-            let from = if (bytes.len() as u64) < start {
-                0
-            } else {
-                start as usize
-            };
-            let new = String::from_utf8_lossy(&bytes[from..]);
-            if new.lines().any(|l| l.contains(&r.cron_match)) {
-                return Ok(outcome("*/10", "*/10 (cron ran it)"));
-            }
+        std::thread::sleep(Duration::from_millis(200).min(wait));
+        let now = stamp();
+        if now.1.is_some() && now != before {
+            return Ok(outcome("*/10", "*/10 (cron ran it)"));
         }
         if Instant::now() >= deadline {
             return Err(Error::Timeout(format!(
-                "{} showed no new run of {} within {}",
+                "{} was not rewritten by a cron run of {} within {}",
                 log.display(),
                 r.cron_match,
                 humantime::format_duration(wait)
             )));
         }
-        std::thread::sleep(Duration::from_millis(200).min(wait));
     }
 }
 

@@ -1,7 +1,10 @@
-//! The platform's cron entry: `*/10` (stages 0–1), `*/30` (stage 2), commented out with a
-//! ciq marker (stage 3). Only the minute field or the marker changes; every other line
-//! and byte stays. The entry lives in a user crontab (`crontab -l` / `crontab FILE`) or
-//! in a file such as /etc/cron.d/sample-platform.
+//! The platform's cron entry: the original `*/10` line (stage 0); the same line run
+//! through `ciq cron-guard` (stages 1–2: the guard holds the platform lock for the cron
+//! run, and in stage 2 skips it while the queue is healthy); commented out with a ciq
+//! marker (stage 3). The command is wrapped as one single-quoted shell word, so
+//! unwrapping gives back the original bytes; every other line and byte stays. The entry
+//! lives in a user crontab (`crontab -l` / `crontab FILE`) or in a file such as
+//! /etc/cron.d/sample-platform (which has a user field).
 
 use super::text::lines;
 use super::{fsutil, proc, Error};
@@ -17,6 +20,9 @@ pub const DISABLED_MARKER: &str = "#ciq-disabled# ";
 #[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum CronState {
     Every10,
+    /// Every 10 minutes through `ciq cron-guard`.
+    Guarded,
+    /// The schedule of stage 2 before the guard existed.
     Every30,
     Disabled,
     /// Present with another schedule (the minute field or an @keyword).
@@ -30,6 +36,7 @@ impl CronState {
     pub fn describe(&self) -> String {
         match self {
             CronState::Every10 => "every 10 minutes (*/10)".into(),
+            CronState::Guarded => "every 10 minutes through ciq cron-guard".into(),
             CronState::Every30 => "every 30 minutes (*/30)".into(),
             CronState::Disabled => "commented out by ciq".into(),
             CronState::Other(m) => format!("another schedule ({m})"),
@@ -44,8 +51,8 @@ impl CronState {
 pub enum CronTarget {
     #[serde(rename = "*/10")]
     Every10,
-    #[serde(rename = "*/30")]
-    Every30,
+    #[serde(rename = "*/10 through ciq cron-guard")]
+    Guarded,
     #[serde(rename = "commented out")]
     Disabled,
 }
@@ -54,7 +61,7 @@ impl CronTarget {
     pub fn word(self) -> &'static str {
         match self {
             CronTarget::Every10 => "*/10",
-            CronTarget::Every30 => "*/30",
+            CronTarget::Guarded => "*/10 through ciq cron-guard",
             CronTarget::Disabled => "commented out",
         }
     }
@@ -62,10 +69,86 @@ impl CronTarget {
     pub fn state(self) -> CronState {
         match self {
             CronTarget::Every10 => CronState::Every10,
-            CronTarget::Every30 => CronState::Every30,
+            CronTarget::Guarded => CronState::Guarded,
             CronTarget::Disabled => CronState::Disabled,
         }
     }
+}
+
+/// How the entry's line is laid out and what wraps it.
+#[derive(Debug, Clone, Copy)]
+pub struct LineFormat<'a> {
+    /// The guard invocation up to and including `--`, e.g.
+    /// `/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --`.
+    pub guard: &'a str,
+    /// A system crontab (/etc/cron.d) has a user field after the five time fields.
+    pub user_field: bool,
+}
+
+/// What identifies a guarded command.
+const GUARD_WORD: &str = " cron-guard -- '";
+
+/// Byte offset where the command starts (after the time fields and any user field).
+fn command_start(body: &str, user_field: bool) -> Option<usize> {
+    let mut i = 0;
+    let b = body.as_bytes();
+    for _ in 0..(if user_field { 6 } else { 5 }) {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == b.len() {
+            return None;
+        }
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+    }
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    (i < b.len()).then_some(i)
+}
+
+/// `it's` -> `'it'\''s'`: one shell word that sh turns back into the exact text.
+fn quote(cmd: &str) -> String {
+    format!("'{}'", cmd.replace('\'', "'\\''"))
+}
+
+/// The inverse of `quote` for the whole rest of a line; None when it is not one word.
+fn unquote(word: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = word;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("\\'") {
+            out.push('\'');
+            rest = r;
+            continue;
+        }
+        let r = rest.strip_prefix('\'')?;
+        let end = r.find('\'')?;
+        out.push_str(&r[..end]);
+        rest = &r[end + 1..];
+    }
+    Some(out)
+}
+
+/// The active line with the guard removed (the line of stage 0), if it is guarded.
+fn unwrap_guard(active: &str, f: LineFormat) -> Option<String> {
+    let start = command_start(active, f.user_field)?;
+    let cmd = &active[start..];
+    let at = cmd.find(GUARD_WORD)?;
+    let inner = unquote(&cmd[at + GUARD_WORD.len() - 1..])?;
+    Some(format!("{}{inner}", &active[..start]))
+}
+
+fn wrap_guard(plain: &str, f: LineFormat) -> Result<String, String> {
+    let start = command_start(plain, f.user_field)
+        .ok_or_else(|| format!("cannot find the command in {plain:?}; edit it by hand"))?;
+    let cmd = &plain[start..];
+    if cmd.replace("\\%", "").contains('%') {
+        return Err("the command has an unescaped % (cron turns it into a newline); ciq will not wrap it — edit it by hand".into());
+    }
+    Ok(format!("{}{} {}", &plain[..start], f.guard, quote(cmd)))
 }
 
 struct Entry {
@@ -114,6 +197,7 @@ pub fn read(text: &str, pattern: &str) -> CronState {
             let all = lines(text);
             let body = all[e.line].body;
             match minute_span(body).map(|(s, t)| &body[s..t]) {
+                Some("*/10") if body.contains(GUARD_WORD) => CronState::Guarded,
                 Some("*/10") => CronState::Every10,
                 Some("*/30") => CronState::Every30,
                 Some(m) => CronState::Other(m.to_string()),
@@ -125,7 +209,12 @@ pub fn read(text: &str, pattern: &str) -> CronState {
 }
 
 /// The crontab text with the entry set to `target`; the same text when it already is.
-pub fn set(text: &str, pattern: &str, target: CronTarget) -> Result<String, String> {
+pub fn set(
+    text: &str,
+    pattern: &str,
+    target: CronTarget,
+    f: LineFormat,
+) -> Result<String, String> {
     let found = entries(text, pattern);
     let entry = match found.as_slice() {
         [] => return Err(format!("no cron line runs {pattern}; restore it first")),
@@ -144,22 +233,19 @@ pub fn set(text: &str, pattern: &str, target: CronTarget) -> Result<String, Stri
     } else {
         body
     };
+    // The line of stage 0, from whatever the entry is now.
+    let plain = unwrap_guard(active, f).unwrap_or_else(|| active.to_string());
+    let every10 = |line: &str| -> Result<String, String> {
+        let (s, e) = minute_span(line)
+            .filter(|(s, _)| !line[*s..].starts_with('@'))
+            .ok_or_else(|| format!("cannot read the schedule of {line:?}; edit it by hand"))?;
+        Ok(format!("{}*/10{}", &line[..s], &line[e..]))
+    };
     let new_body = match target {
         CronTarget::Disabled if entry.disabled => body.to_string(),
-        CronTarget::Disabled => format!("{DISABLED_MARKER}{active}"),
-        CronTarget::Every10 | CronTarget::Every30 => {
-            let minute = if target == CronTarget::Every10 {
-                "*/10"
-            } else {
-                "*/30"
-            };
-            let (s, e) = minute_span(active)
-                .filter(|(s, _)| !active[*s..].starts_with('@'))
-                .ok_or_else(|| {
-                    format!("cannot read the schedule of {active:?}; edit it by hand")
-                })?;
-            format!("{}{minute}{}", &active[..s], &active[e..])
-        }
+        CronTarget::Disabled => format!("{DISABLED_MARKER}{plain}"),
+        CronTarget::Every10 => every10(&plain)?,
+        CronTarget::Guarded => wrap_guard(&every10(&plain)?, f)?,
     };
     Ok(all
         .iter()
@@ -260,17 +346,53 @@ mod tests {
 
     const P: &str = "mod_ci/cron.py";
 
+    const SYS: LineFormat = LineFormat {
+        guard: "/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --",
+        user_field: true,
+    };
+    const USER: LineFormat = LineFormat {
+        user_field: false,
+        ..SYS
+    };
+
     #[test]
     fn schedules_round_trip_byte_for_byte() {
-        let t = "MAILTO=ops\r\n# */10 * * * * old mod_ci/cron.py\r\n*/10  * * * * www-data cd /var/www && python mod_ci/cron.py >> /var/log/ci.log 2>&1\r\n0 3 * * * www-data other";
+        let t = "MAILTO=ops\r\n# */10 * * * * old mod_ci/cron.py\r\n*/10  * * * * www-data cd /var/www && python mod_ci/cron.py > 'logs/cron log' 2>&1\r\n0 3 * * * www-data other";
         assert_eq!(read(t, P), CronState::Every10);
-        let s2 = set(t, P, CronTarget::Every30).unwrap();
-        assert_eq!(s2, t.replace("*/10  * * * * www", "*/30  * * * * www"));
-        assert_eq!(read(&s2, P), CronState::Every30);
-        let s3 = set(&s2, P, CronTarget::Disabled).unwrap();
+        let s1 = set(t, P, CronTarget::Guarded, SYS).unwrap();
+        assert_eq!(
+            s1,
+            t.replace(
+                "www-data cd /var/www && python mod_ci/cron.py > 'logs/cron log' 2>&1",
+                "www-data /usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard -- 'cd /var/www && python mod_ci/cron.py > '\\''logs/cron log'\\'' 2>&1'"
+            )
+        );
+        assert_eq!(read(&s1, P), CronState::Guarded);
+        assert_eq!(set(&s1, P, CronTarget::Guarded, SYS).unwrap(), s1);
+        let s3 = set(&s1, P, CronTarget::Disabled, SYS).unwrap();
         assert_eq!(read(&s3, P), CronState::Disabled);
-        assert_eq!(set(&s3, P, CronTarget::Disabled).unwrap(), s3);
-        assert_eq!(set(&s3, P, CronTarget::Every10).unwrap(), t);
+        assert_eq!(s3, t.replace("*/10  * * * * www-data cd", "#ciq-disabled# */10  * * * * www-data cd"));
+        assert_eq!(set(&s3, P, CronTarget::Disabled, SYS).unwrap(), s3);
+        assert_eq!(set(&s3, P, CronTarget::Every10, SYS).unwrap(), t);
+        assert_eq!(set(&s1, P, CronTarget::Every10, SYS).unwrap(), t);
+        // The stage-2 schedule of earlier ciq versions goes back to */10 as well.
+        let old2 = t.replace("*/10  *", "*/30  *");
+        assert_eq!(read(&old2, P), CronState::Every30);
+        assert_eq!(set(&old2, P, CronTarget::Every10, SYS).unwrap(), t);
+    }
+
+    #[test]
+    fn user_crontab_lines_have_no_user_field() {
+        let t = "*/10 * * * * python3 /var/www/sample-platform/mod_ci/cron.py > /var/www/sample-platform/logs/cron.log 2>&1\n";
+        let g = set(t, P, CronTarget::Guarded, USER).unwrap();
+        assert!(g.starts_with("*/10 * * * * /usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard -- 'python3 /var/www"), "{g}");
+        assert_eq!(set(&g, P, CronTarget::Every10, USER).unwrap(), t);
+        assert!(set("*/10 * * * * date +%s mod_ci/cron.py\n", P, CronTarget::Guarded, USER)
+            .unwrap_err()
+            .contains('%'));
+        let esc = "*/10 * * * * date +\\%s mod_ci/cron.py\n";
+        let g = set(esc, P, CronTarget::Guarded, USER).unwrap();
+        assert_eq!(set(&g, P, CronTarget::Every10, USER).unwrap(), esc);
     }
 
     #[test]
@@ -280,9 +402,9 @@ mod tests {
             read("@hourly mod_ci/cron.py\n", P),
             CronState::Other("@hourly".into())
         );
-        assert!(set("@hourly mod_ci/cron.py\n", P, CronTarget::Every10).is_err());
+        assert!(set("@hourly mod_ci/cron.py\n", P, CronTarget::Every10, USER).is_err());
         let two = "*/10 * * * * mod_ci/cron.py\n*/10 * * * * mod_ci/cron.py\n";
         assert_eq!(read(two, P), CronState::Several(2));
-        assert!(set(two, P, CronTarget::Every30).is_err());
+        assert!(set(two, P, CronTarget::Guarded, USER).is_err());
     }
 }

@@ -76,10 +76,11 @@ fn step(title: String, action: Action, needed: bool, change: String, verify: Str
 fn install_steps(r: &Rollout) -> Result<Vec<Step>> {
     let mut out = vec![];
     let mut any = false;
-    for (unit, content) in [
+    for (unit, shipped) in [
         (&r.worker_unit, WORKER_UNIT_FILE),
         (&r.beat_unit, BEAT_UNIT_FILE),
     ] {
+        let content = &super::systemd::render(shipped, r);
         let path = r.unit_dir.join(format!("{unit}.service"));
         // An existing unit is the operator's (perhaps customised): never overwritten.
         let existing = fsutil::read_opt(&path)?.map(|b| String::from_utf8_lossy(&b).to_string());
@@ -98,7 +99,7 @@ fn install_steps(r: &Rollout) -> Result<Vec<Step>> {
             Action::InstallUnit {
                 unit: unit.clone(),
                 path: path.clone(),
-                content: content.to_string(),
+                content: content.clone(),
             },
             needed,
             diff(&path.display().to_string(), &now, content),
@@ -212,7 +213,7 @@ fn cron_step(o: &Observed, r: &Rollout, target: CronTarget) -> Step {
         String::new(),
         format!("the entry in {label} is {}", target.word()),
     );
-    match crontab::set(&o.cron_text, &r.cron_match, target) {
+    match crontab::set(&o.cron_text, &r.cron_match, target, super::state::line_format(r)) {
         Ok(new) => {
             s.needed = new != o.cron_text;
             s.change = diff(&label, &o.cron_text, &new);

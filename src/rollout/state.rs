@@ -49,6 +49,14 @@ pub fn crontab_of(r: &Rollout) -> Crontab<'_> {
     }
 }
 
+/// How the cron line is laid out (a cron.d file has a user field) and what guards it.
+pub fn line_format(r: &Rollout) -> crontab::LineFormat<'_> {
+    crontab::LineFormat {
+        guard: &r.guard_command,
+        user_field: matches!(r.crontab, crate::config::rollout::CrontabTarget::File(_)),
+    }
+}
+
 pub fn systemctl_of(r: &Rollout) -> Systemctl<'_> {
     Systemctl {
         program: &r.systemctl,
@@ -73,12 +81,12 @@ pub fn expected(stage: u8) -> Expected {
         1 => Expected {
             services: true,
             flag: false,
-            cron: CronTarget::Every10,
+            cron: CronTarget::Guarded,
         },
         2 => Expected {
             services: true,
             flag: true,
-            cron: CronTarget::Every30,
+            cron: CronTarget::Guarded,
         },
         _ => Expected {
             services: true,
@@ -174,6 +182,7 @@ pub fn assess(o: &Observed, r: &Rollout) -> Assessment {
     let services = o.worker.active || o.beat.active || o.worker.enabled || o.beat.enabled;
     let toward = [
         (services, 1),
+        (o.cron == CronState::Guarded, 1),
         (o.flag == FlagValue::True, 2),
         (o.cron == CronState::Every30, 2),
         (o.cron == CronState::Disabled, 3),

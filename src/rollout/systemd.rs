@@ -8,6 +8,31 @@ use serde::Serialize;
 pub const WORKER_UNIT_FILE: &str = include_str!("../../install/ciq-worker.service");
 pub const BEAT_UNIT_FILE: &str = include_str!("../../install/ciq-beat.service");
 
+/// A shipped unit with the machine's values: the service user and group, the platform's
+/// folder as working directory, this ciq binary and the config file the migration used.
+pub fn render(unit: &str, r: &crate::config::rollout::Rollout) -> String {
+    unit.lines()
+        .map(|l| {
+            if l.starts_with("User=") {
+                format!("User={}", r.service_user)
+            } else if l.starts_with("Group=") {
+                format!("Group={}", r.service_group)
+            } else if l.starts_with("WorkingDirectory=") {
+                format!("WorkingDirectory={}", r.platform_dir.display())
+            } else if let Some(rest) = l.strip_prefix("ExecStart=/usr/local/bin/ciq --config /etc/ciq/ciq.toml ") {
+                format!(
+                    "ExecStart={} --config {} {rest}",
+                    r.ciq_binary.display(),
+                    r.ciq_config.display()
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
 /// A unit as systemd reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct UnitState {
