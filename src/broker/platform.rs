@@ -70,10 +70,12 @@ impl ShadowEvidence {
         let mut leads = vec![];
         let mut missed = vec![];
         let mut n = 0;
-        for (id, at) in started.iter().filter(|(_, at)| **at >= since) {
+        // The platform's timestamps may have whole seconds only (MySQL DATETIME).
+        const SLACK: u64 = 999;
+        for (id, at) in started.iter().filter(|(_, at)| **at + SLACK >= since) {
             n += 1;
             match seen.get(id) {
-                Some(first) if first <= at => leads.push(at - first),
+                Some(first) if *first <= at + SLACK => leads.push(at.saturating_sub(*first)),
                 _ => missed.push(*id),
             }
         }
@@ -128,13 +130,19 @@ impl Broker {
         started: &BTreeMap<i64, u64>,
         now: u64,
     ) -> Result<()> {
+        let began: bool = self
+            .conn()
+            .set_nx(keys::platform_shadow_since(), now)
+            .await
+            .map_err(|e| self.err(e))?;
         let mut p = redis::pipe();
-        p.set_nx(keys::platform_shadow_since(), now).ignore();
         for id in pending {
             p.hset_nx(keys::platform_shadow_seen(), id, now).ignore();
         }
         for (id, at) in started {
-            p.hset_nx(keys::platform_shadow_started(), id, at).ignore();
+            // Tests already running when the watch began are not evidence either way.
+            p.hset_nx(keys::platform_shadow_started(), id, if began { 0 } else { *at })
+                .ignore();
         }
         p.query_async::<()>(&mut self.conn())
             .await
@@ -151,7 +159,8 @@ impl Broker {
                 .id_map(&key)
                 .await?
                 .into_iter()
-                .filter(|(_, at)| *at < cutoff)
+                // 0 marks a test running before the watch began: kept, so it stays out.
+                .filter(|(_, at)| *at > 0 && *at < cutoff)
                 .map(|(id, _)| id)
                 .collect();
             if !old.is_empty() {

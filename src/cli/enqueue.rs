@@ -177,7 +177,10 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let v: serde_json::Value = serde_json::from_str(&o).unwrap_or_default();
     if v["state"] == "done" {
         if !ctx.quiet {
-            eprintln!("done: {}", res.id());
+            match v["result"].as_str().filter(|r| !r.is_empty()) {
+                Some(r) => eprintln!("done: {}: {r}", res.id()),
+                None => eprintln!("done: {}", res.id()),
+            }
         }
         Ok(ExitCode::SUCCESS)
     } else {

@@ -235,7 +235,9 @@ async fn platform_status(
     broker: &crate::broker::Broker,
     problems: &mut Vec<Problem>,
 ) -> Option<PlatformStatus> {
-    ctx.config.platform.bridge_argv()?;
+    if !ctx.config.platform.configured() {
+        return None;
+    }
     let mode = match crate::platform::mode::effective(&ctx.config) {
         Ok(m) => Some(format!("{m:?}").to_lowercase()),
         Err(e) => {

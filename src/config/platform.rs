@@ -133,6 +133,11 @@ impl PlatformFile {
         Some(argv)
     }
 
+    /// Whether ciq.toml sets up a platform at all (config.py, a bridge or a mode).
+    pub fn configured(&self) -> bool {
+        self.config_py.is_some() || self.bridge.is_some() || self.mode.is_some()
+    }
+
     /// Checks what the file alone cannot express. Returns (dotted key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
         for p in self.platforms.iter().flatten() {

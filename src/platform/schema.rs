@@ -10,18 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The platform's SQLite DDL (a copy of the platform's own `sqlite.sql`).
 pub const SQLITE_DDL: &str = include_str!("schema/sqlite.sql");
 
-/// Table -> columns ciq reads or writes.
+/// Table -> columns ciq reads (discovery; ciq writes none).
 pub const REQUIRED: &[(&str, &[&str])] = &[
-    (
-        "test",
-        &["id", "platform", "test_type", "branch", "commit", "pr_nr"],
-    ),
-    (
-        "test_progress",
-        &["id", "test_id", "status", "timestamp", "message"],
-    ),
+    ("test", &["id", "platform"]),
+    ("test_progress", &["test_id", "status"]),
     ("gcp_instance", &["name", "test_id", "timestamp"]),
-    ("maintenance_mode", &["platform", "disabled"]),
+    ("maintenance_mode", &["id", "platform", "disabled"]),
 ];
 
 /// What is missing, as `table x` or `column x.y`, in a stable order.

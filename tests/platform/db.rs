@@ -125,6 +125,7 @@ impl TestDb {
                         Bind::S(v) => query.bind(v.clone()),
                         Bind::T(v) => query.bind(*v),
                         Bind::B(v) => query.bind(*v),
+                        Bind::Null => query.bind(None::<i32>),
                     };
                 }
                 query.execute(p).await.map(|_| ())
@@ -183,11 +184,14 @@ impl TestDb {
     }
 }
 
+#[derive(Clone)]
 pub enum Bind {
     I(i32),
     S(String),
     T(chrono::NaiveDateTime),
     B(bool),
+    /// A NULL integer.
+    Null,
 }
 
 impl Drop for TestDb {

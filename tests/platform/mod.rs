@@ -4,9 +4,6 @@
 
 pub mod db;
 mod discovery;
-mod errors;
-mod exactly_once;
-mod expiry;
 mod resilience;
 mod schema;
 mod up;

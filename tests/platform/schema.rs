@@ -6,9 +6,7 @@ use crate::harness::{free_port, Ciq, Redis};
 
 fn missing_parts(b: Backend) {
     let db = TestDb::with_ddl(b, |ddl| {
-        let ddl = ddl
-            .replace(",\n  pr_nr INT NOT NULL DEFAULT 0\n", "\n")
-            .replace("pr_nr INT NOT NULL DEFAULT 0,", "");
+        let ddl = ddl.replace("  status VARCHAR(50) NOT NULL,\n", "");
         // Drop the gcp_instance table's statement.
         let start = ddl
             .find("CREATE TABLE gcp_instance")
@@ -23,7 +21,7 @@ fn missing_parts(b: Backend) {
     let out = ciq.run(&["platform", "check", "--database", &db.url]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(err.contains("column test.pr_nr"), "{err}");
+    assert!(err.contains("column test_progress.status"), "{err}");
     assert!(err.contains("table gcp_instance"), "{err}");
     assert_eq!(
         err.lines().filter(|l| l.starts_with("error:")).count(),
