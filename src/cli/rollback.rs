@@ -109,6 +109,7 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             rollout_ui::log_event(&r, "rollback", "rollback", "completed", "stage 0".into())?;
         }
         super::migrate::record(&r, 0);
+        forget_shadow(ctx).await;
         eprintln!("rollback complete: stage 0 (cron only)");
         return Ok(ExitCode::SUCCESS);
     }
@@ -157,4 +158,18 @@ async fn in_flight(ctx: &Ctx) -> Vec<String> {
         .ok()
         .flatten()
         .unwrap_or_default()
+}
+
+/// The shadow stage's evidence ends with it: the next stage 1 watches afresh (tests the
+/// cron starts meanwhile would otherwise count as missed). Best effort, like `in_flight`.
+async fn forget_shadow(ctx: &Ctx) {
+    let reset = async { ctx.broker().await.ok()?.reset_shadow().await.ok() };
+    if tokio::time::timeout(Duration::from_secs(3), reset)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        eprintln!("note: Redis unreachable: the shadow evidence is kept (`redis-cli DEL ciq:platform:shadow:since` forgets it)");
+    }
 }

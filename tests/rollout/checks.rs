@@ -7,19 +7,15 @@ fn rollout_status_names_drift_and_the_fix() {
     let rig = Rig::new(Cron::File);
     rig.healthy();
     rig.ok(&["migrate-from-cron", "--to-stage", "1", "--yes"]);
-    // Someone flips the flag by hand; cron still runs every 10 minutes.
-    std::fs::write(
-        rig.p("platform/config.py"),
-        CONFIG_PY.replace(FLAG_FALSE, FLAG_TRUE),
-    )
-    .unwrap();
+    // Someone puts the original cron line back by hand: the cron runs unguarded again.
+    std::fs::write(rig.p("cron.d/sample-platform"), CRON_D).unwrap();
     let out = rig.ok(&["migrate-from-cron", "status"]);
     assert!(out.contains("DRIFT"), "{out}");
     assert!(
-        out.contains("cron entry mod_ci/cron.py: found every 10 minutes"),
+        out.contains("cron entry mod_ci/cron.py: found every 10 minutes (*/10), stage 1 expects every 10 minutes through ciq cron-guard"),
         "{out}"
     );
-    assert!(out.contains("ciq migrate-from-cron --to-stage 2"), "{out}");
+    assert!(out.contains("ciq migrate-from-cron --to-stage 1"), "{out}");
     assert!(out.contains("ciq rollback"), "{out}");
     let j = rig.status();
     assert!(j["stage"].is_null(), "{j}");
@@ -27,10 +23,10 @@ fn rollout_status_names_drift_and_the_fix() {
         j["drift"][0]["component"], "cron entry mod_ci/cron.py",
         "{j}"
     );
-    assert_eq!(j["observed"]["flag"]["kind"], "true", "{j}");
+    assert_eq!(j["observed"]["cron"]["kind"], "every10", "{j}");
     // The named fix works and ends the drift.
-    rig.ok(&["migrate-from-cron", "--to-stage", "2", "--yes"]);
-    rig.assert_stage(2);
+    rig.ok(&["migrate-from-cron", "--to-stage", "1", "--yes"]);
+    rig.assert_stage(1);
 }
 
 #[test]
@@ -102,16 +98,38 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
             .spawn()
             .expect("spawn beat"),
     );
-    let all_ok = || {
+    let failing = || -> Vec<String> {
         let j = rig.status();
         let gates = j["gates"].as_array().cloned().unwrap_or_default();
-        !gates.is_empty() && gates.iter().all(|g| g["ok"] == true)
+        if gates.is_empty() {
+            return vec!["(none)".into()];
+        }
+        gates
+            .iter()
+            .filter(|g| g["ok"] != true)
+            .map(|g| g["name"].as_str().unwrap_or("?").to_string())
+            .collect()
     };
+    // Everything but the shadow evidence passes: stage 2 is still refused.
     assert!(
-        crate::harness::wait_until(std::time::Duration::from_secs(20), all_ok),
-        "gates never passed: {}",
+        crate::harness::wait_until(std::time::Duration::from_secs(20), || failing()
+            == ["shadow evidence"]),
+        "gates: {}",
         rig.status()["gates"]
     );
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    assert_eq!(code(&out), 6, "no shadow evidence yet: {}", text(&out));
+    // The shadow stage saw the test the cron started, five minutes earlier.
+    let ago = |m: u64| (now_ms() - m * 60_000).to_string();
+    rig.redis.cli(&["SET", "ciq:platform:shadow:since", &ago(60)]);
+    rig.redis.cli(&["HSET", "ciq:platform:shadow:seen", "40", &ago(10)]);
+    rig.redis.cli(&["HSET", "ciq:platform:shadow:started", "40", &ago(5)]);
+    let gates = rig.status()["gates"].to_string();
+    assert!(
+        gates.contains("ciq saw 1 of 1 tests the cron started, a median 5m earlier; missed: none"),
+        "{gates}"
+    );
+    assert!(failing().is_empty(), "{gates}");
     let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     rig.assert_stage(2);

@@ -11,7 +11,17 @@ fn walk_stages_and_back(cron: Cron) {
         assert_eq!(code(&out), 0, "{}", text(&out));
         rig.assert_stage(stage);
     }
-    assert!(rig.p("systemd/ciq-worker.service").exists());
+    // The units run as the platform's user, in its folder, with the config in use.
+    let unit = std::fs::read_to_string(rig.p("systemd/ciq-worker.service")).unwrap();
+    let cfg = std::fs::canonicalize(rig.ciq.dir().join("ciq.toml")).unwrap();
+    for want in [
+        "User=www-data\n".to_string(),
+        "Group=www-data\n".to_string(),
+        format!("WorkingDirectory={}\n", rig.p("platform").display()),
+        format!("--config {} work\n", cfg.display()),
+    ] {
+        assert!(unit.contains(&want), "{want:?} in\n{unit}");
+    }
     assert!(
         rig.p("sim/history-platform").exists(),
         "the platform was restarted after the flag changed"
@@ -209,7 +219,7 @@ fn rollout_verify_cron_waits_for_a_new_run_in_the_cron_log() {
     // A run logged before the rollback does not count: the bounded wait times out.
     let out = rig.run(&["rollback", "--yes", "--verify-cron", "1s"]);
     assert_eq!(code(&out), 5, "{}", text(&out));
-    assert!(text(&out).contains("no new run"), "{}", text(&out));
+    assert!(text(&out).contains("was not rewritten by a cron run"), "{}", text(&out));
     // A run logged while it waits does.
     let mut child = rig
         .ciq

@@ -31,6 +31,8 @@ pub const CRON_D: &str = "SHELL=/bin/sh\n\
 */10 * * * * www-data cd /var/www/sample-platform && python mod_ci/cron.py >> /var/log/ci-cron.log 2>&1\n\
 0 4 * * * root /usr/local/bin/backup\n";
 pub const CRON_D_LINE: &str = "*/10 * * * * www-data cd /var/www";
+/// What the tests' configs put in front of the cron command in stages 1–2.
+pub const GUARD: &str = "/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --";
 
 pub const USER_CRON: &str = "MAILTO=ops@example.org\n\
 */10 * * * * cd /var/www/sample-platform && python mod_ci/cron.py\n\
@@ -155,7 +157,7 @@ impl Rig {
         self.ciq.config(&format!(
             "[rollout]\nplatform_config = \"{}\"\ncrontab = \"{crontab}\"\ncrontab_program = \"{}\"\n\
              systemctl = \"{}\"\nunit_dir = \"{}\"\nbackup_dir = \"{}\"\naudit_log = \"{}\"\n\
-             state_dir = \"{}\"\ncron_log = \"{}\"\n{extra}",
+             state_dir = \"{}\"\ncron_log = \"{}\"\nguard_command = \"{GUARD}\"\n{extra}",
             p("platform/config.py"),
             p("bin/crontab"),
             p("bin/systemctl"),
@@ -189,14 +191,22 @@ impl Rig {
         }
     }
 
-    /// The exact cron text expected at `stage`.
+    /// The exact cron text expected at `stage`: the original line, the same command as
+    /// one quoted word behind the guard (stages 1–2), commented out (stage 3).
     pub fn cron_at(&self, stage: u8) -> String {
         let (orig, line) = self.cron_original();
-        let every30 = line.replace("*/10", "*/30");
+        let full = orig.lines().find(|l| l.starts_with(line)).unwrap();
+        let fields = if self.cron == Cron::File { 6 } else { 5 };
+        let cmd_at = full
+            .match_indices(' ')
+            .nth(fields - 1)
+            .map(|(i, _)| i + 1)
+            .unwrap();
+        let guarded = format!("{}{GUARD} '{}'", &full[..cmd_at], &full[cmd_at..]);
         match stage {
-            0 | 1 => orig.to_string(),
-            2 => orig.replace(line, &every30),
-            _ => orig.replace(line, &format!("#ciq-disabled# {every30}")),
+            0 => orig.to_string(),
+            1 | 2 => orig.replace(full, &guarded),
+            _ => orig.replace(line, &format!("#ciq-disabled# {line}")),
         }
     }
 
@@ -295,7 +305,7 @@ impl Rig {
         ]);
         for (entry, queue) in [
             ("process_pending_tests", "default"),
-            ("check_expired_instances", "maintenance"),
+            ("maintain", "maintenance"),
         ] {
             r.cli(&[
                 "HSET",
@@ -312,6 +322,11 @@ impl Rig {
         }
         let recent = (now_ms() - 60_000).to_string();
         r.cli(&["HSET", "ciq:platform:first_seen", "41", &recent]);
+        // The shadow stage saw test 40 five minutes before the cron started it.
+        let ago = |m: u64| (now_ms() - m * 60_000).to_string();
+        r.cli(&["SET", "ciq:platform:shadow:since", &ago(60)]);
+        r.cli(&["HSET", "ciq:platform:shadow:seen", "40", &ago(10)]);
+        r.cli(&["HSET", "ciq:platform:shadow:started", "40", &ago(5)]);
     }
 
     /// Drives the files and services to stage 3 through the real commands.

@@ -126,14 +126,6 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
         )?;
     }
     record(&r, target);
-    if target == 1 && a.stage == Some(0) {
-        // A new shadow stage: its evidence starts from scratch.
-        if let Ok(b) = ctx.broker().await {
-            if let Err(e) = b.reset_shadow().await {
-                eprintln!("warning: cannot reset the shadow evidence: {e}");
-            }
-        }
-    }
     eprintln!("now at stage {target}: {}", stage_name(target));
     Ok(ExitCode::SUCCESS)
 }
