@@ -1,0 +1,3 @@
+//! The vendored platform copy and the contrib files beside the bridge.
+
+use super::*;
