@@ -101,6 +101,7 @@ class Locks:
         return os.open(os.path.join(self.dir, name), os.O_RDWR | os.O_CREAT, 0o664)
 
     def _flock(self, fd, op, deadline, what):
+        said = False
         while True:
             try:
                 fcntl.flock(fd, op | fcntl.LOCK_NB)
@@ -108,6 +109,9 @@ class Locks:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise LockBusy(what)
+                if not said:
+                    print(f"ciq_bridge: waiting for the platform lock: {what}", file=sys.stderr, flush=True)
+                    said = True
                 time.sleep(0.05)
 
     @contextmanager

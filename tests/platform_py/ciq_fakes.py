@@ -11,7 +11,9 @@ State layout (the Rust fixture in tests/platform_real/mod.rs writes the knobs):
                          (reported in the operation, as GCP does); decremented per insert
   knobs.insert_error     {"code", "message"}: every insert fails at once with this error
   knobs.verify_delay_s   seconds a VM create operation stays RUNNING (the VM is listed meanwhile)
-  knobs.delete_fail      deletes that still raise an HTTP 500; decremented per delete
+  knobs.verify_hold      while true, every VM create operation stays RUNNING
+  knobs.delete_fail      deletes that still raise an HTTP 500 (a count, or {vm name: count});
+                         decremented per failed delete
   knobs.pulls            {pr_nr: "open" | "closed"}; default open
   known_commits          commits the fixture seeded (artifacts exist for them unless a knob says no)
   vms                    {name: {"creationTimestamp", "status"}} (tests may add old ones)
@@ -119,8 +121,16 @@ class _Instances:
             with state() as s:
                 k = s["knobs"]
                 rec = {"name": instance, "time": time.time(), "pid": os.getpid()}
-                if k.get("delete_fail", 0) > 0:
+                df = k.get("delete_fail", 0)
+                if isinstance(df, dict) and df.get(instance, 0) > 0:
+                    df[instance] -= 1
+                    failing = True
+                elif isinstance(df, int) and df > 0:
                     k["delete_fail"] -= 1
+                    failing = True
+                else:
+                    failing = False
+                if failing:
                     rec["ok"] = False
                     s["deletes"].append(rec)
                     fail = True
@@ -155,7 +165,8 @@ class _ZoneOperations:
                 op = s["operations"].get(operation)
                 if op is None:
                     raise _http_error(404, "notFound")
-                if time.time() < op.get("done_at", 0):
+                held = op.get("kind") == "insert" and s["knobs"].get("verify_hold")
+                if held or time.time() < op.get("done_at", 0):
                     return {"name": operation, "status": "RUNNING"}
                 if op.get("kind") == "insert" and op["vm"] in s["vms"]:
                     s["vms"][op["vm"]]["status"] = "RUNNING"

@@ -16,26 +16,35 @@ use it; ciq never writes the platform's tables.
 """
 
 import datetime
+import glob
+import importlib
 import json
 import os
 import sys
 
 sys.path.insert(0, os.getcwd())
 
-import run  # noqa: E402  (the platform, with the generated config.py)
+# Only config.py and the models (every mod_*/models.py, so create_all makes the whole
+# schema): importing `run` (the Flask app) would cost seconds per seed.
+import config as platform_config  # noqa: E402
 from database import Base, create_session  # noqa: E402
+
+for models in sorted(glob.glob("mod_*/models.py")):
+    importlib.import_module(models[:-3].replace("/", "."))
 from mod_ci.models import GcpInstance, MaintenanceMode, PendingDeletion  # noqa: E402
 from mod_test.models import (Fork, Test, TestPlatform, TestProgress,  # noqa: E402
                              TestStatus, TestType)
 
-spec = json.loads(sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read() or "{}")
-ago = lambda m: datetime.datetime.now() - datetime.timedelta(minutes=m or 0)  # noqa: E731
 
-with run.app.app_context():
-    db = create_session(run.config['DATABASE_URI'])  # creates the tables from the models
+def ago(minutes):
+    return datetime.datetime.now() - datetime.timedelta(minutes=minutes or 0)
+
+
+def main(spec):
+    db = create_session(platform_config.DATABASE_URI)  # creates the tables from the models
     fork = Fork.query.first()
     if fork is None:
-        fork = Fork(f"https://github.com/{run.config['GITHUB_OWNER']}/{run.config['GITHUB_REPOSITORY']}.git")
+        fork = Fork(f"https://github.com/{platform_config.GITHUB_OWNER}/{platform_config.GITHUB_REPOSITORY}.git")
         db.add(fork)
         db.commit()
     ids = []
@@ -63,4 +72,7 @@ with run.app.app_context():
     db.commit()
     tables = sorted(Base.metadata.tables)
     db.remove()
-print(json.dumps({"tests": ids, "tables": tables}))
+    print(json.dumps({"tests": ids, "tables": tables}))
+
+
+main(json.loads(sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read() or "{}"))

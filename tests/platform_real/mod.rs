@@ -138,6 +138,66 @@ fn run_ok(cmd: &mut Command, what: &str) -> Output {
     o
 }
 
+/// Links every entry of `src` into `dst` (made real: `logs`, and the folders along `deep`).
+fn symlink_farm(src: &Path, dst: &Path, deep: &[&str]) {
+    for e in std::fs::read_dir(src).unwrap_or_else(|e| panic!("{}: {e}", src.display())) {
+        let e = e.unwrap();
+        let name = e.file_name();
+        let n = name.to_string_lossy();
+        if n == "logs" || n.starts_with(".git") || n == "__pycache__" {
+            continue;
+        }
+        if deep.first() == Some(&&*n) {
+            std::fs::create_dir_all(dst.join(&name)).unwrap();
+            symlink_farm(&e.path(), &dst.join(&name), &deep[1..]);
+        } else {
+            std::os::unix::fs::symlink(e.path(), dst.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The bridge's read/write platform lock held by the test (the same flock protocol as
+/// ciq_bridge.py and `ciq cron-guard`); released on drop.
+pub struct PlatformLock {
+    _gate: std::fs::File,
+    _run: std::fs::File,
+}
+
+impl RealPlatform {
+    /// Holds the platform lock exclusively, as `ciq cron-guard` does around a cron run.
+    pub fn lock_exclusive(&self) -> PlatformLock {
+        self.lock(libc::LOCK_EX)
+    }
+
+    /// Holds the platform lock shared, as a start does.
+    pub fn lock_shared(&self) -> PlatformLock {
+        self.lock(libc::LOCK_SH)
+    }
+
+    fn lock(&self, op: i32) -> PlatformLock {
+        use std::os::unix::io::AsRawFd;
+        std::fs::create_dir_all(&self.lock_dir).unwrap();
+        let open = |n: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(self.lock_dir.join(n))
+                .unwrap()
+        };
+        let (gate, run) = (open("gate.lock"), open("run.lock"));
+        unsafe {
+            libc::flock(gate.as_raw_fd(), op);
+            libc::flock(run.as_raw_fd(), op);
+            libc::flock(gate.as_raw_fd(), libc::LOCK_UN);
+        }
+        PlatformLock {
+            _gate: gate,
+            _run: run,
+        }
+    }
+}
+
 impl RealPlatform {
     pub fn new() -> RealPlatform {
         Self::with_options(Options::default())
@@ -156,15 +216,14 @@ impl RealPlatform {
             std::fs::create_dir_all(d).unwrap();
         }
         // A symlink farm of the vendored copy: nothing is ever written into third_party.
-        for e in std::fs::read_dir(vendored_platform()).expect("third_party/sample-platform") {
-            let e = e.unwrap();
-            let name = e.file_name();
-            let n = name.to_string_lossy();
-            if n == "logs" || n.starts_with(".git") {
-                continue;
-            }
-            std::os::unix::fs::symlink(e.path(), dir.join(&name)).unwrap();
-        }
+        // install/ci-vm/ci-windows is a real folder so it can hold the rclone.conf that
+        // create_instance reads for Windows VMs (the platform's .gitignore keeps it out).
+        symlink_farm(&vendored_platform(), &dir, &["install", "ci-vm", "ci-windows"]);
+        std::fs::write(
+            dir.join("install/ci-vm/ci-windows/rclone.conf"),
+            "[fake]\ntype = local\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("secret_key"), rand::random::<[u8; 24]>()).unwrap();
         std::fs::write(dir.join("secret_csrf"), rand::random::<[u8; 24]>()).unwrap();
         let key = run_ok(
