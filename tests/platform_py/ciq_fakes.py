@@ -196,21 +196,6 @@ def fake_build(service, version, *a, **k):
 # ---------------------------------------------------------------- fake GitHub
 
 
-class _Name(str):
-    """A workflow/artifact name. The platform compares these with its DeclEnum symbols
-    (`Artifact_names.linux`, `Workflow_builds.LINUX`), exactly as its own unit tests mock
-    them; a plain str would never equal a symbol, so this one also equals a symbol whose
-    value it carries."""
-
-    def __eq__(self, other):
-        return str.__eq__(self, getattr(other, "value", other))
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    __hash__ = str.__hash__
-
-
 class _Obj:
     def __init__(self, **kw):
         self.__dict__.update(kw)
@@ -264,7 +249,7 @@ class FakeRepo:
         return _Artifacts(ready, default_ready)
 
     def get_workflows(self):
-        return [_Obj(id=i, name=_Name(n)) for i, n in WORKFLOWS.items()]
+        return [_Obj(id=i, name=n) for i, n in WORKFLOWS.items()]
 
     def get_workflow_runs(self, head_sha=None, **kw):
         with state() as s:
@@ -298,7 +283,7 @@ class _Artifacts:
         for sha in shas:
             for plat, name in ARTIFACT_NAMES.items():
                 n += 1
-                yield _Obj(name=_Name(name), id=n, archive_download_url=ARTIFACT_URL.format(id=f"{sha}-{plat}"),
+                yield _Obj(name=name, id=n, archive_download_url=ARTIFACT_URL.format(id=f"{sha}-{plat}"),
                            workflow_run=_Obj(head_sha=sha))
 
 

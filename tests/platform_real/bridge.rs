@@ -55,7 +55,10 @@ fn the_platform_imports_with_the_generated_config_and_its_models_make_the_schema
         "maintenance_mode",
         "fork",
     ] {
-        assert!(tables.contains(&t.to_string()), "{t} missing from {tables:?}");
+        assert!(
+            tables.contains(&t.to_string()),
+            "{t} missing from {tables:?}"
+        );
     }
     // run.py imported with the generated config: the pending command answers from it.
     let pending = p.pending();
@@ -72,9 +75,19 @@ fn artifact_not_built_defers_without_progress_then_starts_once_it_appears() {
     let sha = p.commit_of(id);
     p.artifact(&sha, "in_progress");
     let o = p.start_test(id);
-    assert_eq!((o.code, o.result(), o.reason()), (75, "deferred", "artifact_not_ready"), "{o:?}");
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "artifact_not_ready"),
+        "{o:?}"
+    );
     assert_eq!(o.json["retry_after_s"], json!(120));
-    assert!(o.json["message"].as_str().unwrap().contains("Build still in progress"), "{o:?}");
+    assert!(
+        o.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("Build still in progress"),
+        "{o:?}"
+    );
     assert_eq!(p.progress(id), vec![], "deferred leaves no progress row");
     assert!(p.vm_creates().is_empty());
     no_secret(&p, &o);
@@ -96,11 +109,18 @@ fn zone_exhausted_twice_then_capacity_defers_twice_and_starts_one_vm() {
     p.knob("zone_exhausted", json!(2));
     for _ in 0..2 {
         let o = p.start_test(id);
-        assert_eq!((o.code, o.result(), o.reason()), (75, "deferred", "gcp_retryable"), "{o:?}");
+        assert_eq!(
+            (o.code, o.result(), o.reason()),
+            (75, "deferred", "gcp_retryable"),
+            "{o:?}"
+        );
         assert_eq!(o.json["retry_after_s"], json!(60));
         // The platform's own contributor message.
         assert!(
-            o.json["message"].as_str().unwrap().contains("GCP resources temporarily unavailable"),
+            o.json["message"]
+                .as_str()
+                .unwrap()
+                .contains("GCP resources temporarily unavailable"),
             "{o:?}"
         );
         assert_eq!(p.progress(id), vec![]);
@@ -108,8 +128,15 @@ fn zone_exhausted_twice_then_capacity_defers_twice_and_starts_one_vm() {
     let o = p.start_test(id);
     assert_eq!((o.code, o.result()), (0, "started"), "{o:?}");
     assert_eq!(p.vm_creates(), vec![format!("linux-{id}")]);
-    assert_eq!(p.fake_state()["insert_attempts"].as_array().unwrap().len(), 3);
-    assert!(p.statuses().is_empty(), "no failure posted: {:?}", p.statuses());
+    assert_eq!(
+        p.fake_state()["insert_attempts"].as_array().unwrap().len(),
+        3
+    );
+    assert!(
+        p.statuses().is_empty(),
+        "no failure posted: {:?}",
+        p.statuses()
+    );
 }
 
 #[test]
@@ -122,7 +149,11 @@ fn a_permanent_gcp_error_is_finished_by_the_platform_with_its_message_and_status
     );
     let o = p.start_test(id);
     let msg = "Required GCP resource not found. Please contact the administrator.";
-    assert_eq!((o.code, o.result(), o.reason()), (0, "finished", msg), "{o:?}");
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (0, "finished", msg),
+        "{o:?}"
+    );
     assert_eq!(p.progress(id), vec![("canceled".into(), msg.into())]);
     assert_eq!(
         p.statuses(),
@@ -146,19 +177,44 @@ fn pr_number_zero_and_a_closed_pr_are_descheduled_by_the_platform() {
         {"platform": "windows", "type": "pr", "pr_nr": 6, "commit": "3".repeat(40)},
     ]}))["tests"]
         .clone();
-    let ids: Vec<i64> = ids.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let ids: Vec<i64> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     p.knob("pulls", json!({"5": "closed", "6": "open"}));
 
     let o = p.start_test(ids[0]);
-    assert_eq!((o.code, o.result(), o.reason()), (0, "finished", "Invalid PR number"), "{o:?}");
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (0, "finished", "Invalid PR number"),
+        "{o:?}"
+    );
     let o = p.start_test(ids[1]);
-    assert_eq!((o.code, o.result(), o.reason()), (0, "finished", "PR is closed"), "{o:?}");
-    assert_eq!(p.progress(ids[0]), vec![("canceled".into(), "Invalid PR number".into())]);
-    assert_eq!(p.progress(ids[1]), vec![("canceled".into(), "PR is closed".into())]);
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (0, "finished", "PR is closed"),
+        "{o:?}"
+    );
+    assert_eq!(
+        p.progress(ids[0]),
+        vec![("canceled".into(), "Invalid PR number".into())]
+    );
+    assert_eq!(
+        p.progress(ids[1]),
+        vec![("canceled".into(), "PR is closed".into())]
+    );
     let st = p.statuses();
     assert_eq!(st.len(), 2, "{st:?}");
-    assert_eq!((st[0].sha.as_str(), st[0].state.as_str()), ("1".repeat(40).as_str(), "failure"));
-    assert_eq!((st[1].description.as_str(), st[1].context.as_str()), ("PR is closed", "CI - linux"));
+    assert_eq!(
+        (st[0].sha.as_str(), st[0].state.as_str()),
+        ("1".repeat(40).as_str(), "failure")
+    );
+    assert_eq!(
+        (st[1].description.as_str(), st[1].context.as_str()),
+        ("PR is closed", "CI - linux")
+    );
     // An open PR (on Windows) starts.
     let o = p.start_test(ids[2]);
     assert_eq!((o.code, o.result()), (0, "started"), "{o:?}");
@@ -193,15 +249,27 @@ fn maintain_expires_old_vms_deletes_orphans_and_retries_failed_deletes() {
         assert_eq!(p.progress(t), vec![("canceled".into(), expired.into())]);
     }
     assert_eq!(p.progress(young), vec![]);
-    let errors: Vec<_> = p.statuses().into_iter().filter(|s| s.state == "error").collect();
+    let errors: Vec<_> = p
+        .statuses()
+        .into_iter()
+        .filter(|s| s.state == "error")
+        .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors.iter().all(|s| s.description == expired && s.context == "CI - linux"));
+    assert!(errors
+        .iter()
+        .all(|s| s.description == expired && s.context == "CI - linux"));
     let deletes = p.vm_deletes();
-    assert!(deletes.contains(&("linux-999999".into(), true)), "{deletes:?}");
+    assert!(
+        deletes.contains(&("linux-999999".into(), true)),
+        "{deletes:?}"
+    );
     let failed_vm = format!("linux-{failing}");
     let failed: Vec<_> = deletes.iter().filter(|d| !d.1).collect();
     assert_eq!(failed, vec![&(failed_vm.clone(), false)], "{deletes:?}");
-    assert!(deletes.contains(&(format!("linux-{old}"), true)), "{deletes:?}");
+    assert!(
+        deletes.contains(&(format!("linux-{old}"), true)),
+        "{deletes:?}"
+    );
     let pend = p.pending_deletions();
     assert!(
         pend.contains(&(failed_vm.clone(), format!("failed-{failed_vm}"), 0)),
@@ -215,9 +283,16 @@ fn maintain_expires_old_vms_deletes_orphans_and_retries_failed_deletes() {
     // The next maintain retries the failed delete (verify_pending_deletions), ...
     let o = p.maintain();
     assert_eq!((o.code, o.result()), (0, "maintained"), "{o:?}");
-    assert!(!p.vms().contains(&failed_vm), "retried delete: {:?}", p.vms());
+    assert!(
+        !p.vms().contains(&failed_vm),
+        "retried delete: {:?}",
+        p.vms()
+    );
     let pend = p.pending_deletions();
-    let row = pend.iter().find(|r| r.0 == failed_vm).expect("still tracked");
+    let row = pend
+        .iter()
+        .find(|r| r.0 == failed_vm)
+        .expect("still tracked");
     assert_eq!(row.2, 1, "one retry counted: {pend:?}");
     // ... and the one after confirms every deletion and drops the rows.
     let o = p.maintain();
@@ -241,10 +316,17 @@ fn maintain_waits_for_a_start_creating_its_vm_so_the_vm_is_not_taken_for_an_orph
         wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
         "the start created its VM"
     );
-    assert!(p.gcp_instances().is_empty(), "the row comes after verification");
+    assert!(
+        p.gcp_instances().is_empty(),
+        "the row comes after verification"
+    );
     // While the start holds the lock shared, a maintain with a short wait defers...
     let o = p.bridge(&["--lock-wait", "0.5", "maintain"]);
-    assert_eq!((o.code, o.result(), o.reason()), (75, "deferred", "lock_busy"), "{o:?}");
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "lock_busy"),
+        "{o:?}"
+    );
     assert_eq!(o.json["retry_after_s"], json!(15));
     // ... and one that may wait, waits for the start: the VM is not deleted as an orphan.
     let err = p.tmp().join("maintain.stderr");
@@ -272,9 +354,15 @@ fn a_second_start_of_the_same_test_defers_lock_busy_and_one_vm_is_created() {
     let vm = format!("linux-{id}");
     p.knob("verify_hold", json!(true));
     let first = spawn_bridge(&p, &["start-test", &id.to_string()], None);
-    assert!(wait_until(Duration::from_secs(90), || p.vms().contains(&vm)));
+    assert!(wait_until(Duration::from_secs(90), || p
+        .vms()
+        .contains(&vm)));
     let o = p.start_test(id);
-    assert_eq!((o.code, o.result(), o.reason()), (75, "deferred", "lock_busy"), "{o:?}");
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "lock_busy"),
+        "{o:?}"
+    );
     assert_eq!(o.json["test_id"], json!(id));
     p.knob("verify_hold", json!(false));
     let f = finish(first);
@@ -289,8 +377,15 @@ fn under_an_exclusive_holder_like_a_guarded_cron_run_a_start_defers_and_starts_a
     let lock = p.lock_exclusive();
     let t0 = Instant::now();
     let o = p.bridge(&["--lock-wait", "1", "start-test", &id.to_string()]);
-    assert_eq!((o.code, o.result(), o.reason()), (75, "deferred", "lock_busy"), "{o:?}");
-    assert!(t0.elapsed() >= Duration::from_secs(1), "it waited --lock-wait");
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "lock_busy"),
+        "{o:?}"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "it waited --lock-wait"
+    );
     assert!(p.vm_creates().is_empty());
     // The cron itself runs under the holder (the guard's side) and starts the test.
     p.run_cron();
@@ -349,10 +444,24 @@ fn pending_equals_what_the_platforms_gcp_instance_starts_on_every_edge_case() {
     let all: Vec<i64> = l.iter().chain(w.iter()).copied().collect();
     let mut would: Vec<i64> = vec![];
     for plat in ["linux", "windows"] {
-        would.extend(pending[plat]["would_start"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()));
+        would.extend(
+            pending[plat]["would_start"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap()),
+        );
     }
-    assert_eq!(considered_by_cron(&p, &all), would, "log:\n{}", p.platform_log());
-    assert_eq!(p.vm_creates(), vec![format!("linux-{}", l[4]), format!("linux-{}", l[5])]);
+    assert_eq!(
+        considered_by_cron(&p, &all),
+        would,
+        "log:\n{}",
+        p.platform_log()
+    );
+    assert_eq!(
+        p.vm_creates(),
+        vec![format!("linux-{}", l[4]), format!("linux-{}", l[5])]
+    );
 
     // A gcp_instance row with a NULL test_id: the platform's NOT IN then matches nothing.
     let more = p.add_tests(1, "linux", "commit");

@@ -27,7 +27,9 @@ fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
 /// The platform's own .gitattributes checks `*.bat` out with CRLF; compare those without.
 fn normalized(name: &str, bytes: &[u8]) -> Vec<u8> {
     if name.ends_with(".bat") {
-        String::from_utf8_lossy(bytes).replace("\r\n", "\n").into_bytes()
+        String::from_utf8_lossy(bytes)
+            .replace("\r\n", "\n")
+            .into_bytes()
     } else {
         bytes.to_vec()
     }
@@ -62,12 +64,17 @@ fn the_webhook_patch_applies_cleanly_to_the_vendored_controllers() {
     let o = Command::new("patch")
         .args(["-p1", "--dry-run", "-d"])
         .arg(vendored_platform())
-        .stdin(std::fs::File::open(repo_root().join("contrib/sample-platform/webhook.patch")).unwrap())
+        .stdin(
+            std::fs::File::open(repo_root().join("contrib/sample-platform/webhook.patch")).unwrap(),
+        )
         .output()
         .expect("patch(1) runs");
     let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{out}");
-    assert!(!out.contains("offset") && !out.contains("fuzz"), "applies exactly: {out}");
+    assert!(
+        !out.contains("offset") && !out.contains("fuzz"),
+        "applies exactly: {out}"
+    );
     assert_eq!(std::fs::read(&controllers).unwrap(), before, "dry run only");
 }
 
@@ -77,7 +84,10 @@ fn trigger(p: &RealPlatform, env: &[(&str, &str)], config: &str, ids: &str) -> (
         "import sys, time\nsys.path.insert(0, '.')\nsys.path.insert(0, {contrib:?})\n\
          import run, ciq_trigger\nrun.config.update({config})\nt = time.time()\n\
          ciq_trigger.trigger_test_tasks({ids}, 'a-bot-token')\nprint(time.time() - t)\n",
-        contrib = repo_root().join("contrib/sample-platform").display().to_string(),
+        contrib = repo_root()
+            .join("contrib/sample-platform")
+            .display()
+            .to_string(),
     );
     let mut c = p.python();
     c.arg("-c").arg(script);
@@ -115,9 +125,19 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let fake_s = fake.display().to_string();
 
-    trigger(&p, &[], &format!("{{'USE_CELERY_TASKS': False, 'CIQ_BIN': {fake_s:?}}}"), "[1, 2]");
+    trigger(
+        &p,
+        &[],
+        &format!("{{'USE_CELERY_TASKS': False, 'CIQ_BIN': {fake_s:?}}}"),
+        "[1, 2]",
+    );
     assert!(!rec.exists(), "flag off: ciq is not run");
-    trigger(&p, &[], &format!("{{'USE_CELERY_TASKS': True, 'CIQ_BIN': {fake_s:?}}}"), "[3]");
+    trigger(
+        &p,
+        &[],
+        &format!("{{'USE_CELERY_TASKS': True, 'CIQ_BIN': {fake_s:?}}}"),
+        "[3]",
+    );
     trigger(
         &p,
         &[],
@@ -142,8 +162,20 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
         .lines()
         .find(|l| l.contains("Queued test 6 via ciq ("))
         .unwrap_or_else(|| panic!("not queued: {log}\n{}", String::from_utf8_lossy(&o.stderr)));
-    let id = line.rsplit('(').next().unwrap().trim_end_matches(')').to_string();
-    let again = ciq.ok(&["enqueue", "start_test", "--arg", "test_id=6", "--unique", "start_test:6"]);
+    let id = line
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    let again = ciq.ok(&[
+        "enqueue",
+        "start_test",
+        "--arg",
+        "test_id=6",
+        "--unique",
+        "start_test:6",
+    ]);
     assert_eq!(again.trim(), id, "the trigger's task holds the unique key");
 
     // Redis down and ciq missing: logged, the webhook goes on, quickly.
@@ -162,19 +194,23 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
         "[8]",
     );
     let log = p.platform_log();
+    assert!(log.contains("ciq enqueue for test 7 failed (exit"), "{log}");
     assert!(
-        log.contains("ciq enqueue for test 7 failed (exit"),
+        log.contains("ciq enqueue for test 8 could not run"),
         "{log}"
     );
-    assert!(log.contains("ciq enqueue for test 8 could not run"), "{log}");
-    assert!(!log.contains("a-bot-token"), "the bot token is never passed on");
+    assert!(
+        !log.contains("a-bot-token"),
+        "the bot token is never passed on"
+    );
 }
 
 #[test]
 fn the_standin_bridge_plays_the_platforms_part_on_the_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("platform.db");
-    let script = std::fs::read_to_string(repo_root().join("src/platform/schema/sqlite.sql")).unwrap();
+    let script =
+        std::fs::read_to_string(repo_root().join("src/platform/schema/sqlite.sql")).unwrap();
     let seed = "INSERT INTO test (id, platform, test_type, branch, \"commit\", pr_nr) VALUES \
         (1, 'linux', 'commit', 'master', 'abc', 0), (2, 'linux', 'pr', 'pull_request', 'abc', 0), \
         (3, 'windows', 'commit', 'master', 'abc', 0); \
@@ -183,7 +219,12 @@ fn the_standin_bridge_plays_the_platforms_part_on_the_sqlite_database() {
         "import sqlite3; c = sqlite3.connect({db:?}); c.executescript({script:?} + {seed:?}); c.commit()",
         db = db.display().to_string()
     );
-    assert!(Command::new("python3").arg("-c").arg(py).status().unwrap().success());
+    assert!(Command::new("python3")
+        .arg("-c")
+        .arg(py)
+        .status()
+        .unwrap()
+        .success());
     let run = |args: &[&str]| {
         let o = Command::new("python3")
             .arg(repo_root().join("contrib/sample-platform/standin_bridge.py"))
@@ -202,9 +243,15 @@ fn the_standin_bridge_plays_the_platforms_part_on_the_sqlite_database() {
     let o = run(&["start-test", "1"]);
     assert_eq!((o.code, o.result()), (0, "already_started"), "{o:?}");
     let o = run(&["start-test", "2"]);
-    assert_eq!((o.code, o.result(), o.reason()), (0, "finished", "Invalid PR number"));
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (0, "finished", "Invalid PR number")
+    );
     let o = run(&["start-test", "3"]);
-    assert_eq!((o.code, o.result(), o.reason()), (75, "deferred", "maintenance"));
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "maintenance")
+    );
     let o = run(&["start-test", "9"]);
     assert_eq!((o.code, o.result()), (0, "missing"));
     let log = std::fs::read_to_string(dir.path().join("started-tests.log")).unwrap();
@@ -220,7 +267,9 @@ fn the_standin_bridge_plays_the_platforms_part_on_the_sqlite_database() {
         ("finished", "Could not complete test, time limit exceeded")
     );
     assert!(
-        !repo_root().join("contrib/sample-platform/__pycache__").exists(),
+        !repo_root()
+            .join("contrib/sample-platform/__pycache__")
+            .exists(),
         "no bytecode beside the installed scripts"
     );
 }

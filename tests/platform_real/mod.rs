@@ -55,7 +55,11 @@ impl BridgeOut {
     pub fn from_output(o: &Output) -> BridgeOut {
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-        let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         let json = serde_json::from_str(last).unwrap_or_else(|e| {
             panic!("the bridge's last stdout line is not JSON ({e}): {stdout:?}\nstderr:\n{stderr}")
         });
@@ -218,7 +222,11 @@ impl RealPlatform {
         // A symlink farm of the vendored copy: nothing is ever written into third_party.
         // install/ci-vm/ci-windows is a real folder so it can hold the rclone.conf that
         // create_instance reads for Windows VMs (the platform's .gitignore keeps it out).
-        symlink_farm(&vendored_platform(), &dir, &["install", "ci-vm", "ci-windows"]);
+        symlink_farm(
+            &vendored_platform(),
+            &dir,
+            &["install", "ci-vm", "ci-windows"],
+        );
         std::fs::write(
             dir.join("install/ci-vm/ci-windows/rclone.conf"),
             "[fake]\ntype = local\n",
@@ -227,7 +235,9 @@ impl RealPlatform {
         std::fs::write(dir.join("secret_key"), rand::random::<[u8; 24]>()).unwrap();
         std::fs::write(dir.join("secret_csrf"), rand::random::<[u8; 24]>()).unwrap();
         let key = run_ok(
-            Command::new("openssl").args(["genrsa", "2048"]).stderr(Stdio::null()),
+            Command::new("openssl")
+                .args(["genrsa", "2048"])
+                .stderr(Stdio::null()),
             "openssl genrsa",
         );
         let sa = json!({
@@ -250,7 +260,13 @@ impl RealPlatform {
             )
         };
         git(&["init", "-q"]);
-        git(&["commit", "-q", "--allow-empty", "-m", "platform_real fixture"]);
+        git(&[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "platform_real fixture",
+        ]);
 
         let db_name = format!("ciq_pr_{}", ulid::Ulid::new().to_string().to_lowercase());
         let github_token = format!("ghp_ciqtest{:016x}", rand::random::<u64>());
@@ -465,7 +481,7 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
         let tests: Vec<Value> = (0..n)
             .map(|i| {
                 json!({"platform": platform, "type": kind, "pr_nr": if kind == "pr" { 1 } else { 0 },
-                       "commit": format!("{:040x}", rand::random::<u64>() as u128 * 1000 + i as u128)})
+                       "commit": format!("{:016x}{:016x}{i:08x}", rand::random::<u64>(), rand::random::<u64>())})
             })
             .collect();
         let v = self.seed(json!({ "tests": tests }));
@@ -479,12 +495,10 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
 
     /// The commit of a test (for artifact knobs and statuses).
     pub fn commit_of(&self, test_id: i64) -> String {
-        self.strings(&format!(
-            "SELECT `commit` FROM test WHERE id = {test_id}"
-        ))
-        .first()
-        .map(|r| r[0].clone())
-        .unwrap_or_default()
+        self.strings(&format!("SELECT `commit` FROM test WHERE id = {test_id}"))
+            .first()
+            .map(|r| r[0].clone())
+            .unwrap_or_default()
     }
 
     /// Reads and changes the fake state under its lock (the Python side uses the same flock).
@@ -544,7 +558,10 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
     }
 
     fn records(&self, key: &str) -> Vec<Value> {
-        self.fake_state()[key].as_array().cloned().unwrap_or_default()
+        self.fake_state()[key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Names of the VMs created on the fake GCP, in order (one entry per create).
@@ -614,10 +631,12 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
 
     /// (name, test_id) of the gcp_instance rows; test_id None when NULL.
     pub fn gcp_instances(&self) -> Vec<(String, Option<i64>)> {
-        self.strings("SELECT CAST(name AS CHAR), CAST(test_id AS CHAR) FROM gcp_instance ORDER BY name")
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].parse().ok()))
-            .collect()
+        self.strings(
+            "SELECT CAST(name AS CHAR), CAST(test_id AS CHAR) FROM gcp_instance ORDER BY name",
+        )
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].parse().ok()))
+        .collect()
     }
 
     /// (status, message) of a test's progress rows, in order.
