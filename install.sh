@@ -5,13 +5,16 @@
 #                                   apt-get and /usr/local; use --prefix for a user install)
 #   ./install.sh --prefix ~/.local  install under another prefix
 #   ./install.sh --test-deps        only make sure the test suite can run: redis-server
-#                                   installed, local PostgreSQL/MariaDB started if present
+#                                   installed, local PostgreSQL/MariaDB started if present,
+#                                   and .venv-platform/ (Python 3.11 with the vendored
+#                                   sample platform's requirements, for tests/platform_real)
 #   ./install.sh --uninstall        remove everything a previous install put in place
 #   ./install.sh --bin PATH         install this ciq binary instead of building one
 #
 # What gets installed (and recorded in PREFIX/share/ciq/install-manifest):
 #   PREFIX/bin/ciq, shell completions (bash, zsh, fish), man pages (man1),
-#   PREFIX/share/ciq/ciq.toml.sample and systemd units under PREFIX/share/ciq/systemd/
+#   PREFIX/share/ciq/ciq.toml.sample and systemd units under PREFIX/share/ciq/systemd/,
+#   the sample-platform bridge under PREFIX/share/ciq/contrib/sample-platform/
 #   (ciq migrate-from-cron installs the units into /etc/systemd/system when it needs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
         --test-deps) MODE=test-deps; shift ;;
         --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
         --uninstall) MODE=uninstall; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -73,6 +76,33 @@ start_test_databases() {
     for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 0.2; done
 }
 
+# The platform's Python side for tests/platform_real: its requirements.txt in a venv, plus
+# the Debian libraries its packages load (python-magic needs libmagic1).
+PLATFORM_DIR=third_party/sample-platform
+PLATFORM_VENV=.venv-platform
+ensure_platform_venv() {
+    local req="$PLATFORM_DIR/requirements.txt" stamp="$PLATFORM_VENV/.ciq-requirements" want py
+    want=$( (cat "$req"; echo "python3.11") | sha256sum | cut -d' ' -f1)
+    if [ -x "$PLATFORM_VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    local debs=()
+    [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1 ' || debs+=(libmagic1)
+    py=$(command -v python3.11 || true)
+    if [ -z "$py" ]; then debs+=(python3.11 python3.11-venv); fi
+    if [ ${#debs[@]} -gt 0 ]; then
+        say "installing ${debs[*]} with apt-get"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}"
+        py=$(command -v python3.11)
+    fi
+    say "creating $PLATFORM_VENV (the sample platform's requirements; this can take a few minutes)"
+    rm -rf "$PLATFORM_VENV"
+    "$py" -m venv "$PLATFORM_VENV" || { say "python3.11 -m venv failed: install python3.11-venv"; exit 1; }
+    "$PLATFORM_VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
+    echo "$want" > "$stamp"
+}
+
 MANIFEST_NEW=""
 record() { echo "$1" >> "$MANIFEST_NEW"; }
 
@@ -108,6 +138,11 @@ do_install() {
         put "$u" "$PREFIX/share/ciq/systemd/$(basename "$u")" 644
     done
     [ -f examples/start-test-vm.sh ] && put examples/start-test-vm.sh "$PREFIX/share/ciq/examples/start-test-vm.sh" 755
+    for f in contrib/sample-platform/*; do
+        [ -f "$f" ] || continue
+        case "$f" in *.py) m=755 ;; *) m=644 ;; esac
+        put "$f" "$PREFIX/share/ciq/contrib/sample-platform/$(basename "$f")" "$m"
+    done
     record "$MANIFEST"
     install -m 644 "$MANIFEST_NEW" "$MANIFEST"
     rm -f "$MANIFEST_NEW"
@@ -137,5 +172,5 @@ do_uninstall() {
 case "$MODE" in
     install) do_install ;;
     uninstall) do_uninstall ;;
-    test-deps) ensure_redis; ensure_cargo; start_test_databases ;;
+    test-deps) ensure_redis; ensure_cargo; start_test_databases; ensure_platform_venv ;;
 esac

@@ -48,6 +48,11 @@ fn install_is_idempotent_and_uninstall_leaves_nothing() {
         "share/ciq/ciq.toml.sample",
         "share/ciq/systemd/ciq-worker.service",
         "share/ciq/systemd/ciq-beat.service",
+        "share/ciq/contrib/sample-platform/ciq_bridge.py",
+        "share/ciq/contrib/sample-platform/standin_bridge.py",
+        "share/ciq/contrib/sample-platform/ciq_trigger.py",
+        "share/ciq/contrib/sample-platform/webhook.patch",
+        "share/ciq/contrib/sample-platform/README.md",
     ] {
         assert!(
             files.contains(&want.to_string()),

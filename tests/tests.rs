@@ -9,6 +9,7 @@ mod install;
 mod json_schemas;
 mod operator;
 mod platform;
+mod platform_real;
 mod queue_core;
 mod rollout;
 mod tls;
