@@ -73,7 +73,7 @@ pub enum RunnerSpec {
     },
 }
 
-fn env_names_only<S: serde::Serializer>(
+pub(crate) fn env_names_only<S: serde::Serializer>(
     env: &BTreeMap<String, String>,
     s: S,
 ) -> Result<S::Ok, S::Error> {

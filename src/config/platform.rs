@@ -9,6 +9,7 @@
 //! bridge = "/usr/local/share/ciq/contrib/sample-platform/ciq_bridge.py"
 //! lock_dir = "/run/lock/ciq-sample-platform"   # shared with `ciq cron-guard`
 //! lock_wait = "10s"              # a start waits this long for a cron run, then defers
+//! env = { GOOGLE_APPLICATION_CREDENTIALS = "…" }   # extra environment for the bridge
 //! platforms = ["linux", "windows"]
 //! max_runtime = "120m"           # default: GCP_INSTANCE_MAX_RUNTIME from config.py
 //! ```
@@ -42,8 +43,15 @@ pub struct PlatformFile {
     pub bridge: Option<String>,
     /// Extra arguments for the bridge, before its command (the stand-in's `--database`).
     pub bridge_args: Option<Vec<String>>,
+    /// Extra environment for the bridge (values may be secrets: `config show` prints the
+    /// names only).
+    #[serde(default, serialize_with = "super::file::env_names_only")]
+    pub env: std::collections::BTreeMap<String, String>,
     pub lock_dir: Option<String>,
     pub lock_wait: Option<Dur>,
+    /// Longest wait before a deferred start is tried again, whatever the platform asks
+    /// for (default 1h; the platform suggests 15s–5m by reason).
+    pub defer_max: Option<Dur>,
     pub max_runtime: Option<Dur>,
     pub platforms: Option<Vec<String>>,
     pub pool_size: Option<u32>,
@@ -95,6 +103,12 @@ impl PlatformFile {
         self.lock_wait
             .map(|d| d.0)
             .unwrap_or(Duration::from_secs(10))
+    }
+
+    pub fn defer_max(&self) -> Duration {
+        self.defer_max
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(3600))
     }
 
     /// The platform's folder: where config.py lives (the bridge runs there).
@@ -153,6 +167,9 @@ impl PlatformFile {
         }
         if self.max_runtime.is_some_and(|d| d.0.is_zero()) {
             return Err(("platform.max_runtime".into(), "must be positive".into()));
+        }
+        if self.defer_max.is_some_and(|d| d.0.is_zero()) {
+            return Err(("platform.defer_max".into(), "must be positive".into()));
         }
         if self.lock_wait.is_some_and(|d| d.0.is_zero()) {
             return Err(("platform.lock_wait".into(), "must be positive".into()));

@@ -23,9 +23,8 @@ pub struct Reply {
     pub retry_after_s: Option<u64>,
 }
 
-/// Deferral delays stay within these bounds whatever the bridge asks for.
+/// A deferral waits at least this long (or `defer_max` when that is shorter).
 const MIN_DEFER: Duration = Duration::from_secs(5);
-const MAX_DEFER: Duration = Duration::from_secs(3600);
 
 /// The last line of the bridge's stdout that is a JSON reply (stderr follows a marker
 /// line in the runner's output tail).
@@ -57,7 +56,7 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
     argv.extend(command.iter().cloned());
     let spec = RunnerSpec::Exec {
         exec: argv,
-        env: Default::default(),
+        env: cfg.platform.env.clone(),
     };
     let env = &ctx.envelope;
     let folder = cfg.platform.folder();
@@ -87,7 +86,9 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
             after: None,
         },
         (Some(r), _) if r.result == "deferred" => {
-            let after = Duration::from_secs(r.retry_after_s.unwrap_or(120)).clamp(MIN_DEFER, MAX_DEFER);
+            let max = cfg.platform.defer_max();
+            let after = Duration::from_secs(r.retry_after_s.unwrap_or(120))
+                .clamp(MIN_DEFER.min(max), max);
             Outcome::Defer {
                 reason: describe(&r),
                 after,

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 mod bridge;
+mod ciq;
 mod contrib;
 
 use serde_json::{json, Value};

@@ -1,0 +1,309 @@
+//! ciq itself against the real platform: two workers and the platform's own cron (through
+//! `ciq cron-guard`) racing on the same tests, a rollback with a start in flight, a
+//! deferral that uses no attempt, the shadow stage, and the guard's stage-2 decisions.
+
+use super::*;
+use crate::harness::{sigkill, sigterm, wait_exit, wait_until, Ciq, Proc, Redis};
+use std::time::Duration;
+
+/// A Redis and a ciq whose config points at the platform (config.py is the source of the
+/// database; the bridge runs with the platform venv, the fakes on its PYTHONPATH).
+struct Queue {
+    redis: Redis,
+    ciq: Ciq,
+    workers: Vec<Proc>,
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            sigkill(w);
+        }
+    }
+}
+
+fn queue(p: &RealPlatform, extra: &str) -> Queue {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let pycache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("platform-pycache");
+    ciq.config(&format!(
+        "[platform]\nconfig_py = \"{}\"\npython = \"{}\"\nbridge = \"{}\"\nlock_dir = \"{}\"\n\
+         lock_wait = \"2s\"\ndefer_max = \"1s\"\n\
+         env = {{ PYTHONPATH = \"{}\", CIQ_FAKE_STATE = \"{}\", LANG = \"C.UTF-8\", PYTHONPYCACHEPREFIX = \"{}\" }}\n\
+         [tasks.start_test]\nbackoff = \"200ms\"\nbackoff_max = \"1s\"\n{extra}",
+        p.config_py().display(),
+        platform_python().display(),
+        bridge_script().display(),
+        p.lock_dir.display(),
+        RealPlatform::python_path().display(),
+        p.state.display(),
+        pycache.display(),
+    ));
+    Queue {
+        redis,
+        ciq,
+        workers: vec![],
+    }
+}
+
+impl Queue {
+    fn worker(&mut self, name: &str, extra: &[&str]) {
+        let w = self.ciq.spawn_worker(name, extra);
+        self.workers.push(w);
+    }
+
+    /// `ciq cron-guard … -- <platform python> mod_ci/cron.py` in the platform's environment.
+    fn guard_cmd(&self, p: &RealPlatform, guard_args: &[&str]) -> Command {
+        let mut c = Command::new(crate::harness::ciq_bin());
+        p.apply_env(&mut c);
+        c.env("CIQ_BROKER", self.redis.url())
+            .arg("--config")
+            .arg(self.ciq.dir().join("ciq.toml"))
+            .arg("cron-guard")
+            .arg("--log")
+            .arg(self.ciq.dir().join("guard.log"))
+            .args(guard_args)
+            .arg("--")
+            .arg(platform_python())
+            .arg(p.dir.join("mod_ci/cron.py"));
+        c
+    }
+
+    fn guard_log(&self) -> String {
+        std::fs::read_to_string(self.ciq.dir().join("guard.log")).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        (1..=3).map(|i| self.ciq.log(&format!("w{i}"))).collect()
+    }
+}
+
+fn set_flag(p: &RealPlatform, on: bool) {
+    let path = p.config_py();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("USE_CELERY_TASKS"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let flag = if on { "True" } else { "False" };
+    std::fs::write(&path, format!("{text}USE_CELERY_TASKS = {flag}\n")).unwrap();
+}
+
+#[test]
+fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
+    let p = RealPlatform::new();
+    let ids = p.add_tests(50, "linux", "commit");
+    set_flag(&p, true);
+    let mut q = queue(&p, "");
+    q.worker("w1", &["--concurrency", "2"]);
+    q.worker("w2", &["--concurrency", "2"]);
+    // Discovery queues all 50 while the platform's own cron runs through the guard.
+    q.ciq.ok(&["enqueue", "process_pending_tests"]);
+    let cron = q
+        .guard_cmd(&p, &["--always"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cron-guard");
+    let all = wait_until(Duration::from_secs(300), || p.gcp_instances().len() == 50);
+    let out = cron.wait_with_output().expect("cron-guard ends");
+    assert!(
+        all,
+        "started {} of 50; guard: {}\n{}",
+        p.gcp_instances().len(),
+        q.guard_log(),
+        q.logs()
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(q.guard_log().contains("run: --always"), "{}", q.guard_log());
+    let creates = p.vm_creates();
+    let mut unique = creates.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(creates.len(), 50, "one VM create per test: {creates:?}");
+    assert_eq!(unique.len(), 50);
+    for id in &ids {
+        assert!(p.progress(*id).is_empty(), "test {id} was not canceled");
+    }
+    // Every start_test task settled (started by ciq, or already started by the cron).
+    let left = || {
+        ["LLEN pending", "ZCARD retry", "ZCARD lease"]
+            .iter()
+            .map(|c| {
+                let (cmd, k) = c.split_once(' ').unwrap();
+                q.redis.int(&[cmd, &format!("ciq:{{test_execution}}:{k}")])
+            })
+            .sum::<i64>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(600), || left() == 0),
+        "{} start_test tasks unsettled; {}",
+        left(),
+        q.logs()
+    );
+    assert_eq!(q.redis.int(&["ZCARD", "ciq:{test_execution}:dead"]), 0, "{}", q.logs());
+    let by_ciq = q.logs().matches("result=\"started").count();
+    eprintln!("stage-2 race: 50 tests, 50 VM creates; ciq started {by_ciq}, the cron the rest");
+}
+
+#[test]
+fn rollback_with_a_start_in_flight_leaves_nothing_and_the_cron_starts_the_test() {
+    let p = RealPlatform::new();
+    let id = p.add_tests(1, "linux", "commit")[0];
+    let vm = format!("linux-{id}");
+    set_flag(&p, true);
+    p.knob("verify_hold", json!(true));
+    let mut q = queue(&p, "");
+    let mut w = q.ciq.spawn_worker("w1", &["--shutdown-timeout", "1s"]);
+    q.ciq
+        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
+    assert!(
+        wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
+        "the start created its VM; {}",
+        q.ciq.log("w1")
+    );
+    // The rollback stops the worker (SIGTERM): the start cannot finish in time, so the
+    // task goes back to the queue and the bridge is stopped.
+    sigterm(&w);
+    assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
+    assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 1);
+    assert!(p.gcp_instances().is_empty(), "nothing in the platform's tables");
+    assert!(p.progress(id).is_empty());
+    // Back at stage 0 the cron runs alone: its orphan scan removes the half-made VM and
+    // it starts the test.
+    p.knob("verify_hold", json!(false));
+    set_flag(&p, false);
+    p.run_cron();
+    assert_eq!(p.gcp_instances(), vec![(vm.clone(), Some(id))]);
+    assert!(p.progress(id).is_empty(), "not canceled");
+    assert_eq!(p.vms(), vec![vm]);
+    q.workers.clear();
+}
+
+#[test]
+fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
+    let p = RealPlatform::new();
+    let id = p.add_tests(1, "linux", "commit")[0];
+    let commit = p.commit_of(id);
+    p.artifact(&commit, "in_progress");
+    set_flag(&p, true);
+    let mut q = queue(&p, "");
+    q.worker("w1", &[]);
+    q.ciq
+        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
+    let stats = |f: &str| q.redis.int(&["HGET", "ciq:{test_execution}:stats", f]);
+    assert!(
+        wait_until(Duration::from_secs(90), || stats("deferred") >= 2),
+        "deferred twice; {}",
+        q.ciq.log("w1")
+    );
+    assert_eq!(stats("retried"), 0, "a deferral is not a failed attempt");
+    assert!(p.progress(id).is_empty(), "not canceled");
+    // Caught between two runs, the stored message still says attempt 1.
+    let mut env = Value::Null;
+    assert!(wait_until(Duration::from_secs(60), || {
+        let ids = q.redis.cli(&["ZRANGE", "ciq:{test_execution}:retry", "0", "-1"]);
+        let Some(id) = ids.lines().next().filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        let raw = q.redis.cli(&["HGET", "ciq:{test_execution}:data", id]);
+        env = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        !env.is_null()
+    }));
+    assert_eq!(env["attempt"], 1, "{env}");
+    assert!(env["deferrals"].as_u64().unwrap_or(0) >= 1, "{env}");
+    assert!(env["last_error"].as_str().unwrap_or("").contains("artifact_not_ready"), "{env}");
+    p.artifact(&commit, "ready");
+    assert!(
+        wait_until(Duration::from_secs(60), || p.gcp_instances().len() == 1),
+        "{}",
+        q.ciq.log("w1")
+    );
+    assert_eq!(p.vm_creates(), vec![format!("linux-{id}")]);
+    assert!(wait_until(Duration::from_secs(10), || stats("done") == 1));
+    assert_eq!(stats("retried"), 0);
+}
+
+#[test]
+fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
+    let p = RealPlatform::new();
+    p.add_tests(3, "linux", "commit");
+    set_flag(&p, false);
+    let mut q = queue(&p, "");
+    q.worker("w1", &[]);
+    let tick = || {
+        let o = q.ciq.run(&["enqueue", "process_pending_tests", "--wait", "--timeout", "60s"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    assert!(tick().contains("shadow: pending 3"), "flag off: shadow");
+    // A webhook start while the flag is off does nothing either.
+    let o = q.ciq.run(&["enqueue", "start_test", "--arg", "test_id=1", "--wait", "--timeout", "60s"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shadow mode"), "{o:?}");
+    assert!(p.vm_creates().is_empty(), "ciq created no VM");
+    // The cron runs (the guard lets it: the flag is off) and starts the three tests.
+    std::thread::sleep(Duration::from_millis(1100));
+    let st = q.guard_cmd(&p, &[]).status().unwrap();
+    assert!(st.success());
+    assert!(q.guard_log().contains("run: the platform's flag is off"), "{}", q.guard_log());
+    assert_eq!(p.vm_creates().len(), 3);
+    tick();
+    let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
+    let s = &v["platform"];
+    assert_eq!(s["mode"], "shadow", "{v}");
+    assert_eq!(s["shadow"]["started"], 3, "{v}");
+    assert_eq!(s["shadow"]["seen_before"], 3, "{v}");
+    assert_eq!(s["shadow"]["missed"], json!([]), "{v}");
+    assert_eq!(
+        q.redis.int(&["HGET", "ciq:{test_execution}:stats", "done:start_test"]),
+        1,
+        "only the shadow no-op start ran"
+    );
+}
+
+#[test]
+fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
+    let p = RealPlatform::new();
+    set_flag(&p, true);
+    let mut q = queue(&p, "[schedule.process_pending_tests]\nevery = \"1s\"\n");
+    q.worker("w1", &[]);
+    let mut beat = Proc(
+        q.ciq
+            .cmd(&["beat", "--name", "b1", "--lease", "2s", "--tick", "200ms"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Once the worker and the beat are up, the guard skips the cron.
+    assert!(wait_until(Duration::from_secs(30), || {
+        q.guard_cmd(&p, &[]).status().unwrap().success()
+            && q.guard_log().contains("skip: queue healthy")
+    }), "{}", q.guard_log());
+    std::fs::remove_file(q.ciq.dir().join("guard.log")).unwrap();
+    let runs = || p.platform_log().matches("Run the cron").count();
+    let before = runs();
+    assert!(q.guard_cmd(&p, &[]).status().unwrap().success());
+    assert!(q.guard_log().starts_with(&q.guard_log()[..20]) && q.guard_log().contains(" skip: queue healthy (worker alive: w1@"), "{}", q.guard_log());
+    assert_eq!(runs(), before, "the cron did not run");
+    // No worker: the cron is the fallback.
+    for w in &mut q.workers {
+        sigkill(w);
+    }
+    sigkill(&mut beat);
+    q.redis.cli(&["DEL", "ciq:beat:leader"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let o = q
+        .guard_cmd(&p, &[])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        q.guard_log().contains("run: queue unavailable"),
+        "{}",
+        q.guard_log()
+    );
+    let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
+    assert_eq!(v["platform"]["cron_guard"]["action"], "run", "{v}");
+}
