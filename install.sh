@@ -137,7 +137,6 @@ do_install() {
     for u in install/*.service; do
         put "$u" "$PREFIX/share/ciq/systemd/$(basename "$u")" 644
     done
-    [ -f examples/start-test-vm.sh ] && put examples/start-test-vm.sh "$PREFIX/share/ciq/examples/start-test-vm.sh" 755
     for f in contrib/sample-platform/*; do
         [ -f "$f" ] || continue
         case "$f" in *.py) m=755 ;; *) m=644 ;; esac

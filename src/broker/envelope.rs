@@ -97,6 +97,10 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,8 +115,4 @@ mod tests {
         assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
         assert!(Envelope::from_json("{nope").is_err());
     }
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }

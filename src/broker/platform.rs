@@ -141,8 +141,12 @@ impl Broker {
         }
         for (id, at) in started {
             // Tests already running when the watch began are not evidence either way.
-            p.hset_nx(keys::platform_shadow_started(), id, if began { 0 } else { *at })
-                .ignore();
+            p.hset_nx(
+                keys::platform_shadow_started(),
+                id,
+                if began { 0 } else { *at },
+            )
+            .ignore();
         }
         p.query_async::<()>(&mut self.conn())
             .await
@@ -154,7 +158,10 @@ impl Broker {
         let cutoff = now.saturating_sub(SHADOW_KEEP_MS);
         let mut p = redis::pipe();
         let mut any = false;
-        for key in [keys::platform_shadow_seen(), keys::platform_shadow_started()] {
+        for key in [
+            keys::platform_shadow_seen(),
+            keys::platform_shadow_started(),
+        ] {
             let old: Vec<i64> = self
                 .id_map(&key)
                 .await?

@@ -33,7 +33,11 @@ pub struct CronGuardArgs {
     #[arg(long, default_value = "9m", value_parser = crate::config::parse_duration, value_name = "DURATION")]
     pub lock_wait: Duration,
     /// Append each decision here.
-    #[arg(long, default_value = "/var/log/ciq/cron-guard.log", value_name = "FILE")]
+    #[arg(
+        long,
+        default_value = "/var/log/ciq/cron-guard.log",
+        value_name = "FILE"
+    )]
     pub log: std::path::PathBuf,
     /// The cron command: one argument runs through /bin/sh -c, several run as argv.
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -47,7 +51,9 @@ pub async fn run(a: CronGuardArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     } else {
         match mode::effective(cfg) {
             Ok(Effective::Shadow) => Some("the platform's flag is off: the cron is primary".into()),
-            Err(e) => Some(format!("cannot tell the mode ({e}): running the cron to be safe")),
+            Err(e) => Some(format!(
+                "cannot tell the mode ({e}): running the cron to be safe"
+            )),
             Ok(Effective::Active) => {
                 let r = cfg.rollout.resolve().map_err(CliError::usage)?;
                 match crate::rollout::gates::queue_available(cfg, &r, now_ms()).await {
@@ -55,7 +61,9 @@ pub async fn run(a: CronGuardArgs, ctx: &Ctx) -> CliResult<ExitCode> {
                         note(&a.log, ctx, "skip", &format!("queue healthy ({detail})")).await;
                         return Ok(ExitCode::SUCCESS);
                     }
-                    Err(why) => Some(format!("queue unavailable ({why}): running the cron as the fallback")),
+                    Err(why) => Some(format!(
+                        "queue unavailable ({why}): running the cron as the fallback"
+                    )),
                 }
             }
         }
@@ -63,16 +71,17 @@ pub async fn run(a: CronGuardArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let reason = reason.unwrap_or_default();
     let dir = cfg.platform.lock_dir();
     let wait = a.lock_wait;
-    let held = tokio::task::spawn_blocking(move || cron_lock::acquire(&dir, Kind::Exclusive, Some(wait)))
-        .await
-        .map_err(|e| CliError::failure(format!("lock task failed: {e}")))?
-        .map_err(|e| {
-            CliError::failure(format!(
-                "cannot open the platform lock in {}: {e}",
-                cfg.platform.lock_dir().display()
-            ))
-            .with_hint("set [platform] lock_dir to a directory the cron's user can write")
-        })?;
+    let held =
+        tokio::task::spawn_blocking(move || cron_lock::acquire(&dir, Kind::Exclusive, Some(wait)))
+            .await
+            .map_err(|e| CliError::failure(format!("lock task failed: {e}")))?
+            .map_err(|e| {
+                CliError::failure(format!(
+                    "cannot open the platform lock in {}: {e}",
+                    cfg.platform.lock_dir().display()
+                ))
+                .with_hint("set [platform] lock_dir to a directory the cron's user can write")
+            })?;
     let Some(held) = held else {
         let msg = format!(
             "platform lock busy for {}: starts still running; this cron run is skipped",
@@ -132,7 +141,8 @@ async fn note(log: &Path, ctx: &Ctx, action: &str, detail: &str) {
     if !wrote && !ctx.quiet {
         eprint!("ciq cron-guard: {line}");
     }
-    let json = serde_json::json!({"at_ms": now_ms(), "action": action, "detail": detail}).to_string();
+    let json =
+        serde_json::json!({"at_ms": now_ms(), "action": action, "detail": detail}).to_string();
     let fut = async {
         let b = Broker::connect(&ctx.config.broker.value).await.ok()?;
         b.set_guard_last(&json).await.ok()

@@ -20,6 +20,7 @@ mod rollout_ui;
 mod status;
 mod up;
 mod up_redis;
+mod up_standin;
 mod work;
 
 pub use error::{CliError, CliResult, Kind};

@@ -241,7 +241,11 @@ async fn platform_status(
     let mode = match crate::platform::mode::effective(&ctx.config) {
         Ok(m) => Some(format!("{m:?}").to_lowercase()),
         Err(e) => {
-            problems.push(problem("critical", e, "fix the flag in config.py or set [platform] mode"));
+            problems.push(problem(
+                "critical",
+                e,
+                "fix the flag in config.py or set [platform] mode",
+            ));
             None
         }
     };

@@ -16,7 +16,9 @@ use std::sync::Arc;
 ///
 /// When the broker URL is local (127.0.0.1/localhost, no password) and nothing answers
 /// there, `up` starts redis-server (AOF on, data in --data-dir/redis) and stops it on
-/// exit. A sqlite:// database is created with the platform's tables if it is new. One
+/// exit. Without a [platform] section a stand-in bridge (written under --data-dir) plays
+/// the platform's part on the SQLite database: it creates no VM and notes each start in
+/// started-tests.log beside the database. A sqlite:// database is created with the platform's tables if it is new. One
 /// discovery pass (process_pending_tests) is queued at start so waiting tests are picked
 /// up at once; the beat fires the [schedule] entries from then on. SIGTERM/SIGINT stop
 /// gracefully, a second signal at once.
@@ -47,9 +49,12 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     apply(&a.work, &mut cfg)?;
     cfg.beat.check().map_err(CliError::usage)?;
     crate::beat::entries(&cfg, cfg.beat.lease.0 + cfg.beat.tick.0).map_err(CliError::usage)?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
+    if let Some(script) = super::up_standin::configure(&mut cfg, &data_dir)? {
+        tracing::info!(bridge = %script.display(), "no [platform] configured: the stand-in bridge plays the platform's part (it creates no VM; started tests go to started-tests.log beside the database)");
+    }
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
-    let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
 
     let mut local = None;
     if let (Some(port), false) = (local_port(&cfg.broker.value), a.no_redis) {

@@ -210,7 +210,6 @@ pub fn read(text: &str, flag: &str) -> FlagValue {
     }
 }
 
-
 /// A literal value of a top-level assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Literal {
@@ -228,7 +227,9 @@ pub fn literal(text: &str, name: &str) -> Result<Option<Literal>, String> {
     };
     let v = all[a.line][a.value.0..a.value.1].trim();
     if a.multiline {
-        return Err(format!("{name} is assigned over several lines; ciq reads only a literal"));
+        return Err(format!(
+            "{name} is assigned over several lines; ciq reads only a literal"
+        ));
     }
     let unquoted = ['\'', '"'].iter().find_map(|q| {
         let inner = v.strip_prefix(*q)?.strip_suffix(*q)?;
@@ -254,14 +255,18 @@ mod tests {
 
     #[test]
     fn literals_of_the_platform_config() {
-        let t = "# DATABASE_URI = 'x'\nDATABASE_URI = 'mysql+pymysql://root:pw@localhost/sp'  # db\n\
+        let t =
+            "# DATABASE_URI = 'x'\nDATABASE_URI = 'mysql+pymysql://root:pw@localhost/sp'  # db\n\
                  GCP_INSTANCE_MAX_RUNTIME = 120\nTESTING = False\nX = os.environ['X']\n\
                  if A:\n    GCP_INSTANCE_MAX_RUNTIME = 1\nQ = \"it's\"\r\n";
         assert_eq!(
             literal(t, "DATABASE_URI").unwrap(),
             Some(Literal::Str("mysql+pymysql://root:pw@localhost/sp".into()))
         );
-        assert_eq!(literal(t, "GCP_INSTANCE_MAX_RUNTIME").unwrap(), Some(Literal::Int(120)));
+        assert_eq!(
+            literal(t, "GCP_INSTANCE_MAX_RUNTIME").unwrap(),
+            Some(Literal::Int(120))
+        );
         assert_eq!(literal(t, "TESTING").unwrap(), Some(Literal::Bool(false)));
         assert_eq!(literal(t, "Q").unwrap(), Some(Literal::Str("it's".into())));
         assert_eq!(literal(t, "MISSING").unwrap(), None);

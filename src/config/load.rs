@@ -148,7 +148,11 @@ pub fn sqlx_url(url: &str) -> Result<String, String> {
         "mysql" | "mariadb" => "mysql",
         "postgresql" | "postgres" => "postgres",
         "sqlite" => "sqlite",
-        other => return Err(format!("unsupported database {other:?} (mysql, postgresql or sqlite)")),
+        other => {
+            return Err(format!(
+                "unsupported database {other:?} (mysql, postgresql or sqlite)"
+            ))
+        }
     };
     Ok(format!("{to}://{rest}"))
 }

@@ -175,12 +175,7 @@ pub fn default_task(name: &str) -> Option<TaskConfig> {
     })
 }
 
-pub const BUILTIN_TASKS: &[&str] = &[
-    "noop",
-    "start_test",
-    "process_pending_tests",
-    "maintain",
-];
+pub const BUILTIN_TASKS: &[&str] = &["noop", "start_test", "process_pending_tests", "maintain"];
 
 impl Config {
     pub fn task(&self, name: &str) -> Option<&TaskConfig> {

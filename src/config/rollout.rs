@@ -134,8 +134,16 @@ impl RolloutFile {
             .ciq_config
             .clone()
             .unwrap_or_else(|| PathBuf::from("/etc/ciq/ciq.toml"));
-        for (k, v) in [("service_user", &self.service_user), ("service_group", &self.service_group)] {
-            if v.as_deref().is_some_and(|u| u.is_empty() || !u.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))) {
+        for (k, v) in [
+            ("service_user", &self.service_user),
+            ("service_group", &self.service_group),
+        ] {
+            if v.as_deref().is_some_and(|u| {
+                u.is_empty()
+                    || !u
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            }) {
                 return Err(format!("rollout.{k}: not a user or group name"));
             }
         }

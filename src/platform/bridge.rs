@@ -87,8 +87,8 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
         },
         (Some(r), _) if r.result == "deferred" => {
             let max = cfg.platform.defer_max();
-            let after = Duration::from_secs(r.retry_after_s.unwrap_or(120))
-                .clamp(MIN_DEFER.min(max), max);
+            let after =
+                Duration::from_secs(r.retry_after_s.unwrap_or(120)).clamp(MIN_DEFER.min(max), max);
             Outcome::Defer {
                 reason: describe(&r),
                 after,
@@ -100,9 +100,15 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
                 RunOutcome::Retryable { error, .. } | RunOutcome::Permanent { error, .. } => error,
                 _ => "no reply".into(),
             };
-            let said = reply.map(|r| format!(": {}", describe(&r))).unwrap_or_default();
+            let said = reply
+                .map(|r| format!(": {}", describe(&r)))
+                .unwrap_or_default();
             Outcome::Retry {
-                error: format!("bridge {} failed ({why}){said}; output: {}", command.join(" "), output.trim()),
+                error: format!(
+                    "bridge {} failed ({why}){said}; output: {}",
+                    command.join(" "),
+                    output.trim()
+                ),
                 after: None,
             }
         }

@@ -114,9 +114,11 @@ mod tests {
         });
         std::thread::sleep(Duration::from_millis(300));
         // The writer holds the gate while it waits: a new reader cannot slip in.
-        assert!(acquire(&dir, Kind::Shared, Some(Duration::from_millis(200)))
-            .unwrap()
-            .is_none());
+        assert!(
+            acquire(&dir, Kind::Shared, Some(Duration::from_millis(200)))
+                .unwrap()
+                .is_none()
+        );
         drop(reader);
         assert!(writer.join().unwrap());
     }

@@ -142,10 +142,12 @@ fn set_cron(r: &Rollout, target: CronTarget) -> Result<Outcome> {
     let ct = crontab_of(r);
     let text = ct.read()?;
     let before = crontab::read(&text, &r.cron_match);
-    let new = crontab::set(&text, &r.cron_match, target, super::state::line_format(r)).map_err(|msg| Error::Edit {
-        what: ct.label(),
-        msg,
-    })?;
+    let new = crontab::set(&text, &r.cron_match, target, super::state::line_format(r)).map_err(
+        |msg| Error::Edit {
+            what: ct.label(),
+            msg,
+        },
+    )?;
     if new == text {
         return Ok(outcome(before.describe(), before.describe()));
     }

@@ -4,8 +4,8 @@
 //! comments) is kept.
 
 use super::text::{lines, newline_of};
-pub use crate::config::config_py::{read, FlagValue, ADDED_MARKER};
 use crate::config::config_py::assignments;
+pub use crate::config::config_py::{read, FlagValue, ADDED_MARKER};
 
 /// The file text with the flag set; unchanged text when it already has that value.
 pub fn set(text: &str, flag: &str, value: bool) -> Result<String, String> {

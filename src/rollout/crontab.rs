@@ -209,12 +209,7 @@ pub fn read(text: &str, pattern: &str) -> CronState {
 }
 
 /// The crontab text with the entry set to `target`; the same text when it already is.
-pub fn set(
-    text: &str,
-    pattern: &str,
-    target: CronTarget,
-    f: LineFormat,
-) -> Result<String, String> {
+pub fn set(text: &str, pattern: &str, target: CronTarget, f: LineFormat) -> Result<String, String> {
     let found = entries(text, pattern);
     let entry = match found.as_slice() {
         [] => return Err(format!("no cron line runs {pattern}; restore it first")),
@@ -371,7 +366,13 @@ mod tests {
         assert_eq!(set(&s1, P, CronTarget::Guarded, SYS).unwrap(), s1);
         let s3 = set(&s1, P, CronTarget::Disabled, SYS).unwrap();
         assert_eq!(read(&s3, P), CronState::Disabled);
-        assert_eq!(s3, t.replace("*/10  * * * * www-data cd", "#ciq-disabled# */10  * * * * www-data cd"));
+        assert_eq!(
+            s3,
+            t.replace(
+                "*/10  * * * * www-data cd",
+                "#ciq-disabled# */10  * * * * www-data cd"
+            )
+        );
         assert_eq!(set(&s3, P, CronTarget::Disabled, SYS).unwrap(), s3);
         assert_eq!(set(&s3, P, CronTarget::Every10, SYS).unwrap(), t);
         assert_eq!(set(&s1, P, CronTarget::Every10, SYS).unwrap(), t);
@@ -387,9 +388,14 @@ mod tests {
         let g = set(t, P, CronTarget::Guarded, USER).unwrap();
         assert!(g.starts_with("*/10 * * * * /usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard -- 'python3 /var/www"), "{g}");
         assert_eq!(set(&g, P, CronTarget::Every10, USER).unwrap(), t);
-        assert!(set("*/10 * * * * date +%s mod_ci/cron.py\n", P, CronTarget::Guarded, USER)
-            .unwrap_err()
-            .contains('%'));
+        assert!(set(
+            "*/10 * * * * date +%s mod_ci/cron.py\n",
+            P,
+            CronTarget::Guarded,
+            USER
+        )
+        .unwrap_err()
+        .contains('%'));
         let esc = "*/10 * * * * date +\\%s mod_ci/cron.py\n";
         let g = set(esc, P, CronTarget::Guarded, USER).unwrap();
         assert_eq!(set(&g, P, CronTarget::Every10, USER).unwrap(), esc);

@@ -19,7 +19,9 @@ pub fn render(unit: &str, r: &crate::config::rollout::Rollout) -> String {
                 format!("Group={}", r.service_group)
             } else if l.starts_with("WorkingDirectory=") {
                 format!("WorkingDirectory={}", r.platform_dir.display())
-            } else if let Some(rest) = l.strip_prefix("ExecStart=/usr/local/bin/ciq --config /etc/ciq/ciq.toml ") {
+            } else if let Some(rest) =
+                l.strip_prefix("ExecStart=/usr/local/bin/ciq --config /etc/ciq/ciq.toml ")
+            {
                 format!(
                     "ExecStart={} --config {} {rest}",
                     r.ciq_binary.display(),

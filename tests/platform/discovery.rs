@@ -28,7 +28,7 @@ fn seed(env: &Env) {
     // 6 is finished, 7 has an instance, 8 has a non-final progress row.
     env.db.exec(
         "INSERT INTO test_progress (test_id, status, timestamp, message) VALUES (6, 'canceled', ?, 'x')",
-        &[now_utc.clone()],
+        std::slice::from_ref(&now_utc),
     );
     env.db.exec(
         "INSERT INTO test_progress (test_id, status, timestamp, message) VALUES (8, 'preparation', ?, 'x')",
@@ -110,18 +110,21 @@ fn active(b: Backend) {
         .int(&["HLEN", "ciq:platform:first_seen"])
         == 3));
     // ciq never wrote the platform's tables.
-    assert_eq!(
-        env.db.instances(),
-        vec!["linux-1", "linux-7", "linux-999"]
-    );
+    assert_eq!(env.db.instances(), vec!["linux-1", "linux-7", "linux-999"]);
     assert!(env.db.progress(2).is_empty());
 
     // platform check names what the platform's own code gets wrong.
     let out = env.ciq.run(&["platform", "check"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("gcp_instance row(s) linux-999 have no test_id"), "{err}");
-    assert!(err.contains("test(s) 8 have progress rows but no instance"), "{err}");
+    assert!(
+        err.contains("gcp_instance row(s) linux-999 have no test_id"),
+        "{err}"
+    );
+    assert!(
+        err.contains("test(s) 8 have progress rows but no instance"),
+        "{err}"
+    );
 }
 
 fn shadow(b: Backend) {
@@ -131,7 +134,10 @@ fn shadow(b: Backend) {
     let w = env.ciq.spawn_worker("w1", &["--queues", "default"]);
     env.workers.push(w);
     let out = tick(&env);
-    assert!(out.contains("shadow: pending 4 (the cron starts them)"), "{out}");
+    assert!(
+        out.contains("shadow: pending 4 (the cron starts them)"),
+        "{out}"
+    );
     assert_eq!(
         env.redis.int(&["LLEN", "ciq:{test_execution}:pending"]),
         0,
@@ -153,7 +159,10 @@ fn shadow(b: Backend) {
     env.ciq.ok(&TICK);
     let status = env.ciq.ok(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&status).expect("status json");
-    let status = format!("{status}\nstarted: {}", env.redis.cli(&["HGETALL", "ciq:platform:shadow:started"]));
+    let status = format!(
+        "{status}\nstarted: {}",
+        env.redis.cli(&["HGETALL", "ciq:platform:shadow:started"])
+    );
     let p = &v["platform"];
     assert_eq!(p["mode"], "shadow", "{status}");
     assert_eq!(p["shadow"]["started"], 2, "{status}");

@@ -33,41 +33,12 @@ impl Env {
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.ciq.dir().join(name)
-    }
-
-    /// Writes an executable shell script in the test directory; returns its path.
-    pub fn script(&self, name: &str, body: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write script");
-        p.display().to_string()
-    }
-
     /// ciq.toml: this database, fast retries, and `extra` appended.
     pub fn config(&self, extra: &str) {
         self.ciq.config(&format!(
             "database = \"{}\"\n\n[tasks.start_test]\nbackoff = \"100ms\"\nbackoff_max = \"200ms\"\n\n{extra}\n",
             self.db.url
         ));
-    }
-
-    pub fn worker(&mut self, name: &str) {
-        let w = self.ciq.spawn_worker(name, &[]);
-        self.workers.push(w);
-    }
-
-    /// Lines of a file the runner scripts append to.
-    pub fn lines(&self, name: &str) -> Vec<String> {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    pub fn logs(&self) -> String {
-        (1..=4).map(|i| self.ciq.log(&format!("w{i}"))).collect()
     }
 }
 

@@ -1,7 +1,9 @@
 //! `ciq up`: with no Redis on the configured local port it starts redis-server (AOF on,
 //! under --data-dir), creates nothing in an existing platform SQLite file, picks up the
-//! pending tests at once, the beat's discovery ticks pick up new ones within about a
-//! second, and on SIGTERM stops the worker and then its redis-server.
+//! pending tests at once through the stand-in bridge (which, playing the platform, writes
+//! the gcp_instance row and notes the start in started-tests.log beside the database),
+//! the beat's discovery ticks pick up new ones within about a second, and on SIGTERM it
+//! stops the worker and then its redis-server.
 
 use super::db::{Backend, TestDb};
 use crate::harness::{free_port, sigterm, wait_exit, wait_until, Ciq};
@@ -19,17 +21,14 @@ fn up_starts_redis_and_picks_up_pending_tests() {
         home: tempfile::tempdir().expect("tempdir"),
         broker: url.clone(),
     };
-    let started = ciq.dir().join("started.txt");
-    let script = ciq.dir().join("start.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$1\" >> {}\n", started.display()),
-    )
-    .expect("script");
+    let db_file = db.url.strip_prefix("sqlite://").expect("sqlite url");
+    let started = std::path::Path::new(db_file)
+        .parent()
+        .unwrap()
+        .join("started-tests.log");
     ciq.config(&format!(
-        "database = \"{}\"\n[platform]\nstart_vm = {{ exec = [\"sh\", \"{}\", \"{{vm_name}}\"] }}\n[schedule.process_pending_tests]\nevery = \"1s\"\n",
+        "database = \"{}\"\n[schedule.process_pending_tests]\nevery = \"1s\"\n",
         db.url,
-        script.display()
     ));
     let data = ciq.dir().join("data");
     let log = std::fs::File::create(ciq.dir().join("up.log")).expect("log");
@@ -78,5 +77,10 @@ fn up_starts_redis_and_picks_up_pending_tests() {
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "its redis-server is stopped"
+    );
+    // The stand-in, not ciq, wrote the platform's rows.
+    assert_eq!(
+        db.instances(),
+        vec!["linux-1", "linux-2", "linux-4", "windows-3"]
     );
 }

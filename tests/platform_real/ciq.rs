@@ -115,7 +115,11 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
         q.guard_log(),
         q.logs()
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(q.guard_log().contains("run: --always"), "{}", q.guard_log());
     let creates = p.vm_creates();
     let mut unique = creates.clone();
@@ -142,7 +146,12 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
         left(),
         q.logs()
     );
-    assert_eq!(q.redis.int(&["ZCARD", "ciq:{test_execution}:dead"]), 0, "{}", q.logs());
+    assert_eq!(
+        q.redis.int(&["ZCARD", "ciq:{test_execution}:dead"]),
+        0,
+        "{}",
+        q.logs()
+    );
     let by_ciq = q.logs().matches("result=\"started").count();
     eprintln!("stage-2 race: 50 tests, 50 VM creates; ciq started {by_ciq}, the cron the rest");
 }
@@ -168,7 +177,10 @@ fn rollback_with_a_start_in_flight_leaves_nothing_and_the_cron_starts_the_test()
     sigterm(&w);
     assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
     assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 1);
-    assert!(p.gcp_instances().is_empty(), "nothing in the platform's tables");
+    assert!(
+        p.gcp_instances().is_empty(),
+        "nothing in the platform's tables"
+    );
     assert!(p.progress(id).is_empty());
     // Back at stage 0 the cron runs alone: its orphan scan removes the half-made VM and
     // it starts the test.
@@ -203,7 +215,9 @@ fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
     // Caught between two runs, the stored message still says attempt 1.
     let mut env = Value::Null;
     assert!(wait_until(Duration::from_secs(60), || {
-        let ids = q.redis.cli(&["ZRANGE", "ciq:{test_execution}:retry", "0", "-1"]);
+        let ids = q
+            .redis
+            .cli(&["ZRANGE", "ciq:{test_execution}:retry", "0", "-1"]);
         let Some(id) = ids.lines().next().filter(|l| !l.is_empty()) else {
             return false;
         };
@@ -213,7 +227,13 @@ fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
     }));
     assert_eq!(env["attempt"], 1, "{env}");
     assert!(env["deferrals"].as_u64().unwrap_or(0) >= 1, "{env}");
-    assert!(env["last_error"].as_str().unwrap_or("").contains("artifact_not_ready"), "{env}");
+    assert!(
+        env["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("artifact_not_ready"),
+        "{env}"
+    );
     p.artifact(&commit, "ready");
     assert!(
         wait_until(Duration::from_secs(60), || p.gcp_instances().len() == 1),
@@ -233,20 +253,41 @@ fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     let mut q = queue(&p, "");
     q.worker("w1", &[]);
     let tick = || {
-        let o = q.ciq.run(&["enqueue", "process_pending_tests", "--wait", "--timeout", "60s"]);
+        let o = q.ciq.run(&[
+            "enqueue",
+            "process_pending_tests",
+            "--wait",
+            "--timeout",
+            "60s",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stderr).to_string()
     };
     assert!(tick().contains("shadow: pending 3"), "flag off: shadow");
     // A webhook start while the flag is off does nothing either.
-    let o = q.ciq.run(&["enqueue", "start_test", "--arg", "test_id=1", "--wait", "--timeout", "60s"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("shadow mode"), "{o:?}");
+    let o = q.ciq.run(&[
+        "enqueue",
+        "start_test",
+        "--arg",
+        "test_id=1",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("shadow mode"),
+        "{o:?}"
+    );
     assert!(p.vm_creates().is_empty(), "ciq created no VM");
     // The cron runs (the guard lets it: the flag is off) and starts the three tests.
     std::thread::sleep(Duration::from_millis(1100));
     let st = q.guard_cmd(&p, &[]).status().unwrap();
     assert!(st.success());
-    assert!(q.guard_log().contains("run: the platform's flag is off"), "{}", q.guard_log());
+    assert!(
+        q.guard_log().contains("run: the platform's flag is off"),
+        "{}",
+        q.guard_log()
+    );
     assert_eq!(p.vm_creates().len(), 3);
     tick();
     let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
@@ -256,7 +297,8 @@ fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     assert_eq!(s["shadow"]["seen_before"], 3, "{v}");
     assert_eq!(s["shadow"]["missed"], json!([]), "{v}");
     assert_eq!(
-        q.redis.int(&["HGET", "ciq:{test_execution}:stats", "done:start_test"]),
+        q.redis
+            .int(&["HGET", "ciq:{test_execution}:stats", "done:start_test"]),
         1,
         "only the shadow no-op start ran"
     );
@@ -277,15 +319,25 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
             .unwrap(),
     );
     // Once the worker and the beat are up, the guard skips the cron.
-    assert!(wait_until(Duration::from_secs(30), || {
-        q.guard_cmd(&p, &[]).status().unwrap().success()
-            && q.guard_log().contains("skip: queue healthy")
-    }), "{}", q.guard_log());
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            q.guard_cmd(&p, &[]).status().unwrap().success()
+                && q.guard_log().contains("skip: queue healthy")
+        }),
+        "{}",
+        q.guard_log()
+    );
     std::fs::remove_file(q.ciq.dir().join("guard.log")).unwrap();
     let runs = || p.platform_log().matches("Run the cron").count();
     let before = runs();
     assert!(q.guard_cmd(&p, &[]).status().unwrap().success());
-    assert!(q.guard_log().starts_with(&q.guard_log()[..20]) && q.guard_log().contains(" skip: queue healthy (worker alive: w1@"), "{}", q.guard_log());
+    assert!(
+        q.guard_log().starts_with(&q.guard_log()[..20])
+            && q.guard_log()
+                .contains(" skip: queue healthy (worker alive: w1@"),
+        "{}",
+        q.guard_log()
+    );
     assert_eq!(runs(), before, "the cron did not run");
     // No worker: the cron is the fallback.
     for w in &mut q.workers {
@@ -294,10 +346,7 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
     sigkill(&mut beat);
     q.redis.cli(&["DEL", "ciq:beat:leader"]);
     std::thread::sleep(Duration::from_millis(200));
-    let o = q
-        .guard_cmd(&p, &[])
-        .output()
-        .unwrap();
+    let o = q.guard_cmd(&p, &[]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         q.guard_log().contains("run: queue unavailable"),

@@ -121,9 +121,12 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
     assert_eq!(code(&out), 6, "no shadow evidence yet: {}", text(&out));
     // The shadow stage saw the test the cron started, five minutes earlier.
     let ago = |m: u64| (now_ms() - m * 60_000).to_string();
-    rig.redis.cli(&["SET", "ciq:platform:shadow:since", &ago(60)]);
-    rig.redis.cli(&["HSET", "ciq:platform:shadow:seen", "40", &ago(10)]);
-    rig.redis.cli(&["HSET", "ciq:platform:shadow:started", "40", &ago(5)]);
+    rig.redis
+        .cli(&["SET", "ciq:platform:shadow:since", &ago(60)]);
+    rig.redis
+        .cli(&["HSET", "ciq:platform:shadow:seen", "40", &ago(10)]);
+    rig.redis
+        .cli(&["HSET", "ciq:platform:shadow:started", "40", &ago(5)]);
     let gates = rig.status()["gates"].to_string();
     assert!(
         gates.contains("ciq saw 1 of 1 tests the cron started, a median 5m earlier; missed: none"),

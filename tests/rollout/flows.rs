@@ -219,7 +219,11 @@ fn rollout_verify_cron_waits_for_a_new_run_in_the_cron_log() {
     // A run logged before the rollback does not count: the bounded wait times out.
     let out = rig.run(&["rollback", "--yes", "--verify-cron", "1s"]);
     assert_eq!(code(&out), 5, "{}", text(&out));
-    assert!(text(&out).contains("was not rewritten by a cron run"), "{}", text(&out));
+    assert!(
+        text(&out).contains("was not rewritten by a cron run"),
+        "{}",
+        text(&out)
+    );
     // A run logged while it waits does.
     let mut child = rig
         .ciq

@@ -38,7 +38,10 @@ pub async fn run(db: &Db, ctx: &TaskContext) -> Result<Outcome> {
             }
             if t.has_progress {
                 skipped += 1;
-                tracing::debug!(test_id = id, "pending test has progress rows; the platform's start_test would skip it");
+                tracing::debug!(
+                    test_id = id,
+                    "pending test has progress rows; the platform's start_test would skip it"
+                );
                 continue;
             }
             let mut args = serde_json::Map::new();

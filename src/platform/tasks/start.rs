@@ -17,16 +17,27 @@ pub async fn run(ctx: &TaskContext) -> Outcome {
     match mode::effective(&ctx.config) {
         Ok(Effective::Active) => {}
         Ok(Effective::Shadow) => {
-            tracing::info!(test_id = id, "shadow mode: not starting the test (the cron starts tests while the flag is off)");
+            tracing::info!(
+                test_id = id,
+                "shadow mode: not starting the test (the cron starts tests while the flag is off)"
+            );
             return Outcome::Done(Some(format!("shadow mode: test {id} not started by ciq")));
         }
         Err(error) => return Outcome::Retry { error, after: None },
     }
     let outcome = bridge::run(ctx, &["start-test".into(), id.to_string()]).await;
     match &outcome {
-        Outcome::Done(r) => tracing::info!(test_id = id, result = r.as_deref().unwrap_or(""), "start_test settled"),
-        Outcome::Defer { reason, after } => tracing::info!(test_id = id, %reason, retry_in = %humantime::format_duration(*after), "start_test deferred by the platform"),
-        Outcome::Retry { error, .. } | Outcome::Fail { error } => tracing::warn!(test_id = id, %error, "start_test failed"),
+        Outcome::Done(r) => tracing::info!(
+            test_id = id,
+            result = r.as_deref().unwrap_or(""),
+            "start_test settled"
+        ),
+        Outcome::Defer { reason, after } => {
+            tracing::info!(test_id = id, %reason, retry_in = %humantime::format_duration(*after), "start_test deferred by the platform")
+        }
+        Outcome::Retry { error, .. } | Outcome::Fail { error } => {
+            tracing::warn!(test_id = id, %error, "start_test failed")
+        }
     }
     outcome
 }
