@@ -336,3 +336,81 @@ fn second_signal(via: Via) {
     assert_eq!(states(&ciq), [1, 0, 0, 0, 0]);
 }
 via_both!(second_signal_returns_tasks_at_once, super::second_signal);
+
+fn dead(ciq: &Ciq) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
+}
+
+/// Retries wait a measured backoff (full jitter up to 3 s here), then the task goes dead
+/// with its reason; a permanent failure is not retried; `requeue` gives fresh attempts.
+fn retries(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config_with(
+        &ciq,
+        "max_retries = 2\nbackoff = \"3s\"\nbackoff_max = \"3s\"",
+        "",
+        true,
+    );
+    let n = 10;
+    let t0 = Instant::now();
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "16"]);
+    let retrying: Vec<String> = (0..n).map(|_| enqueue(&ciq, via, 0, Mode::Retry)).collect();
+    let perm = enqueue(&ciq, via, 0, Mode::Fail);
+    assert!(
+        wait_until(Duration::from_secs(30), || depth(&ciq)["dead"] == n + 1),
+        "{}",
+        depth(&ciq)
+    );
+    let took = t0.elapsed();
+    let runs = counts(&via.finished(&ciq, &redis));
+    for id in &retrying {
+        assert_eq!(runs.get(id), Some(&3), "1 try + 2 retries: {id}");
+    }
+    assert_eq!(runs.get(&perm), Some(&1), "a permanent failure is not retried");
+    // Each task waited two backoffs of up to 3 s each; without them the whole run takes
+    // about as long as the promoter's 1 s poll allows, twice.
+    assert!(
+        took >= Duration::from_secs(3) && took <= Duration::from_secs(12),
+        "{n} tasks with 2 backoffs of up to 3 s took {took:?}"
+    );
+    if via == Via::Exec {
+        // Gap between the end of one attempt and the start of the next, per task.
+        let (starts, ends) = (lines(&ciq, "starts"), lines(&ciq, "ends"));
+        let mut gaps = vec![];
+        for id in &retrying {
+            let s: Vec<u64> = starts.iter().filter(|r| &r.id == id).filter_map(|r| r.ms).collect();
+            let e: Vec<u64> = ends.iter().filter(|r| &r.id == id).filter_map(|r| r.ms).collect();
+            assert_eq!((s.len(), e.len()), (3, 3), "{id}");
+            gaps.extend([s[1] - e[0], s[2] - e[1]]);
+        }
+        let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
+        let max = *gaps.iter().max().unwrap();
+        eprintln!("backoff gaps (ms): mean {mean}, max {max}: {gaps:?}");
+        assert!(max <= 3_800, "no wait beyond backoff_max (+ slack): {gaps:?}");
+        assert!(
+            (900..=2_700).contains(&mean),
+            "full jitter over 0..3 s averages ~1.5 s: {gaps:?}"
+        );
+    }
+    let dead = dead(&ciq);
+    let p = dead.iter().find(|d| d["id"] == perm.as_str()).expect("permanent failure is dead");
+    assert_eq!((p["attempt"].as_u64(), p["reason"].as_str()), (Some(1), Some("failed permanently")));
+    for id in &retrying {
+        let d = dead.iter().find(|d| d["id"] == id.as_str()).expect("retried task is dead");
+        assert_eq!(d["attempt"], 3, "{d}");
+        assert!(d["reason"].as_str().unwrap().contains("retries exhausted"), "{d}");
+        assert!(!d["last_error"].as_str().unwrap_or("").is_empty(), "{d}");
+    }
+    // Counters: exhausted retries are `dead`, a permanent failure is `failed`.
+    assert_eq!((stat(&redis, "dead"), stat(&redis, "failed")), (n as i64, 1));
+    // requeue gives it a fresh set of attempts
+    ciq.ok(&["requeue", &retrying[0]]);
+    assert!(wait_until(Duration::from_secs(20), || counts(&via.finished(&ciq, &redis))
+        .get(&retrying[0])
+        == Some(&6)));
+    assert!(wait_until(Duration::from_secs(5), || depth(&ciq)["dead"] == n + 1));
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+via_both!(retries_with_measured_backoff_then_dead_with_reason, super::retries);
