@@ -8,6 +8,7 @@ mod faults;
 mod generated;
 mod install;
 mod json_schemas;
+mod limits;
 mod operator;
 mod platform;
 mod queue_core;
