@@ -91,7 +91,8 @@ fn kill_9_mid_task(via: Via) {
     let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
     let id = enqueue(&ciq, via, 1500, Mode::Ok);
     assert!(
-        wait_until(Duration::from_secs(10), || held_by(&redis, "a") == [id.clone()]),
+        wait_until(Duration::from_secs(10), || held_by(&redis, "a")
+            == [id.clone()]),
         "worker a runs the task"
     );
     wait_started(&ciq, &redis, via, &id);
@@ -117,7 +118,10 @@ fn kill_9_mid_task(via: Via) {
         }
     }
 }
-via_both!(kill_9_mid_task_runs_again_on_another_worker, super::kill_9_mid_task);
+via_both!(
+    kill_9_mid_task_runs_again_on_another_worker,
+    super::kill_9_mid_task
+);
 
 /// At the shipped defaults (20 s lease, 5 s sweep, no fast knobs) a task of a `kill -9`ed
 /// worker is done by another worker within 30 s, as the README promises.
@@ -170,7 +174,7 @@ fn kill_loop(via: Via) {
     // A 5 s lease: a live worker on a loaded machine never loses its lease, so every
     // repeat comes from a kill.
     let knobs = ["--concurrency", "8", "--lease", "5s", "--heartbeat", "1s"];
-    let mut names = vec!["w0".to_string(), "w1".to_string()];
+    let mut names = ["w0".to_string(), "w1".to_string()];
     let mut workers = vec![
         ciq.spawn_worker("w0", &knobs),
         ciq.spawn_worker("w1", &knobs),
@@ -204,16 +208,34 @@ fn kill_loop(via: Via) {
         "drained: {} of {n} finished after {kills} kills; {d}",
         finished.len()
     );
-    assert_eq!(d["dead"].as_u64(), Some(0), "nothing dead at the defaults: {d}");
-    let missing: Vec<&String> = all.iter().filter(|id| !finished.contains_key(*id)).collect();
-    assert!(missing.is_empty(), "{} never finished: {:?}", missing.len(), &missing[..missing.len().min(5)]);
-    assert!(started.keys().all(|id| all.contains(id)), "only enqueued ids ran");
+    assert_eq!(
+        d["dead"].as_u64(),
+        Some(0),
+        "nothing dead at the defaults: {d}"
+    );
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|id| !finished.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} never finished: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        started.keys().all(|id| all.contains(id)),
+        "only enqueued ids ran"
+    );
     let repeated: Vec<&String> = started
         .iter()
         .filter(|(_, &c)| c > 1)
         .map(|(id, _)| id)
         .collect();
-    let strays: Vec<&&String> = repeated.iter().filter(|id| !in_flight.contains(**id)).collect();
+    let strays: Vec<&&String> = repeated
+        .iter()
+        .filter(|id| !in_flight.contains(**id))
+        .collect();
     assert!(
         strays.is_empty(),
         "{} ids ran twice without being in flight at a kill: {:?}",
@@ -227,7 +249,10 @@ fn kill_loop(via: Via) {
         repeated.len()
     );
 }
-via_both!(ten_thousand_tasks_survive_workers_killed_and_restarted, super::kill_loop);
+via_both!(
+    ten_thousand_tasks_survive_workers_killed_and_restarted,
+    super::kill_loop
+);
 
 fn redis_restart(via: Via) {
     let mut redis = Redis::start_aof();
@@ -287,7 +312,10 @@ fn sigterm_lets_a_long_task_finish(via: Via) {
     assert_eq!(stat(&redis, "done"), 1, "and its outcome was recorded");
     assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
 }
-via_both!(sigterm_lets_a_long_task_finish, super::sigterm_lets_a_long_task_finish);
+via_both!(
+    sigterm_lets_a_long_task_finish,
+    super::sigterm_lets_a_long_task_finish
+);
 
 /// Past `--shutdown-timeout` the running task goes back to the *front* of pending, ahead
 /// of tasks that were waiting, and the next worker runs it first.
@@ -312,13 +340,17 @@ fn sigterm_past_the_timeout(via: Via) {
     assert_eq!(via.finished(&ciq, &redis), Vec::<String>::new());
     let _w2 = ciq.spawn_worker("w2", &["--concurrency", "1"]);
     assert!(
-        wait_until(Duration::from_secs(10), || held_by(&redis, "w2") == [long.clone()]),
+        wait_until(Duration::from_secs(10), || held_by(&redis, "w2")
+            == [long.clone()]),
         "the next worker takes the interrupted task first: {:?}",
         pending_ids(&redis)
     );
     assert_eq!(pending_ids(&redis), vec![b, c]);
 }
-via_both!(sigterm_past_the_timeout_returns_the_task_to_the_front_of_pending, super::sigterm_past_the_timeout);
+via_both!(
+    sigterm_past_the_timeout_returns_the_task_to_the_front_of_pending,
+    super::sigterm_past_the_timeout
+);
 
 fn second_signal(via: Via) {
     let redis = Redis::start();
@@ -367,7 +399,11 @@ fn retries(via: Via) {
     for id in &retrying {
         assert_eq!(runs.get(id), Some(&3), "1 try + 2 retries: {id}");
     }
-    assert_eq!(runs.get(&perm), Some(&1), "a permanent failure is not retried");
+    assert_eq!(
+        runs.get(&perm),
+        Some(&1),
+        "a permanent failure is not retried"
+    );
     // Each task waited two backoffs of up to 3 s each; without them the whole run takes
     // about as long as the promoter's 1 s poll allows, twice.
     assert!(
@@ -379,38 +415,69 @@ fn retries(via: Via) {
         let (starts, ends) = (lines(&ciq, "starts"), lines(&ciq, "ends"));
         let mut gaps = vec![];
         for id in &retrying {
-            let s: Vec<u64> = starts.iter().filter(|r| &r.id == id).filter_map(|r| r.ms).collect();
-            let e: Vec<u64> = ends.iter().filter(|r| &r.id == id).filter_map(|r| r.ms).collect();
+            let s: Vec<u64> = starts
+                .iter()
+                .filter(|r| &r.id == id)
+                .filter_map(|r| r.ms)
+                .collect();
+            let e: Vec<u64> = ends
+                .iter()
+                .filter(|r| &r.id == id)
+                .filter_map(|r| r.ms)
+                .collect();
             assert_eq!((s.len(), e.len()), (3, 3), "{id}");
             gaps.extend([s[1] - e[0], s[2] - e[1]]);
         }
         let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
         let max = *gaps.iter().max().unwrap();
         eprintln!("backoff gaps (ms): mean {mean}, max {max}: {gaps:?}");
-        assert!(max <= 3_800, "no wait beyond backoff_max (+ slack): {gaps:?}");
+        assert!(
+            max <= 3_800,
+            "no wait beyond backoff_max (+ slack): {gaps:?}"
+        );
         assert!(
             (900..=2_700).contains(&mean),
             "full jitter over 0..3 s averages ~1.5 s: {gaps:?}"
         );
     }
     let dead = dead(&ciq);
-    let p = dead.iter().find(|d| d["id"] == perm.as_str()).expect("permanent failure is dead");
-    assert_eq!((p["attempt"].as_u64(), p["reason"].as_str()), (Some(1), Some("failed permanently")));
+    let p = dead
+        .iter()
+        .find(|d| d["id"] == perm.as_str())
+        .expect("permanent failure is dead");
+    assert_eq!(
+        (p["attempt"].as_u64(), p["reason"].as_str()),
+        (Some(1), Some("failed permanently"))
+    );
     for id in &retrying {
-        let d = dead.iter().find(|d| d["id"] == id.as_str()).expect("retried task is dead");
+        let d = dead
+            .iter()
+            .find(|d| d["id"] == id.as_str())
+            .expect("retried task is dead");
         assert_eq!(d["attempt"], 3, "{d}");
-        assert!(d["reason"].as_str().unwrap().contains("retries exhausted"), "{d}");
+        assert!(
+            d["reason"].as_str().unwrap().contains("retries exhausted"),
+            "{d}"
+        );
         assert!(!d["last_error"].as_str().unwrap_or("").is_empty(), "{d}");
     }
     // Counters: exhausted retries are `dead`, a permanent failure is `failed`.
-    assert_eq!((stat(&redis, "dead"), stat(&redis, "failed")), (n as i64, 1));
+    assert_eq!(
+        (stat(&redis, "dead"), stat(&redis, "failed")),
+        (n as i64, 1)
+    );
     // requeue gives it a fresh set of attempts
     ciq.ok(&["requeue", &retrying[0]]);
-    assert!(wait_until(Duration::from_secs(20), || counts(&via.finished(&ciq, &redis))
-        .get(&retrying[0])
+    assert!(wait_until(Duration::from_secs(20), || counts(
+        &via.finished(&ciq, &redis)
+    )
+    .get(&retrying[0])
         == Some(&6)));
     assert!(wait_until(Duration::from_secs(5), || depth(&ciq)["dead"] == n + 1));
     sigterm(&w);
     wait_exit(&mut w, Duration::from_secs(10));
 }
-via_both!(retries_with_measured_backoff_then_dead_with_reason, super::retries);
+via_both!(
+    retries_with_measured_backoff_then_dead_with_reason,
+    super::retries
+);

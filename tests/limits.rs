@@ -37,7 +37,12 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
     );
     let t0 = Instant::now();
     let id = ciq
-        .ok(&["enqueue", "noop", "--args-json", r#"{"sleep_ms": 30000, "record": "ciq:bench:runs"}"#])
+        .ok(&[
+            "enqueue",
+            "noop",
+            "--args-json",
+            r#"{"sleep_ms": 30000, "record": "ciq:bench:runs"}"#,
+        ])
         .trim()
         .to_string();
     let mut w = ciq.spawn_worker("w", &[]);
@@ -47,17 +52,30 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
         ciq.log("w")
     );
     let took = t0.elapsed();
-    assert!(took < Duration::from_secs(10), "two 500 ms attempts took {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "two 500 ms attempts took {took:?}"
+    );
     let d = &dead(&ciq)[0];
     assert_eq!(d["id"], id.as_str());
     assert_eq!(d["attempt"], 2, "1 try + 1 retry: {d}");
-    assert!(d["reason"].as_str().unwrap().contains("retries exhausted"), "{d}");
     assert!(
-        d["last_error"].as_str().unwrap().contains("hard time limit (500ms) exceeded"),
+        d["reason"].as_str().unwrap().contains("retries exhausted"),
+        "{d}"
+    );
+    assert!(
+        d["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("hard time limit (500ms) exceeded"),
         "{d}"
     );
     assert_eq!(stat(&redis, "retried"), 1);
-    assert_eq!(redis.int(&["LLEN", "ciq:bench:runs"]), 0, "no run reached its end");
+    assert_eq!(
+        redis.int(&["LLEN", "ciq:bench:runs"]),
+        0,
+        "no run reached its end"
+    );
     sigterm(&w);
     wait_exit(&mut w, Duration::from_secs(10));
 }
@@ -106,22 +124,41 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
         vec![starts[0].pid, starts[1].pid],
         "{terms:?}"
     );
-    assert_eq!(ends.iter().map(|r| r.pid).collect::<Vec<_>>(), vec![starts[2].pid]);
-    assert!(!alive(starts[0].pid), "the process that ignored SIGTERM was killed");
-    assert!(took < Duration::from_secs(15), "hard limit 2 s + soft 0.5 s took {took:?}");
+    assert_eq!(
+        ends.iter().map(|r| r.pid).collect::<Vec<_>>(),
+        vec![starts[2].pid]
+    );
+    assert!(
+        !alive(starts[0].pid),
+        "the process that ignored SIGTERM was killed"
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "hard limit 2 s + soft 0.5 s took {took:?}"
+    );
     assert_eq!(stat(&redis, "retried"), 2);
     let log = ciq.log("w");
     assert!(log.contains("hard time limit"), "{log}");
     assert!(log.contains("soft time limit exceeded"), "{log}");
     let d = depth(&ciq);
-    assert_eq!((d["pending"].as_u64(), d["active"].as_u64(), d["dead"].as_u64()), (Some(0), Some(0), Some(0)));
+    assert_eq!(
+        (
+            d["pending"].as_u64(),
+            d["active"].as_u64(),
+            d["dead"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
     sigterm(&w);
     wait_exit(&mut w, Duration::from_secs(10));
 }
 
 /// A loopback HTTP server: the first request gets no answer (the runner times out), the
 /// rest get 200. Records `(task id, attempt)` of each request.
-fn flaky_server() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
+/// `(task id, attempt)` of each request the server saw.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+fn flaky_server() -> (u16, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(vec![]));
@@ -173,7 +210,10 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
     ciq.config(&format!(
         "[tasks.hook]\nmax_retries = 2\nbackoff = \"50ms\"\nbackoff_max = \"50ms\"\nrunner = {{ http = \"http://127.0.0.1:{port}/hook\", timeout = \"500ms\" }}\n"
     ));
-    let id = ciq.ok(&["enqueue", "hook", "--arg", "pr=7"]).trim().to_string();
+    let id = ciq
+        .ok(&["enqueue", "hook", "--arg", "pr=7"])
+        .trim()
+        .to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
         wait_until(Duration::from_secs(15), || stat(&redis, "done") == 1),
@@ -188,7 +228,14 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
     );
     assert_eq!(stat(&redis, "retried"), 1);
     let d = depth(&ciq);
-    assert_eq!((d["pending"].as_u64(), d["active"].as_u64(), d["dead"].as_u64()), (Some(0), Some(0), Some(0)));
+    assert_eq!(
+        (
+            d["pending"].as_u64(),
+            d["active"].as_u64(),
+            d["dead"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
     sigterm(&w);
     wait_exit(&mut w, Duration::from_secs(10));
 }
@@ -217,7 +264,11 @@ if mkdir "$DIR/first" 2>/dev/null; then sleep 1; exit 1; fi
     ));
     let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
     let id = ciq.ok(&["enqueue", "once"]).trim().to_string();
-    assert!(wait_until(Duration::from_secs(10), || lines(&ciq, "starts").len() == 1));
+    assert!(wait_until(Duration::from_secs(10), || lines(
+        &ciq, "starts"
+    )
+    .len()
+        == 1));
     unsafe { libc::kill(a.id() as i32, libc::SIGSTOP) };
     let mut b = ciq.spawn_worker("b", &[]);
     let taken_over = wait_until(Duration::from_secs(20), || stat(&redis, "done") == 1);
@@ -226,7 +277,10 @@ if mkdir "$DIR/first" 2>/dev/null; then sleep 1; exit 1; fi
     // A's run has long failed; once A is awake and stopped, its outcome has been sent.
     std::thread::sleep(Duration::from_millis(1500));
     sigterm(&a);
-    assert!(wait_exit(&mut a, Duration::from_secs(15)).is_some(), "A stops");
+    assert!(
+        wait_exit(&mut a, Duration::from_secs(15)).is_some(),
+        "A stops"
+    );
     sigterm(&b);
     wait_exit(&mut b, Duration::from_secs(10));
     let starts = lines(&ciq, "starts");
@@ -234,15 +288,29 @@ if mkdir "$DIR/first" 2>/dev/null; then sleep 1; exit 1; fi
     assert!(starts.iter().all(|r| r.id == id));
     let d = depth(&ciq);
     assert_eq!(
-        (d["pending"].as_u64(), d["active"].as_u64(), d["retry"].as_u64(), d["dead"].as_u64()),
+        (
+            d["pending"].as_u64(),
+            d["active"].as_u64(),
+            d["retry"].as_u64(),
+            d["dead"].as_u64()
+        ),
         (Some(0), Some(0), Some(0), Some(0)),
         "the task stays done: {d}; log of A: {}",
         ciq.log("a")
     );
     assert_eq!(
-        (stat(&redis, "done"), stat(&redis, "failed"), stat(&redis, "dead"), stat(&redis, "retried")),
+        (
+            stat(&redis, "done"),
+            stat(&redis, "failed"),
+            stat(&redis, "dead"),
+            stat(&redis, "retried")
+        ),
         (1, 0, 0, 0),
         "counters unchanged by the late outcome"
     );
-    assert!(ciq.log("a").contains(&id), "A did report on the task: {}", ciq.log("a"));
+    assert!(
+        ciq.log("a").contains(&id),
+        "A did report on the task: {}",
+        ciq.log("a")
+    );
 }

@@ -108,7 +108,10 @@ fn an_unknown_task_goes_dead_and_the_next_task_runs() {
         "{dead:?}"
     );
     let d = depth(&ciq, "default");
-    assert_eq!((d["pending"].as_u64(), d["active"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (d["pending"].as_u64(), d["active"].as_u64()),
+        (Some(0), Some(0))
+    );
     sigterm(&w);
     assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some_and(|s| s.success()));
 }
@@ -132,7 +135,12 @@ fn noop_writes_only_bench_keys() {
             "max_retries": 0, "enqueued_at": 1});
         redis.cli(&["LPUSH", "ciq:{default}:pending", &env.to_string()]);
     }
-    ciq.ok(&["enqueue", "noop", "--args-json", r#"{"incr": "ciq:bench:ok", "record": "ciq:bench:runs"}"#]);
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"incr": "ciq:bench:ok", "record": "ciq:bench:runs"}"#,
+    ]);
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(wait_until(Duration::from_secs(10), || depth(
         &ciq, "default"
@@ -153,7 +161,10 @@ fn noop_writes_only_bench_keys() {
     for d in &dead {
         assert_eq!(d["reason"], "failed permanently", "{d}");
         assert!(
-            d["last_error"].as_str().unwrap().contains("must name a key under \"ciq:bench:\""),
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("must name a key under \"ciq:bench:\""),
             "{d}"
         );
     }
@@ -244,7 +255,10 @@ fn inspect_redacts_secrets_where_args_are_shown() {
         for (out, has_args) in [(&json, true), (&table, table_args)] {
             assert!(out.contains("S1"), "{state}: {out}");
             if has_args {
-                assert!(out.contains("plain-arg-7"), "{state}: args are shown here: {out}");
+                assert!(
+                    out.contains("plain-arg-7"),
+                    "{state}: args are shown here: {out}"
+                );
             }
             assert!(!out.contains("hunter2"), "{state}: {out}");
         }
@@ -294,7 +308,11 @@ fn purge_states_counts_and_never_touches_active() {
     let o = ciq.run(&["enqueue", "noop", "--unique", "later"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(!String::from_utf8_lossy(&o.stderr).contains("duplicate"));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim().len(), 26, "a new id");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim().len(),
+        26,
+        "a new id"
+    );
     assert_eq!(depth(&ciq, "default")["pending"], 1);
 }
 
@@ -456,7 +474,8 @@ fn a_worker_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
     redis.restart();
     ciq.ok(&["enqueue", "noop", "--arg", "incr=ciq:bench:done"]);
     assert!(
-        wait_until(Duration::from_secs(15), || redis.int(&["GET", "ciq:bench:done"])
+        wait_until(Duration::from_secs(15), || redis
+            .int(&["GET", "ciq:bench:done"])
             == 1),
         "{}",
         ciq.log("early")

@@ -6,6 +6,7 @@ mod beat;
 mod beat_inspect;
 mod faults;
 mod generated;
+mod hygiene;
 mod install;
 mod json_schemas;
 mod limits;

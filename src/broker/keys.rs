@@ -176,7 +176,13 @@ mod tests {
     #[test]
     fn only_keys_under_the_bench_prefix_are_bench_keys() {
         assert!(is_bench_key("ciq:bench:done"));
-        for k in ["ciq:bench:", "ciq:{default}:pending", "t:done", "ciq:benchx", ""] {
+        for k in [
+            "ciq:bench:",
+            "ciq:{default}:pending",
+            "t:done",
+            "ciq:benchx",
+            "",
+        ] {
             assert!(!is_bench_key(k), "{k}");
         }
     }

@@ -36,10 +36,19 @@ impl Redis {
         Self::start_with(true)
     }
 
+    /// On a given port; panics unless the server answering there is the one it started.
+    pub fn start_on_port(port: u16) -> Redis {
+        Self::start_at(port, false)
+    }
+
     fn start_with(aof: bool) -> Redis {
+        Self::start_at(free_port(), aof)
+    }
+
+    fn start_at(port: u16, aof: bool) -> Redis {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut r = Redis {
-            port: free_port(),
+            port,
             dir,
             child: None,
             aof,
@@ -65,7 +74,11 @@ impl Redis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!(
                     "redis-server on port {} exited at start ({st}): is the port taken?",
                     self.port
@@ -115,9 +128,16 @@ impl Redis {
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         // redis-cli exits 0 for an error reply in a pipe; it prints "(error) ..." or "ERR ...".
-        let error_reply = ["(error)", "ERR ", "WRONGTYPE ", "LOADING ", "NOSCRIPT ", "BUSY"]
-            .iter()
-            .any(|p| stdout.starts_with(p));
+        let error_reply = [
+            "(error)",
+            "ERR ",
+            "WRONGTYPE ",
+            "LOADING ",
+            "NOSCRIPT ",
+            "BUSY",
+        ]
+        .iter()
+        .any(|p| stdout.starts_with(p));
         if out.status.success() && !error_reply {
             Ok(stdout)
         } else {
@@ -257,8 +277,7 @@ impl Ciq {
         let mut args = vec!["work", "--name", name];
         args.extend_from_slice(extra);
         let mut c = self.cmd(&args);
-        c.stdout(Stdio::null())
-            .stderr(log);
+        c.stdout(Stdio::null()).stderr(log);
         c
     }
 
