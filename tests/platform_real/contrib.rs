@@ -121,7 +121,9 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let dead = format!("redis://127.0.0.1:{}", free_port());
-    let flag = |on: bool, bin: &str| json!({"USE_CELERY_TASKS": on, "CIQ_BIN": bin, "CIQ_TRIGGER_FLAG": null});
+    // The real ciq reads the test's own (empty) ciq.toml, via config.py's CIQ_CONFIG.
+    let cfg = ciq.config_path().display().to_string();
+    let flag = |on: bool, bin: &str| json!({"USE_CELERY_TASKS": on, "CIQ_BIN": bin, "CIQ_TRIGGER_FLAG": null, "CIQ_CONFIG": null});
     let secs = trigger(
         &p,
         json!([
@@ -129,7 +131,7 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
             [{}, flag(true, fake.to_str().unwrap()), [3]],
             [{}, {"USE_CELERY_TASKS": false, "CIQ_ENABLED": true, "CIQ_TRIGGER_FLAG": "CIQ_ENABLED"}, [4]],
             // The real ciq on a live Redis, then on a dead one, then no ciq at all.
-            [{"CIQ_BROKER": redis.url()}, flag(true, &bin), [6]],
+            [{"CIQ_BROKER": redis.url()}, {"USE_CELERY_TASKS": true, "CIQ_BIN": bin, "CIQ_CONFIG": cfg}, [6]],
             [{"CIQ_BROKER": dead}, {"CIQ_TRIGGER_TIMEOUT": 20}, [7]],
             [{}, flag(true, "/nonexistent/ciq"), [8]],
         ]),
