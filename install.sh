@@ -88,8 +88,11 @@ ensure_platform_venv() {
     fi
     local debs=()
     [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1 ' || debs+=(libmagic1)
+    command -v openssl >/dev/null || debs+=(openssl)   # the fixture's service-account key
+    command -v patch >/dev/null || debs+=(patch)       # the webhook patch test
     py=$(command -v python3.11 || true)
-    if [ -z "$py" ]; then debs+=(python3.11 python3.11-venv); fi
+    [ -n "$py" ] || debs+=(python3.11)
+    if [ -z "$py" ] || ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then debs+=(python3.11-venv); fi
     if [ ${#debs[@]} -gt 0 ]; then
         say "installing ${debs[*]} with apt-get"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

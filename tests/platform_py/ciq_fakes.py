@@ -14,7 +14,7 @@ State layout (the Rust fixture in tests/platform_real/mod.rs writes the knobs):
   knobs.verify_hold      while true, every VM create operation stays RUNNING
   knobs.delete_fail      deletes that still raise an HTTP 500 (a count, or {vm name: count});
                          decremented per failed delete
-  knobs.pulls            {pr_nr: "open" | "closed"}; default open
+  knobs.pulls            {pr_nr: "open" | "closed" | "error" (GitHub answers 502)}; default open
   known_commits          commits the fixture seeded (artifacts exist for them unless a knob says no)
   vms                    {name: {"creationTimestamp", "status"}} (tests may add old ones)
   operations             {op name: {"vm", "kind", "done_at", "error"}}
@@ -238,6 +238,9 @@ class FakeRepo:
     def get_pull(self, nr):
         with state() as s:
             st = s["knobs"].get("pulls", {}).get(str(nr), "open")
+        if st == "error":
+            from github import GithubException
+            raise GithubException(502, {"message": "Server Error"}, None)
         return _Obj(number=nr, state=st, head=_Obj(sha="0" * 40))
 
     def get_artifacts(self):

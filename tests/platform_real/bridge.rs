@@ -66,6 +66,11 @@ fn the_platform_imports_with_the_generated_config_and_its_models_make_the_schema
     assert_eq!(pending["windows"]["maintenance"], json!(false));
     let o = p.start_test(424242);
     assert_eq!((o.code, o.result()), (0, "missing"), "{o:?}");
+    // No config.py in the folder: an error, on the JSON line, exit 1.
+    let empty = p.tmp().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = p.bridge(&["--platform-dir", empty.to_str().unwrap(), "pending"]);
+    assert_eq!((o.code, o.result()), (1, "error"), "{o:?}");
 }
 
 #[test]
@@ -215,6 +220,20 @@ fn pr_number_zero_and_a_closed_pr_are_descheduled_by_the_platform() {
         (st[1].description.as_str(), st[1].context.as_str()),
         ("PR is closed", "CI - linux")
     );
+    // GitHub failing (after the platform's own retries) defers: nothing written.
+    let flaky = p.seed(json!({"tests": [{"platform": "linux", "type": "pr", "pr_nr": 7, "commit": "4".repeat(40)}]}))
+        ["tests"][0]
+        .as_i64()
+        .unwrap();
+    p.knob("pulls", json!({"5": "closed", "6": "open", "7": "error"}));
+    let o = p.start_test(flaky);
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "github_error"),
+        "{o:?}"
+    );
+    assert_eq!(o.json["retry_after_s"], json!(60));
+    assert_eq!(p.progress(flaky), vec![]);
     // An open PR (on Windows) starts.
     let o = p.start_test(ids[2]);
     assert_eq!((o.code, o.result()), (0, "started"), "{o:?}");
@@ -462,6 +481,19 @@ fn pending_equals_what_the_platforms_gcp_instance_starts_on_every_edge_case() {
         p.vm_creates(),
         vec![format!("linux-{}", l[4]), format!("linux-{}", l[5])]
     );
+
+    // The bridge on the same rows: maintenance defers, non-final progress is skipped by
+    // start_test's own guard.
+    let o = p.start_test(w[0]);
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "maintenance"),
+        "{o:?}"
+    );
+    assert_eq!(o.json["retry_after_s"], json!(300));
+    let o = p.start_test(l[2]);
+    assert_eq!((o.code, o.result()), (0, "skipped"), "{o:?}");
+    assert!(o.reason().contains("already has progress entries"), "{o:?}");
 
     // A gcp_instance row with a NULL test_id: the platform's NOT IN then matches nothing.
     let more = p.add_tests(1, "linux", "commit");

@@ -78,34 +78,31 @@ fn the_webhook_patch_applies_cleanly_to_the_vendored_controllers() {
     assert_eq!(std::fs::read(&controllers).unwrap(), before, "dry run only");
 }
 
-/// Runs `trigger_test_tasks` inside the imported platform with config.py overrides.
-fn trigger(p: &RealPlatform, env: &[(&str, &str)], config: &str, ids: &str) -> (Output, f64) {
-    let script = format!(
-        "import sys, time\nsys.path.insert(0, '.')\nsys.path.insert(0, {contrib:?})\n\
-         import run, ciq_trigger\nrun.config.update({config})\nt = time.time()\n\
-         ciq_trigger.trigger_test_tasks({ids}, 'a-bot-token')\nprint(time.time() - t)\n",
-        contrib = repo_root()
-            .join("contrib/sample-platform")
-            .display()
-            .to_string(),
+/// Runs `trigger_test_tasks(ids, 'a-bot-token')` inside one imported platform, once per
+/// scenario (environment, config.py overrides, ids); returns the seconds each call took.
+fn trigger(p: &RealPlatform, scenarios: Value) -> Vec<f64> {
+    let script =
+        format!(
+        "import json, os, sys, time\nsys.path.insert(0, '.')\nsys.path.insert(0, {contrib:?})\n\
+         import run, ciq_trigger\nsecs = []\n\
+         for env, config, ids in json.loads({scenarios:?}):\n\
+         \x20   os.environ.update(env)\n\
+         \x20   run.config.update(config)\n\
+         \x20   t = time.time()\n\
+         \x20   ciq_trigger.trigger_test_tasks(ids, 'a-bot-token')\n\
+         \x20   secs.append(time.time() - t)\n\
+         print(json.dumps(secs))\n",
+        contrib = repo_root().join("contrib/sample-platform").display().to_string(),
+        scenarios = scenarios.to_string(),
     );
-    let mut c = p.python();
-    c.arg("-c").arg(script);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
+    let o = p.python().arg("-c").arg(script).output().unwrap();
     assert!(
         o.status.success(),
         "the trigger raised into the webhook: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let secs = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(f64::MAX);
-    (o, secs)
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("seconds per call")
 }
 
 #[test]
@@ -123,45 +120,33 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let fake_s = fake.display().to_string();
-
-    trigger(
+    let dead = format!("redis://127.0.0.1:{}", free_port());
+    // The real ciq reads the test's own (empty) ciq.toml, via config.py's CIQ_CONFIG.
+    let cfg = ciq.config_path().display().to_string();
+    let flag = |on: bool, bin: &str| json!({"USE_CELERY_TASKS": on, "CIQ_BIN": bin, "CIQ_TRIGGER_FLAG": null, "CIQ_CONFIG": null});
+    let secs = trigger(
         &p,
-        &[],
-        &format!("{{'USE_CELERY_TASKS': False, 'CIQ_BIN': {fake_s:?}}}"),
-        "[1, 2]",
-    );
-    assert!(!rec.exists(), "flag off: ciq is not run");
-    trigger(
-        &p,
-        &[],
-        &format!("{{'USE_CELERY_TASKS': True, 'CIQ_BIN': {fake_s:?}}}"),
-        "[3]",
-    );
-    trigger(
-        &p,
-        &[],
-        &format!("{{'USE_CELERY_TASKS': False, 'CIQ_ENABLED': True, 'CIQ_TRIGGER_FLAG': 'CIQ_ENABLED', 'CIQ_BIN': {fake_s:?}}}"),
-        "[4]",
+        json!([
+            [{}, flag(false, fake.to_str().unwrap()), [1, 2]],
+            [{}, flag(true, fake.to_str().unwrap()), [3]],
+            [{}, {"USE_CELERY_TASKS": false, "CIQ_ENABLED": true, "CIQ_TRIGGER_FLAG": "CIQ_ENABLED"}, [4]],
+            // The real ciq on a live Redis, then on a dead one, then no ciq at all.
+            [{"CIQ_BROKER": redis.url()}, {"USE_CELERY_TASKS": true, "CIQ_BIN": bin, "CIQ_CONFIG": cfg}, [6]],
+            [{"CIQ_BROKER": dead}, {"CIQ_TRIGGER_TIMEOUT": 20}, [7]],
+            [{}, flag(true, "/nonexistent/ciq"), [8]],
+        ]),
     );
     assert_eq!(
         std::fs::read_to_string(&rec).unwrap(),
         "enqueue start_test --arg test_id=3 --countdown 30s --unique start_test:3 --quiet\n\
-         enqueue start_test --arg test_id=4 --countdown 30s --unique start_test:4 --quiet\n"
-    );
-
-    // The real ciq on a live Redis: enqueued once, the unique key holds.
-    let (o, _) = trigger(
-        &p,
-        &[("CIQ_BROKER", &redis.url())],
-        &format!("{{'USE_CELERY_TASKS': True, 'CIQ_BIN': {bin:?}}}"),
-        "[6]",
+         enqueue start_test --arg test_id=4 --countdown 30s --unique start_test:4 --quiet\n",
+        "flag off: ciq not run; flag on (or the flag CIQ_TRIGGER_FLAG names): the PR's command"
     );
     let log = p.platform_log();
     let line = log
         .lines()
         .find(|l| l.contains("Queued test 6 via ciq ("))
-        .unwrap_or_else(|| panic!("not queued: {log}\n{}", String::from_utf8_lossy(&o.stderr)));
+        .unwrap_or_else(|| panic!("not queued: {log}"));
     let id = line
         .rsplit('(')
         .next()
@@ -177,23 +162,8 @@ fn the_webhook_trigger_enqueues_on_the_flag_and_never_fails_the_webhook() {
         "start_test:6",
     ]);
     assert_eq!(again.trim(), id, "the trigger's task holds the unique key");
-
     // Redis down and ciq missing: logged, the webhook goes on, quickly.
-    let dead = format!("redis://127.0.0.1:{}", free_port());
-    let (_, secs) = trigger(
-        &p,
-        &[("CIQ_BROKER", &dead)],
-        &format!("{{'USE_CELERY_TASKS': True, 'CIQ_BIN': {bin:?}, 'CIQ_TRIGGER_TIMEOUT': 20}}"),
-        "[7]",
-    );
-    assert!(secs < 20.0, "gave up on the dead broker in {secs}s");
-    trigger(
-        &p,
-        &[],
-        "{'USE_CELERY_TASKS': True, 'CIQ_BIN': '/nonexistent/ciq'}",
-        "[8]",
-    );
-    let log = p.platform_log();
+    assert!(secs[4] < 20.0, "gave up on the dead broker in {}s", secs[4]);
     assert!(log.contains("ciq enqueue for test 7 failed (exit"), "{log}");
     assert!(
         log.contains("ciq enqueue for test 8 could not run"),

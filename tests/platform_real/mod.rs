@@ -372,19 +372,40 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
         repo_root().join("tests/platform_py")
     }
 
-    /// The environment every platform process of this test gets (cleared otherwise).
+    /// The environment every platform process of this test gets (nothing else): the fakes
+    /// on PYTHONPATH, the shared fake state, bytecode kept out of third_party. Give these
+    /// to a ciq exec runner that runs the bridge.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        let s = |p: &Path| p.display().to_string();
+        vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("HOME".into(), s(self.tmp.path())),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("PYTHONPATH".into(), s(&Self::python_path())),
+            ("CIQ_FAKE_STATE".into(), s(&self.state)),
+            (
+                "PYTHONPYCACHEPREFIX".into(),
+                s(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("platform-pycache")),
+            ),
+        ]
+    }
+
+    /// Clears `cmd`'s environment, sets `env_vars()` and the platform folder as cwd.
     pub fn apply_env(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.tmp.path())
-            .env("LANG", "C.UTF-8")
-            .env("PYTHONPATH", Self::python_path())
-            .env("CIQ_FAKE_STATE", &self.state)
-            .env(
-                "PYTHONPYCACHEPREFIX",
-                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("platform-pycache"),
-            )
-            .current_dir(&self.dir);
+        cmd.env_clear().envs(self.env_vars()).current_dir(&self.dir);
+    }
+
+    /// The bridge's argv before the command: `[python, ciq_bridge.py, --platform-dir, DIR,
+    /// --lock-dir, LOCKS]` (append e.g. `start-test`, `{test_id}` in a ciq exec runner).
+    pub fn bridge_argv(&self) -> Vec<String> {
+        vec![
+            platform_python().display().to_string(),
+            bridge_script().display().to_string(),
+            "--platform-dir".into(),
+            self.dir.display().to_string(),
+            "--lock-dir".into(),
+            self.lock_dir.display().to_string(),
+        ]
     }
 
     /// The platform venv's python with this test's environment, in the platform folder.
@@ -396,13 +417,10 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
 
     /// `python ciq_bridge.py --platform-dir DIR --lock-dir LOCKS <args>` (not yet run).
     pub fn bridge_cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.python();
-        c.arg(bridge_script())
-            .arg("--platform-dir")
-            .arg(&self.dir)
-            .arg("--lock-dir")
-            .arg(&self.lock_dir)
-            .args(args);
+        let argv = self.bridge_argv();
+        let mut c = Command::new(&argv[0]);
+        self.apply_env(&mut c);
+        c.args(&argv[1..]).args(args);
         c
     }
 
@@ -568,6 +586,15 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
     /// Names of the VMs created on the fake GCP, in order (one entry per create).
     pub fn vm_creates(&self) -> Vec<String> {
         self.records("creates")
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Names of every VM insert call (successful or not), in order: two for one name means
+    /// two starts of the same test reached GCP.
+    pub fn vm_insert_attempts(&self) -> Vec<String> {
+        self.records("insert_attempts")
             .iter()
             .map(|r| r["name"].as_str().unwrap().to_string())
             .collect()
