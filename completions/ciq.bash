@@ -22,6 +22,9 @@ _ciq() {
             ciq,config)
                 cmd="ciq__subcmd__config"
                 ;;
+            ciq,cron-guard)
+                cmd="ciq__subcmd__cron__subcmd__guard"
+                ;;
             ciq,depth)
                 cmd="ciq__subcmd__depth"
                 ;;
@@ -81,6 +84,9 @@ _ciq() {
                 ;;
             ciq__subcmd__help,config)
                 cmd="ciq__subcmd__help__subcmd__config"
+                ;;
+            ciq__subcmd__help,cron-guard)
+                cmd="ciq__subcmd__help__subcmd__cron__subcmd__guard"
                 ;;
             ciq__subcmd__help,depth)
                 cmd="ciq__subcmd__help__subcmd__depth"
@@ -206,7 +212,7 @@ _ciq() {
 
     case "${cmd}" in
         ciq)
-            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help"
+            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,6 +369,40 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__cron__subcmd__guard)
+            opts="-q -h --always --lock-wait --log --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__depth)
             opts="-q -h --check --warn --crit --max-age --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -460,7 +500,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help)
-            opts="enqueue work beat depth purge inspect requeue pause resume status config up platform migrate-from-cron rollback help"
+            opts="enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -504,6 +544,20 @@ _ciq() {
         ciq__subcmd__help__subcmd__config__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__cron__subcmd__guard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
