@@ -234,7 +234,7 @@ mod tests {
     fn evidence_counts_starts_since_the_watch_and_leads() {
         let seen = HashMap::from([(1, 1_000), (2, 2_000), (4, 9_000)]);
         let started = HashMap::from([(1, 61_000), (2, 242_000), (3, 5_000), (4, 8_000), (0, 10)]);
-        let e = ShadowEvidence::from_maps(Some(100), &seen, &started);
+        let e = ShadowEvidence::from_maps(Some(5_000), &seen, &started);
         assert_eq!(e.started, 4);
         assert_eq!(e.seen_before, 2);
         assert_eq!(e.missed, vec![3, 4]);

@@ -94,12 +94,12 @@ mod tests {
         assert!(missing(&found).is_empty());
         found.remove("gcp_instance");
         if let Some(t) = found.get_mut("test") {
-            t.remove("commit");
+            t.remove("platform");
         }
         assert_eq!(
             missing(&found),
             vec![
-                "column test.commit".to_string(),
+                "column test.platform".to_string(),
                 "table gcp_instance".to_string()
             ]
         );
