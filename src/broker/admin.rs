@@ -190,6 +190,20 @@ impl Broker {
             .collect())
     }
 
+    /// The stored message JSON of each id (None when the queue holds no such task).
+    pub async fn task_data(&self, queue: &str, ids: &[String]) -> Result<Vec<Option<String>>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut c = self.conn();
+        redis::cmd("HMGET")
+            .arg(QueueKeys::new(queue).data)
+            .arg(ids)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     /// Moves dead tasks back to pending. Per id: 1 requeued, 0 not dead, -1 unique key held.
     pub async fn requeue_dead(&self, queue: &str, ids: &[String]) -> Result<Vec<i64>> {
         let q = QueueKeys::new(queue);

@@ -1,7 +1,7 @@
 //! `ciq config show`: the resolved configuration and where each value came from.
 
 use super::{CliResult, Ctx};
-use crate::broker::redact_url;
+use crate::secrets::redact_url;
 use crate::output;
 use std::process::ExitCode;
 

@@ -71,13 +71,15 @@ pub fn parse_args(pairs: &[String], json: Option<&str>) -> CliResult<Args> {
         let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
         args.insert(k.to_string(), v);
     }
-    if let Some(k) = args.keys().find(|k| output::is_secret_name(k)) {
-        return Err(CliError::usage(format!(
-            "argument {k:?} looks like a secret; secrets never travel in task messages"
-        ))
-        .with_hint("let the worker read it from its environment or ciq.toml"));
+    if let Some(path) = crate::secrets::find_secret_arg(&args) {
+        return Err(secret_refused(&format!("argument {path:?}")));
     }
     Ok(args)
+}
+
+fn secret_refused(what: &str) -> CliError {
+    CliError::usage(crate::secrets::refusal(what))
+        .with_hint("let the worker read it from its environment or the runner's env in ciq.toml")
 }
 
 fn due_time(a: &EnqueueArgs) -> CliResult<Option<u64>> {
@@ -200,6 +202,7 @@ mod tests {
         assert_eq!(a["test_id"], 42);
         assert_eq!(a["name"], "x");
         assert!(parse_args(&["bot_token=abc".into()], None).is_err());
+        assert!(parse_args(&[], Some(r#"{"opts":{"pwd":"x"}}"#)).is_err());
         assert!(parse_args(&["nokv".into()], None).is_err());
         assert!(parse_args(&[], Some("[1]")).is_err());
     }

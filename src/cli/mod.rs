@@ -8,6 +8,7 @@ mod enqueue;
 pub mod error;
 mod inspect;
 mod inspect_scheduled;
+mod known_queue;
 mod logging;
 mod migrate;
 mod pause;

@@ -2,7 +2,8 @@
 //! pending? Exit 4 when the database is unreachable or a table/column is missing.
 
 use super::{CliResult, Ctx};
-use crate::broker::{now_ms, redact_url};
+use crate::broker::now_ms;
+use crate::secrets::redact_url;
 use crate::output;
 use crate::platform::{db, queries};
 use serde::Serialize;

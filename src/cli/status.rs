@@ -3,7 +3,8 @@
 
 use super::{CliResult, Ctx};
 use crate::broker::admin::{Depth, ServerInfo};
-use crate::broker::{now_ms, redact_url};
+use crate::broker::now_ms;
+use crate::secrets::redact_url;
 use crate::config::parse_duration;
 use crate::output;
 use serde::{Deserialize, Serialize};

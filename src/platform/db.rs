@@ -2,7 +2,7 @@
 //! small SQL differences between the three backends.
 
 use super::{schema, Error, Result};
-use crate::broker::redact_url;
+use crate::secrets::redact_url;
 use crate::config::platform::PlatformFile;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
