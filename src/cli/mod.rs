@@ -18,6 +18,7 @@ mod requeue;
 mod rollback;
 mod rollout_ui;
 mod status;
+mod status_health;
 mod up;
 mod up_redis;
 mod work;
