@@ -18,9 +18,11 @@ pub enum Kind {
     Timeout = 5,
     /// 6: refused for safety (no TTY without --yes, failing gate checks).
     Refused = 6,
-    /// 7: only part went in (`enqueue --count N` stopped by Redis running out of memory;
-    /// the ids that went in are on stdout).
+    /// 7: only part was done (`enqueue --count N` stopped by Redis running out of memory,
+    /// the ids that went in on stdout; a rollback with a skipped step).
     Partial = 7,
+    /// 8: `migrate-from-cron status` found drift: not cleanly at any stage.
+    Drift = 8,
 }
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -32,7 +34,9 @@ Exit codes:
   4  platform database unreachable or missing tables
   5  a bounded wait timed out (enqueue --wait --timeout)
   6  refused for safety (no TTY and no --yes, failing rollout checks, an evicting Redis)
-  7  partly done: enqueue --count stopped early (the ids that went in are on stdout)";
+  7  partly done: enqueue --count stopped early (the ids that went in are on stdout),
+     or a rollback with a skipped step
+  8  migrate-from-cron status: DRIFT (the machine is not cleanly at any stage)";
 
 #[derive(Debug)]
 pub struct CliError {
