@@ -63,7 +63,9 @@ pub fn is_secret_name(name: &str) -> bool {
         .flat_map(char::to_lowercase)
         .collect();
     SECRET_PARTS.iter().any(|p| flat.contains(p))
-        || words(name).iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+        || words(name)
+            .iter()
+            .any(|w| SECRET_WORDS.contains(&w.as_str()))
 }
 
 /// True when a string carries a password in a URL (`redis://:pw@host`).
@@ -92,9 +94,11 @@ pub fn find_secret(v: &Value) -> Option<String> {
                 .iter()
                 .enumerate()
                 .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
-            Value::String(s) if has_url_password(s) => {
-                Some(if path.is_empty() { "(value)".into() } else { path.into() })
-            }
+            Value::String(s) if has_url_password(s) => Some(if path.is_empty() {
+                "(value)".into()
+            } else {
+                path.into()
+            }),
             _ => None,
         }
     }
@@ -235,7 +239,14 @@ mod tests {
         ] {
             assert!(is_secret_name(n), "{n}");
         }
-        for n in ["test_id", "author", "monkey", "name", "queue", "passed_tests"] {
+        for n in [
+            "test_id",
+            "author",
+            "monkey",
+            "name",
+            "queue",
+            "passed_tests",
+        ] {
             assert!(!is_secret_name(n), "{n}");
         }
     }

@@ -45,7 +45,10 @@ fn assert_refused(o: &Output, names: &str) {
     );
     assert!(err.contains(names), "names {names}: {err}");
     assert!(err.contains("secret"), "{err}");
-    assert!(!err.contains(SECRET) && !stdout(o).contains(SECRET), "{err}");
+    assert!(
+        !err.contains(SECRET) && !stdout(o).contains(SECRET),
+        "{err}"
+    );
 }
 
 #[test]
@@ -105,14 +108,21 @@ fn message(id: &str, extra: &str) -> String {
 fn every_output_redacts_nested_secrets_and_requeue_refuses_them() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    redis.cli(&["HSET", "ciq:{default}:data", "01DEAD", &message("01DEAD", "")]);
+    redis.cli(&[
+        "HSET",
+        "ciq:{default}:data",
+        "01DEAD",
+        &message("01DEAD", ""),
+    ]);
     redis.cli(&["ZADD", "ciq:{default}:dead", "1000", "01DEAD"]);
     // A running task: planted in pending, taken by a real worker, sleeping.
     let running = message("01ACTIVE", r#""sleep_ms":60000,"#);
     redis.cli(&["LPUSH", "ciq:{default}:pending", &running]);
     let _w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(10), || redis.int(&["ZCARD", "ciq:{default}:lease"]) == 1),
+        wait_until(Duration::from_secs(10), || redis
+            .int(&["ZCARD", "ciq:{default}:lease"])
+            == 1),
         "the planted task never ran: {}",
         ciq.log("w")
     );
@@ -197,11 +207,24 @@ runner = {{ exec = ["sh", "-c", "env > {dir}/allowed.env"], env_allow = ["PATH",
     let o = wait("dumpenv");
     assert!(o.status.success(), "{}{}", stderr(&o), ciq.log("w"));
     let env = std::fs::read_to_string(ciq.dir().join("all.env")).unwrap();
-    assert!(!env.contains(password), "the password reached the runner:\n{env}");
-    for gone in ["CIQ_BROKER=", "CIQ_BROKER_PASSWORD", "REDISCLI_AUTH", "DENY_THIS"] {
+    assert!(
+        !env.contains(password),
+        "the password reached the runner:\n{env}"
+    );
+    for gone in [
+        "CIQ_BROKER=",
+        "CIQ_BROKER_PASSWORD",
+        "REDISCLI_AUTH",
+        "DENY_THIS",
+    ] {
         assert!(!env.contains(gone), "{gone} reached the runner:\n{env}");
     }
-    for kept in ["KEEP_ME=yes", "EXPLICIT=from-config", "CIQ_TASK=dumpenv", "PATH="] {
+    for kept in [
+        "KEEP_ME=yes",
+        "EXPLICIT=from-config",
+        "CIQ_TASK=dumpenv",
+        "PATH=",
+    ] {
         assert!(env.contains(kept), "{kept} missing:\n{env}");
     }
     // With an allow list only the named variables pass; CIQ_* never does.
@@ -214,7 +237,15 @@ runner = {{ exec = ["sh", "-c", "env > {dir}/allowed.env"], env_allow = ["PATH",
     names.retain(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(n));
     assert_eq!(
         names,
-        ["CIQ_ARGS", "CIQ_ATTEMPT", "CIQ_TASK", "CIQ_TASK_ID", "EXPLICIT", "KEEP_ME", "PATH"],
+        [
+            "CIQ_ARGS",
+            "CIQ_ATTEMPT",
+            "CIQ_TASK",
+            "CIQ_TASK_ID",
+            "EXPLICIT",
+            "KEEP_ME",
+            "PATH"
+        ],
         "{env}"
     );
     let log = ciq.log("w");

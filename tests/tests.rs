@@ -5,6 +5,7 @@ mod harness;
 mod beat;
 mod beat_inspect;
 mod generated;
+mod hardening;
 mod install;
 mod json_schemas;
 mod operator;

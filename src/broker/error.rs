@@ -32,7 +32,11 @@ fn url_user(addr: &str) -> String {
 
 /// What a NOPERM message says is missing, as the grant that fixes it.
 fn missing_grant(detail: &str) -> String {
-    if let Some(cmd) = detail.split('\'').nth(1).filter(|_| detail.contains("command")) {
+    if let Some(cmd) = detail
+        .split('\'')
+        .nth(1)
+        .filter(|_| detail.contains("command"))
+    {
         let shown = cmd.replace('|', " ").to_ascii_uppercase();
         let base = cmd.split('|').next().unwrap_or(cmd).to_ascii_lowercase();
         let grant = match base.as_str() {
@@ -79,6 +83,11 @@ impl Error {
             _ if e.kind() == redis::ErrorKind::AuthenticationFailed => Error::Auth {
                 addr: addr.to_string(),
                 msg: e.to_string(),
+            },
+            // An unauthenticated client sending a long command is cut off by Redis.
+            _ if e.to_string().contains("unauthenticated") => Error::Auth {
+                addr: addr.to_string(),
+                msg: "NOAUTH: Redis requires a password and none was given".into(),
             },
             // A write refused inside a script arrives as a script error quoting OOM.
             _ if e.to_string().contains("OOM command not allowed") => Error::OutOfMemory,

@@ -240,7 +240,9 @@ async fn bulk(
         Err(e) => {
             let ids: Vec<&str> = envs[..done].iter().map(|e| e.id.as_str()).collect();
             if ctx.json {
-                output::json(&serde_json::json!({"enqueued": done, "queue": env.queue, "ids": ids}));
+                output::json(
+                    &serde_json::json!({"enqueued": done, "queue": env.queue, "ids": ids}),
+                );
             } else {
                 for id in &ids {
                     output::print_line(id);

@@ -3,9 +3,9 @@
 
 use super::{CliResult, Ctx};
 use crate::broker::now_ms;
-use crate::secrets::redact_url;
 use crate::output;
 use crate::platform::{db, queries};
+use crate::secrets::redact_url;
 use serde::Serialize;
 use std::process::ExitCode;
 

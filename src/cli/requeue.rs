@@ -77,7 +77,9 @@ pub async fn run(a: RequeueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         return Err(CliError::failure(format!(
             "{refused} task(s) not requeued: their message carries a secret"
         ))
-        .with_hint("purge them with `ciq purge --state dead` and enqueue them again without the secret"));
+        .with_hint(
+            "purge them with `ciq purge --state dead` and enqueue them again without the secret",
+        ));
     }
     if !a.dead && !missing.is_empty() {
         return Err(
@@ -112,7 +114,9 @@ async fn refuse_secrets(
         if secret {
             *refused += 1;
             missing.retain(|m| m != &id);
-            eprintln!("refused {id}: its message carries a secret; secrets never travel in task messages");
+            eprintln!(
+                "refused {id}: its message carries a secret; secrets never travel in task messages"
+            );
         } else {
             keep.push(id);
         }

@@ -4,9 +4,9 @@
 use super::{CliResult, Ctx};
 use crate::broker::admin::{Depth, ServerInfo};
 use crate::broker::now_ms;
-use crate::secrets::redact_url;
 use crate::config::parse_duration;
 use crate::output;
+use crate::secrets::redact_url;
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 

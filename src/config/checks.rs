@@ -17,14 +17,23 @@ pub const LEASE_MIN: Duration = Duration::from_millis(200);
 pub const KNOB_MAX: Duration = Duration::from_secs(24 * 3600);
 pub const CONCURRENCY_MAX: usize = 10_000;
 
+/// Whole days as `400d`, the rest as humantime does (`1h 30m`).
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 86_400 && s % 86_400 == 0 && d.subsec_nanos() == 0 {
+        return format!("{}d", s / 86_400);
+    }
+    humantime::format_duration(d).to_string()
+}
+
 /// `d` within `[min, max]`, else a message naming both bounds.
 pub fn within(d: Duration, min: Duration, max: Duration) -> Result<(), String> {
     if d < min || d > max {
         return Err(format!(
             "{} is out of range: use {} to {}",
-            humantime::format_duration(d),
-            humantime::format_duration(min),
-            humantime::format_duration(max)
+            human(d),
+            human(min),
+            human(max)
         ));
     }
     Ok(())

@@ -201,8 +201,7 @@ fn resolve(
         ("delete_vm", &raw.platform.delete_vm),
     ] {
         if let Some(r) = r {
-            super::checks::runner(&format!("platform.{k}"), r)
-                .map_err(|(k, m)| semantic(k, m))?;
+            super::checks::runner(&format!("platform.{k}"), r).map_err(|(k, m)| semantic(k, m))?;
         }
     }
     let start_runner = tasks.get("start_test").and_then(|t| t.runner.as_ref());

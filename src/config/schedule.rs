@@ -228,10 +228,16 @@ mod tests {
         assert_eq!(e.0, "schedule.a:b");
         let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\ncatch_up = \"all\"\ncatch_up_max = 0\n");
         assert_eq!(e.unwrap_err().0, "schedule.x.catch_up_max");
-        let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\nargs = { opts = { api_token = \"hunter2\" } }\n")
-            .unwrap_err();
+        let e = one(
+            "[x]\ntask = \"noop\"\nevery = \"1m\"\nargs = { opts = { api_token = \"hunter2\" } }\n",
+        )
+        .unwrap_err();
         assert_eq!(e.0, "schedule.x.args");
-        assert!(e.1.contains("opts.api_token") && !e.1.contains("hunter2"), "{}", e.1);
+        assert!(
+            e.1.contains("opts.api_token") && !e.1.contains("hunter2"),
+            "{}",
+            e.1
+        );
         assert!(one(
             "[x]\ntask = \"noop\"\ncron = \"0 9 * * mon-fri\"\ntimezone = \"Europe/Berlin\"\n"
         )

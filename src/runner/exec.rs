@@ -303,7 +303,13 @@ mod tests {
             "{:?}",
             r.outcome
         );
-        let r = run(&["/nonexistent/ciq-runner".to_string()], &inherit(), &env, &req(&a)).await;
+        let r = run(
+            &["/nonexistent/ciq-runner".to_string()],
+            &inherit(),
+            &env,
+            &req(&a),
+        )
+        .await;
         assert!(matches!(r.outcome, RunOutcome::Permanent { .. }));
         let r = run(&sh("echo {missing}"), &inherit(), &env, &req(&a)).await;
         assert!(matches!(r.outcome, RunOutcome::Permanent { .. }));

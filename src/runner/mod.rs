@@ -113,7 +113,8 @@ pub async fn run_detailed(spec: &RunnerSpec, req: RunRequest<'_>) -> RunResult {
             env_allow,
             env_deny,
         } => {
-            let inherit = crate::secrets::child_env(std::env::vars(), env_allow.as_deref(), env_deny);
+            let inherit =
+                crate::secrets::child_env(std::env::vars(), env_allow.as_deref(), env_deny);
             exec::run(exec, &inherit, env, &req).await
         }
         RunnerSpec::Http {

@@ -41,7 +41,10 @@ impl Health {
 /// Runs once before the worker starts: the commands it needs (a script on its first
 /// queue) must be allowed, and Redis's memory settings are logged when they endanger
 /// tasks. An access error is returned (the worker exits); others are left to the loops.
-pub(crate) async fn preflight(broker: &Broker, queues: &[std::sync::Arc<QueueKeys>]) -> broker::Result<()> {
+pub(crate) async fn preflight(
+    broker: &Broker,
+    queues: &[std::sync::Arc<QueueKeys>],
+) -> broker::Result<()> {
     if let Some(q) = queues.first() {
         match broker.promote(q, now_ms()).await {
             Err(e) if e.is_access() => return Err(e),
@@ -57,7 +60,12 @@ pub(crate) async fn preflight(broker: &Broker, queues: &[std::sync::Arc<QueueKey
             if info.out_of_memory() {
                 tracing::error!(used = info.used_memory, maxmemory = info.maxmemory, "Redis is out of memory: outcomes and heartbeats cannot be written until memory is freed");
             } else if let Some(r) = info.memory_used_ratio().filter(|r| *r >= 0.9) {
-                tracing::warn!(used = info.used_memory, maxmemory = info.maxmemory, "Redis memory is at {:.0}% of maxmemory", r * 100.0);
+                tracing::warn!(
+                    used = info.used_memory,
+                    maxmemory = info.maxmemory,
+                    "Redis memory is at {:.0}% of maxmemory",
+                    r * 100.0
+                );
             }
         }
         Err(e) if e.is_access() && !matches!(e, broker::Error::Permission { .. }) => return Err(e),
