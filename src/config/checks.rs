@@ -20,7 +20,7 @@ pub const CONCURRENCY_MAX: usize = 10_000;
 /// Whole days as `400d`, the rest as humantime does (`1h 30m`).
 fn human(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 86_400 && s % 86_400 == 0 && d.subsec_nanos() == 0 {
+    if s >= 86_400 && s.is_multiple_of(86_400) && d.subsec_nanos() == 0 {
         return format!("{}d", s / 86_400);
     }
     humantime::format_duration(d).to_string()
