@@ -178,6 +178,25 @@ fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
         "{err}"
     );
     assert!(!err.contains("pw@"), "no password in messages: {err}");
+    // So does a beat (not only `--once`): no retry loop at start.
+    let t = Instant::now();
+    let o = ciq
+        .cmd(&["beat"])
+        .env("CIQ_BROKER_USER", "ciq")
+        .env("CIQ_BROKER_PASSWORD", "pw")
+        .output()
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "no spin: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error: ACL user 'ciq' may not run EVALSHA: grant +@scripting"),
+        "{}",
+        stderr(&o)
+    );
     // enqueue says the same, with the same code.
     let o = ciq
         .cmd(&["enqueue", "noop"])
