@@ -389,6 +389,18 @@ const BAD_VALUES: &[(&[&str], &str, i32, &str)] = &[
         "worker.concurrency",
     ),
     (&["depth"], "[worker]\nsweep = \"0s\"\n", 2, "worker.sweep"),
+    (
+        &["beat", "--tick", "1ns"],
+        "",
+        2,
+        "tick (1ns) must be at least 50ms",
+    ),
+    (
+        &["beat", "--lease", "1000d", "--tick", "1s"],
+        "",
+        2,
+        "lease: 1000d is out of range",
+    ),
     (&["pause", "nosuch"], "", 2, "unknown queue \"nosuch\""),
     (&["resume", "nosuch"], "", 2, "unknown queue \"nosuch\""),
     (

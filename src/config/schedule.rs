@@ -95,12 +95,19 @@ impl Default for BeatConfig {
 impl BeatConfig {
     /// The tick must renew the lease well before it lapses.
     pub fn check(&self) -> Result<(), String> {
-        if self.tick.0.is_zero() || self.tick.0 * 2 > self.lease.0 {
+        // Below 50ms a beat polls Redis for nothing; a lease over a day is a typo.
+        if self.tick.0 < std::time::Duration::from_millis(50) || self.tick.0 * 2 > self.lease.0 {
             return Err(format!(
-                "tick ({}) must be non-zero and at most half the lease ({})",
+                "tick ({}) must be at least 50ms and at most half the lease ({})",
                 self.tick, self.lease
             ));
         }
+        super::checks::within(
+            self.lease.0,
+            std::time::Duration::from_millis(100),
+            super::checks::KNOB_MAX,
+        )
+        .map_err(|m| format!("lease: {m}"))?;
         Ok(())
     }
 }
