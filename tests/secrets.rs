@@ -15,18 +15,24 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
-/// Every key and every value in Redis, as text (`redis-cli --scan`, then each by type).
-fn dump(redis: &Redis) -> String {
+/// Every key and every value in Redis, as text (`redis-cli --scan`, then each by type);
+/// `auth` goes before each command (e.g. `-a PASSWORD`).
+fn dump(redis: &Redis, auth: &[&str]) -> String {
+    let cli = |args: &[&str]| {
+        let mut a = auth.to_vec();
+        a.extend_from_slice(args);
+        redis.cli(&a)
+    };
     let mut out = String::new();
-    for key in redis.cli(&["--scan"]).lines().filter(|k| !k.is_empty()) {
-        let ty = redis.cli(&["TYPE", key]);
+    for key in cli(&["--scan"]).lines().filter(|k| !k.is_empty()) {
+        let ty = cli(&["TYPE", key]);
         let v = match ty.trim() {
-            "string" => redis.cli(&["GET", key]),
-            "list" => redis.cli(&["LRANGE", key, "0", "-1"]),
-            "hash" => redis.cli(&["HGETALL", key]),
-            "set" => redis.cli(&["SMEMBERS", key]),
-            "zset" => redis.cli(&["ZRANGE", key, "0", "-1", "WITHSCORES"]),
-            "stream" => redis.cli(&["XRANGE", key, "-", "+"]),
+            "string" => cli(&["GET", key]),
+            "list" => cli(&["LRANGE", key, "0", "-1"]),
+            "hash" => cli(&["HGETALL", key]),
+            "set" => cli(&["SMEMBERS", key]),
+            "zset" => cli(&["ZRANGE", key, "0", "-1", "WITHSCORES"]),
+            "stream" => cli(&["XRANGE", key, "-", "+"]),
             other => panic!("unexpected type {other} of {key}"),
         };
         out.push_str(&format!("{key} {v}\n"));
@@ -92,7 +98,7 @@ fn secrets_are_refused_on_every_path_that_builds_a_message() {
     ciq.ok(&["enqueue", "noop", "--arg", "test_id=7"]);
     ciq.ok(&["beat", "--once"]);
 
-    let d = dump(&redis);
+    let d = dump(&redis, &[]);
     assert!(d.contains("test_id"), "the dump sees messages: {d}");
     assert!(!d.contains(SECRET), "a secret reached Redis:\n{d}");
 }
@@ -178,6 +184,8 @@ fn runner_children_get_no_broker_url_or_password() {
         r#"broker_password_file = "{pw}"
 [tasks.dumpenv]
 runner = {{ exec = ["sh", "-c", "env > {dir}/all.env"], env = {{ EXPLICIT = "from-config" }}, env_deny = ["DENY_*"] }}
+[tasks.leaky]
+runner = {{ exec = ["sh", "-c", "echo 'cannot reach mysql://root:leaked-pw-9@db/x'; exit 3"] }}
 [tasks.dumpallowed]
 runner = {{ exec = ["sh", "-c", "env > {dir}/allowed.env"], env_allow = ["PATH", "KEEP_*", "CIQ_BROKER*"], env = {{ EXPLICIT = "x" }} }}
 "#,
@@ -248,6 +256,37 @@ runner = {{ exec = ["sh", "-c", "env > {dir}/allowed.env"], env_allow = ["PATH",
         ],
         "{env}"
     );
+    // A runner that prints a connection string with a password: masked in the waiting
+    // client's error, in the dead task, in the worker's log and in Redis.
+    let o = wait("leaky");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("mysql://root:***@db/x"),
+        "{}",
+        stderr(&o)
+    );
+    let dead = ciq
+        .cmd(&["--json", "inspect", "dead"])
+        .env("CIQ_BROKER_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&dead).contains("mysql://root:***@db/x"),
+        "{}",
+        stdout(&dead)
+    );
+    let everything = dump(&redis, &["--no-auth-warning", "-a", password]);
+    assert!(
+        everything.contains("root:***@db"),
+        "the dump sees the error text"
+    );
     let log = ciq.log("w");
-    assert!(!log.contains(password), "the worker log shows the password");
+    for leaked in [password, "leaked-pw-9"] {
+        assert!(
+            !log.contains(leaked),
+            "the worker log shows {leaked}:\n{log}"
+        );
+        assert!(!everything.contains(leaked), "Redis holds {leaked}");
+        assert!(!stderr(&o).contains(leaked) && !stdout(&dead).contains(leaked));
+    }
 }
