@@ -416,12 +416,7 @@ fn every_bad_value_is_one_line_and_its_exit_code_within_a_second() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     for (args, toml, code, needle) in BAD_VALUES {
-        let cfg = ciq.dir().join("ciq.toml");
-        if toml.is_empty() {
-            let _ = std::fs::remove_file(&cfg);
-        } else {
-            std::fs::write(&cfg, toml).unwrap();
-        }
+        ciq.config(toml);
         let t = Instant::now();
         let mut child = Proc(
             ciq.cmd(args)
@@ -449,7 +444,7 @@ fn every_bad_value_is_one_line_and_its_exit_code_within_a_second() {
         assert_one_error(&o, *code, needle);
         assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
     }
-    let _ = std::fs::remove_file(ciq.dir().join("ciq.toml"));
+    ciq.config("");
     // The bounded forms work: --watch with --count prints that many screens and stops.
     let out = ciq.run(&["status", "--watch", "500ms", "--count", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

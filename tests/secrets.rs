@@ -93,7 +93,7 @@ fn secrets_are_refused_on_every_path_that_builds_a_message() {
     let o = ciq.run(&["beat", "--once"]);
     assert_refused(&o, "schedule.leak.args");
     assert!(stderr(&o).contains("opts.api_token"), "{}", stderr(&o));
-    std::fs::remove_file(ciq.dir().join("ciq.toml")).unwrap();
+    ciq.config("");
     // A clean message still goes in: the refusals were about the secrets.
     ciq.ok(&["enqueue", "noop", "--arg", "test_id=7"]);
     ciq.ok(&["beat", "--once"]);
