@@ -28,6 +28,28 @@ fn assert_one_error(o: &Output, code: i32, needle: &str) {
     );
 }
 
+/// Runs `cmd` to its end, or kills it after `limit` (a regression must fail the test,
+/// not hang it); panics naming the command when it had to be killed.
+fn bounded(mut cmd: std::process::Command, limit: Duration) -> Output {
+    use std::io::Read;
+    let mut child = Proc(
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait_exit(&mut child, limit)
+        .unwrap_or_else(|| panic!("{cmd:?} still runs after {limit:?}"));
+    let (mut out, mut err) = (vec![], vec![]);
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+    Output {
+        status,
+        stdout: out,
+        stderr: err,
+    }
+}
+
 fn problems(ciq: &Ciq) -> Vec<(String, String)> {
     let o = ciq.run(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("status --json");
@@ -158,12 +180,10 @@ fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
     let ciq = Ciq::new(&redis);
     acl_user(&redis, &["+@all", "-@scripting"]);
     let t = Instant::now();
-    let o = ciq
-        .cmd(&["work"])
-        .env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "pw")
-        .output()
-        .unwrap();
+    let mut cmd = ciq.cmd(&["work"]);
+    cmd.env("CIQ_BROKER_USER", "ciq")
+        .env("CIQ_BROKER_PASSWORD", "pw");
+    let o = bounded(cmd, Duration::from_secs(15));
     assert!(
         t.elapsed() < Duration::from_secs(10),
         "no spin: {:?}",
@@ -180,12 +200,10 @@ fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
     assert!(!err.contains("pw@"), "no password in messages: {err}");
     // So does a beat (not only `--once`): no retry loop at start.
     let t = Instant::now();
-    let o = ciq
-        .cmd(&["beat"])
-        .env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "pw")
-        .output()
-        .unwrap();
+    let mut cmd = ciq.cmd(&["beat"]);
+    cmd.env("CIQ_BROKER_USER", "ciq")
+        .env("CIQ_BROKER_PASSWORD", "pw");
+    let o = bounded(cmd, Duration::from_secs(15));
     assert!(
         t.elapsed() < Duration::from_secs(10),
         "no spin: {:?}",
@@ -198,12 +216,10 @@ fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
         stderr(&o)
     );
     // enqueue says the same, with the same code.
-    let o = ciq
-        .cmd(&["enqueue", "noop"])
-        .env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "pw")
-        .output()
-        .unwrap();
+    let mut cmd = ciq.cmd(&["enqueue", "noop"]);
+    cmd.env("CIQ_BROKER_USER", "ciq")
+        .env("CIQ_BROKER_PASSWORD", "pw");
+    let o = bounded(cmd, Duration::from_secs(15));
     assert_one_error(
         &o,
         3,
@@ -216,19 +232,17 @@ fn wrong_or_missing_password_is_a_broker_error_with_a_hint() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     acl_user(&redis, &["+@all"]);
-    let o = ciq
-        .cmd(&["enqueue", "noop"])
-        .env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "wrong")
-        .output()
-        .unwrap();
+    let mut cmd = ciq.cmd(&["enqueue", "noop"]);
+    cmd.env("CIQ_BROKER_USER", "ciq")
+        .env("CIQ_BROKER_PASSWORD", "wrong");
+    let o = bounded(cmd, Duration::from_secs(15));
     assert_one_error(&o, 3, "refused the login");
     assert!(!stderr(&o).contains("wrong"), "{}", stderr(&o));
     redis.cli(&["CONFIG", "SET", "requirepass", "s3cret"]);
     let o = ciq.run(&["enqueue", "noop"]);
     assert_one_error(&o, 3, "refused the login: NOAUTH");
     let t = Instant::now();
-    let o = ciq.cmd(&["work"]).output().unwrap();
+    let o = bounded(ciq.cmd(&["work"]), Duration::from_secs(15));
     assert!(t.elapsed() < Duration::from_secs(10));
     assert_one_error(&o, 3, "refused the login");
 }
@@ -418,28 +432,8 @@ fn every_bad_value_is_one_line_and_its_exit_code_within_a_second() {
     for (args, toml, code, needle) in BAD_VALUES {
         ciq.config(toml);
         let t = Instant::now();
-        let mut child = Proc(
-            ciq.cmd(args)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let st = wait_exit(&mut child, Duration::from_secs(5));
+        let o = bounded(ciq.cmd(args), Duration::from_secs(5));
         let took = t.elapsed();
-        let status = st.unwrap_or_else(|| panic!("{args:?} with {toml:?} did not exit"));
-        let read = |r: Option<&mut dyn std::io::Read>| {
-            let mut v = vec![];
-            if let Some(r) = r {
-                r.read_to_end(&mut v).unwrap();
-            }
-            v
-        };
-        let o = Output {
-            status,
-            stdout: read(child.stdout.as_mut().map(|r| r as &mut dyn std::io::Read)),
-            stderr: read(child.stderr.as_mut().map(|r| r as &mut dyn std::io::Read)),
-        };
         assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
         assert_one_error(&o, *code, needle);
         assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
