@@ -57,6 +57,8 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
     let spec = RunnerSpec::Exec {
         exec: argv,
         env: cfg.platform.env.clone(),
+        env_allow: None,
+        env_deny: vec![],
     };
     let env = &ctx.envelope;
     let folder = cfg.platform.folder();

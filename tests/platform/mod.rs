@@ -10,7 +10,6 @@ mod up;
 
 use crate::harness::*;
 use db::{Backend, TestDb};
-use std::path::PathBuf;
 
 /// A Redis, a platform database, a config directory and workers to stop at the end.
 pub struct Env {

@@ -9,7 +9,9 @@ fn rollout_status_names_drift_and_the_fix() {
     rig.ok(&["migrate-from-cron", "--to-stage", "1", "--yes"]);
     // Someone puts the original cron line back by hand: the cron runs unguarded again.
     std::fs::write(rig.p("cron.d/sample-platform"), CRON_D).unwrap();
-    let out = rig.ok(&["migrate-from-cron", "status"]);
+    let o = rig.run(&["migrate-from-cron", "status"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(8), "DRIFT exits 8: {out}");
     assert!(out.contains("DRIFT"), "{out}");
     assert!(
         out.contains("cron entry mod_ci/cron.py: found every 10 minutes (*/10), stage 1 expects every 10 minutes through ciq cron-guard"),
