@@ -362,9 +362,9 @@ const BAD_VALUES: &[(&[&str], &str, i32, &str)] = &[
     ),
     (
         &["depth"],
-        "[platform]\nstart_vm = { exec = [] }\n",
+        "[platform]\nmode = \"sometimes\"\n",
         2,
-        "platform.start_vm.exec",
+        "platform.mode: unknown variant `sometimes`",
     ),
     (
         &["depth"],
@@ -388,7 +388,7 @@ const BAD_VALUES: &[(&[&str], &str, i32, &str)] = &[
         &["depth"],
         "[queues]\ndefault = 1\n",
         2,
-        "tasks.check_expired_instances.queue: queue \"maintenance\" is not in [queues]",
+        "tasks.maintain.queue: queue \"maintenance\" is not in [queues]",
     ),
     (
         &["depth"],
