@@ -4,6 +4,7 @@ mod harness;
 
 mod beat;
 mod beat_inspect;
+mod fencing;
 mod generated;
 mod install;
 mod json_schemas;

@@ -172,6 +172,8 @@ fn complete(
     let task_name = env.task.clone();
     let task_cfg = shared.config.task(&env.task);
     let notify = env.notify;
+    // A task recovered after a lost lease (or handed back at a stop): its fate is worth a line.
+    let recovered = env.deliveries > 0;
     let f = policy::finish_for(env, token, &outcome, task_cfg);
     let label = match (&outcome, f.kind) {
         (Outcome::Done(_), _) => "done",
@@ -183,15 +185,19 @@ fn complete(
     match (&outcome, f.kind) {
         (Outcome::Done(_), _) => {
             shared.done.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(id = %f.id, queue = %q.name, "task done");
+            if recovered {
+                tracing::info!(id = %f.id, run = f.token, queue = %q.name, "task done (an earlier run of it was interrupted)");
+            } else {
+                tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "task done");
+            }
         }
         (_, broker::ops::FinishKind::Retry) => {
             shared.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; will retry");
+            tracing::warn!(id = %f.id, run = f.token, queue = %q.name, error = %last_error(&f), "task failed; will retry");
         }
         _ => {
             shared.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
+            tracing::warn!(id = %f.id, run = f.token, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
         }
     }
     let outcome_json = (notify && f.kind != broker::ops::FinishKind::Retry).then(|| {

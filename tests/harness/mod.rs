@@ -137,7 +137,19 @@ impl Ciq {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(ciq_bin());
+        self.cmd_via(&[], args)
+    }
+
+    /// Like `cmd`, run through a wrapper program (e.g. `["faketime", "-f", "+30s"]`).
+    pub fn cmd_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut c = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(ciq_bin());
+                c
+            }
+            None => Command::new(ciq_bin()),
+        };
         c.env_clear()
             .env("HOME", self.dir())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -166,11 +178,16 @@ impl Ciq {
 
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
+        self.spawn_worker_via(&[], name, extra)
+    }
+
+    /// `spawn_worker` through a wrapper program (see `cmd_via`).
+    pub fn spawn_worker_via(&self, wrapper: &[&str], name: &str, extra: &[&str]) -> Proc {
         let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
         let mut args = vec!["work", "--name", name];
         args.extend_from_slice(extra);
         // Fast knobs through the environment so `extra` flags can override them.
-        self.cmd(&args)
+        self.cmd_via(wrapper, &args)
             .env("CIQ_LEASE", "2s")
             .env("CIQ_HEARTBEAT", "500ms")
             .env("CIQ_SWEEP", "500ms")
