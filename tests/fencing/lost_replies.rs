@@ -19,9 +19,8 @@ fn extra_runs(redis: &Redis) -> usize {
     per_task.values().map(|c| c - 1).sum()
 }
 
-fn drain_setup(redis: &Redis, ciq: &Ciq, n: usize) {
+fn drain_setup(ciq: &Ciq, n: usize) {
     ciq.config("[tasks.noop]\nmax_retries = 100\n[worker]\nmax_deliveries = 200\n");
-    let _ = redis;
     ciq.ok(&[
         "enqueue",
         "noop",
@@ -115,7 +114,7 @@ fn a_lost_outcome_reply_is_recognised_as_applied() {
     let redis = Redis::start();
     let mut ciq = Ciq::new(&redis);
     let n = 2000;
-    drain_setup(&redis, &ciq, n);
+    drain_setup(&ciq, n);
     let (port, dropped) = lossy_proxy(redis.port, 10);
     ciq.broker = format!("redis://127.0.0.1:{port}/0");
     let mut ws: Vec<Proc> = ["w1", "w2"]
@@ -161,8 +160,8 @@ fn client_kill_loop_while_draining_reports_no_false_theft() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let n = 2000;
-    drain_setup(&redis, &ciq, n);
-    let mut ws = vec![
+    drain_setup(&ciq, n);
+    let mut ws = [
         ciq.spawn_worker("w1", &["--concurrency", "32"]),
         ciq.spawn_worker("w2", &["--concurrency", "32"]),
     ];

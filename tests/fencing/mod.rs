@@ -299,7 +299,7 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let runs = recorder(&ciq, 3, 3);
-    let mut ws = vec![
+    let mut ws = [
         ciq.spawn_worker("normal", &["--concurrency", "2"]),
         ciq.spawn_worker_via(&strs(&faketime("+30s")), "ahead", &["--concurrency", "2"]),
         ciq.spawn_worker_via(&strs(&faketime("-30s")), "behind", &["--concurrency", "2"]),
