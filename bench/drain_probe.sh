@@ -15,14 +15,14 @@ trap 'kill $PIDS 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.05; done
 export CIQ_BROKER="redis://127.0.0.1:$PORT/0"
 cd "$DIR"
-"$BIN" enqueue noop --count "$N" --arg incr=bench:done >/dev/null
+"$BIN" enqueue noop --count "$N" --arg incr=ciq:bench:done >/dev/null
 redis-cli -p "$PORT" config resetstat >/dev/null
 start=$(date +%s.%N)
 for _ in $(seq "$W"); do
     "$BIN" work --concurrency "$C" 2>/dev/null &
     PIDS="$PIDS $!"
 done
-until [ "$(redis-cli -p "$PORT" get bench:done)" = "$N" ]; do sleep 0.01; done
+until [ "$(redis-cli -p "$PORT" get ciq:bench:done)" = "$N" ]; do sleep 0.01; done
 end=$(date +%s.%N)
 redis-cli -p "$PORT" info commandstats | tr -d '\r' | awk -F'[:=,]' -v n="$N" -v t="$(echo "$end - $start" | bc)" '
     /^cmdstat_/ { total += $3; if ($1 == "cmdstat_evalsha" || $1 == "cmdstat_eval") ev += $3 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// Runs per task id (the noop task's `record` list) beyond the first, summed.
 fn extra_runs(redis: &Redis) -> usize {
     let mut per_task: BTreeMap<String, usize> = BTreeMap::new();
-    for id in redis.cli(&["LRANGE", "t:runs", "0", "-1"]).lines() {
+    for id in redis.cli(&["LRANGE", "ciq:bench:runs", "0", "-1"]).lines() {
         *per_task.entry(id.to_string()).or_default() += 1;
     }
     per_task.values().map(|c| c - 1).sum()
@@ -27,7 +27,7 @@ fn drain_setup(ciq: &Ciq, n: usize) {
         "--count",
         &n.to_string(),
         "--args-json",
-        r#"{"record": "t:runs"}"#,
+        r#"{"record": "ciq:bench:runs"}"#,
     ]);
 }
 
