@@ -25,6 +25,6 @@ done
 until [ "$(redis-cli -p "$PORT" get ciq:bench:done)" = "$N" ]; do sleep 0.01; done
 end=$(date +%s.%N)
 redis-cli -p "$PORT" info commandstats | tr -d '\r' | awk -F'[:=,]' -v n="$N" -v t="$(echo "$end - $start" | bc)" '
-    /^cmdstat_/ { total += $3; if ($1 == "cmdstat_evalsha" || $1 == "cmdstat_eval") ev += $3 }
-    END { printf "%d tasks in %.2f s: %.0f tasks/s; script calls %.4f/task; all commands (incl. inside scripts) %.2f/task\n",
-          n, t, n / t, ev / n, total / n }'
+    /^cmdstat_/ { total += $3; if ($1 == "cmdstat_evalsha" || $1 == "cmdstat_eval") { ev += $3; us += $5 } }
+    END { printf "%d tasks in %.2f s: %.0f tasks/s; script calls %.4f/task (%.2f us of Redis time/task); all commands (incl. inside scripts) %.2f/task\n",
+          n, t, n / t, ev / n, us / n, total / n }'
