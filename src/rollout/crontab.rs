@@ -85,8 +85,13 @@ pub struct LineFormat<'a> {
     pub user_field: bool,
 }
 
-/// What identifies a guarded command.
-const GUARD_WORD: &str = " cron-guard -- '";
+/// Where the quoted original command starts in a guarded line: after `cron-guard`, its
+/// options and ` -- `. None when the line is not guarded.
+fn guarded_word(line: &str) -> Option<usize> {
+    let at = line.find(" cron-guard")?;
+    let sep = line[at..].find(" -- '")?;
+    Some(at + sep + 4)
+}
 
 /// Byte offset where the command starts (after the time fields and any user field).
 fn command_start(body: &str, user_field: bool) -> Option<usize> {
@@ -136,8 +141,7 @@ fn unquote(word: &str) -> Option<String> {
 fn unwrap_guard(active: &str, f: LineFormat) -> Option<String> {
     let start = command_start(active, f.user_field)?;
     let cmd = &active[start..];
-    let at = cmd.find(GUARD_WORD)?;
-    let inner = unquote(&cmd[at + GUARD_WORD.len() - 1..])?;
+    let inner = unquote(&cmd[guarded_word(cmd)?..])?;
     Some(format!("{}{inner}", &active[..start]))
 }
 
@@ -197,7 +201,7 @@ pub fn read(text: &str, pattern: &str) -> CronState {
             let all = lines(text);
             let body = all[e.line].body;
             match minute_span(body).map(|(s, t)| &body[s..t]) {
-                Some("*/10") if body.contains(GUARD_WORD) => CronState::Guarded,
+                Some("*/10") if guarded_word(body).is_some() => CronState::Guarded,
                 Some("*/10") => CronState::Every10,
                 Some("*/30") => CronState::Every30,
                 Some(m) => CronState::Other(m.to_string()),
@@ -380,6 +384,20 @@ mod tests {
         let old2 = t.replace("*/10  *", "*/30  *");
         assert_eq!(read(&old2, P), CronState::Every30);
         assert_eq!(set(&old2, P, CronTarget::Every10, SYS).unwrap(), t);
+    }
+
+    #[test]
+    fn a_guard_with_options_is_recognised_and_never_wrapped_twice() {
+        let f = LineFormat {
+            guard: "/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --log /var/log/g.log --",
+            user_field: false,
+        };
+        let t = "*/10 * * * * python3 /srv/sp/mod_ci/cron.py > /srv/sp/logs/cron.log 2>&1\n";
+        let g = set(t, P, CronTarget::Guarded, f).unwrap();
+        assert_eq!(read(&g, P), CronState::Guarded);
+        assert_eq!(set(&g, P, CronTarget::Guarded, f).unwrap(), g, "not wrapped twice");
+        // Another guard command (say, a new config path) is still unwrapped exactly.
+        assert_eq!(set(&g, P, CronTarget::Every10, USER).unwrap(), t);
     }
 
     #[test]
