@@ -5,6 +5,7 @@ mod harness;
 mod beat;
 mod beat_inspect;
 mod generated;
+mod inspect_task;
 mod install;
 mod json_schemas;
 mod operator;

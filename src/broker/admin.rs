@@ -195,7 +195,12 @@ impl Broker {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
         let mut inv = REQUEUE.key(&q.dead);
-        inv.key(&q.data).key(&q.pending).arg(q.unique_prefix());
+        inv.key(&q.data)
+            .key(&q.pending)
+            .key(&q.history)
+            .key(&q.history_ended)
+            .arg(q.unique_prefix())
+            .arg(super::now_ms());
         for id in ids {
             inv.arg(id);
         }
@@ -214,9 +219,13 @@ impl Broker {
         PURGE
             .key(state.key(&q))
             .key(&q.data)
+            .key(&q.history)
+            .key(&q.history_ended)
             .arg(kind)
             .arg(batch)
             .arg(q.unique_prefix())
+            .arg(super::now_ms())
+            .arg(state.name())
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))

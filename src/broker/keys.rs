@@ -45,6 +45,12 @@ pub struct QueueKeys {
     pub paused: String,
     /// HASH of counters: done, failed, retried, dead, recovered.
     pub stats: String,
+    /// HASH id -> the task's history (JSON lines, one event each), for `inspect task`;
+    /// also `u:<unique key>` -> the id of the last task that held that key.
+    pub history: String,
+    /// ZSET of ended tasks (and their `u:` fields) -> end time (ms): trims `history` by
+    /// age and count.
+    pub history_ended: String,
 }
 
 impl QueueKeys {
@@ -61,6 +67,8 @@ impl QueueKeys {
             dead: k("dead"),
             paused: k("paused"),
             stats: k("stats"),
+            history: k("history"),
+            history_ended: k("history:ended"),
         }
     }
 

@@ -1,12 +1,14 @@
 //! Redis broker: key names (`keys`), Lua transitions (`scripts`, `lua/`), the message
 //! format (`envelope`), the task lifecycle operations (`ops`) and operator reads and
-//! writes (`admin`), the platform tasks' bookkeeping (`platform`). Nothing outside this
+//! writes (`admin`), each task's recorded history (`history`), the platform tasks'
+//! bookkeeping (`platform`). Nothing outside this
 //! module builds a key or sends a script.
 
 pub mod admin;
 pub mod beat;
 pub mod envelope;
 mod error;
+pub mod history;
 pub mod keys;
 pub mod ops;
 mod platform;

@@ -55,11 +55,20 @@ impl FinishKind {
     }
 }
 
+/// How long and how many ended tasks' histories a queue keeps (`inspect task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// Kept this long after the task ended (ms).
+    pub retention_ms: u64,
+    /// At most this many ended tasks per queue (oldest trimmed first).
+    pub max: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Finish {
     pub id: String,
     pub kind: FinishKind,
-    /// The envelope to store (retry, dead, requeue); empty for done.
+    /// The envelope to store (retry, dead, requeue); for done the output tail (or empty).
     pub envelope: String,
     pub score: u64,
     pub unique_key: Option<String>,
@@ -80,10 +89,13 @@ impl Broker {
         inv.key(&q.scheduled)
             .key(&q.data)
             .key(ukey)
+            .key(&q.history)
             .arg(&env.id)
             .arg(env.to_json())
             .arg(due_ms.unwrap_or(0))
-            .arg(has_unique);
+            .arg(has_unique)
+            .arg(super::now_ms())
+            .arg(env.unique_key.as_deref().unwrap_or(""));
         // The queue registry update rides the same multiplexed connection concurrently, so
         // it adds no round trip of its own.
         let mut c2 = self.conn();
@@ -158,6 +170,7 @@ impl Broker {
         worker: &str,
         items: &[Finish],
         dead_max: u64,
+        hist: HistoryLimits,
         now: u64,
     ) -> Result<Vec<bool>> {
         let mut c = self.conn();
@@ -168,10 +181,14 @@ impl Broker {
             .key(&q.retry)
             .key(&q.dead)
             .key(&q.stats)
+            .key(&q.history)
+            .key(&q.history_ended)
             .arg(now)
             .arg(worker)
             .arg(q.unique_prefix())
-            .arg(dead_max);
+            .arg(dead_max)
+            .arg(hist.retention_ms)
+            .arg(hist.max);
         for f in items {
             inv.arg(&f.id)
                 .arg(f.kind.as_str())
@@ -215,6 +232,8 @@ impl Broker {
             .key(&q.pending)
             .key(&q.dead)
             .key(&q.stats)
+            .key(&q.history)
+            .key(&q.history_ended)
             .arg(now)
             .arg(1000)
             .arg(q.unique_prefix())

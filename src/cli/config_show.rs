@@ -59,6 +59,8 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         ("shutdown_timeout", w.shutdown_timeout.to_string()),
         ("max_deliveries", w.max_deliveries.to_string()),
         ("dead_max", w.dead_max.to_string()),
+        ("history_retention", w.history_retention.to_string()),
+        ("history_max", w.history_max.to_string()),
         (
             "metrics_addr",
             w.metrics_addr

@@ -8,6 +8,7 @@ mod enqueue;
 pub mod error;
 mod inspect;
 mod inspect_scheduled;
+mod inspect_task;
 mod logging;
 mod migrate;
 mod pause;
@@ -74,7 +75,7 @@ pub enum Command {
     Beat(beat::BeatArgs),
     Depth(depth::DepthArgs),
     Purge(purge::PurgeArgs),
-    /// Look at tasks: what runs now, what gave up, what runs later.
+    /// Look at tasks: what runs now, what gave up, what runs later, one task's history.
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
     Requeue(requeue::RequeueArgs),

@@ -90,5 +90,7 @@ pub struct WorkerFile {
     pub shutdown_timeout: Option<Dur>,
     pub max_deliveries: Option<u32>,
     pub dead_max: Option<u64>,
+    pub history_retention: Option<Dur>,
+    pub history_max: Option<u64>,
     pub metrics_addr: Option<std::net::SocketAddr>,
 }

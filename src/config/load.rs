@@ -170,6 +170,8 @@ fn resolve(
         ("shutdown_timeout", w.shutdown_timeout.is_some()),
         ("max_deliveries", w.max_deliveries.is_some()),
         ("dead_max", w.dead_max.is_some()),
+        ("history_retention", w.history_retention.is_some()),
+        ("history_max", w.history_max.is_some()),
         ("metrics_addr", w.metrics_addr.is_some()),
     ]
     .into_iter()
@@ -183,6 +185,8 @@ fn resolve(
         shutdown_timeout: w.shutdown_timeout.unwrap_or(d.shutdown_timeout),
         max_deliveries: w.max_deliveries.unwrap_or(d.max_deliveries).max(1),
         dead_max: w.dead_max.unwrap_or(d.dead_max),
+        history_retention: w.history_retention.unwrap_or(d.history_retention),
+        history_max: w.history_max.unwrap_or(d.history_max),
         metrics_addr: w.metrics_addr,
         from_file,
     };

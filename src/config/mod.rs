@@ -94,6 +94,10 @@ pub struct WorkerConfig {
     pub max_deliveries: u32,
     /// Dead tasks kept per queue (oldest trimmed).
     pub dead_max: u64,
+    /// How long `inspect task` can show a task after it ended.
+    pub history_retention: Dur,
+    /// At most this many ended tasks' histories per queue (bounds Redis memory).
+    pub history_max: u64,
     /// Serve Prometheus metrics here (`--metrics-addr`, `[worker] metrics_addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Which of these keys the config file set (the rest are defaults).
@@ -111,6 +115,8 @@ impl Default for WorkerConfig {
             shutdown_timeout: Dur::secs(30),
             max_deliveries: 20,
             dead_max: 100_000,
+            history_retention: Dur::secs(24 * 3600),
+            history_max: 100_000,
             metrics_addr: None,
             from_file: Default::default(),
         }

@@ -126,7 +126,14 @@ async fn write_with_retry(shared: &Shared, q: &QueueKeys, finishes: &[Finish]) -
     loop {
         match shared
             .broker
-            .finish(q, &shared.opts.id, finishes, shared.opts.dead_max, now_ms())
+            .finish(
+                q,
+                &shared.opts.id,
+                finishes,
+                shared.opts.dead_max,
+                shared.opts.history,
+                now_ms(),
+            )
             .await
         {
             Ok(v) => return v,

@@ -41,6 +41,8 @@ pub struct WorkerOptions {
     pub shutdown_timeout: Duration,
     pub max_deliveries: u32,
     pub dead_max: u64,
+    /// Ended tasks' histories kept per queue (`inspect task`).
+    pub history: crate::broker::ops::HistoryLimits,
     /// Serve Prometheus metrics here (`--metrics-addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -58,6 +60,10 @@ impl WorkerOptions {
             shutdown_timeout: w.shutdown_timeout.0,
             max_deliveries: w.max_deliveries,
             dead_max: w.dead_max,
+            history: crate::broker::ops::HistoryLimits {
+                retention_ms: w.history_retention.as_millis(),
+                max: w.history_max,
+            },
             metrics_addr: w.metrics_addr,
         }
     }

@@ -1,9 +1,11 @@
 -- finish: record the outcome of tasks this worker ran (a batch).
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
--- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH
+-- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] history HASH,
+-- KEYS[9] history index ZSET
 -- ARGV[1] now ms, ARGV[2] worker id, ARGV[3] unique key prefix, ARGV[4] dead cap,
--- then groups of 6: id, kind (done|retry|dead|requeue|failed), envelope JSON, score,
--- unique key ('' = none), task name.
+-- ARGV[5] history retention ms, ARGV[6] history cap (tasks per queue),
+-- then groups of 6: id, kind (done|retry|dead|requeue|failed), envelope JSON (for done:
+-- the output tail, maybe empty), score, unique key ('' = none), task name.
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
 -- Counters per queue and per task (`done`, `done:<task>`, ...) and the last time each
 -- task succeeded or failed (`last_done:<task>`, `last_failed:<task>`) go to the stats
@@ -19,7 +21,8 @@ local function count(field, task)
   counts[field] = (counts[field] or 0) + 1
   counts[field .. ':' .. task] = (counts[field .. ':' .. task] or 0) + 1
 end
-for i = 5, #ARGV, 6 do
+local hist = {}
+for i = 7, #ARGV, 6 do
   local id, kind, env, score, uniq, task = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local cur = redis.call('HGET', KEYS[2], id)
   if (not cur) or string.sub(cur, 1, #me) ~= me then
@@ -47,6 +50,7 @@ for i = 5, #ARGV, 6 do
       died = true
       release = true
     end
+    hist[#hist + 1] = {id, cur, kind, env, score, uniq, task}
     if release and uniq ~= '' then
       local k = ARGV[3] .. uniq
       if redis.call('GET', k) == id then redis.call('DEL', k) end
@@ -61,6 +65,63 @@ if died then
   if over > 0 then
     local old = redis.call('ZPOPMIN', KEYS[6], over)
     for j = 1, #old, 2 do redis.call('HDEL', KEYS[3], old[j]) end
+  end
+end
+-- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
+-- batch); ended tasks indexed by end time, the index trimmed by age and count.
+if #hist > 0 then
+  local ids = {}
+  for j, h in ipairs(hist) do ids[j] = h[1] end
+  local old = redis.call('HMGET', KEYS[8], unpack(ids))
+  local wq = cjson.encode(ARGV[2])
+  local set, ended = {}, {}
+  local evname = {retry = 'retried', requeue = 'released'}
+  for j, h in ipairs(hist) do
+    local id, cur, kind, env, score, uniq, task = h[1], h[2], h[3], h[4], h[5], h[6], h[7]
+    local claimed = string.match(cur, '^(%d+)|', #me + 1) or now
+    local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
+    local line = old[j]
+    if not line then
+      line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'
+    end
+    line = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n'
+    if kind == 'done' then
+      line = line .. '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
+    else
+      local e = {at = tonumber(now), ev = evname[kind] or kind}
+      local ok, t = pcall(cjson.decode, env)
+      if ok and type(t) == 'table' then e.error = t.last_error; e.reason = t.reason end
+      if kind ~= 'dead' and kind ~= 'failed' and tonumber(score) > 0 then e.next_at = tonumber(score) end
+      line = line .. cjson.encode(e)
+    end
+    set[#set + 1] = id
+    set[#set + 1] = line
+    if kind == 'done' or kind == 'dead' or kind == 'failed' then
+      ended[#ended + 1] = now
+      ended[#ended + 1] = id
+      if uniq ~= '' then
+        set[#set + 1] = 'u:' .. uniq
+        set[#set + 1] = id
+        ended[#ended + 1] = now
+        ended[#ended + 1] = 'u:' .. uniq
+      end
+    end
+  end
+  redis.call('HSET', KEYS[8], unpack(set))
+  if #ended > 0 then
+    redis.call('ZADD', KEYS[9], unpack(ended))
+    local gone = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', tonumber(now) - tonumber(ARGV[5]), 'LIMIT', 0, 1000)
+    if #gone > 0 then
+      redis.call('HDEL', KEYS[8], unpack(gone))
+      redis.call('ZREM', KEYS[9], unpack(gone))
+    end
+    local over = math.min(redis.call('ZCARD', KEYS[9]) - tonumber(ARGV[6]), 1000)
+    if over > 0 then
+      local popped = redis.call('ZPOPMIN', KEYS[9], over)
+      local del = {}
+      for j = 1, #popped, 2 do del[#del + 1] = popped[j] end
+      redis.call('HDEL', KEYS[8], unpack(del))
+    end
   end
 end
 return res
