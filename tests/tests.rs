@@ -13,3 +13,4 @@ mod platform;
 mod queue_core;
 mod rollout;
 mod tls;
+mod top;

@@ -158,12 +158,29 @@ impl Broker {
 
     /// Tasks in a sorted-set state (scheduled, retry, dead), oldest first, at most `limit`.
     pub async fn stored(&self, queue: &str, state: State, limit: isize) -> Result<Vec<StoredTask>> {
+        self.stored_range(queue, state, false, limit).await
+    }
+
+    /// Tasks in a sorted-set state, newest (latest score) first, at most `limit`.
+    pub async fn newest(&self, queue: &str, state: State, limit: isize) -> Result<Vec<StoredTask>> {
+        self.stored_range(queue, state, true, limit).await
+    }
+
+    async fn stored_range(
+        &self,
+        queue: &str,
+        state: State,
+        newest_first: bool,
+        limit: isize,
+    ) -> Result<Vec<StoredTask>> {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
-        let items: Vec<(String, f64)> = c
-            .zrange_withscores(state.key(&q), 0, limit - 1)
-            .await
-            .map_err(|e| self.err(e))?;
+        let items: Vec<(String, f64)> = if newest_first {
+            c.zrevrange_withscores(state.key(&q), 0, limit - 1).await
+        } else {
+            c.zrange_withscores(state.key(&q), 0, limit - 1).await
+        }
+        .map_err(|e| self.err(e))?;
         if items.is_empty() {
             return Ok(vec![]);
         }

@@ -17,7 +17,8 @@ mod purge;
 mod requeue;
 mod rollback;
 mod rollout_ui;
-mod status;
+pub(crate) mod status;
+mod top;
 mod up;
 mod up_redis;
 mod work;
@@ -82,6 +83,7 @@ pub enum Command {
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
     Status(status::StatusArgs),
+    Top(top::TopArgs),
     /// Show the resolved configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
@@ -185,6 +187,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Status(a) => status::run(a, ctx).await,
+        Command::Top(a) => top::run(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,
