@@ -4,10 +4,13 @@ mod harness;
 
 mod beat;
 mod beat_inspect;
+mod faults;
 mod generated;
+mod hygiene;
 mod inspect_task;
 mod install;
 mod json_schemas;
+mod limits;
 mod operator;
 mod platform;
 mod queue_core;
