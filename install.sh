@@ -5,13 +5,14 @@
 #                                   apt-get and /usr/local; use --prefix for a user install)
 #   ./install.sh --prefix ~/.local  install under another prefix
 #   ./install.sh --test-deps        only make sure the test suite can run: redis-server
-#                                   installed, local PostgreSQL/MariaDB started if present
+#                                   and tmux installed, local PostgreSQL/MariaDB started if present
 #   ./install.sh --uninstall        remove everything a previous install put in place
 #   ./install.sh --bin PATH         install this ciq binary instead of building one
 #
 # What gets installed (and recorded in PREFIX/share/ciq/install-manifest):
 #   PREFIX/bin/ciq, shell completions (bash, zsh, fish), man pages (man1),
-#   PREFIX/share/ciq/ciq.toml.sample and systemd units under PREFIX/share/ciq/systemd/
+#   PREFIX/share/ciq/ciq.toml.sample, systemd units under PREFIX/share/ciq/systemd/,
+#   a Grafana dashboard and Prometheus alert rules under PREFIX/share/ciq/monitoring/
 #   (ciq migrate-from-cron installs the units into /etc/systemd/system when it needs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
         --test-deps) MODE=test-deps; shift ;;
         --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
         --uninstall) MODE=uninstall; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -48,6 +49,13 @@ ensure_redis() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
     # The packaged service is not needed: ciq up and the tests start their own redis-server.
+}
+
+# tmux drives `ciq top` through a real terminal in the tests.
+ensure_tmux() {
+    command -v tmux >/dev/null && return 0
+    say "tmux missing: installing it with apt-get (the ciq top tests need it)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux
 }
 
 ensure_cargo() {
@@ -89,8 +97,10 @@ do_install() {
     ensure_redis
     if [ -z "$BIN" ]; then
         ensure_cargo
-        say "building ciq (release)"
-        cargo build --release --locked --quiet
+        say "building ciq (release): about 10 minutes on 2 cores the first time; cargo's progress follows"
+        local t0=$SECONDS
+        cargo build --release --locked
+        say "built in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s"
         BIN=target/release/ciq
     fi
     MANIFEST_NEW=$(mktemp)
@@ -106,6 +116,9 @@ do_install() {
     put examples/ciq.toml "$PREFIX/share/ciq/ciq.toml.sample" 644
     for u in install/*.service; do
         put "$u" "$PREFIX/share/ciq/systemd/$(basename "$u")" 644
+    done
+    for m in contrib/monitoring/*; do
+        put "$m" "$PREFIX/share/ciq/monitoring/$(basename "$m")" 644
     done
     [ -f examples/start-test-vm.sh ] && put examples/start-test-vm.sh "$PREFIX/share/ciq/examples/start-test-vm.sh" 755
     record "$MANIFEST"
@@ -137,5 +150,5 @@ do_uninstall() {
 case "$MODE" in
     install) do_install ;;
     uninstall) do_uninstall ;;
-    test-deps) ensure_redis; ensure_cargo; start_test_databases ;;
+    test-deps) ensure_redis; ensure_tmux; ensure_cargo; start_test_databases ;;
 esac

@@ -11,6 +11,7 @@ mod inspect_task;
 mod install;
 mod json_schemas;
 mod limits;
+mod monitoring;
 mod operator;
 mod platform;
 mod queue_core;
