@@ -5,6 +5,7 @@ mod harness;
 mod beat;
 mod beat_inspect;
 mod faults;
+mod first_hour;
 mod generated;
 mod hygiene;
 mod inspect_task;

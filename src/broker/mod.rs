@@ -64,7 +64,12 @@ pub fn set_broker_ca_file(path: &std::path::Path) -> Result<()> {
 }
 
 fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
-    let bad = |e: redis::RedisError| Error::Invalid(format!("bad broker URL {addr}: {e}"));
+    // redis-rs says only "Redis URL did not parse- InvalidClientConfig"; say what is expected.
+    let bad = |_: redis::RedisError| {
+        Error::Invalid(format!(
+            "bad broker URL {addr}: expected redis://[user:password@]host[:port][/db], rediss://… for TLS, or unix:///path/to/redis.sock"
+        ))
+    };
     match BROKER_CA.get() {
         Some(ca) if url.starts_with("rediss://") => redis::Client::build_with_tls(
             url,

@@ -90,6 +90,9 @@ impl From<crate::platform::Error> for CliError {
         use crate::platform::Error as E;
         let hint = match &e {
             E::InvalidUrl(_) => return CliError::usage(e.to_string()),
+            E::Unreachable { url, .. } if url.starts_with("sqlite:") => {
+                "can ciq read and write that file and its directory? check --database / CIQ_DATABASE / database in ciq.toml"
+            }
             E::Unreachable { .. } => {
                 "is the database server running? check --database / CIQ_DATABASE / database in ciq.toml"
             }
