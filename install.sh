@@ -145,6 +145,7 @@ do_uninstall() {
     printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2- |
         while IFS= read -r d; do [ -n "$d" ] && rmdir "$d" 2>/dev/null || true; done
     say "uninstalled ciq from $PREFIX"
+    say "not touched: data that ciq up created, i.e. its Redis (AOF and log) under ${XDG_DATA_HOME:-${HOME:-~}/.local/share}/ciq (or its --data-dir) and ciq-platform.db where it ran; delete them yourself if no longer needed"
 }
 
 case "$MODE" in
