@@ -126,6 +126,10 @@ do_install() {
     rm -f "$MANIFEST_NEW"
     say "installed $("$PREFIX/bin/ciq" --version) to $PREFIX/bin/ciq"
     case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) say "note: $PREFIX/bin is not on PATH" ;; esac
+    # Completion files are only read by the bash-completion package's loader.
+    if [ ! -f /usr/share/bash-completion/bash_completion ] && [ ! -f /etc/bash_completion ]; then
+        say "note: bash completion needs the bash-completion package (apt-get install bash-completion), or add to ~/.bashrc: source $PREFIX/share/bash-completion/completions/ciq"
+    fi
 }
 
 do_uninstall() {

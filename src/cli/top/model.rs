@@ -145,7 +145,7 @@ pub async fn collect(
             });
         }
     }
-    snap.dead.sort_by(|a, b| b.died_ms.cmp(&a.died_ms));
+    snap.dead.sort_by_key(|d| std::cmp::Reverse(d.died_ms));
     snap.dead.truncate(5);
     if let Ok(entries) = crate::beat::entries(&ctx.config, ctx.config.beat.lease.0) {
         for e in entries {

@@ -18,11 +18,8 @@ pub fn sparkline(samples: &[u64], width: usize) -> String {
     let max = s.iter().copied().max().unwrap_or(0);
     s.iter()
         .map(|&v| {
-            if max == 0 {
-                SPARK[0]
-            } else {
-                SPARK[((v * 7 + max / 2) / max).min(7) as usize]
-            }
+            let level = (v * 7 + max / 2).checked_div(max).unwrap_or(0);
+            SPARK[level.min(7) as usize]
         })
         .collect()
 }
