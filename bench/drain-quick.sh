@@ -3,6 +3,8 @@
 # N no-op tasks pre-filled, 2 worker processes (`ciq work --concurrency C`), steady-state
 # rate between 10% and 90% done. For before/after ratios of a change (e.g. task history).
 #   bash bench/drain-quick.sh BIN [BIN...]      env: N [50000] C [32] REPS [3] PORT [6399]
+# TRACED=1 gives every pre-filled task an "enqueued" history record first, as
+# `ciq enqueue` does (bulk `--count` tasks are otherwise recorded only when they fail).
 set -euo pipefail
 N=${N:-50000} C=${C:-32} REPS=${REPS:-3} PORT=${PORT:-6399}
 DIR=$(mktemp -d)
@@ -17,6 +19,12 @@ for rep in $(seq "$REPS"); do
   for bin in "$@"; do
     rc flushdb >/dev/null
     "$bin" --broker "$URL" enqueue noop --queue bench --count "$N" --arg incr=ciq:bench:done >/dev/null
+    if [ "${TRACED:-0}" = 1 ]; then
+      rc eval "for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+        local id = string.match(e, '\"id\":\"([^\"]+)\"')
+        redis.call('HSET', KEYS[2], id, '{\"at\":1,\"ev\":\"enqueued\"}') end" \
+        2 'ciq:{bench}:pending' 'ciq:{bench}:history' >/dev/null
+    fi
     pids=()
     for i in 1 2; do
       CIQ_LOG=warn "$bin" --broker "$URL" work --queues bench --concurrency "$C" --name "b$i" \

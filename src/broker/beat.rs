@@ -198,6 +198,7 @@ impl Broker {
             .key(&q.pending)
             .key(ukey)
             .key(keys::queues())
+            .key(&q.history)
             .arg(f.holder)
             .arg(f.token.to_string())
             .arg(now)

@@ -78,6 +78,9 @@ if #hist > 0 then
   local evname = {retry = 'retried', requeue = 'released'}
   for j, h in ipairs(hist) do
     local id, cur, kind, env, score, uniq, task = h[1], h[2], h[3], h[4], h[5], h[6], h[7]
+    -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
+    -- not recorded: that keeps the bulk path at full speed. Everything else is.
+    if old[j] or kind ~= 'done' then
     local claimed = string.match(cur, '^(%d+)|', #me + 1) or now
     local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
     local line = old[j]
@@ -106,8 +109,9 @@ if #hist > 0 then
         ended[#ended + 1] = 'u:' .. uniq
       end
     end
+    end
   end
-  redis.call('HSET', KEYS[8], unpack(set))
+  if #set > 0 then redis.call('HSET', KEYS[8], unpack(set)) end
   if #ended > 0 then
     redis.call('ZADD', KEYS[9], unpack(ended))
     local gone = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', tonumber(now) - tonumber(ARGV[5]), 'LIMIT', 0, 1000)
