@@ -3,6 +3,7 @@
 //! `file.rs` is the raw file, `load.rs` finds and parses it, this module holds the
 //! resolved values that the rest of ciq reads, each scalar with the layer it came from.
 
+pub mod checks;
 pub mod duration;
 pub mod file;
 mod load;
