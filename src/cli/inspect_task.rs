@@ -88,7 +88,7 @@ pub fn view(r: &TaskRecord) -> TaskView {
         queue: r.queue.clone(),
         task: r.task(),
         state: r.state().into(),
-        args: env.map(|e| output::redact_args(&e.args)),
+        args: env.map(|e| crate::secrets::redact_args(&e.args)),
         attempt: r.attempt(),
         max_retries: env.map(|e| e.max_retries),
         unique_key: env.and_then(|e| e.unique_key.clone()),
