@@ -4,8 +4,8 @@
 #   ./install.sh                    build and install ciq under /usr/local (needs root for
 #                                   apt-get and /usr/local; use --prefix for a user install)
 #   ./install.sh --prefix ~/.local  install under another prefix
-#   ./install.sh --test-deps        only make sure the test suite can run: redis-server
-#                                   and tmux installed, local PostgreSQL/MariaDB started if present
+#   ./install.sh --test-deps        only make sure the test suite can run: redis-server,
+#                                   faketime and tmux installed, local PostgreSQL/MariaDB started
 #   ./install.sh --uninstall        remove everything a previous install put in place
 #   ./install.sh --bin PATH         install this ciq binary instead of building one
 #
@@ -56,6 +56,14 @@ ensure_tmux() {
     command -v tmux >/dev/null && return 0
     say "tmux missing: installing it with apt-get (the ciq top tests need it)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux
+}
+
+# The clock-skew tests run workers and beats under faketime (libfaketime).
+ensure_faketime() {
+    command -v faketime >/dev/null && return 0
+    say "faketime missing: installing it with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 }
 
 ensure_cargo() {
@@ -155,5 +163,5 @@ do_uninstall() {
 case "$MODE" in
     install) do_install ;;
     uninstall) do_uninstall ;;
-    test-deps) ensure_redis; ensure_tmux; ensure_cargo; start_test_databases ;;
+    test-deps) ensure_redis; ensure_faketime; ensure_tmux; ensure_cargo; start_test_databases ;;
 esac

@@ -5,6 +5,7 @@ mod harness;
 mod beat;
 mod beat_inspect;
 mod faults;
+mod fencing;
 mod first_hour;
 mod generated;
 mod hardening;

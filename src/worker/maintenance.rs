@@ -1,5 +1,7 @@
-//! Background loops of a worker: heartbeat (lease renewal + registry), sweep of expired
-//! leases, and promotion of delayed tasks that became due.
+//! Background loops of a worker: heartbeat (clock check, lease renewal, registry), sweep
+//! of expired leases, and promotion of delayed tasks that became due. Expiry and due
+//! times are judged by the scripts on Redis's clock; this host's clock only decides how
+//! long to sleep, and the heartbeat reports how far it is off.
 
 use super::Shared;
 use crate::broker::now_ms;
@@ -29,41 +31,83 @@ fn info_json(shared: &Shared) -> String {
         "busy": shared.running.lock().unwrap().len(),
         "started_ms": shared.started_ms,
         "done": shared.done.load(Ordering::Relaxed),
+        "clock_skew_ms": shared.clock_skew_ms.load(Ordering::Relaxed),
         "version": env!("CARGO_PKG_VERSION"),
         "problem": shared.health.current(),
     })
     .to_string()
 }
 
+/// A clock further off Redis's than this is reported (log, heartbeat, `ciq status`).
+pub const CLOCK_SKEW_WARN_MS: i64 = 2000;
+
+/// Measures this host's clock against Redis's (ms, positive = ahead); logs changes of
+/// state once. A slow round trip makes the reading unreliable: then it is skipped.
+async fn check_clock(shared: &Shared, was_skewed: &mut bool) {
+    let before = now_ms();
+    let Ok(redis_now) = shared.broker.redis_time().await else {
+        return;
+    };
+    let after = now_ms();
+    if after.saturating_sub(before) > 500 {
+        return;
+    }
+    let skew = ((before + after) / 2) as i64 - redis_now as i64;
+    shared.clock_skew_ms.store(skew, Ordering::Relaxed);
+    let skewed = skew.abs() > CLOCK_SKEW_WARN_MS;
+    if skewed && !*was_skewed {
+        tracing::warn!(
+            clock_skew_ms = skew,
+            "this host's clock is {:.1} s {} the Redis server's; leases and due times follow Redis's clock, but this host's timestamps are off: sync its clock (chrony, systemd-timesyncd)",
+            skew.abs() as f64 / 1000.0,
+            if skew > 0 { "ahead of" } else { "behind" }
+        );
+    } else if !skewed && *was_skewed {
+        tracing::info!(
+            clock_skew_ms = skew,
+            "this host's clock agrees with the Redis server's again"
+        );
+    }
+    *was_skewed = skewed;
+}
+
 async fn heartbeat(shared: Arc<Shared>) {
+    let mut was_skewed = false;
     loop {
-        let now = now_ms();
-        let mut by_queue: HashMap<String, (Arc<crate::broker::QueueKeys>, Vec<String>)> =
-            HashMap::new();
-        for (id, q) in shared.leased.lock().unwrap().iter() {
+        check_clock(&shared, &mut was_skewed).await;
+        type Runs = (Arc<crate::broker::QueueKeys>, Vec<(String, u64)>);
+        let mut by_queue: HashMap<String, Runs> = HashMap::new();
+        for (token, (q, id)) in shared.leased.lock().unwrap().iter() {
             by_queue
                 .entry(q.name.clone())
                 .or_insert_with(|| (q.clone(), vec![]))
                 .1
-                .push(id.clone());
+                .push((id.clone(), *token));
         }
-        for (_, (q, ids)) in by_queue {
+        for (_, (q, runs)) in by_queue {
             match shared
                 .broker
-                .renew(&q, &shared.opts.id, &ids, shared.opts.lease, now)
+                .renew(&q, &shared.opts.id, &runs, shared.opts.lease)
                 .await
             {
                 Ok(lost) => {
-                    for id in lost {
-                        tracing::warn!(id = %id, queue = %q.name, "lease lost (expired and recovered elsewhere); the task may run twice");
+                    let mut leased = shared.leased.lock().unwrap();
+                    for token in lost {
+                        // Stop renewing it: reported once, here; its outcome will be refused.
+                        if let Some((_, id)) = leased.remove(&token) {
+                            tracing::warn!(id = %id, run = token, queue = %q.name, "lease lost: this run was superseded (its lease expired and the task was recovered); the task may run twice");
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
             }
         }
+        // The registry's "last seen" is on Redis's clock, as `ciq status` judges it.
+        let skew = shared.clock_skew_ms.load(Ordering::Relaxed);
+        let seen = (now_ms() as i64 - skew).max(0) as u64;
         if let Err(e) = shared
             .broker
-            .worker_heartbeat(&shared.opts.id, &info_json(&shared), now)
+            .worker_heartbeat(&shared.opts.id, &info_json(&shared), seen)
             .await
         {
             tracing::debug!(error = %e, "worker registry heartbeat failed");
@@ -77,11 +121,7 @@ async fn sweep(shared: Arc<Shared>) {
         let jitter = rand::thread_rng().gen_range(0..=shared.opts.sweep.as_millis() as u64 / 4);
         tokio::time::sleep(shared.opts.sweep + Duration::from_millis(jitter)).await;
         for q in &shared.queues {
-            match shared
-                .broker
-                .sweep(q, shared.opts.max_deliveries, now_ms())
-                .await
-            {
+            match shared.broker.sweep(q, shared.opts.max_deliveries).await {
                 Ok((0, 0)) => {}
                 Ok((recovered, dead)) => {
                     shared.metrics.recovered(&q.name, recovered + dead);
@@ -95,16 +135,14 @@ async fn sweep(shared: Arc<Shared>) {
 
 async fn promote(shared: Arc<Shared>) {
     loop {
-        let now = now_ms();
-        let mut next = now + 1000;
+        let mut wait = Duration::from_secs(1);
         for q in &shared.queues {
-            match shared.broker.promote(q, now).await {
-                Ok((_, Some(due))) => next = next.min(due),
+            match shared.broker.promote(q).await {
+                Ok((_, Some(due_in))) => wait = wait.min(due_in),
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "promote failed"),
             }
         }
-        let wait = next.saturating_sub(now_ms()).clamp(5, 1000);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+        tokio::time::sleep(wait.max(Duration::from_millis(5))).await;
     }
 }

@@ -1,18 +1,23 @@
--- finish: record the outcome of tasks this worker ran (a batch).
+-- finish: record the outcomes of runs this worker did (a batch), on Redis time.
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
--- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] history HASH,
--- KEYS[9] history index ZSET
--- ARGV[1] now ms, ARGV[2] worker id, ARGV[3] unique key prefix, ARGV[4] dead cap,
--- ARGV[5] history retention ms, ARGV[6] history cap (tasks per queue),
--- then groups of 6: id, kind (done|retry|dead|requeue|failed), envelope JSON (for done:
--- the output tail, maybe empty), score, unique key ('' = none), task name.
+-- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] superseded ZSET,
+-- KEYS[9] history HASH, KEYS[10] history index ZSET
+-- ARGV[1] worker id, ARGV[2] unique key prefix, ARGV[3] dead cap,
+-- ARGV[4] history retention ms, ARGV[5] history cap (ended tasks per queue),
+-- then groups of 7: id, claim token, kind (done|retry|dead|requeue|failed), envelope
+-- JSON (for done: the output tail, maybe empty), retry delay ms (due = Redis now +
+-- delay), unique key ('' = none), task name.
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
 -- Counters per queue and per task (`done`, `done:<task>`, ...) and the last time each
 -- task succeeded or failed (`last_done:<task>`, `last_failed:<task>`) go to the stats
 -- hash, summed per batch.
--- returns one entry per task: 1 applied, 0 the lease was no longer this worker's (ignored).
-local now = ARGV[1]
-local me = ARGV[2] .. '|'
+-- An outcome applies only while the active entry carries this worker and this token.
+-- returns one entry per run: 1 applied; 0 refused, the run was superseded (its lease
+-- expired and the task was recovered: another run's outcome counts, and the unique key
+-- stays with it); 2 already applied (a retried write whose first reply was lost: the
+-- entry is gone and no sweep recovered it, and only this run could have removed it).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local res = {}
 local counts = {}
 local last = {}
@@ -22,11 +27,17 @@ local function count(field, task)
   counts[field .. ':' .. task] = (counts[field .. ':' .. task] or 0) + 1
 end
 local hist = {}
-for i = 7, #ARGV, 6 do
-  local id, kind, env, score, uniq, task = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+for i = 6, #ARGV, 7 do
+  local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local delay, uniq, task = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local me = ARGV[1] .. '|' .. token .. '|'
   local cur = redis.call('HGET', KEYS[2], id)
   if (not cur) or string.sub(cur, 1, #me) ~= me then
-    res[#res + 1] = 0
+    if cur or redis.call('ZSCORE', KEYS[8], token) then
+      res[#res + 1] = 0
+    else
+      res[#res + 1] = 2
+    end
   else
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
@@ -37,7 +48,7 @@ for i = 7, #ARGV, 6 do
       release = true
     elseif kind == 'retry' then
       redis.call('HSET', KEYS[3], id, env)
-      redis.call('ZADD', KEYS[5], score, id)
+      redis.call('ZADD', KEYS[5], now + tonumber(delay), id)
       count('retried', task)
       last['last_failed:' .. task] = now
     elseif kind == 'requeue' then
@@ -50,18 +61,18 @@ for i = 7, #ARGV, 6 do
       died = true
       release = true
     end
-    hist[#hist + 1] = {id, cur, kind, env, score, uniq, task}
+    hist[#hist + 1] = {id, string.match(cur, '^(%d+)|', #me + 1), cur, kind, env, delay, uniq, task}
     if release and uniq ~= '' then
-      local k = ARGV[3] .. uniq
+      local k = ARGV[2] .. uniq
       if redis.call('GET', k) == id then redis.call('DEL', k) end
     end
     res[#res + 1] = 1
   end
 end
 for f, n in pairs(counts) do redis.call('HINCRBY', KEYS[7], f, n) end
-for f, t in pairs(last) do redis.call('HSET', KEYS[7], f, t) end
+for f, v in pairs(last) do redis.call('HSET', KEYS[7], f, v) end
 if died then
-  local over = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[4])
+  local over = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[3])
   if over > 0 then
     local old = redis.call('ZPOPMIN', KEYS[6], over)
     for j = 1, #old, 2 do redis.call('HDEL', KEYS[3], old[j]) end
@@ -72,59 +83,58 @@ end
 if #hist > 0 then
   local ids = {}
   for j, h in ipairs(hist) do ids[j] = h[1] end
-  local old = redis.call('HMGET', KEYS[8], unpack(ids))
-  local wq = cjson.encode(ARGV[2])
+  local old = redis.call('HMGET', KEYS[9], unpack(ids))
+  local wq = cjson.encode(ARGV[1])
   local set, ended = {}, {}
   local evname = {retry = 'retried', requeue = 'released'}
   for j, h in ipairs(hist) do
-    local id, cur, kind, env, score, uniq, task = h[1], h[2], h[3], h[4], h[5], h[6], h[7]
+    local id, claimed, cur, kind, env, delay, uniq, task = h[1], h[2] or now, h[3], h[4], h[5], h[6], h[7], h[8]
     -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
     -- not recorded: that keeps the bulk path at full speed. Everything else is.
     if old[j] or kind ~= 'done' then
-    local claimed = string.match(cur, '^(%d+)|', #me + 1) or now
-    local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
-    local line = old[j]
-    if not line then
-      line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'
-    end
-    line = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n'
-    if kind == 'done' then
-      line = line .. '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
-    else
-      local e = {at = tonumber(now), ev = evname[kind] or kind}
-      local ok, t = pcall(cjson.decode, env)
-      if ok and type(t) == 'table' then e.error = t.last_error; e.reason = t.reason end
-      if kind ~= 'dead' and kind ~= 'failed' and tonumber(score) > 0 then e.next_at = tonumber(score) end
-      line = line .. cjson.encode(e)
-    end
-    set[#set + 1] = id
-    set[#set + 1] = line
-    if kind == 'done' or kind == 'dead' or kind == 'failed' then
-      ended[#ended + 1] = now
-      ended[#ended + 1] = id
-      if uniq ~= '' then
-        set[#set + 1] = 'u:' .. uniq
-        set[#set + 1] = id
+      local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
+      local line = old[j]
+      if not line then
+        line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'
+      end
+      line = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n'
+      if kind == 'done' then
+        line = line .. '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
+      else
+        local e = {at = now, ev = evname[kind] or kind}
+        local ok, te = pcall(cjson.decode, env)
+        if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
+        if kind ~= 'dead' and kind ~= 'failed' and kind ~= 'requeue' then e.next_at = now + (tonumber(delay) or 0) end
+        line = line .. cjson.encode(e)
+      end
+      set[#set + 1] = id
+      set[#set + 1] = line
+      if kind == 'done' or kind == 'dead' or kind == 'failed' then
         ended[#ended + 1] = now
-        ended[#ended + 1] = 'u:' .. uniq
+        ended[#ended + 1] = id
+        if uniq ~= '' then
+          set[#set + 1] = 'u:' .. uniq
+          set[#set + 1] = id
+          ended[#ended + 1] = now
+          ended[#ended + 1] = 'u:' .. uniq
+        end
       end
     end
-    end
   end
-  if #set > 0 then redis.call('HSET', KEYS[8], unpack(set)) end
+  if #set > 0 then redis.call('HSET', KEYS[9], unpack(set)) end
   if #ended > 0 then
-    redis.call('ZADD', KEYS[9], unpack(ended))
-    local gone = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', tonumber(now) - tonumber(ARGV[5]), 'LIMIT', 0, 1000)
+    redis.call('ZADD', KEYS[10], unpack(ended))
+    local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
     if #gone > 0 then
-      redis.call('HDEL', KEYS[8], unpack(gone))
-      redis.call('ZREM', KEYS[9], unpack(gone))
+      redis.call('HDEL', KEYS[9], unpack(gone))
+      redis.call('ZREM', KEYS[10], unpack(gone))
     end
-    local over = math.min(redis.call('ZCARD', KEYS[9]) - tonumber(ARGV[6]), 1000)
+    local over = math.min(redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[5]), 1000)
     if over > 0 then
-      local popped = redis.call('ZPOPMIN', KEYS[9], over)
+      local popped = redis.call('ZPOPMIN', KEYS[10], over)
       local del = {}
       for j = 1, #popped, 2 do del[#del + 1] = popped[j] end
-      redis.call('HDEL', KEYS[8], unpack(del))
+      redis.call('HDEL', KEYS[9], unpack(del))
     end
   end
 end
