@@ -45,6 +45,8 @@ pub struct QueueKeys {
     pub paused: String,
     /// HASH of counters: done, failed, retried, dead, recovered.
     pub stats: String,
+    /// STRING: id of the worker that promotes and sweeps this queue for now (short lease).
+    pub upkeep: String,
 }
 
 impl QueueKeys {
@@ -61,6 +63,7 @@ impl QueueKeys {
             dead: k("dead"),
             paused: k("paused"),
             stats: k("stats"),
+            upkeep: k("upkeep"),
         }
     }
 

@@ -92,6 +92,7 @@ impl Broker {
             c2.sadd::<_, _, ()>(keys::queues(), &env.queue)
         );
         let (ok, id) = res.map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         Ok(if ok == 1 {
             Enqueued::New(id)
         } else {
@@ -113,7 +114,7 @@ impl Broker {
             }
             p.query_async::<()>(&mut c).await.map_err(|e| self.err(e))?;
         }
-        Ok(())
+        self.replicated(&mut c).await
     }
 
     /// Takes up to `n` pending tasks and leases them to `worker` in one atomic step.
@@ -181,6 +182,7 @@ impl Broker {
                 .arg(&f.task);
         }
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         Ok(res.into_iter().map(|r| r == 1).collect())
     }
 
@@ -245,7 +247,7 @@ impl Broker {
     /// timeout passes, without taking the task: BLMOVE from the list's tail to its tail.
     pub async fn wait_pending(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut super::Conn,
         q: &QueueKeys,
         timeout: Duration,
     ) -> Result<bool> {

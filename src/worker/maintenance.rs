@@ -1,5 +1,6 @@
-//! Background loops of a worker: heartbeat (lease renewal + registry), sweep of expired
-//! leases, and promotion of delayed tasks that became due.
+//! Background loops of a worker: heartbeat (lease renewal + registry), and the queues'
+//! upkeep (sweep of expired leases, promotion of delayed tasks that became due), which
+//! one worker per queue does at a time.
 
 use super::Shared;
 use crate::broker::now_ms;
@@ -7,14 +8,13 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 pub(crate) fn spawn_all(shared: Arc<Shared>) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(heartbeat(shared.clone())),
-        tokio::spawn(sweep(shared.clone())),
-        tokio::spawn(promote(shared)),
+        tokio::spawn(upkeep(shared)),
     ]
 }
 
@@ -71,39 +71,133 @@ async fn heartbeat(shared: Arc<Shared>) {
     }
 }
 
-async fn sweep(shared: Arc<Shared>) {
+/// One queue's share of the upkeep lease, as this worker believes it to be.
+struct Upkeep {
+    held: bool,
+    renew_at: Instant,
+    try_at: Instant,
+    promote_at: Instant,
+    sweep_at: Instant,
+}
+
+fn jittered(d: Duration) -> Duration {
+    d + Duration::from_millis(rand::thread_rng().gen_range(0..=d.as_millis() as u64 / 2))
+}
+
+/// Promotion and sweeping, done for each queue by whichever worker holds its upkeep
+/// lease; the others try to take the lease about once per lease period, so a crashed
+/// holder is replaced within about two periods (a stopping one hands it back).
+async fn upkeep(shared: Arc<Shared>) {
+    let lease = shared.opts.upkeep_lease;
+    let start = Instant::now();
+    let mut st: Vec<Upkeep> = shared
+        .queues
+        .iter()
+        .map(|_| Upkeep {
+            held: false,
+            renew_at: start,
+            try_at: start + Duration::from_millis(rand::thread_rng().gen_range(0..200)),
+            promote_at: start,
+            sweep_at: start,
+        })
+        .collect();
     loop {
-        let jitter = rand::thread_rng().gen_range(0..=shared.opts.sweep.as_millis() as u64 / 4);
-        tokio::time::sleep(shared.opts.sweep + Duration::from_millis(jitter)).await;
-        for q in &shared.queues {
-            match shared
-                .broker
-                .sweep(q, shared.opts.max_deliveries, now_ms())
-                .await
-            {
-                Ok((0, 0)) => {}
-                Ok((recovered, dead)) => {
-                    shared.metrics.recovered(&q.name, recovered + dead);
-                    tracing::warn!(queue = %q.name, recovered, dead, "recovered tasks whose worker stopped renewing their lease")
+        for (q, s) in shared.queues.iter().zip(st.iter_mut()) {
+            let now = Instant::now();
+            if s.held && now >= s.renew_at {
+                match shared.broker.upkeep_renew(q, &shared.opts.id, lease).await {
+                    Ok(true) => s.renew_at = now + lease / 3,
+                    Ok(false) => {
+                        s.held = false;
+                        s.try_at = now + jittered(lease);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "upkeep lease renewal failed");
+                        s.renew_at = now + Duration::from_secs(1);
+                    }
                 }
-                Err(e) => tracing::debug!(error = %e, "sweep failed"),
+            }
+            if !s.held && now >= s.try_at {
+                match shared.broker.upkeep_take(q, &shared.opts.id, lease).await {
+                    Ok(true) => {
+                        tracing::debug!(queue = %q.name, "took the queue's upkeep lease");
+                        s.held = true;
+                        s.renew_at = now + lease / 3;
+                        s.promote_at = now;
+                        s.sweep_at = now + shared.opts.sweep;
+                    }
+                    Ok(false) => s.try_at = now + jittered(lease),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "upkeep lease attempt failed");
+                        s.try_at = now + Duration::from_secs(1);
+                    }
+                }
+            }
+            if !s.held {
+                continue;
+            }
+            if now >= s.promote_at {
+                s.promote_at = now + promote(&shared, q).await;
+            }
+            if now >= s.sweep_at {
+                sweep(&shared, q).await;
+                s.sweep_at = now + shared.opts.sweep;
             }
         }
+        let next = st
+            .iter()
+            .map(|s| {
+                if s.held {
+                    s.renew_at.min(s.promote_at).min(s.sweep_at)
+                } else {
+                    s.try_at
+                }
+            })
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::time::sleep_until(next.max(Instant::now() + Duration::from_millis(5)).into()).await;
     }
 }
 
-async fn promote(shared: Arc<Shared>) {
-    loop {
-        let now = now_ms();
-        let mut next = now + 1000;
-        for q in &shared.queues {
-            match shared.broker.promote(q, now).await {
-                Ok((_, Some(due))) => next = next.min(due),
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "promote failed"),
-            }
-        }
-        let wait = next.saturating_sub(now_ms()).clamp(5, 1000);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+/// Hands back the upkeep leases this worker holds (on a graceful stop).
+pub(crate) async fn release(shared: &Shared) {
+    for q in &shared.queues {
+        let _ = shared.broker.upkeep_release(q, &shared.opts.id).await;
     }
+}
+
+async fn sweep(shared: &Shared, q: &crate::broker::QueueKeys) {
+    match shared
+        .broker
+        .sweep(q, shared.opts.max_deliveries, now_ms())
+        .await
+    {
+        Ok((0, 0)) => {}
+        Ok((recovered, dead)) => {
+            shared.metrics.recovered(&q.name, recovered + dead);
+            tracing::warn!(queue = %q.name, recovered, dead, "recovered tasks whose worker stopped renewing their lease")
+        }
+        Err(e) => tracing::debug!(error = %e, "sweep failed"),
+    }
+}
+
+/// Promotes what is due; returns how long until it should look again (at most 1 s).
+async fn promote(shared: &Shared, q: &crate::broker::QueueKeys) -> Duration {
+    let now = now_ms();
+    let due = match shared.broker.next_due(q).await {
+        Ok(Some(d)) if d <= now => match shared.broker.promote(q, now).await {
+            Ok((_, next)) => next,
+            Err(e) => {
+                tracing::debug!(error = %e, "promote failed");
+                None
+            }
+        },
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!(error = %e, "promote check failed");
+            None
+        }
+    };
+    let wait = due.map_or(1000, |d| d.saturating_sub(now_ms())).clamp(5, 1000);
+    Duration::from_millis(wait)
 }

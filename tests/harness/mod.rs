@@ -174,6 +174,7 @@ impl Ciq {
             .env("CIQ_LEASE", "2s")
             .env("CIQ_HEARTBEAT", "500ms")
             .env("CIQ_SWEEP", "500ms")
+            .env("CIQ_UPKEEP_LEASE", "1s")
             .env("CIQ_SHUTDOWN_TIMEOUT", "5s")
             .stdout(Stdio::null())
             .stderr(log)
