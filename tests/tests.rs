@@ -11,4 +11,5 @@ mod operator;
 mod platform;
 mod queue_core;
 mod rollout;
+mod scale;
 mod tls;

@@ -53,6 +53,7 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         if got < want as i64 {
+            self.suspect_master();
             return Err(Error::NotReplicated {
                 wanted: want,
                 got: got.max(0) as u32,

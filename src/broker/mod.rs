@@ -110,8 +110,10 @@ impl Broker {
             let f = sentinel::Failover::connect(target, opts.sentinel.clone())
                 .await
                 .map_err(|e| Error::from_redis(&addr, e))?;
+            let f = Arc::new(f);
+            f.watch();
             return Ok(Broker {
-                link: Link::Sentinel(Arc::new(f)),
+                link: Link::Sentinel(f),
                 addr,
                 opts,
             });
@@ -212,6 +214,14 @@ impl Broker {
 
     /// Maps a Redis error (without secrets); under Sentinel, an error that means the
     /// master moved or died starts a new lookup so the next attempt goes to the new one.
+    /// A write was not acknowledged by enough replicas: under Sentinel the master may
+    /// have been replaced (a demoted master keeps answering for seconds), so look again.
+    pub(crate) fn suspect_master(&self) {
+        if let Link::Sentinel(f) = &self.link {
+            f.re_resolve();
+        }
+    }
+
     pub(crate) fn err(&self, e: redis::RedisError) -> Error {
         if let Link::Sentinel(f) = &self.link {
             f.on_error(&e);

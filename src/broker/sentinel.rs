@@ -143,6 +143,7 @@ pub struct Failover {
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const WATCH: Duration = Duration::from_secs(1);
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Failover {
@@ -181,9 +182,52 @@ impl Failover {
 
     /// After an error: look the master up again in the background (once at a time).
     pub fn on_error(self: &Arc<Self>, e: &redis::RedisError) {
-        if !needs_failover(e) {
-            return;
+        if needs_failover(e) {
+            self.re_resolve();
         }
+    }
+
+    /// Asks the sentinels every `WATCH` who the master is, and follows a change at once:
+    /// after `SENTINEL FAILOVER` the old master keeps accepting writes for seconds
+    /// until the sentinels demote it, and those writes are lost.
+    pub fn watch(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        rt.spawn(async move {
+            let mut conn: Option<MultiplexedConnection> = None;
+            let mut at = 0;
+            loop {
+                tokio::time::sleep(WATCH).await;
+                let Some(me) = weak.upgrade() else { return };
+                if conn.is_none() {
+                    at = (at + 1) % me.target.sentinels.len();
+                    conn = sentinel_conn(&me.target.sentinels[at], &me.auth).await.ok();
+                }
+                let Some(c) = conn.as_mut() else { continue };
+                let named: redis::RedisResult<Option<(String, u16)>> = redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&me.target.master)
+                    .query_async(c)
+                    .await;
+                match named {
+                    Ok(Some((h, p))) => {
+                        let named = format!("{h}:{p}");
+                        if named != me.current.read().unwrap().master {
+                            tracing::warn!(master = %named, "the sentinels name a new master");
+                            me.re_resolve();
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => conn = None,
+                }
+            }
+        });
+    }
+
+    /// Looks the master up again in the background (once at a time).
+    pub fn re_resolve(self: &Arc<Self>) {
         if self.swapped_at.lock().unwrap().elapsed() < Duration::from_millis(500) {
             return; // a reply from the connection that was just replaced
         }
@@ -216,6 +260,26 @@ impl Failover {
             me.resolving.store(false, Ordering::Release);
         });
     }
+}
+
+async fn sentinel_conn(
+    (h, p): &(String, u16),
+    auth: &SentinelAuth,
+) -> redis::RedisResult<MultiplexedConnection> {
+    let info = ConnectionInfo {
+        addr: ConnectionAddr::Tcp(h.clone(), *p),
+        redis: RedisConnectionInfo {
+            username: auth.username.clone(),
+            password: auth.password.clone(),
+            ..Default::default()
+        },
+    };
+    let cfg = AsyncConnectionConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(CONNECT_TIMEOUT);
+    redis::Client::open(info)?
+        .get_multiplexed_async_connection_with_config(&cfg)
+        .await
 }
 
 /// Fails unless the server on `c` says it is a master (`ROLE`).
