@@ -184,7 +184,11 @@ impl Broker {
                     .map(Conn::Managed)
                     .map_err(|e| self.err(e))
             }
-            Link::Sentinel(f) => f.blocking().await.map(Conn::Direct).map_err(|e| self.err(e)),
+            Link::Sentinel(f) => f
+                .blocking()
+                .await
+                .map(Conn::Direct)
+                .map_err(|e| self.err(e)),
         }
     }
 

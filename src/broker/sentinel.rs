@@ -69,10 +69,7 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
     };
     let (username, password) = match creds {
         Some(c) => match c.split_once(':') {
-            Some((u, p)) => (
-                (!u.is_empty()).then(|| pct_decode(u)),
-                Some(pct_decode(p)),
-            ),
+            Some((u, p)) => ((!u.is_empty()).then(|| pct_decode(u)), Some(pct_decode(p))),
             None => ((!c.is_empty()).then(|| pct_decode(c)), None),
         },
         None => (None, None),
@@ -81,7 +78,9 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
     let hosts = parts.next().unwrap_or("");
     let master = parts.next().unwrap_or("").trim_end_matches('/');
     if master.is_empty() {
-        return Err("a Sentinel broker URL names the master: redis+sentinel://host:26379/mymaster/0".into());
+        return Err(
+            "a Sentinel broker URL names the master: redis+sentinel://host:26379/mymaster/0".into(),
+        );
     }
     let db = match parts.next().map(|d| d.trim_end_matches('/')) {
         None | Some("") => 0,
@@ -116,8 +115,7 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
 
 /// True for errors after which the master must be looked up again.
 pub fn needs_failover(e: &redis::RedisError) -> bool {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
-    {
+    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
         return true;
     }
     let s = e.to_string();
@@ -329,7 +327,9 @@ async fn resolve_once(target: &SentinelUrl, auth: &SentinelAuth) -> redis::Redis
         }),
     };
     let mut sentinel = Sentinel::build(sentinels)?;
-    let client = sentinel.async_master_for(&target.master, Some(&node)).await?;
+    let client = sentinel
+        .async_master_for(&target.master, Some(&node))
+        .await?;
     let master = match &client.get_connection_info().addr {
         ConnectionAddr::Tcp(h, p) => format!("{h}:{p}"),
         other => other.to_string(),

@@ -47,10 +47,20 @@ impl Broker {
             .map_err(|e| self.err(e))
     }
 
-    /// The earliest due time (ms) of the queue's delayed and retrying tasks: two reads,
-    /// cheaper than running `promote` when nothing is due.
+    /// The earliest due time (ms) of the queue's delayed and retrying tasks: one
+    /// `EXISTS` when there are none (an empty ZSET does not exist), cheaper than
+    /// running `promote` when nothing is due.
     pub async fn next_due(&self, q: &QueueKeys) -> Result<Option<u64>> {
         let mut c = self.conn();
+        let n: u64 = redis::cmd("EXISTS")
+            .arg(&q.scheduled)
+            .arg(&q.retry)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Ok(None);
+        }
         let (a, b): (Vec<(String, f64)>, Vec<(String, f64)>) = redis::pipe()
             .zrange_withscores(&q.scheduled, 0, 0)
             .zrange_withscores(&q.retry, 0, 0)

@@ -79,8 +79,11 @@ impl From<crate::broker::Error> for CliError {
                 .with_hint(
                     "is redis-server running? check --broker / CIQ_BROKER / broker in ciq.toml",
                 ),
-            crate::broker::Error::NotReplicated { .. } => CliError::new(Kind::Broker, e.to_string())
-                .with_hint("check the replicas (INFO replication), or lower [broker] min_replicas"),
+            crate::broker::Error::NotReplicated { .. } => {
+                CliError::new(Kind::Broker, e.to_string()).with_hint(
+                    "check the replicas (INFO replication), or lower [broker] min_replicas",
+                )
+            }
             crate::broker::Error::Invalid(_) => CliError::usage(e.to_string()),
             crate::broker::Error::Redis(_) => CliError::failure(e.to_string()),
         }

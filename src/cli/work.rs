@@ -167,8 +167,12 @@ pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     apply(&a, &mut cfg)?;
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
-    let Some(broker) =
-        crate::broker::Broker::connect_retrying(&cfg.broker.value, &cfg.broker_options, stopped(&shutdown)).await?
+    let Some(broker) = crate::broker::Broker::connect_retrying(
+        &cfg.broker.value,
+        &cfg.broker_options,
+        stopped(&shutdown),
+    )
+    .await?
     else {
         return Ok(ExitCode::SUCCESS);
     };

@@ -275,8 +275,11 @@ fn broker_options(
     o.sentinel.username = env("CIQ_BROKER_SENTINEL_USER").or(t.sentinel_username.clone());
     o.sentinel.password = match env("CIQ_BROKER_SENTINEL_PASSWORD") {
         Some(p) => Some(p),
-        None => match env("CIQ_BROKER_SENTINEL_PASSWORD_FILE").or(t.sentinel_password_file.clone()) {
-            Some(f) => Some(read_secret(&f).map_err(|m| ("broker.sentinel_password_file".to_string(), m))?),
+        None => match env("CIQ_BROKER_SENTINEL_PASSWORD_FILE").or(t.sentinel_password_file.clone())
+        {
+            Some(f) => Some(
+                read_secret(&f).map_err(|m| ("broker.sentinel_password_file".to_string(), m))?,
+            ),
             None => None,
         },
     };
@@ -302,11 +305,9 @@ fn with_credentials(url: &str, user: Option<&str>, password: &str) -> Result<Str
             })
             .collect::<String>()
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| {
-            "broker URL must start with redis://, rediss:// or redis+sentinel://".to_string()
-        })?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        "broker URL must start with redis://, rediss:// or redis+sentinel://".to_string()
+    })?;
     let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
     Ok(format!(
         "{scheme}://{}:{}@{host}",

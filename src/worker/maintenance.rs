@@ -198,6 +198,8 @@ async fn promote(shared: &Shared, q: &crate::broker::QueueKeys) -> Duration {
             None
         }
     };
-    let wait = due.map_or(1000, |d| d.saturating_sub(now_ms())).clamp(5, 1000);
+    let wait = due
+        .map_or(1000, |d| d.saturating_sub(now_ms()))
+        .clamp(5, 1000);
     Duration::from_millis(wait)
 }

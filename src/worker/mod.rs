@@ -257,7 +257,7 @@ impl Shared {
 }
 
 /// How often an idle worker claims without being woken (a safety net for the waiters).
-const IDLE_RECHECK: Duration = Duration::from_secs(30);
+const IDLE_RECHECK: Duration = Duration::from_secs(60);
 
 async fn fetch_loop(shared: &Arc<Shared>) {
     let sem = Arc::new(Semaphore::new(shared.opts.concurrency));

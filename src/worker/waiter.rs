@@ -56,8 +56,7 @@ async fn wait_loop(shared: Arc<Shared>, i: usize) {
             }
         }
         let c = conn.as_mut().expect("connected above");
-        match shared.broker.wait_pending(c, &q, BLOCK).await
-        {
+        match shared.broker.wait_pending(c, &q, BLOCK).await {
             Ok(true) => {
                 shared
                     .hint

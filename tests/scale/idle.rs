@@ -33,7 +33,9 @@ fn twenty_idle_workers_on_three_queues_cost_under_half_a_command_per_second_each
         })
         .collect();
     assert!(
-        wait_until(Duration::from_secs(20), || redis.int(&["HLEN", "ciq:workers"]) == 20),
+        wait_until(Duration::from_secs(20), || redis
+            .int(&["HLEN", "ciq:workers"])
+            == 20),
         "20 workers registered"
     );
     // Let start-up (first claims, lease taking) settle, then measure a steady window.
@@ -50,7 +52,10 @@ fn twenty_idle_workers_on_three_queues_cost_under_half_a_command_per_second_each
     // Each of the three queues' upkeep leases is held by exactly one worker.
     for q in ["test_execution", "default", "maintenance"] {
         let holder = redis.cli(&["GET", &format!("ciq:{{{q}}}:upkeep")]);
-        assert!(holder.trim().starts_with('w'), "{q} has an upkeep holder: {holder:?}");
+        assert!(
+            holder.trim().starts_with('w'),
+            "{q} has an upkeep holder: {holder:?}"
+        );
     }
     assert!(per <= 0.5, "{per:.3} commands/s per idle worker-queue");
     for w in &mut workers {

@@ -82,7 +82,8 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
     };
     let mut workers = [spawn("w0"), spawn("w1")];
     assert!(
-        wait(Duration::from_secs(30), || runs(&ciq, &["w0", "w1"]).len() >= 1000),
+        wait(Duration::from_secs(30), || runs(&ciq, &["w0", "w1"]).len()
+            >= 1000),
         "workers started draining"
     );
     let t0 = Instant::now();
@@ -97,7 +98,9 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
         "sentinels promoted the replica"
     );
     let base = done_on(set.node(replica));
-    let resumed = wait(Duration::from_secs(20), || done_on(set.node(replica)) > base);
+    let resumed = wait(Duration::from_secs(20), || {
+        done_on(set.node(replica)) > base
+    });
     let resume = t0.elapsed();
     let all = wait(Duration::from_secs(90), || {
         runs(&ciq, &["w0", "w1"]).len() >= n
@@ -115,11 +118,19 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
          {} of {n} ran, {twice} ran twice",
         r.len()
     );
-    assert!(resumed && resume < Duration::from_secs(10), "workers resumed within 10 s: {resume:?}\n{}", ciq.log("w0"));
+    assert!(
+        resumed && resume < Duration::from_secs(10),
+        "workers resumed within 10 s: {resume:?}\n{}",
+        ciq.log("w0")
+    );
     assert!(all, "every task ran: {} of {n}\n{}", r.len(), ciq.log("w0"));
     let d = &depth[0];
     for k in ["pending", "active", "scheduled", "retry", "dead"] {
-        assert_eq!(d[k].as_u64(), Some(0), "{k} is empty on the new master: {d}");
+        assert_eq!(
+            d[k].as_u64(),
+            Some(0),
+            "{k} is empty on the new master: {d}"
+        );
     }
     // In flight: 2 workers × concurrency 8 claimed, plus one unacknowledged outcome batch each.
     assert!(twice <= 2 * 8 * 2, "{twice} tasks ran twice");
@@ -153,7 +164,12 @@ fn acknowledged_enqueues_survive_a_failover() {
                 if o.status.success() {
                     ids.push(String::from_utf8_lossy(&o.stdout).trim().to_string());
                 } else {
-                    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+                    assert_eq!(
+                        o.status.code(),
+                        Some(3),
+                        "{}",
+                        String::from_utf8_lossy(&o.stderr)
+                    );
                     refused += 1;
                 }
             }
@@ -170,10 +186,20 @@ fn acknowledged_enqueues_survive_a_failover() {
     let node = set.node(replica);
     assert_eq!(node.role(), "master");
     let pending = node.cli(&["LRANGE", "ciq:{default}:pending", "0", "-1"]);
-    let missing: Vec<&String> = ids.iter().filter(|id| !pending.contains(id.as_str())).collect();
-    eprintln!("{} enqueues acknowledged, {refused} refused during the failover", ids.len());
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !pending.contains(id.as_str()))
+        .collect();
+    eprintln!(
+        "{} enqueues acknowledged, {refused} refused during the failover",
+        ids.len()
+    );
     assert!(ids.len() > 20, "enqueues went on: {}", ids.len());
-    assert!(missing.is_empty(), "{} acknowledged enqueues lost: {missing:?}", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged enqueues lost: {missing:?}",
+        missing.len()
+    );
 }
 
 #[test]
@@ -182,10 +208,16 @@ fn sentinel_url_errors_are_one_line_without_the_password() {
     let o = ciq.run(&["depth"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!err.contains("s3cret") && err.contains("names the master"), "{err}");
+    assert!(
+        !err.contains("s3cret") && err.contains("names the master"),
+        "{err}"
+    );
     // A sentinel that never answers: exit 3, password masked.
     let port = free_port();
-    let ciq = ciq_for(&format!("redis+sentinel://u:s3cret@127.0.0.1:{port}/m/0"), "");
+    let ciq = ciq_for(
+        &format!("redis+sentinel://u:s3cret@127.0.0.1:{port}/m/0"),
+        "",
+    );
     let o = ciq.run(&["depth"]);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);

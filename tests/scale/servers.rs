@@ -32,7 +32,8 @@ impl Node {
             .expect("redis-server runs (install it with ./install.sh)");
         self.child = Some(child);
         assert!(
-            wait(Duration::from_secs(10), || self.cli(&["PING"]).trim() == "PONG"),
+            wait(Duration::from_secs(10), || self.cli(&["PING"]).trim()
+                == "PONG"),
             "redis-server on {} did not answer",
             self.port
         );
@@ -91,9 +92,20 @@ impl SentinelSet {
             let d = dir.path().join(format!("d{port}"));
             std::fs::create_dir_all(&d).unwrap();
             let mut a: Vec<String> = [
-                "--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "",
-                "--appendonly", "no", "--daemonize", "no",
-                "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--repl-diskless-sync",
+                "yes",
+                "--repl-diskless-sync-delay",
+                "0",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -173,10 +185,16 @@ impl SentinelSet {
     /// Index (in `data`) of the node the sentinels call master now.
     pub fn master_port(&self) -> u16 {
         let out = self.sentinels[0].cli(&["SENTINEL", "get-master-addr-by-name", "mymaster"]);
-        out.lines().nth(1).and_then(|p| p.trim().parse().ok()).unwrap_or(0)
+        out.lines()
+            .nth(1)
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn node(&self, port: u16) -> &Node {
-        self.data.iter().find(|n| n.port == port).expect("a data node")
+        self.data
+            .iter()
+            .find(|n| n.port == port)
+            .expect("a data node")
     }
 }
