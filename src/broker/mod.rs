@@ -104,6 +104,11 @@ impl Broker {
     pub async fn connect_with(url: &str, opts: &BrokerOptions) -> Result<Broker> {
         let addr = redact_url(url);
         let opts = Arc::new(opts.clone());
+        if url.starts_with("redis+cluster://") {
+            return Err(Error::Invalid(format!(
+                "bad broker URL {addr}: Redis Cluster is not supported yet (use one Redis or redis+sentinel://)"
+            )));
+        }
         if sentinel::is_sentinel_url(url) {
             let target = sentinel::parse(url)
                 .map_err(|m| Error::Invalid(format!("bad broker URL {addr}: {m}")))?;
