@@ -15,8 +15,8 @@ Measurements per system
            last enqueue rep provides it, clock paused while snapshotting), every key is DUMPed, and
            each drain run starts from FLUSHDB + RESTORE of that snapshot: the queue
            holds byte-identical messages without paying the enqueue time again.
-  drain    queue pre-filled with N no-op tasks (each task body: INCR bench:done), then
-           the worker (variant) is spawned; we poll bench:done every 10 ms.
+  drain    queue pre-filled with N no-op tasks (each task body: INCR ciq:bench:done), then
+           the worker (variant) is spawned; we poll ciq:bench:done every 10 ms.
              drain_steady_tps = tasks done after the first observed completion /
                                 time from that poll until the count reached N
              drain_wall_tps   = N / time from spawning the worker until count == N
@@ -47,8 +47,8 @@ import redis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VENV_BIN = os.path.dirname(sys.executable)  # run this script with the venv's python
-DONE_KEY = "bench:done"
-LAT_KEY = "bench:lat"
+DONE_KEY = "ciq:bench:done"
+LAT_KEY = "ciq:bench:lat"
 QUEUE = os.environ.get("BENCH_QUEUE", "bench_q")
 TIMEOUT_BIN = "timeout"
 
@@ -233,8 +233,8 @@ class QueueSystem:
     """Interface every benchmarked system implements.
 
     Contract for the task bodies (the worker side):
-      noop task      : INCR bench:done
-      latency probe  : RPUSH bench:lat "<enq_ts> <start_ts>", start_ts = time.time()
+      noop task      : INCR ciq:bench:done
+      latency probe  : RPUSH ciq:bench:lat "<enq_ts> <start_ts>", start_ts = time.time()
                        taken first thing in the task body, enq_ts passed as argument.
     """
 

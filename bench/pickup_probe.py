@@ -17,19 +17,19 @@ import ulid_stub
 port = int(sys.argv[1])
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 300
 r = redis.Redis(port=port)
-r.delete("bench:lat")
+r.delete("ciq:bench:lat")
 time.sleep(0.5)
 after = {}
 for _ in range(n):
     t = time.time()
-    env = ('{"v":1,"id":"%s","task":"noop","queue":"bench_q","args":{"lat_key":"bench:lat",'
+    env = ('{"v":1,"id":"%s","task":"noop","queue":"bench_q","args":{"lat_key":"ciq:bench:lat",'
            '"enq_ts":%r},"attempt":1,"max_retries":3,"enqueued_at":%d}') % (ulid_stub.new(), t, int(t * 1000))
     r.lpush("ciq:{bench_q}:pending", env)
     after[round(t, 6)] = time.time()
     time.sleep(0.02)
 time.sleep(0.5)
 full, own = [], []
-for line in r.lrange("bench:lat", 0, -1):
+for line in r.lrange("ciq:bench:lat", 0, -1):
     a, b = line.decode().split()
     full.append((float(b) - float(a)) * 1000)
     k = round(float(a), 6)

@@ -1,6 +1,6 @@
 //! Beat (issue 3): exactly-once firing with several beats, failover after kill -9,
 //! one catch-up after downtime, config errors, SIGTERM release, `--once`, fencing,
-//! Redis restart. Helpers here are shared with `beat_inspect`.
+//! Redis restart, start-up with Redis down. Helpers here are shared with `beat_inspect`.
 
 use crate::harness::*;
 use serde::Deserialize;
@@ -426,4 +426,37 @@ fn beat_resumes_after_redis_restart_without_double_firing() {
         "no fire time twice across the restart"
     );
     assert_eq!(pending(&redis), h.len() as i64);
+}
+
+/// A beat started while Redis is down waits for it (and obeys SIGTERM meanwhile), then
+/// fires once Redis is up.
+#[test]
+fn a_beat_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
+    let mut redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config(EVERY_1S);
+    redis.kill();
+    let mut quitter = spawn_beat(&ciq, "quitter", "2s");
+    let mut a = spawn_beat(&ciq, "a", "2s");
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        quitter.try_wait().unwrap().is_none() && a.try_wait().unwrap().is_none(),
+        "a beat does not exit while Redis is down"
+    );
+    sigterm(&quitter);
+    assert!(
+        wait_exit(&mut quitter, Duration::from_secs(3)).is_some_and(|s| s.success()),
+        "SIGTERM while waiting for Redis stops it: {}",
+        ciq.log("quitter")
+    );
+    redis.restart();
+    assert!(
+        wait_until(Duration::from_secs(15), || history(&redis, "tick").len()
+            >= 2),
+        "it fires once Redis is up: {}",
+        ciq.log("a")
+    );
+    sigterm(&a);
+    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some());
+    assert_exactly_once(&redis, "tick", 1000);
 }

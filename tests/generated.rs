@@ -1,6 +1,7 @@
 //! Completions, man pages and `--help` snapshots are generated from the clap definitions
 //! and checked in. These tests fail when any of them is stale; regenerate with
-//! `CIQ_BLESS=1 cargo test --test tests generated`.
+//! `CIQ_BLESS=1 cargo test --test tests generated`. Blessing is refused when `CI` is set,
+//! so CI can never rewrite the files it is meant to check.
 
 use std::path::{Path, PathBuf};
 
@@ -12,10 +13,24 @@ fn command() -> clap::Command {
     ciq::cli::command().term_width(100)
 }
 
+/// Whether to write the files instead of checking them: `CIQ_BLESS` set, and never under
+/// CI (`CI` set), where blessing would make every check pass.
+fn blessing(bless: Option<&str>, ci: Option<&str>) -> Result<bool, String> {
+    match (bless, ci) {
+        (Some(_), Some(_)) => Err("CIQ_BLESS is refused when CI is set: CI must check the generated files, not rewrite them".into()),
+        (b, _) => Ok(b.is_some()),
+    }
+}
+
+fn bless() -> bool {
+    let var = |k| std::env::var(k).ok();
+    blessing(var("CIQ_BLESS").as_deref(), var("CI").as_deref()).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Compares `content` with the checked-in file, or writes it when blessing.
 /// Returns a description of the mismatch, if any.
 fn check(path: &Path, content: &[u8]) -> Option<String> {
-    if std::env::var_os("CIQ_BLESS").is_some() {
+    if bless() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
         return None;
@@ -110,4 +125,13 @@ fn help_snapshots_are_current() {
         ));
     }
     assert_all(problems);
+}
+
+#[test]
+fn bless_is_refused_under_ci() {
+    assert_eq!(blessing(None, None), Ok(false));
+    assert_eq!(blessing(None, Some("true")), Ok(false));
+    assert_eq!(blessing(Some("1"), None), Ok(true));
+    assert!(blessing(Some("1"), Some("true")).is_err());
+    assert!(blessing(Some(""), Some("")).is_err(), "set at all counts");
 }

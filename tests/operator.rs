@@ -124,10 +124,17 @@ fn metrics_endpoint_serves_prometheus_text() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut w = ciq.spawn_worker("w", &["--metrics-addr", &addr]);
-    ciq.ok(&["enqueue", "noop", "--count", "3", "--arg", "incr=t:done"]);
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--count",
+        "3",
+        "--arg",
+        "incr=ciq:bench:done",
+    ]);
     ciq.ok(&["enqueue", "noop", "--arg", "fail=fail"]);
     assert!(wait_until(Duration::from_secs(10), || redis
-        .int(&["GET", "t:done"])
+        .int(&["GET", "ciq:bench:done"])
         == 3));
     let mut body = String::new();
     assert!(wait_until(Duration::from_secs(5), || {

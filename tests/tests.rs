@@ -4,9 +4,12 @@ mod harness;
 
 mod beat;
 mod beat_inspect;
+mod faults;
 mod generated;
+mod hygiene;
 mod install;
 mod json_schemas;
+mod limits;
 mod operator;
 mod platform;
 mod queue_core;

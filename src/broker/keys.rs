@@ -83,6 +83,14 @@ impl QueueKeys {
     }
 }
 
+/// The only keys the built-in `noop` task may write (`incr`, `record`, `lat_key`): it is
+/// benchmark support, and must not let an enqueuer touch ciq's own keys.
+pub const BENCH_PREFIX: &str = "ciq:bench:";
+
+pub fn is_bench_key(key: &str) -> bool {
+    key.len() > BENCH_PREFIX.len() && key.starts_with(BENCH_PREFIX)
+}
+
 /// SET of every queue name that has ever been used.
 pub fn queues() -> String {
     format!("{PREFIX}:queues")
@@ -166,5 +174,19 @@ mod tests {
         );
         assert!(validate_queue_name("a{b}").is_err());
         assert!(validate_queue_name("test_execution").is_ok());
+    }
+
+    #[test]
+    fn only_keys_under_the_bench_prefix_are_bench_keys() {
+        assert!(is_bench_key("ciq:bench:done"));
+        for k in [
+            "ciq:bench:",
+            "ciq:{default}:pending",
+            "t:done",
+            "ciq:benchx",
+            "",
+        ] {
+            assert!(!is_bench_key(k), "{k}");
+        }
     }
 }

@@ -42,8 +42,23 @@ pub trait TaskHandler: Send + Sync {
 /// `sleep_ms` (pretend to work), `incr` (INCR that Redis key), `lat_key` + `enq_ts`
 /// (RPUSH "<enq_ts> <start_ts>" to that key: the benchmark's latency probe),
 /// `record` (RPUSH the task id to that key: lets tests count runs per task),
-/// `fail` ("retry" or "fail", to exercise those paths).
+/// `fail` ("retry" or "fail", to exercise those paths). The keys it writes must be under
+/// `ciq:bench:`; a task naming any other key fails permanently before touching Redis.
 pub struct Noop;
+
+/// The first `incr` / `record` / `lat_key` argument outside `ciq:bench:`, as an error.
+fn noop_key_error(args: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    ["incr", "record", "lat_key"].iter().find_map(|name| {
+        let v = args.get(*name)?;
+        match v.as_str() {
+            Some(k) if crate::broker::keys::is_bench_key(k) => None,
+            _ => Some(format!(
+                "noop: {name} must name a key under {:?} (got {v})",
+                crate::broker::keys::BENCH_PREFIX
+            )),
+        }
+    })
+}
 
 impl TaskHandler for Noop {
     fn handles(&self, task: &str) -> bool {
@@ -57,6 +72,9 @@ impl TaskHandler for Noop {
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0);
             let args = &ctx.envelope.args;
+            if let Some(error) = noop_key_error(args) {
+                return Outcome::Fail { error };
+            }
             let mut conn = ctx.broker.conn();
             if let (Some(key), Some(enq)) = (
                 args.get("lat_key").and_then(|v| v.as_str()),

@@ -124,7 +124,7 @@ async fn upkeep(shared: Arc<Shared>) {
                         s.held = true;
                         s.renew_at = now + lease / 3;
                         s.promote_at = now;
-                        s.sweep_at = now + shared.opts.sweep;
+                        s.sweep_at = now;
                     }
                     Ok(false) => s.try_at = now + jittered(lease),
                     Err(e) => {

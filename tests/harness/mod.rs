@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod via;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -34,10 +36,19 @@ impl Redis {
         Self::start_with(true)
     }
 
+    /// On a given port; panics unless the server answering there is the one it started.
+    pub fn start_on_port(port: u16) -> Redis {
+        Self::start_at(port, false)
+    }
+
     fn start_with(aof: bool) -> Redis {
+        Self::start_at(free_port(), aof)
+    }
+
+    fn start_at(port: u16, aof: bool) -> Redis {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut r = Redis {
-            port: free_port(),
+            port,
             dir,
             child: None,
             aof,
@@ -59,10 +70,29 @@ impl Redis {
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!("cannot start redis-server ({e}): install it (./install.sh does, or apt-get install redis-server)")
         });
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self.cli(&["PING"]).trim() == "PONG" {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "redis-server on port {} exited at start ({st}): is the port taken?",
+                    self.port
+                );
+            }
+            if self.try_cli(&["PING"]).is_ok_and(|o| o.trim() == "PONG") {
+                // Any server answers PING; only ours has our child's pid.
+                let answering = self.server_pid();
+                assert_eq!(
+                    answering,
+                    Some(pid),
+                    "the server answering on port {} is not the redis-server this test started",
+                    self.port
+                );
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -70,22 +100,72 @@ impl Redis {
         panic!("redis-server on port {} did not answer PING", self.port);
     }
 
+    /// `process_id` from `INFO server` of whatever answers on our port.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.cli(&["INFO", "server"])
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// The pid of the redis-server this harness spawned (None once killed).
+    pub fn child_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Runs a Redis command with redis-cli; returns its raw output.
-    pub fn cli(&self, args: &[&str]) -> String {
+    /// Runs a Redis command with redis-cli; its output, or why it failed (it could not
+    /// connect, or Redis answered with an error).
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(args)
             .output()
             .expect("redis-cli runs");
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        // redis-cli exits 0 for an error reply in a pipe; it prints "(error) ..." or "ERR ...".
+        let error_reply = [
+            "(error)",
+            "ERR ",
+            "WRONGTYPE ",
+            "LOADING ",
+            "NOSCRIPT ",
+            "BUSY",
+        ]
+        .iter()
+        .any(|p| stdout.starts_with(p));
+        if out.status.success() && !error_reply {
+            Ok(stdout)
+        } else {
+            Err(format!(
+                "redis-cli {args:?} on port {} failed ({}): {}{}",
+                self.port,
+                out.status,
+                stdout.trim(),
+                stderr.trim()
+            ))
+        }
     }
 
+    /// Runs a Redis command with redis-cli; returns its raw output. Panics if it fails.
+    pub fn cli(&self, args: &[&str]) -> String {
+        self.try_cli(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An integer reply; a nil reply (a missing key) is 0. Panics if redis-cli fails or
+    /// the reply is not an integer, so a dead server never reads as "0 tasks".
     pub fn int(&self, args: &[&str]) -> i64 {
-        self.cli(args).trim().parse().unwrap_or(0)
+        let out = self.cli(args);
+        let t = out.trim();
+        if t.is_empty() {
+            return 0;
+        }
+        t.parse()
+            .unwrap_or_else(|_| panic!("redis-cli {args:?}: not an integer: {t:?}"))
     }
 
     pub fn kill(&mut self) {
@@ -119,11 +199,19 @@ pub struct Ciq {
 }
 
 impl Ciq {
+    /// Starts with an empty `ciq.toml`, which every command is pointed at (`CIQ_CONFIG`):
+    /// a test never reads the host's `/etc/ciq/ciq.toml`.
     pub fn new(redis: &Redis) -> Ciq {
-        Ciq {
+        let ciq = Ciq {
             home: tempfile::tempdir().expect("tempdir"),
             broker: redis.url(),
-        }
+        };
+        ciq.config("");
+        ciq
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir().join("ciq.toml")
     }
 
     pub fn dir(&self) -> &Path {
@@ -132,7 +220,7 @@ impl Ciq {
 
     /// Writes `ciq.toml` in the working directory.
     pub fn config(&self, text: &str) -> &Self {
-        std::fs::write(self.dir().join("ciq.toml"), text).expect("write ciq.toml");
+        std::fs::write(self.config_path(), text).expect("write ciq.toml");
         self
     }
 
@@ -142,6 +230,7 @@ impl Ciq {
             .env("HOME", self.dir())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("CIQ_BROKER", &self.broker)
+            .env("CIQ_CONFIG", self.config_path())
             .current_dir(self.dir())
             .args(args);
         c
@@ -166,21 +255,31 @@ impl Ciq {
 
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
-        let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
-        let mut args = vec!["work", "--name", name];
-        args.extend_from_slice(extra);
+        let mut c = self.worker_cmd(name, extra);
         // Fast knobs through the environment so `extra` flags can override them.
-        self.cmd(&args)
-            .env("CIQ_LEASE", "2s")
+        c.env("CIQ_LEASE", "2s")
             .env("CIQ_HEARTBEAT", "500ms")
             .env("CIQ_SWEEP", "500ms")
             .env("CIQ_UPKEEP_LEASE", "1s")
-            .env("CIQ_SHUTDOWN_TIMEOUT", "5s")
-            .stdout(Stdio::null())
-            .stderr(log)
+            .env("CIQ_SHUTDOWN_TIMEOUT", "5s");
+        c.spawn().map(Proc).expect("spawn worker")
+    }
+
+    /// Starts `ciq work` with the shipped timing defaults (20 s lease, 5 s sweep).
+    pub fn spawn_worker_at_defaults(&self, name: &str, extra: &[&str]) -> Proc {
+        self.worker_cmd(name, extra)
             .spawn()
             .map(Proc)
             .expect("spawn worker")
+    }
+
+    fn worker_cmd(&self, name: &str, extra: &[&str]) -> Command {
+        let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
+        let mut args = vec!["work", "--name", name];
+        args.extend_from_slice(extra);
+        let mut c = self.cmd(&args);
+        c.stdout(Stdio::null()).stderr(log);
+        c
     }
 
     pub fn log(&self, name: &str) -> String {
@@ -220,6 +319,21 @@ pub fn sigterm(child: &Child) {
 pub fn sigkill(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Config overrides for tests that call the library: an explicit (empty) config file,
+/// so `config::load` never falls back to the host's `/etc/ciq/ciq.toml`.
+pub fn lib_overrides(dir: &Path, broker: &str) -> ciq::config::Overrides {
+    use ciq::config::{Source, Sourced};
+    let path = dir.join("ciq.toml");
+    if !path.exists() {
+        std::fs::write(&path, "").expect("write ciq.toml");
+    }
+    ciq::config::Overrides {
+        config: Some(path),
+        broker: Some(Sourced::new(broker.to_string(), Source::Flag)),
+        ..Default::default()
+    }
 }
 
 /// Runs a future on a fresh current-thread runtime (tests that call the library).

@@ -1,8 +1,11 @@
 //! A fresh platform database per test on SQLite, MariaDB/MySQL or PostgreSQL, built from
 //! the repo's copy of the platform DDL and dropped at the end. The servers come from
 //! `CIQ_TEST_MYSQL` / `CIQ_TEST_POSTGRES` (server URLs without a database), defaulting to
-//! the CI services on 127.0.0.1. An unreachable server fails the test: it never passes
-//! silently.
+//! the machine's local servers on 127.0.0.1 (MariaDB as root, PostgreSQL as postgres;
+//! the admin connections use the `mysql` and `postgres` databases every server has).
+//! An unreachable server fails the test: it never passes silently. Each database is
+//! named `ciq_t_<ulid>` and is dropped on Drop from the moment it is created, even when
+//! the test (or loading the DDL) panics; a failed drop is reported, never ignored.
 
 use ciq::on_db;
 use ciq::platform::Db;
@@ -20,11 +23,128 @@ pub struct TestDb {
     pub backend: Backend,
     /// The URL ciq is given.
     pub url: String,
-    name: String,
-    admin_url: String,
+    pub name: String,
     pub db: Db,
     pub rt: tokio::runtime::Runtime,
     _dir: Option<tempfile::TempDir>,
+    /// Dropped after `db` is closed (TestDb's Drop closes it): drops the database.
+    _guard: DropDatabase,
+}
+
+fn admin_url(b: Backend) -> String {
+    match b {
+        Backend::Sqlite => String::new(),
+        Backend::MySql => format!("{}/mysql", server(b)),
+        Backend::Postgres => format!("{}/postgres", server(b)),
+    }
+}
+
+fn server(b: Backend) -> String {
+    match b {
+        Backend::Sqlite => String::new(),
+        Backend::MySql => {
+            std::env::var("CIQ_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+        }
+        Backend::Postgres => std::env::var("CIQ_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Drops a test database when dropped; a failure is a test failure (or, while already
+/// panicking, a message on stderr).
+struct DropDatabase {
+    backend: Backend,
+    name: String,
+}
+
+impl DropDatabase {
+    fn run(&self) -> Result<(), String> {
+        let admin = admin_url(self.backend);
+        let drop_sql = format!("DROP DATABASE IF EXISTS {}", self.name);
+        rt().block_on(async {
+            match self.backend {
+                Backend::Sqlite => Ok(()),
+                Backend::MySql => {
+                    let a = sqlx::MySqlPool::connect(&admin)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let r = sqlx::raw_sql(&drop_sql).execute(&a).await;
+                    a.close().await;
+                    r.map(|_| ()).map_err(|e| e.to_string())
+                }
+                Backend::Postgres => {
+                    let a = sqlx::PgPool::connect(&admin)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let r = sqlx::raw_sql(&format!("{drop_sql} WITH (FORCE)"))
+                        .execute(&a)
+                        .await;
+                    a.close().await;
+                    r.map(|_| ()).map_err(|e| e.to_string())
+                }
+            }
+        })
+    }
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        if let Err(e) = self.run() {
+            let msg = format!(
+                "could not drop test database {} ({:?}): {e}",
+                self.name, self.backend
+            );
+            if std::thread::panicking() {
+                eprintln!("{msg}");
+            } else {
+                panic!("{msg}");
+            }
+        }
+    }
+}
+
+/// Whether a database of this name exists on the backend's server.
+pub fn database_exists(b: Backend, name: &str) -> bool {
+    let admin = admin_url(b);
+    rt().block_on(async {
+        match b {
+            Backend::Sqlite => false,
+            Backend::MySql => {
+                let a = sqlx::MySqlPool::connect(&admin)
+                    .await
+                    .expect("connect MariaDB");
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                )
+                .bind(name)
+                .fetch_one(&a)
+                .await
+                .expect("list databases");
+                a.close().await;
+                n > 0
+            }
+            Backend::Postgres => {
+                let a = sqlx::PgPool::connect(&admin)
+                    .await
+                    .expect("connect PostgreSQL");
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+                        .bind(name)
+                        .fetch_one(&a)
+                        .await
+                        .expect("list databases");
+                a.close().await;
+                n > 0
+            }
+        }
+    })
 }
 
 fn schema_file(b: Backend) -> PathBuf {
@@ -46,28 +166,28 @@ impl TestDb {
 
     /// A database built from the platform DDL as changed by `edit`.
     pub fn with_ddl(b: Backend, edit: impl FnOnce(String) -> String) -> TestDb {
-        let ddl = edit(std::fs::read_to_string(schema_file(b)).expect("read the schema copy"));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
         let name = format!("ciq_t_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let (url, admin_url, dir) = match b {
+        Self::create(b, &name, edit)
+    }
+
+    /// A database of this name (`ciq_t_…`) built from the edited DDL.
+    pub fn create(b: Backend, name: &str, edit: impl FnOnce(String) -> String) -> TestDb {
+        let ddl = edit(std::fs::read_to_string(schema_file(b)).expect("read the schema copy"));
+        let rt = rt();
+        let name = name.to_string();
+        let admin_url = admin_url(b);
+        let (url, dir) = match b {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let url = format!("sqlite://{}", dir.path().join("platform.db").display());
-                (url, String::new(), Some(dir))
+                (url, Some(dir))
             }
-            Backend::MySql => {
-                let base = std::env::var("CIQ_TEST_MYSQL")
-                    .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-                (format!("{base}/{name}"), format!("{base}/mysql"), None)
-            }
-            Backend::Postgres => {
-                let base = std::env::var("CIQ_TEST_POSTGRES")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                (format!("{base}/{name}"), format!("{base}/test"), None)
-            }
+            _ => (format!("{}/{name}", server(b)), None),
+        };
+        // From here on a panic (bad DDL, lost server) still drops the database.
+        let guard = DropDatabase {
+            backend: b,
+            name: name.clone(),
         };
         let db = rt.block_on(async {
             match b {
@@ -106,10 +226,10 @@ impl TestDb {
             backend: b,
             url,
             name,
-            admin_url,
             db,
             rt,
             _dir: dir,
+            _guard: guard,
         }
     }
 
@@ -191,29 +311,9 @@ pub enum Bind {
 }
 
 impl Drop for TestDb {
+    /// Closes the pool; then `_guard` drops the database.
     fn drop(&mut self) {
-        let (name, admin, backend) = (self.name.clone(), self.admin_url.clone(), self.backend);
         let db = self.db.clone();
-        self.rt.block_on(async move {
-            db.close().await;
-            let drop_sql = format!("DROP DATABASE IF EXISTS {name}");
-            match backend {
-                Backend::Sqlite => {}
-                Backend::MySql => {
-                    if let Ok(a) = sqlx::MySqlPool::connect(&admin).await {
-                        let _ = sqlx::raw_sql(&drop_sql).execute(&a).await;
-                        a.close().await;
-                    }
-                }
-                Backend::Postgres => {
-                    if let Ok(a) = sqlx::PgPool::connect(&admin).await {
-                        let _ = sqlx::raw_sql(&format!("{drop_sql} WITH (FORCE)"))
-                            .execute(&a)
-                            .await;
-                        a.close().await;
-                    }
-                }
-            }
-        });
+        self.rt.block_on(async move { db.close().await });
     }
 }

@@ -1,0 +1,488 @@
+//! The queue's fault guarantees, each run twice: through the built-in `noop` and through
+//! the `exec` runner production uses (a recording script). Runs are checked by task id.
+
+use crate::harness::via::{counts, lines, Mode, Via};
+use crate::harness::*;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Declares `name::noop` and `name::exec` running `body(Via)`.
+macro_rules! via_both {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[test]
+            fn noop() {
+                $body(crate::harness::via::Via::Noop)
+            }
+            #[test]
+            fn exec() {
+                $body(crate::harness::via::Via::Exec)
+            }
+        }
+    };
+}
+
+fn depth(ciq: &Ciq) -> serde_json::Value {
+    let out = ciq.ok(&["depth", "--json", "default"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("depth --json");
+    v[0].clone()
+}
+
+fn states(ciq: &Ciq) -> [u64; 5] {
+    let d = depth(ciq);
+    ["pending", "active", "scheduled", "retry", "dead"].map(|k| d[k].as_u64().unwrap_or(u64::MAX))
+}
+
+fn stat(redis: &Redis, field: &str) -> i64 {
+    redis.int(&["HGET", "ciq:{default}:stats", field])
+}
+
+fn enqueue(ciq: &Ciq, via: Via, sleep_ms: u64, mode: Mode) -> String {
+    let a = via.args(sleep_ms, mode);
+    ciq.ok(&["enqueue", via.task(), "--args-json", &a])
+        .trim()
+        .to_string()
+}
+
+/// Ids of the envelopes in the pending list, front (next out) first.
+fn pending_ids(redis: &Redis) -> Vec<String> {
+    let mut ids: Vec<String> = redis
+        .cli(&["LRANGE", "ciq:{default}:pending", "0", "-1"])
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("envelope")["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        })
+        .collect();
+    ids.reverse();
+    ids
+}
+
+/// Ids of the tasks leased to the worker named `name` (`ciq:{Q}:active` is
+/// `id -> worker|claimed_ms|envelope`, the worker id being `name@host:pid:tag`).
+fn held_by(redis: &Redis, name: &str) -> Vec<String> {
+    let out = redis.cli(&["HGETALL", "ciq:{default}:active"]);
+    let l: Vec<&str> = out.lines().collect();
+    let owner = format!("{name}@");
+    l.chunks(2)
+        .filter(|kv| kv.len() == 2 && kv[1].starts_with(&owner))
+        .map(|kv| kv[0].to_string())
+        .collect()
+}
+
+fn wait_started(ciq: &Ciq, redis: &Redis, via: Via, id: &str) {
+    assert!(
+        wait_until(Duration::from_secs(10), || via
+            .started(ciq, redis)
+            .iter()
+            .any(|s| s == id)
+            || (via == Via::Noop && depth(ciq)["active"] == 1)),
+        "task {id} never started"
+    );
+}
+
+fn kill_9_mid_task(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config(&ciq, "", "");
+    let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
+    let id = enqueue(&ciq, via, 1500, Mode::Ok);
+    assert!(
+        wait_until(Duration::from_secs(10), || held_by(&redis, "a")
+            == [id.clone()]),
+        "worker a runs the task"
+    );
+    wait_started(&ciq, &redis, via, &id);
+    sigkill(&mut a);
+    let t0 = Instant::now();
+    let _b = ciq.spawn_worker("b", &[]);
+    assert!(
+        wait_until(Duration::from_secs(30), || stat(&redis, "done") == 1),
+        "the task completes on another worker; log: {}",
+        ciq.log("b")
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
+    match via {
+        // noop records at its end: the killed run never got there.
+        Via::Noop => assert_eq!(via.finished(&ciq, &redis), vec![id.clone()]),
+        // The script recorded both starts, in two different processes.
+        Via::Exec => {
+            let starts = lines(&ciq, "starts");
+            assert_eq!(starts.len(), 2, "{starts:?}");
+            assert!(starts.iter().all(|r| r.id == id));
+            assert_ne!(starts[0].pid, starts[1].pid);
+        }
+    }
+}
+via_both!(
+    kill_9_mid_task_runs_again_on_another_worker,
+    super::kill_9_mid_task
+);
+
+/// At the shipped defaults (20 s lease, 5 s sweep, no fast knobs) a task of a `kill -9`ed
+/// worker runs again on another worker within 30 s, as the README promises, and completes.
+#[test]
+fn kill_9_recovery_at_shipped_defaults_is_within_30s() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let via = Via::Exec;
+    via.config(&ciq, "", "");
+    let mut a = ciq.spawn_worker_at_defaults("a", &["--concurrency", "1"]);
+    let id = enqueue(&ciq, via, 2000, Mode::Ok);
+    wait_started(&ciq, &redis, via, &id);
+    sigkill(&mut a);
+    let t0 = Instant::now();
+    let _b = ciq.spawn_worker_at_defaults("b", &[]);
+    // "Runs again on another worker": the recording script's second start.
+    let rerun = wait_until(Duration::from_secs(35), || lines(&ciq, "starts").len() >= 2);
+    let took = t0.elapsed();
+    assert!(rerun, "not run again after 35 s; log: {}", ciq.log("b"));
+    assert!(
+        took <= Duration::from_secs(30),
+        "recovery took {took:?} at the defaults"
+    );
+    // It waited for the lease: a recovery much faster than 20 s means the defaults were not used.
+    assert!(took >= Duration::from_secs(10), "recovered in {took:?}");
+    eprintln!("kill -9 recovery at the shipped defaults: {took:?}");
+    assert!(
+        wait_until(Duration::from_secs(10), || stat(&redis, "done") == 1),
+        "and it completes"
+    );
+    assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
+    let starts = lines(&ciq, "starts");
+    assert_eq!(starts.len(), 2, "{starts:?}");
+}
+
+/// 10,000 tasks, 2 workers of 8 killed and restarted in turn every 0.7 s, at the default
+/// retry limits (3 retries, 20 deliveries). Every task completes, nothing goes dead, and
+/// the only ids that ran more than once were leased to a worker when it was killed.
+fn kill_loop(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config(&ciq, "", "");
+    let n = 10_000;
+    let args = via.args(if via == Via::Noop { 2 } else { 0 }, Mode::Ok);
+    ciq.ok(&[
+        "enqueue",
+        via.task(),
+        "--count",
+        &n.to_string(),
+        "--args-json",
+        &args,
+    ]);
+    let all: HashSet<String> = pending_ids(&redis).into_iter().collect();
+    assert_eq!(all.len(), n);
+    // A 5 s lease: a live worker on a loaded machine never loses its lease, so every
+    // repeat comes from a kill.
+    let knobs = ["--concurrency", "8", "--lease", "5s", "--heartbeat", "1s"];
+    let mut names = ["w0".to_string(), "w1".to_string()];
+    let mut workers = vec![
+        ciq.spawn_worker("w0", &knobs),
+        ciq.spawn_worker("w1", &knobs),
+    ];
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut kills = 0;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while redis.int(&["LLEN", "ciq:{default}:pending"]) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(700));
+        let k = kills % 2;
+        sigkill(&mut workers[k]);
+        // Dead now: what it held stays leased to it until a sweeper recovers it.
+        in_flight.extend(held_by(&redis, &names[k]));
+        kills += 1;
+        names[k] = format!("w{k}-{kills}");
+        workers[k] = ciq.spawn_worker(&names[k], &knobs);
+    }
+    let drained = wait_until(Duration::from_secs(120), || {
+        redis.int(&["LLEN", "ciq:{default}:pending"]) == 0
+            && redis.int(&["HLEN", "ciq:{default}:active"]) == 0
+            && redis.int(&["ZCARD", "ciq:{default}:retry"]) == 0
+    });
+    for w in &mut workers {
+        sigkill(w);
+    }
+    let finished = counts(&via.finished(&ciq, &redis));
+    let started = counts(&via.started(&ciq, &redis));
+    let d = depth(&ciq);
+    assert!(
+        drained,
+        "drained: {} of {n} finished after {kills} kills; {d}",
+        finished.len()
+    );
+    assert_eq!(
+        d["dead"].as_u64(),
+        Some(0),
+        "nothing dead at the defaults: {d}"
+    );
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|id| !finished.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} never finished: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        started.keys().all(|id| all.contains(id)),
+        "only enqueued ids ran"
+    );
+    let repeated: Vec<&String> = started
+        .iter()
+        .filter(|(_, &c)| c > 1)
+        .map(|(id, _)| id)
+        .collect();
+    let strays: Vec<&&String> = repeated
+        .iter()
+        .filter(|id| !in_flight.contains(**id))
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "{} ids ran twice without being in flight at a kill: {:?}",
+        strays.len(),
+        &strays[..strays.len().min(5)]
+    );
+    assert!(kills >= 3, "the loop killed workers: {kills}");
+    eprintln!(
+        "{via:?}: {n} tasks, {kills} kills, {} ids in flight at a kill, {} ran more than once",
+        in_flight.len(),
+        repeated.len()
+    );
+}
+via_both!(
+    ten_thousand_tasks_survive_workers_killed_and_restarted,
+    super::kill_loop
+);
+
+fn redis_restart(via: Via) {
+    let mut redis = Redis::start_aof();
+    let ciq = Ciq::new(&redis);
+    via.config(&ciq, "", "");
+    let n = 3000;
+    let args = via.args(if via == Via::Noop { 2 } else { 0 }, Mode::Ok);
+    ciq.ok(&[
+        "enqueue",
+        via.task(),
+        "--count",
+        &n.to_string(),
+        "--args-json",
+        &args,
+    ]);
+    let all: HashSet<String> = pending_ids(&redis).into_iter().collect();
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "4"]);
+    assert!(wait_until(Duration::from_secs(30), || via
+        .finished_count(&ciq, &redis)
+        > 200));
+    redis.restart();
+    let ok = wait_until(Duration::from_secs(90), || {
+        via.finished_count(&ciq, &redis) >= n && states(&ciq)[..4] == [0, 0, 0, 0]
+    });
+    let finished = counts(&via.finished(&ciq, &redis));
+    sigterm(&w);
+    assert!(
+        wait_exit(&mut w, Duration::from_secs(10)).is_some(),
+        "worker still stops cleanly"
+    );
+    let missing = all.iter().filter(|id| !finished.contains_key(*id)).count();
+    assert!(
+        ok && missing == 0,
+        "all tasks ran after the restart: {missing} of {n} missing; log: {}",
+        ciq.log("w")
+    );
+    assert_eq!(depth(&ciq)["dead"].as_u64(), Some(0));
+    let log = ciq.log("w");
+    assert!(
+        log.contains("retrying") || log.contains("failed"),
+        "the outage was logged"
+    );
+}
+via_both!(redis_restart_mid_drain_loses_nothing, super::redis_restart);
+
+fn sigterm_lets_a_long_task_finish(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config(&ciq, "", "");
+    let mut w = ciq.spawn_worker("w", &[]);
+    let id = enqueue(&ciq, via, 1500, Mode::Ok);
+    wait_started(&ciq, &redis, via, &id);
+    sigterm(&w);
+    let st = wait_exit(&mut w, Duration::from_secs(10)).expect("stops");
+    assert!(st.success(), "{st}");
+    assert_eq!(via.finished(&ciq, &redis), vec![id], "finished before exit");
+    assert_eq!(stat(&redis, "done"), 1, "and its outcome was recorded");
+    assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
+}
+via_both!(
+    sigterm_lets_a_long_task_finish,
+    super::sigterm_lets_a_long_task_finish
+);
+
+/// Past `--shutdown-timeout` the running task goes back to the *front* of pending, ahead
+/// of tasks that were waiting, and the next worker runs it first.
+fn sigterm_past_the_timeout(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config(&ciq, "", "");
+    let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "300ms", "--concurrency", "1"]);
+    let long = enqueue(&ciq, via, 20_000, Mode::Ok);
+    wait_started(&ciq, &redis, via, &long);
+    let b = enqueue(&ciq, via, 0, Mode::Ok);
+    let c = enqueue(&ciq, via, 0, Mode::Ok);
+    assert_eq!(pending_ids(&redis), vec![b.clone(), c.clone()]);
+    sigterm(&w);
+    let st = wait_exit(&mut w, Duration::from_secs(5)).expect("stops after the shutdown timeout");
+    assert!(st.success());
+    assert_eq!(
+        pending_ids(&redis),
+        vec![long.clone(), b.clone(), c.clone()],
+        "the interrupted task is next out"
+    );
+    assert_eq!(via.finished(&ciq, &redis), Vec::<String>::new());
+    let _w2 = ciq.spawn_worker("w2", &["--concurrency", "1"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || held_by(&redis, "w2")
+            == [long.clone()]),
+        "the next worker takes the interrupted task first: {:?}",
+        pending_ids(&redis)
+    );
+    assert_eq!(pending_ids(&redis), vec![b, c]);
+}
+via_both!(
+    sigterm_past_the_timeout_returns_the_task_to_the_front_of_pending,
+    super::sigterm_past_the_timeout
+);
+
+fn second_signal(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config(&ciq, "", "");
+    let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "60s"]);
+    let id = enqueue(&ciq, via, 20_000, Mode::Ok);
+    wait_started(&ciq, &redis, via, &id);
+    sigterm(&w);
+    std::thread::sleep(Duration::from_millis(200));
+    sigterm(&w);
+    let st = wait_exit(&mut w, Duration::from_secs(5)).expect("a second signal stops at once");
+    assert!(st.success(), "{st}");
+    assert_eq!(pending_ids(&redis), vec![id]);
+    assert_eq!(states(&ciq), [1, 0, 0, 0, 0]);
+}
+via_both!(second_signal_returns_tasks_at_once, super::second_signal);
+
+fn dead(ciq: &Ciq) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
+}
+
+/// Retries wait a measured backoff (full jitter up to 3 s here), then the task goes dead
+/// with its reason; a permanent failure is not retried; `requeue` gives fresh attempts.
+fn retries(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    via.config_with(
+        &ciq,
+        "max_retries = 2\nbackoff = \"3s\"\nbackoff_max = \"3s\"",
+        "",
+        true,
+    );
+    let n = 10;
+    let t0 = Instant::now();
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "16"]);
+    let retrying: Vec<String> = (0..n).map(|_| enqueue(&ciq, via, 0, Mode::Retry)).collect();
+    let perm = enqueue(&ciq, via, 0, Mode::Fail);
+    assert!(
+        wait_until(Duration::from_secs(30), || depth(&ciq)["dead"] == n + 1),
+        "{}",
+        depth(&ciq)
+    );
+    let took = t0.elapsed();
+    let runs = counts(&via.finished(&ciq, &redis));
+    for id in &retrying {
+        assert_eq!(runs.get(id), Some(&3), "1 try + 2 retries: {id}");
+    }
+    assert_eq!(
+        runs.get(&perm),
+        Some(&1),
+        "a permanent failure is not retried"
+    );
+    // Each task waited two backoffs of up to 3 s each; without them the whole run takes
+    // about as long as the promoter's 1 s poll allows, twice.
+    assert!(
+        took >= Duration::from_secs(3) && took <= Duration::from_secs(12),
+        "{n} tasks with 2 backoffs of up to 3 s took {took:?}"
+    );
+    if via == Via::Exec {
+        // Gap between the end of one attempt and the start of the next, per task.
+        let (starts, ends) = (lines(&ciq, "starts"), lines(&ciq, "ends"));
+        let mut gaps = vec![];
+        for id in &retrying {
+            let s: Vec<u64> = starts
+                .iter()
+                .filter(|r| &r.id == id)
+                .filter_map(|r| r.ms)
+                .collect();
+            let e: Vec<u64> = ends
+                .iter()
+                .filter(|r| &r.id == id)
+                .filter_map(|r| r.ms)
+                .collect();
+            assert_eq!((s.len(), e.len()), (3, 3), "{id}");
+            gaps.extend([s[1] - e[0], s[2] - e[1]]);
+        }
+        let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
+        let max = *gaps.iter().max().unwrap();
+        eprintln!("backoff gaps (ms): mean {mean}, max {max}: {gaps:?}");
+        assert!(
+            max <= 3_800,
+            "no wait beyond backoff_max (+ slack): {gaps:?}"
+        );
+        assert!(
+            (900..=2_700).contains(&mean),
+            "full jitter over 0..3 s averages ~1.5 s: {gaps:?}"
+        );
+    }
+    let dead = dead(&ciq);
+    let p = dead
+        .iter()
+        .find(|d| d["id"] == perm.as_str())
+        .expect("permanent failure is dead");
+    assert_eq!(
+        (p["attempt"].as_u64(), p["reason"].as_str()),
+        (Some(1), Some("failed permanently"))
+    );
+    for id in &retrying {
+        let d = dead
+            .iter()
+            .find(|d| d["id"] == id.as_str())
+            .expect("retried task is dead");
+        assert_eq!(d["attempt"], 3, "{d}");
+        assert!(
+            d["reason"].as_str().unwrap().contains("retries exhausted"),
+            "{d}"
+        );
+        assert!(!d["last_error"].as_str().unwrap_or("").is_empty(), "{d}");
+    }
+    // Counters: exhausted retries are `dead`, a permanent failure is `failed`.
+    assert_eq!(
+        (stat(&redis, "dead"), stat(&redis, "failed")),
+        (n as i64, 1)
+    );
+    // requeue gives it a fresh set of attempts
+    ciq.ok(&["requeue", &retrying[0]]);
+    assert!(wait_until(Duration::from_secs(20), || counts(
+        &via.finished(&ciq, &redis)
+    )
+    .get(&retrying[0])
+        == Some(&6)));
+    assert!(wait_until(Duration::from_secs(5), || depth(&ciq)["dead"] == n + 1));
+    sigterm(&w);
+    wait_exit(&mut w, Duration::from_secs(10));
+}
+via_both!(
+    retries_with_measured_backoff_then_dead_with_reason,
+    super::retries
+);
