@@ -61,7 +61,8 @@ impl Broker {
         if n == 0 {
             return Ok(None);
         }
-        let (a, b): (Vec<(String, f64)>, Vec<(String, f64)>) = redis::pipe()
+        type Firsts = (Vec<(String, f64)>, Vec<(String, f64)>);
+        let (a, b): Firsts = redis::pipe()
             .zrange_withscores(&q.scheduled, 0, 0)
             .zrange_withscores(&q.retry, 0, 0)
             .query_async(&mut c)
