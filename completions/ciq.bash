@@ -1368,13 +1368,17 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__status)
-            opts="-q -h --watch --stuck-after --config --broker --database --json --quiet --help"
+            opts="-q -h --watch --count --stuck-after --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,7 +54,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l countdown -d 'Run no
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l eta -d 'Run no sooner than this time (RFC 3339, e.g. 2026-11-28T10:00:00Z)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l unique -d 'Unique key (overrides the task\'s template); a held key makes this a duplicate' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l timeout -d 'With --wait: give up after this long (exit 5)' -r
-complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l count -d 'Enqueue this many copies (bulk, pipelined; no unique key). Prints the count' -r
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l count -d 'Enqueue this many copies (1 to 1000000; bulk, no unique key). Prints the count. Batches of 1,000 go in whole or not at all: when Redis runs out of memory part-way the ids that went in are printed instead, and the exit code is 7' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
@@ -169,7 +169,8 @@ complete -c ciq -n "__fish_ciq_using_subcommand resume" -l database -d 'Platform
 complete -c ciq -n "__fish_ciq_using_subcommand resume" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand resume" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand resume" -s h -l help -d 'Print help'
-complete -c ciq -n "__fish_ciq_using_subcommand status" -l watch -d 'Refresh every DURATION in place (on a terminal), e.g. 2s' -r
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l watch -d 'Refresh every DURATION (at least 500ms) in place, e.g. 2s. Needs a terminal, or --count to stop after N screens' -r
+complete -c ciq -n "__fish_ciq_using_subcommand status" -l count -d 'With --watch: stop after this many screens (allows --watch without a terminal)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand status" -l stuck-after -d 'A pending task older than this is a problem' -r
 complete -c ciq -n "__fish_ciq_using_subcommand status" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand status" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r

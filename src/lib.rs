@@ -1,6 +1,7 @@
 //! ciq — a Redis-backed task queue and rollout toolkit for a CI platform.
 //!
 //! Modules, from the bottom up (each depends only on those above it):
+//! - `secrets`: which names hold secrets, redaction, what a runner's child never inherits.
 //! - `config`: flags > `CIQ_*` env > `ciq.toml` > defaults, with the source of each value.
 //! - `broker`: Redis keys, Lua transitions, the envelope; the only code that talks to Redis
 //!   about tasks.
@@ -20,5 +21,6 @@ pub mod output;
 pub mod platform;
 pub mod rollout;
 pub mod runner;
+pub mod secrets;
 pub mod submit;
 pub mod worker;

@@ -30,7 +30,9 @@ pub fn render_template(tpl: &str, args: &Args) -> Result<String, String> {
 }
 
 /// The envelope for `task` with `args`: queue (or `queue`), max retries and unique key
-/// (`unique`, else the task's template) from the config. Errors are one line.
+/// (`unique`, else the task's template) from the config. Errors are one line. Every path
+/// that builds a message comes through here (enqueue, beat, discovery, `ciq up`), so a
+/// secret in the args (at any depth) or in the unique key is refused here for all.
 pub fn build_envelope(
     cfg: &Config,
     task: &str,
@@ -38,6 +40,9 @@ pub fn build_envelope(
     queue: Option<&str>,
     unique: Option<&str>,
 ) -> Result<Envelope, String> {
+    if let Some(path) = crate::secrets::find_secret_arg(&args) {
+        return Err(crate::secrets::refusal(&format!("argument {path:?}")));
+    }
     let t = cfg.task(task).ok_or_else(|| {
         format!(
             "unknown task {task:?}; known tasks: {}",
@@ -51,6 +56,12 @@ pub fn build_envelope(
         (None, Some(tpl)) => Some(render_template(tpl, &args)?),
         (None, None) => None,
     };
+    if unique_key
+        .as_deref()
+        .is_some_and(crate::secrets::unique_has_secret)
+    {
+        return Err(crate::secrets::refusal("the unique key"));
+    }
     Ok(Envelope {
         unique_key,
         ..Envelope::new(task, &queue, args, t.max_retries)
@@ -70,5 +81,8 @@ mod tests {
             "start_test:42"
         );
         assert!(render_template("x:{missing}", &a).is_err());
+        assert!(render_template("x:{test_id", &a)
+            .unwrap_err()
+            .contains("unclosed"));
     }
 }

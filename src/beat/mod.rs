@@ -102,6 +102,9 @@ pub async fn run(
         "beat started"
     );
     let mut backoff = opts.tick;
+    // Until a pass has worked, an ACL or login refusal is a configuration error: exit
+    // with it (exit 3) instead of retrying forever. Later ones are retried (and logged).
+    let mut worked = false;
     let result = loop {
         if *shutdown.borrow() != Shutdown::Run {
             break Ok(());
@@ -114,11 +117,12 @@ pub async fn run(
         };
         let wait = match outcome {
             Ok(next) => {
+                worked = true;
                 backoff = opts.tick;
                 let until_next = next.map(|n| Duration::from_millis(n.saturating_sub(now_ms())));
                 until_next.map_or(opts.tick, |d| d.clamp(Duration::from_millis(5), opts.tick))
             }
-            Err(e) if opts.once => break Err(e),
+            Err(e) if opts.once || (e.is_access() && !worked) => break Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "beat pass failed; retrying (nothing fires meanwhile)");
                 let w = backoff;

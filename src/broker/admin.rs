@@ -190,6 +190,20 @@ impl Broker {
             .collect())
     }
 
+    /// The stored message JSON of each id (None when the queue holds no such task).
+    pub async fn task_data(&self, queue: &str, ids: &[String]) -> Result<Vec<Option<String>>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut c = self.conn();
+        redis::cmd("HMGET")
+            .arg(QueueKeys::new(queue).data)
+            .arg(ids)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     /// Moves dead tasks back to pending. Per id: 1 requeued, 0 not dead, -1 unique key held.
     pub async fn requeue_dead(&self, queue: &str, ids: &[String]) -> Result<Vec<i64>> {
         let q = QueueKeys::new(queue);
@@ -308,6 +322,31 @@ pub struct ServerInfo {
     pub version: String,
     pub used_memory_human: String,
     pub aof_enabled: bool,
+    /// Bytes in use, and the limit (0 = none).
+    #[serde(default)]
+    pub used_memory: u64,
+    #[serde(default)]
+    pub maxmemory: u64,
+    /// `noeviction` keeps every task; any other policy may delete queued tasks silently.
+    #[serde(default)]
+    pub maxmemory_policy: String,
+}
+
+impl ServerInfo {
+    /// A policy other than `noeviction`: Redis may delete keys (queued tasks) to make room.
+    pub fn evicting(&self) -> bool {
+        !self.maxmemory_policy.is_empty() && self.maxmemory_policy != "noeviction"
+    }
+
+    /// Share of `maxmemory` in use; None without a limit.
+    pub fn memory_used_ratio(&self) -> Option<f64> {
+        (self.maxmemory > 0).then(|| self.used_memory as f64 / self.maxmemory as f64)
+    }
+
+    /// At the limit under `noeviction`: every write (enqueue, heartbeat, outcome) fails.
+    pub fn out_of_memory(&self) -> bool {
+        !self.evicting() && self.memory_used_ratio().is_some_and(|r| r >= 1.0)
+    }
 }
 
 impl Broker {
@@ -331,6 +370,9 @@ impl Broker {
             version: field("redis_version"),
             used_memory_human: field("used_memory_human"),
             aof_enabled: field("aof_enabled") == "1",
+            used_memory: field("used_memory").parse().unwrap_or(0),
+            maxmemory: field("maxmemory").parse().unwrap_or(0),
+            maxmemory_policy: field("maxmemory_policy"),
         })
     }
 

@@ -47,22 +47,6 @@ enum Link {
     Sentinel(Arc<sentinel::Failover>),
 }
 
-/// `redis://user:secret@host/0` -> `redis://user:***@host/0`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            if creds.contains(':') {
-                format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
-            } else {
-                url.to_string()
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// CA certificate (PEM) that signs the Redis server's TLS certificate, for `rediss://`
 /// brokers with a private CA. Set once at start-up from `broker_ca_file`.
 static BROKER_CA: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
@@ -97,6 +81,7 @@ fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
 impl Broker {
     /// Connects once, failing fast (commands): an unreachable Redis is an error at once.
     pub async fn connect(url: &str) -> Result<Broker> {
+<<<<<<< HEAD
         Broker::connect_with(url, &BrokerOptions::default()).await
     }
 
@@ -123,6 +108,9 @@ impl Broker {
                 opts,
             });
         }
+=======
+        let addr = crate::secrets::redact_url(url);
+>>>>>>> main
         let client = client_for(url, &addr)?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
@@ -245,20 +233,5 @@ impl Broker {
             .await
             .map(|_| ())
             .map_err(|e| self.err(e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_never_print() {
-        assert_eq!(
-            redact_url("redis://u:s3cret@h:6379/0"),
-            "redis://u:***@h:6379/0"
-        );
-        assert_eq!(redact_url("redis://:s3cret@h/0"), "redis://:***@h/0");
-        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
     }
 }

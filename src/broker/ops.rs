@@ -100,11 +100,16 @@ impl Broker {
         })
     }
 
-    /// Enqueues many immediate tasks without unique keys in pipelined batches (bench, bulk).
-    pub async fn enqueue_bulk(&self, envs: &[Envelope]) -> Result<()> {
+    /// Enqueues many immediate tasks without unique keys in batches of 1,000, each batch
+    /// one MULTI/EXEC transaction: a batch goes in whole or not at all (Redis refuses it
+    /// at queueing time when out of memory), so the count that went in is exact. Returns
+    /// how many went in and the error that stopped the rest, if any.
+    pub async fn enqueue_bulk(&self, envs: &[Envelope]) -> (usize, Result<()>) {
         let mut c = self.conn();
+        let mut done = 0;
         for chunk in envs.chunks(1000) {
             let mut p = redis::pipe();
+            p.atomic();
             for e in chunk {
                 p.lpush(QueueKeys::new(&e.queue).pending, e.to_json())
                     .ignore();
@@ -112,9 +117,16 @@ impl Broker {
             if let Some(e) = chunk.first() {
                 p.sadd(keys::queues(), &e.queue).ignore();
             }
-            p.query_async::<()>(&mut c).await.map_err(|e| self.err(e))?;
+            if let Err(e) = p.query_async::<()>(&mut c).await {
+                return (done, Err(self.err(e)));
+            }
+            done += chunk.len();
         }
+<<<<<<< HEAD
         self.replicated(&mut c).await
+=======
+        (done, Ok(()))
+>>>>>>> main
     }
 
     /// Takes up to `n` pending tasks and leases them to `worker` in one atomic step.

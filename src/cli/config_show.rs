@@ -1,8 +1,8 @@
 //! `ciq config show`: the resolved configuration and where each value came from.
 
 use super::{CliResult, Ctx};
-use crate::broker::redact_url;
 use crate::output;
+use crate::secrets::redact_url;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]

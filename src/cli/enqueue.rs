@@ -44,7 +44,9 @@ pub struct EnqueueArgs {
     /// With --wait: give up after this long (exit 5).
     #[arg(long, value_name = "DURATION", requires = "wait")]
     pub timeout: Option<String>,
-    /// Enqueue this many copies (bulk, pipelined; no unique key). Prints the count.
+    /// Enqueue this many copies (1 to 1000000; bulk, no unique key). Prints the count.
+    /// Batches of 1,000 go in whole or not at all: when Redis runs out of memory part-way
+    /// the ids that went in are printed instead, and the exit code is 7.
     #[arg(long, value_name = "N", conflicts_with_all = ["wait", "unique", "countdown", "eta"])]
     pub count: Option<u64>,
 }
@@ -71,18 +73,32 @@ pub fn parse_args(pairs: &[String], json: Option<&str>) -> CliResult<Args> {
         let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
         args.insert(k.to_string(), v);
     }
-    if let Some(k) = args.keys().find(|k| output::is_secret_name(k)) {
-        return Err(CliError::usage(format!(
-            "argument {k:?} looks like a secret; secrets never travel in task messages"
-        ))
-        .with_hint("let the worker read it from its environment or ciq.toml"));
+    if let Some(path) = crate::secrets::find_secret_arg(&args) {
+        return Err(secret_refused(&format!("argument {path:?}")));
     }
     Ok(args)
 }
 
+fn secret_refused(what: &str) -> CliError {
+    CliError::usage(crate::secrets::refusal(what))
+        .with_hint("let the worker read it from its environment or the runner's env in ciq.toml")
+}
+
+/// The longest `--countdown` and `--wait --timeout`: beyond that a value is a typo.
+const MAX_DELAY: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The most tasks one `--count` enqueues.
+const MAX_COUNT: u64 = 1_000_000;
+
+fn bounded(flag: &str, s: &str, min: Duration) -> CliResult<Duration> {
+    let d = parse_duration(s).map_err(|e| CliError::usage(format!("{flag}: {e}")))?;
+    crate::config::checks::within(d, min, MAX_DELAY)
+        .map_err(|e| CliError::usage(format!("{flag}: {e}")))?;
+    Ok(d)
+}
+
 fn due_time(a: &EnqueueArgs) -> CliResult<Option<u64>> {
     if let Some(c) = &a.countdown {
-        let d = parse_duration(c).map_err(|e| CliError::usage(format!("--countdown: {e}")))?;
+        let d = bounded("--countdown", c, Duration::ZERO)?;
         return Ok(Some(now_ms() + d.as_millis() as u64));
     }
     if let Some(t) = &a.eta {
@@ -100,13 +116,19 @@ fn due_time(a: &EnqueueArgs) -> CliResult<Option<u64>> {
 
 pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let args = parse_args(&a.args, a.args_json.as_deref())?;
+    // 0 would mean "wait forever" to Redis: leave out --timeout for that.
     let timeout = a
         .timeout
         .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(|e| CliError::usage(format!("--timeout: {e}")))?;
+        .map(|t| bounded("--timeout", t, Duration::from_millis(1)))
+        .transpose()?;
     let due = due_time(&a)?;
+    if a.count.is_some_and(|n| n == 0 || n > MAX_COUNT) {
+        return Err(CliError::usage(format!(
+            "--count: {} is out of range: use 1 to {MAX_COUNT}",
+            a.count.unwrap_or(0)
+        )));
+    }
     let mut env = build_envelope(
         &ctx.config,
         &a.task,
@@ -118,20 +140,7 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
 
     if let Some(n) = a.count {
-        let envs: Vec<Envelope> = (0..n)
-            .map(|_| Envelope {
-                id: new_id(),
-                unique_key: None,
-                ..env.clone()
-            })
-            .collect();
-        broker.enqueue_bulk(&envs).await?;
-        if ctx.json {
-            output::json(&serde_json::json!({"enqueued": n, "queue": env.queue}));
-        } else {
-            output::print_line(&n.to_string());
-        }
-        return Ok(ExitCode::SUCCESS);
+        return bulk(&broker, &env, n, ctx).await;
     }
 
     env.eta = due;
@@ -190,6 +199,64 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     }
 }
 
+/// `--count N`: refused on an evicting Redis (the tasks could vanish silently); all in,
+/// or exactly how many went in.
+async fn bulk(
+    broker: &crate::broker::Broker,
+    env: &Envelope,
+    n: u64,
+    ctx: &Ctx,
+) -> CliResult<ExitCode> {
+    // An ACL user without INFO (@dangerous) skips this check rather than failing.
+    let info = broker.server_info().await.unwrap_or_default();
+    if info.evicting() {
+        return Err(CliError::new(
+            Kind::Refused,
+            format!(
+                "Redis evicts keys (maxmemory-policy {}): queued tasks could be deleted silently; nothing was queued",
+                info.maxmemory_policy
+            ),
+        )
+        .with_hint("redis-cli CONFIG SET maxmemory-policy noeviction (and in redis.conf)"));
+    }
+    let envs: Vec<Envelope> = (0..n)
+        .map(|_| Envelope {
+            id: new_id(),
+            unique_key: None,
+            ..env.clone()
+        })
+        .collect();
+    let (done, res) = broker.enqueue_bulk(&envs).await;
+    match res {
+        Ok(()) => {
+            if ctx.json {
+                output::json(&serde_json::json!({"enqueued": n, "queue": env.queue}));
+            } else {
+                output::print_line(&n.to_string());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if done == 0 => Err(e.into()),
+        Err(e) => {
+            let ids: Vec<&str> = envs[..done].iter().map(|e| e.id.as_str()).collect();
+            if ctx.json {
+                output::json(
+                    &serde_json::json!({"enqueued": done, "queue": env.queue, "ids": ids}),
+                );
+            } else {
+                for id in &ids {
+                    output::print_line(id);
+                }
+            }
+            Err(CliError::new(
+                Kind::Partial,
+                format!("only {done} of {n} tasks were queued (their ids are on stdout): {e}"),
+            )
+            .with_hint("enqueue the rest once Redis has memory again; do not retry all of them"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +267,7 @@ mod tests {
         assert_eq!(a["test_id"], 42);
         assert_eq!(a["name"], "x");
         assert!(parse_args(&["bot_token=abc".into()], None).is_err());
+        assert!(parse_args(&[], Some(r#"{"opts":{"pwd":"x"}}"#)).is_err());
         assert!(parse_args(&["nokv".into()], None).is_err());
         assert!(parse_args(&[], Some("[1]")).is_err());
     }

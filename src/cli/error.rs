@@ -18,6 +18,11 @@ pub enum Kind {
     Timeout = 5,
     /// 6: refused for safety (no TTY without --yes, failing gate checks).
     Refused = 6,
+    /// 7: only part was done (`enqueue --count N` stopped by Redis running out of memory,
+    /// the ids that went in on stdout; a rollback with a skipped step).
+    Partial = 7,
+    /// 8: `migrate-from-cron status` found drift: not cleanly at any stage.
+    Drift = 8,
 }
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -25,10 +30,13 @@ Exit codes:
   0  success
   1  the operation or the awaited task failed
   2  bad arguments or configuration
-  3  Redis (broker) unreachable
+  3  Redis (broker) unreachable, or it refused the login or an ACL permission
   4  platform database unreachable or missing tables
   5  a bounded wait timed out (enqueue --wait --timeout)
-  6  refused for safety (no TTY and no --yes, failing rollout checks)";
+  6  refused for safety (no TTY and no --yes, failing rollout checks, an evicting Redis)
+  7  partly done: enqueue --count stopped early (the ids that went in are on stdout),
+     or a rollback with a skipped step
+  8  migrate-from-cron status: DRIFT (the machine is not cleanly at any stage)";
 
 #[derive(Debug)]
 pub struct CliError {
@@ -79,11 +87,21 @@ impl From<crate::broker::Error> for CliError {
                 .with_hint(
                     "is redis-server running? check --broker / CIQ_BROKER / broker in ciq.toml",
                 ),
+<<<<<<< HEAD
             crate::broker::Error::NotReplicated { .. } => {
                 CliError::new(Kind::Broker, e.to_string()).with_hint(
                     "check the replicas (INFO replication), or lower [broker] min_replicas",
                 )
             }
+=======
+            crate::broker::Error::Auth { .. } => CliError::new(Kind::Broker, e.to_string())
+                .with_hint("check the user and password: CIQ_BROKER_USER, CIQ_BROKER_PASSWORD(_FILE), broker_user / broker_password_file in ciq.toml"),
+            // The message already names the user and the grant: one line.
+            crate::broker::Error::Permission { .. } => CliError::new(Kind::Broker, e.to_string()),
+            crate::broker::Error::OutOfMemory => CliError::failure(e.to_string()).with_hint(
+                "free memory (ciq purge, ciq inspect dead) or raise maxmemory; nothing was queued by this write",
+            ),
+>>>>>>> main
             crate::broker::Error::Invalid(_) => CliError::usage(e.to_string()),
             crate::broker::Error::Redis(_) => CliError::failure(e.to_string()),
         }

@@ -90,7 +90,11 @@ async fn active(f: QueueFilter, ctx: &Ctx) -> CliResult<ExitCode> {
     for q in qs {
         for t in broker.active(&q).await? {
             let (task, args, attempt) = match &t.envelope {
-                Some(e) => (e.task.clone(), output::redact_args(&e.args), e.attempt),
+                Some(e) => (
+                    e.task.clone(),
+                    crate::secrets::redact_args(&e.args),
+                    e.attempt,
+                ),
                 None => ("?".into(), Default::default(), 0),
             };
             rows.push(ActiveRow {
@@ -155,16 +159,19 @@ async fn dead(a: DeadArgs, ctx: &Ctx) -> CliResult<ExitCode> {
                     .map(|e| e.task.clone())
                     .unwrap_or_else(|| "(undecodable)".into()),
                 queue: t.queue.clone(),
-                args: e.map(|e| output::redact_args(&e.args)).unwrap_or_default(),
+                args: e
+                    .map(|e| crate::secrets::redact_args(&e.args))
+                    .unwrap_or_default(),
                 died_at: output::ts(t.score_ms),
                 attempt: e.map(|e| e.attempt).unwrap_or(0),
                 reason: e
                     .and_then(|e| e.reason.clone())
                     .unwrap_or_else(|| "undecodable message".into()),
-                last_error: e
-                    .and_then(|e| e.last_error.clone())
-                    .or(t.raw.clone())
-                    .unwrap_or_default(),
+                last_error: crate::secrets::redact_url(
+                    &e.and_then(|e| e.last_error.clone())
+                        .or(t.raw.clone())
+                        .unwrap_or_default(),
+                ),
             });
         }
     }

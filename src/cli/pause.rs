@@ -22,6 +22,7 @@ async fn set(queues: &[String], paused: bool, ctx: &Ctx) -> CliResult<ExitCode> 
         crate::broker::keys::validate_queue_name(q).map_err(CliError::usage)?;
     }
     let broker = ctx.broker().await?;
+    super::known_queue::require_known(&broker, ctx, queues).await?;
     for q in queues {
         broker.set_paused(q, paused).await?;
         if !ctx.quiet {

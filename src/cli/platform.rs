@@ -2,9 +2,10 @@
 //! pending? Exit 4 when the database is unreachable or a table/column is missing.
 
 use super::{CliResult, Ctx};
-use crate::broker::{now_ms, redact_url};
+use crate::broker::now_ms;
 use crate::output;
 use crate::platform::{db, queries};
+use crate::secrets::redact_url;
 use serde::Serialize;
 use std::process::ExitCode;
 

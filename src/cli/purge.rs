@@ -34,6 +34,7 @@ pub async fn run(a: PurgeArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let queues = if a.all {
         broker.known_queues(&ctx.config.queue_names()).await?
     } else {
+        super::known_queue::require_known(&broker, ctx, &a.queues).await?;
         a.queues.clone()
     };
     let states = if a.states.is_empty() {

@@ -28,7 +28,7 @@ pub async fn run(a: RequeueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         Some(q) => vec![q.clone()],
         None => broker.known_queues(&ctx.config.queue_names()).await?,
     };
-    let (mut requeued, mut held) = (0u64, 0u64);
+    let (mut requeued, mut held, mut refused) = (0u64, 0u64, 0u64);
     let mut missing: Vec<String> = a.ids.clone();
     for q in &queues {
         let ids: Vec<String> = if a.dead {
@@ -44,6 +44,7 @@ pub async fn run(a: RequeueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         if ids.is_empty() {
             continue;
         }
+        let ids = refuse_secrets(&broker, q, ids, &mut missing, &mut refused).await?;
         let pb = output::progress(ids.len() as u64, &format!("requeueing {q}"));
         for chunk in ids.chunks(500) {
             let res = broker.requeue_dead(q, chunk).await?;
@@ -67,10 +68,18 @@ pub async fn run(a: RequeueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     }
     if ctx.json {
         output::json(
-            &serde_json::json!({"requeued": requeued, "skipped_unique_held": held, "not_found": missing}),
+            &serde_json::json!({"requeued": requeued, "skipped_unique_held": held, "refused_secret": refused, "not_found": missing}),
         );
     } else {
         eprintln!("requeued {requeued} task(s)");
+    }
+    if refused > 0 {
+        return Err(CliError::failure(format!(
+            "{refused} task(s) not requeued: their message carries a secret"
+        ))
+        .with_hint(
+            "purge them with `ciq purge --state dead` and enqueue them again without the secret",
+        ));
     }
     if !a.dead && !missing.is_empty() {
         return Err(
@@ -79,4 +88,38 @@ pub async fn run(a: RequeueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Drops (and reports) the dead tasks whose stored message carries a secret: requeueing
+/// builds a fresh message, and no path that builds one lets a secret through.
+async fn refuse_secrets(
+    broker: &crate::broker::Broker,
+    queue: &str,
+    ids: Vec<String>,
+    missing: &mut Vec<String>,
+    refused: &mut u64,
+) -> CliResult<Vec<String>> {
+    let datas = broker.task_data(queue, &ids).await?;
+    let mut keep = Vec::with_capacity(ids.len());
+    for (id, data) in ids.into_iter().zip(datas) {
+        let secret = data
+            .as_deref()
+            .and_then(|d| crate::broker::Envelope::from_json(d).ok())
+            .is_some_and(|e| {
+                crate::secrets::find_secret_arg(&e.args).is_some()
+                    || e.unique_key
+                        .as_deref()
+                        .is_some_and(crate::secrets::unique_has_secret)
+            });
+        if secret {
+            *refused += 1;
+            missing.retain(|m| m != &id);
+            eprintln!(
+                "refused {id}: its message carries a secret; secrets never travel in task messages"
+            );
+        } else {
+            keep.push(id);
+        }
+    }
+    Ok(keep)
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 /// to the queue), sets the platform's flag to False, restarts the platform, puts the cron
 /// line back to */10 and verifies it. On a terminal it asks before each step (apply, skip
 /// with a reason, abort); --yes runs it unattended. A rerun after a failure resumes; a
-/// second run changes nothing.
+/// second run changes nothing. A rollback with a skipped step exits 7 (partly done).
 #[derive(Debug, clap::Args)]
 pub struct RollbackArgs {
     /// Do not ask; run every step (needed without a terminal).
@@ -104,10 +104,14 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
                 .with_hint("ciq migrate-from-cron status"),
         );
     }
-    eprintln!(
-        "rollback done except {} skipped step(s): {}",
-        report.skipped.len(),
-        report.skipped.join(", ")
-    );
-    Ok(ExitCode::SUCCESS)
+    // Partly rolled back is not rolled back: a script must not read it as success.
+    Err(CliError::new(
+        Kind::Partial,
+        format!(
+            "rollback done except {} skipped step(s): {}; the machine is not at stage 0",
+            report.skipped.len(),
+            report.skipped.join(", ")
+        ),
+    )
+    .with_hint("run `ciq rollback` again to apply the skipped steps"))
 }

@@ -3,18 +3,23 @@
 
 use super::{CliResult, Ctx};
 use crate::broker::admin::{Depth, ServerInfo};
-use crate::broker::{now_ms, redact_url};
+use crate::broker::now_ms;
 use crate::config::parse_duration;
 use crate::output;
+use crate::secrets::redact_url;
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
 /// One screen: broker, workers, beat leader, queues, dead tasks, problems first.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Refresh every DURATION in place (on a terminal), e.g. 2s.
+    /// Refresh every DURATION (at least 500ms) in place, e.g. 2s. Needs a terminal, or
+    /// --count to stop after N screens.
     #[arg(long, value_name = "DURATION")]
     pub watch: Option<String>,
+    /// With --watch: stop after this many screens (allows --watch without a terminal).
+    #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
     /// A pending task older than this is a problem.
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub stuck_after: String,
@@ -48,6 +53,9 @@ pub struct WorkerStatus {
     pub busy: u64,
     pub last_heartbeat_s: f64,
     pub alive: bool,
+    /// What the worker reports is stopping it (e.g. an ACL permission it lacks).
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,7 +71,7 @@ pub struct Problem {
     pub fix: String,
 }
 
-fn problem(severity: &str, message: String, fix: &str) -> Problem {
+pub(super) fn problem(severity: &str, message: String, fix: &str) -> Problem {
     Problem {
         severity: severity.into(),
         message,
@@ -104,6 +112,9 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
             "redis-cli CONFIG SET appendonly yes (and appendonly yes in redis.conf)",
         ));
     }
+    if let Some(i) = &info {
+        problems.extend(super::status_health::memory(i));
+    }
     // A worker heartbeats every few seconds; three missed beats means it is gone.
     let stale_ms = ctx.config.worker.heartbeat.as_millis() * 3 + 2000;
     let workers: Vec<WorkerStatus> = broker
@@ -129,17 +140,15 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
                 busy: v["busy"].as_u64().unwrap_or(0),
                 last_heartbeat_s: age as f64 / 1000.0,
                 alive: age <= stale_ms,
+                problem: v["problem"].as_str().map(String::from),
                 id,
             }
         })
         .collect();
     if !workers.iter().any(|w| w.alive) {
-        problems.push(problem(
-            "critical",
-            "no worker is alive: nothing will run".into(),
-            "systemctl start ciq-worker   (or: ciq work)",
-        ));
+        problems.push(super::status_health::no_worker(info.as_ref()));
     }
+    problems.extend(super::status_health::reported(&workers));
     for w in workers.iter().filter(|w| !w.alive) {
         problems.push(problem(
             "warning",
@@ -294,12 +303,8 @@ pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let stuck = parse_duration(&a.stuck_after)
         .map_err(|e| super::CliError::usage(format!("--stuck-after: {e}")))?
         .as_secs_f64();
-    let watch = a
-        .watch
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(|e| super::CliError::usage(format!("--watch: {e}")))?;
+    let watch = super::status_health::watch_interval(a.watch.as_deref(), a.count)?;
+    let mut left = a.count;
     loop {
         let s = collect(ctx, stuck).await;
         if ctx.json {
@@ -313,9 +318,10 @@ pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
                 output::print_line(text.trim_end());
             }
         }
+        left = left.map(|n| n - 1);
         match watch {
-            Some(d) => tokio::time::sleep(d).await,
-            None => {
+            Some(d) if left != Some(0) => tokio::time::sleep(d).await,
+            _ => {
                 return Ok(if s.broker.reachable {
                     ExitCode::SUCCESS
                 } else {

@@ -84,7 +84,7 @@ async fn run_services(
     shutdown: tokio::sync::watch::Receiver<worker::Shutdown>,
 ) -> CliResult<ExitCode> {
     let db = crate::platform::db::connect(&cfg.database.value, &cfg.platform).await?;
-    tracing::info!(database = %crate::broker::redact_url(&cfg.database.value), "platform database ready");
+    tracing::info!(database = %crate::secrets::redact_url(&cfg.database.value), "platform database ready");
     db.close().await;
     if crate::platform::tasks::start_runner(cfg).is_none() {
         tracing::warn!("no start runner configured ([platform] start_vm): start_test tasks will fail until one is");

@@ -1,7 +1,7 @@
 //! `ciq work`: run a worker until SIGTERM/SIGINT (a second signal stops at once).
 
 use super::{CliError, CliResult, Ctx};
-use crate::config::{parse_duration, Config, QueueConfig};
+use crate::config::{checks, parse_duration, Config, QueueConfig};
 use crate::worker::handler::{ConfiguredRunner, Noop, TaskHandler};
 use crate::worker::{self, Shutdown, WorkerOptions};
 use std::process::ExitCode;
@@ -51,11 +51,18 @@ pub struct WorkArgs {
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
-fn dur(name: &str, v: &Option<String>) -> CliResult<Option<crate::config::Dur>> {
-    v.as_deref()
-        .map(|s| parse_duration(s).map(crate::config::Dur))
-        .transpose()
-        .map_err(|e| CliError::usage(format!("--{name}: {e}")))
+fn dur(
+    name: &str,
+    v: &Option<String>,
+    min: std::time::Duration,
+) -> CliResult<Option<crate::config::Dur>> {
+    let Some(s) = v.as_deref() else {
+        return Ok(None);
+    };
+    let d = parse_duration(s).map_err(|e| CliError::usage(format!("--{name}: {e}")))?;
+    checks::within(d, min, checks::KNOB_MAX)
+        .map_err(|e| CliError::usage(format!("--{name}: {e}")))?;
+    Ok(Some(crate::config::Dur(d)))
 }
 
 /// Applies the command-line overrides to the config's worker section and queues.
@@ -92,18 +99,20 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
     }
     let w = &mut cfg.worker;
     if let Some(c) = a.concurrency {
-        w.concurrency = c.max(1);
+        checks::concurrency(c).map_err(|e| CliError::usage(format!("--concurrency: {e}")))?;
+        w.concurrency = c;
     }
-    if let Some(d) = dur("shutdown-timeout", &a.shutdown_timeout)? {
+    let zero = std::time::Duration::ZERO;
+    if let Some(d) = dur("shutdown-timeout", &a.shutdown_timeout, zero)? {
         w.shutdown_timeout = d;
     }
-    if let Some(d) = dur("lease", &a.lease)? {
+    if let Some(d) = dur("lease", &a.lease, checks::LEASE_MIN)? {
         w.lease = d;
     }
-    if let Some(d) = dur("heartbeat", &a.heartbeat)? {
+    if let Some(d) = dur("heartbeat", &a.heartbeat, checks::HEARTBEAT_MIN)? {
         w.heartbeat = d;
     }
-    if let Some(d) = dur("sweep", &a.sweep)? {
+    if let Some(d) = dur("sweep", &a.sweep, checks::SWEEP_MIN)? {
         w.sweep = d;
     }
     if let Some(d) = dur("upkeep-lease", &a.upkeep_lease)? {

@@ -61,6 +61,13 @@ pub enum RunnerSpec {
         /// never serialized (`config show` prints the names only).
         #[serde(default, serialize_with = "env_names_only")]
         env: BTreeMap<String, String>,
+        /// Names (or `PREFIX*` patterns) of the worker's environment the process may
+        /// inherit; absent = all of it. ciq's own `CIQ_*` variables never pass.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        env_allow: Option<Vec<String>>,
+        /// Names (or `PREFIX*` patterns) of the worker's environment it never inherits.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        env_deny: Vec<String>,
     },
     /// POST the JSON args to this URL.
     Http {

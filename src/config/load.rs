@@ -100,7 +100,13 @@ fn resolve(
         msg,
     };
     let queues = match raw.queues {
-        Some(q) if !q.is_empty() => Sourced::new(
+        Some(q) if q.is_empty() => {
+            return Err(semantic(
+                "queues".into(),
+                "[queues] is empty: no worker would take any task; list at least one queue (name = weight) or remove the section for the defaults".into(),
+            ))
+        }
+        Some(q) => Sourced::new(
             q.into_iter()
                 .map(|(name, weight)| QueueConfig { name, weight })
                 .collect(),
@@ -157,8 +163,10 @@ fn resolve(
         };
         crate::broker::keys::validate_queue_name(&cfg.queue)
             .map_err(|m| semantic(format!("tasks.{name}.queue"), m))?;
+        super::checks::task(&name, &cfg).map_err(|(k, m)| semantic(k, m))?;
         tasks.insert(name, cfg);
     }
+    super::checks::routes(&queues.value, &tasks).map_err(|(k, m)| semantic(k, m))?;
 
     let d = WorkerConfig::default();
     let w = raw.worker;
@@ -177,7 +185,7 @@ fn resolve(
     .filter_map(|(k, set)| set.then_some(k))
     .collect();
     let worker = WorkerConfig {
-        concurrency: w.concurrency.unwrap_or(d.concurrency).max(1),
+        concurrency: w.concurrency.unwrap_or(d.concurrency),
         lease: w.lease.unwrap_or(d.lease),
         heartbeat: w.heartbeat.unwrap_or(d.heartbeat),
         sweep: w.sweep.unwrap_or(d.sweep),
@@ -188,16 +196,16 @@ fn resolve(
         metrics_addr: w.metrics_addr,
         from_file,
     };
-    if worker.heartbeat >= worker.lease {
-        return Err(semantic(
-            "worker.heartbeat".into(),
-            format!(
-                "heartbeat ({}) must be shorter than the lease ({})",
-                worker.heartbeat, worker.lease
-            ),
-        ));
-    }
 
+    super::checks::worker(&worker).map_err(|(k, m)| semantic(k, m))?;
+    for (k, r) in [
+        ("start_vm", &raw.platform.start_vm),
+        ("delete_vm", &raw.platform.delete_vm),
+    ] {
+        if let Some(r) = r {
+            super::checks::runner(&format!("platform.{k}"), r).map_err(|(k, m)| semantic(k, m))?;
+        }
+    }
     let start_runner = tasks.get("start_test").and_then(|t| t.runner.as_ref());
     raw.platform
         .validate(start_runner)
@@ -224,6 +232,8 @@ fn resolve(
     }
 
     let schedule = schedule::resolve(raw.schedule, &tasks).map_err(|(k, m)| semantic(k, m))?;
+    super::checks::schedule_routes(&queues.value, &schedule, &tasks)
+        .map_err(|(k, m)| semantic(k, m))?;
     let beat = schedule::resolve_beat(raw.beat).map_err(|(k, m)| semantic(k, m))?;
     let broker_ca_file = std::env::var("CIQ_BROKER_CA_FILE")
         .ok()

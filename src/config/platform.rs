@@ -103,7 +103,9 @@ mod tests {
         assert!(p
             .validate(Some(&RunnerSpec::Exec {
                 exec: vec!["y".into()],
-                env: Default::default()
+                env: Default::default(),
+                env_allow: None,
+                env_deny: vec![],
             }))
             .is_err());
         assert!(p.validate(None).unwrap_err().1.contains("li nux"));

@@ -95,12 +95,19 @@ impl Default for BeatConfig {
 impl BeatConfig {
     /// The tick must renew the lease well before it lapses.
     pub fn check(&self) -> Result<(), String> {
-        if self.tick.0.is_zero() || self.tick.0 * 2 > self.lease.0 {
+        // Below 50ms a beat polls Redis for nothing; a lease over a day is a typo.
+        if self.tick.0 < std::time::Duration::from_millis(50) || self.tick.0 * 2 > self.lease.0 {
             return Err(format!(
-                "tick ({}) must be non-zero and at most half the lease ({})",
+                "tick ({}) must be at least 50ms and at most half the lease ({})",
                 self.tick, self.lease
             ));
         }
+        super::checks::within(
+            self.lease.0,
+            std::time::Duration::from_millis(100),
+            super::checks::KNOB_MAX,
+        )
+        .map_err(|m| format!("lease: {m}"))?;
         Ok(())
     }
 }
@@ -171,6 +178,13 @@ pub fn resolve(
         if let Some(q) = &e.queue {
             crate::broker::keys::validate_queue_name(q).map_err(|m| (key("queue"), m))?;
         }
+        if let Some(path) = crate::secrets::find_secret_arg(&e.args) {
+            return Err((
+                key("args"),
+                crate::secrets::refusal(&format!("argument {path:?}"))
+                    + "; let the worker read it from its environment or the runner's env",
+            ));
+        }
         if let Some(tpl) = &t.unique {
             crate::submit::render_template(tpl, &e.args).map_err(|m| (key("args"), m))?;
         }
@@ -221,6 +235,16 @@ mod tests {
         assert_eq!(e.0, "schedule.a:b");
         let e = one("[x]\ntask = \"noop\"\nevery = \"1m\"\ncatch_up = \"all\"\ncatch_up_max = 0\n");
         assert_eq!(e.unwrap_err().0, "schedule.x.catch_up_max");
+        let e = one(
+            "[x]\ntask = \"noop\"\nevery = \"1m\"\nargs = { opts = { api_token = \"hunter2\" } }\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "schedule.x.args");
+        assert!(
+            e.1.contains("opts.api_token") && !e.1.contains("hunter2"),
+            "{}",
+            e.1
+        );
         assert!(one(
             "[x]\ntask = \"noop\"\ncron = \"0 9 * * mon-fri\"\ntimezone = \"Europe/Berlin\"\n"
         )

@@ -80,51 +80,9 @@ pub fn progress(total: u64, msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
-/// Argument names that hold secrets; their values never reach output or logs.
-pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "key",
-        "auth",
-        "credential",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-}
-
-/// A copy of task args with secret-looking values replaced by `***`.
-pub fn redact_args(
-    args: &serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Map<String, serde_json::Value> {
-    args.iter()
-        .map(|(k, v)| {
-            let v = if is_secret_name(k) {
-                serde_json::Value::String("***".into())
-            } else {
-                v.clone()
-            };
-            (k.clone(), v)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_are_redacted() {
-        let mut m = serde_json::Map::new();
-        m.insert("test_id".into(), 5.into());
-        m.insert("bot_token".into(), "abc".into());
-        let r = redact_args(&m);
-        assert_eq!(r["test_id"], 5);
-        assert_eq!(r["bot_token"], "***");
-    }
 
     #[test]
     fn ages_read_well() {

@@ -2,8 +2,8 @@
 //! small SQL differences between the three backends.
 
 use super::{schema, Error, Result};
-use crate::broker::redact_url;
 use crate::config::platform::PlatformFile;
+use crate::secrets::redact_url;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};

@@ -2,8 +2,10 @@
 //!
 //! argv is a template (`{name}` filled from the task's args); the args go as one JSON
 //! object on stdin and in `CIQ_ARGS`, with `CIQ_TASK`, `CIQ_TASK_ID` and `CIQ_ATTEMPT`.
-//! The process inherits the worker's environment plus the runner's `env` table: that is
-//! where secrets come from, never from the task message. Exit 0 = done, 75 (EX_TEMPFAIL)
+//! The process gets the part of the worker's environment `secrets::child_env` lets
+//! through (never ciq's own `CIQ_*` settings such as the broker URL and password; the
+//! runner's `env_allow`/`env_deny` narrow it further) plus the runner's `env` table: that
+//! is where secrets come from, never from the task message. Exit 0 = done, 75 (EX_TEMPFAIL)
 //! = retry, anything else = permanent; a cloud error report on stdout (see `cloud`)
 //! overrides that class when its code is known. The process runs in its own process
 //! group: the soft deadline sends SIGTERM to the group, the hard deadline (or 10 s
@@ -28,8 +30,10 @@ const TERM_GRACE: Duration = Duration::from_secs(10);
 /// How long stragglers that inherited stdout/stderr may keep them open after the exit.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
+/// Runs `argv` with exactly `inherit` (already filtered) plus `env` as its environment.
 pub async fn run(
     argv: &[String],
+    inherit: &[(String, String)],
     env: &BTreeMap<String, String>,
     req: &RunRequest<'_>,
 ) -> RunResult {
@@ -40,6 +44,8 @@ pub async fn run(
     let args_json = serde_json::Value::Object(req.args.clone()).to_string();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
+        .env_clear()
+        .envs(inherit.iter().map(|(k, v)| (k, v)))
         .envs(env)
         .env("CIQ_TASK", req.task)
         .env("CIQ_TASK_ID", req.task_id)
@@ -246,6 +252,11 @@ mod tests {
         }
     }
 
+    /// What a child inherits from this test process (ciq's own variables filtered out).
+    fn inherit() -> Vec<(String, String)> {
+        crate::secrets::child_env(std::env::vars(), None, &[])
+    }
+
     fn sh(script: &str) -> Vec<String> {
         vec!["sh".into(), "-c".into(), script.into(), "runner".into()]
     }
@@ -266,7 +277,7 @@ mod tests {
             .into_iter()
             .chain(["{platform}-{test_id}".to_string()])
             .collect::<Vec<_>>();
-        let r = run(&argv, &env, &req(&a)).await;
+        let r = run(&argv, &inherit(), &env, &req(&a)).await;
         let RunOutcome::Ok { output } = r.outcome else {
             panic!("expected ok: {:?}", r.outcome)
         };
@@ -280,21 +291,27 @@ mod tests {
     async fn exit_codes_map_to_outcomes() {
         let a = args();
         let env = BTreeMap::new();
-        let r = run(&sh("echo busy >&2; exit 75"), &env, &req(&a)).await;
+        let r = run(&sh("echo busy >&2; exit 75"), &inherit(), &env, &req(&a)).await;
         assert!(
             matches!(&r.outcome, RunOutcome::Retryable { output, .. } if output == "[stderr]\nbusy"),
             "{:?}",
             r.outcome
         );
-        let r = run(&sh("exit 3"), &env, &req(&a)).await;
+        let r = run(&sh("exit 3"), &inherit(), &env, &req(&a)).await;
         assert!(
             matches!(&r.outcome, RunOutcome::Permanent { error, .. } if error.contains("exit status 3")),
             "{:?}",
             r.outcome
         );
-        let r = run(&["/nonexistent/ciq-runner".to_string()], &env, &req(&a)).await;
+        let r = run(
+            &["/nonexistent/ciq-runner".to_string()],
+            &inherit(),
+            &env,
+            &req(&a),
+        )
+        .await;
         assert!(matches!(r.outcome, RunOutcome::Permanent { .. }));
-        let r = run(&sh("echo {missing}"), &env, &req(&a)).await;
+        let r = run(&sh("echo {missing}"), &inherit(), &env, &req(&a)).await;
         assert!(matches!(r.outcome, RunOutcome::Permanent { .. }));
     }
 
@@ -305,6 +322,7 @@ mod tests {
         env.insert("REPORT".to_string(), report.to_string());
         run(
             &sh(&format!("echo \"$REPORT\"; exit {code}")),
+            &inherit(),
             &env,
             &req(&a),
         )
@@ -357,6 +375,7 @@ mod tests {
         // A child of the shell gets the SIGTERM too: the group is signalled.
         let out = run(
             &sh("trap 'echo got-term; exit 1' TERM; sleep 30 & wait"),
+            &inherit(),
             &env,
             &r,
         )
@@ -374,7 +393,7 @@ mod tests {
         r.soft_deadline = Some(Instant::now() + Duration::from_millis(100));
         r.hard_deadline = Some(Instant::now() + Duration::from_millis(400));
         let t = Instant::now();
-        let out = run(&sh("trap '' TERM; sleep 30"), &env, &r).await;
+        let out = run(&sh("trap '' TERM; sleep 30"), &inherit(), &env, &r).await;
         assert!(t.elapsed() < Duration::from_secs(3));
         assert!(
             matches!(out.outcome, RunOutcome::TimedOut { hard: true, .. }),
@@ -389,6 +408,7 @@ mod tests {
         let env = BTreeMap::new();
         let r = run(
             &sh("i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done"),
+            &inherit(),
             &env,
             &req(&a),
         )

@@ -10,7 +10,7 @@
 use super::cloud::{self, Class};
 use super::tail::Tail;
 use super::{RunOutcome, RunRequest, RunResult};
-use crate::broker::redact_url;
+use crate::secrets::redact_url;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;

@@ -107,7 +107,16 @@ pub async fn run(spec: &RunnerSpec, req: RunRequest<'_>) -> RunOutcome {
 
 pub async fn run_detailed(spec: &RunnerSpec, req: RunRequest<'_>) -> RunResult {
     match spec {
-        RunnerSpec::Exec { exec, env } => exec::run(exec, env, &req).await,
+        RunnerSpec::Exec {
+            exec,
+            env,
+            env_allow,
+            env_deny,
+        } => {
+            let inherit =
+                crate::secrets::child_env(std::env::vars(), env_allow.as_deref(), env_deny);
+            exec::run(exec, &inherit, env, &req).await
+        }
         RunnerSpec::Http {
             http,
             timeout,

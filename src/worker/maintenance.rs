@@ -30,6 +30,7 @@ fn info_json(shared: &Shared) -> String {
         "started_ms": shared.started_ms,
         "done": shared.done.load(Ordering::Relaxed),
         "version": env!("CARGO_PKG_VERSION"),
+        "problem": shared.health.current(),
     })
     .to_string()
 }

@@ -6,6 +6,7 @@
 
 mod finisher;
 pub mod handler;
+mod health;
 mod maintenance;
 mod metrics;
 pub mod policy;
@@ -115,6 +116,8 @@ pub(crate) struct Shared {
     failed: AtomicU64,
     requeued: AtomicU64,
     metrics: metrics::Metrics,
+    /// Access problems (ACL, login) Redis reports for this worker, for its heartbeat.
+    health: health::Health,
 }
 
 /// Runs a worker until `shutdown` says stop; returns what it did.
@@ -151,7 +154,9 @@ pub async fn run(
         failed: AtomicU64::new(0),
         requeued: AtomicU64::new(0),
         metrics: metrics::Metrics::default(),
+        health: health::Health::default(),
     });
+    health::preflight(&shared.broker, &shared.queues).await?;
     tracing::info!(
         worker = %shared.opts.id,
         broker = %shared.broker.addr(),
@@ -275,6 +280,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
         match shared.claim(permits.len()).await {
             Err(e) => {
                 drop(permits);
+                shared.health.note(&e);
                 tracing::warn!(error = %e, retry_in = ?backoff, "cannot claim tasks; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {},
@@ -283,6 +289,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Ok(tasks) if tasks.is_empty() => {
+                shared.health.clear();
                 drop(permits);
                 backoff = Duration::from_millis(100);
                 waiter::set_idle(shared, true);
@@ -295,6 +302,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 waiter::set_idle(shared, false);
             }
             Ok(tasks) => {
+                shared.health.clear();
                 backoff = Duration::from_millis(100);
                 permits.truncate(tasks.len());
                 for ((q, raw), permit) in tasks.into_iter().zip(permits) {

@@ -78,8 +78,11 @@ pub fn poison(mut env: Envelope, reason: String) -> Finish {
 }
 
 /// Kept errors are bounded so one chatty runner cannot bloat Redis.
+/// The tail of an error for storage and logs, with any URL password masked (a runner
+/// may print a connection string).
 fn truncate(s: &str) -> String {
     const MAX: usize = 2000;
+    let s = &crate::secrets::redact_url(s);
     if s.len() <= MAX {
         return s.to_string();
     }

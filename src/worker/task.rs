@@ -195,10 +195,12 @@ fn complete(
     let outcome_json = (notify && f.kind != broker::ops::FinishKind::Retry).then(|| {
         let (state, error) = match &outcome {
             Outcome::Done(_) => ("done", None),
-            Outcome::Retry { error, .. } | Outcome::Fail { error } => ("dead", Some(error.clone())),
+            Outcome::Retry { error, .. } | Outcome::Fail { error } => {
+                ("dead", Some(crate::secrets::redact_url(error)))
+            }
         };
         let result = match &outcome {
-            Outcome::Done(r) => r.clone(),
+            Outcome::Done(r) => r.as_deref().map(crate::secrets::redact_url),
             _ => None,
         };
         serde_json::json!({"id": f.id, "state": state, "error": error, "result": result})

@@ -13,7 +13,9 @@ fn rollout_status_names_drift_and_the_fix() {
         CONFIG_PY.replace(FLAG_FALSE, FLAG_TRUE),
     )
     .unwrap();
-    let out = rig.ok(&["migrate-from-cron", "status"]);
+    let o = rig.run(&["migrate-from-cron", "status"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(8), "DRIFT exits 8: {out}");
     assert!(out.contains("DRIFT"), "{out}");
     assert!(
         out.contains("cron entry mod_ci/cron.py: found every 10 minutes"),

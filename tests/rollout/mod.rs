@@ -255,9 +255,14 @@ impl Rig {
         self.ciq.ok(args)
     }
 
+    /// `migrate-from-cron status --json`: exit 0 at a stage, 8 (DRIFT) when at none.
     pub fn status(&self) -> serde_json::Value {
-        let out = self.ok(&["--json", "migrate-from-cron", "status"]);
-        serde_json::from_str(&out).expect("status --json is JSON")
+        let o = self.run(&["--json", "migrate-from-cron", "status"]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let j: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
+        let want = if j["stage"].is_null() { 8 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "status exit code for {j}");
+        j
     }
 
     /// Every file under the temp dir except the stand-ins' call logs.

@@ -34,6 +34,7 @@ pub async fn run(ctx: &Ctx) -> CliResult<ExitCode> {
         None => vec![],
     };
     let recorded = notes::read_note(&r.state_dir);
+    let stage = a.stage;
     if ctx.json {
         output::json(&StatusJson {
             stage: a.stage,
@@ -45,7 +46,7 @@ pub async fn run(ctx: &Ctx) -> CliResult<ExitCode> {
             next_stage: next,
             gates,
         });
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit_code(stage));
     }
     match a.stage {
         Some(s) => output::print_line(&format!("stage {s}: {}", stage_name(s))),
@@ -84,7 +85,16 @@ pub async fn run(ctx: &Ctx) -> CliResult<ExitCode> {
         output::print_line(&format!("gate checks for stage {n}:"));
         print_gates(&gates);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(stage))
+}
+
+/// 0 at a stage, 8 (DRIFT) when the machine is not cleanly at any: scripts and monitoring
+/// must not read a half-done migration as fine.
+fn exit_code(stage: Option<u8>) -> ExitCode {
+    match stage {
+        Some(_) => ExitCode::SUCCESS,
+        None => ExitCode::from(super::super::Kind::Drift as u8),
+    }
 }
 
 fn unit_row(unit: &str, u: crate::rollout::systemd::UnitState) -> Vec<String> {

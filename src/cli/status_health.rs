@@ -1,0 +1,105 @@
+//! `status` problems about Redis memory and what workers report about themselves:
+//! an evicting policy (queued tasks may vanish), memory near or at `maxmemory` (writes,
+//! heartbeats included, fail), and a worker whose commands Redis refuses (ACL).
+
+use super::status::{problem, Problem, WorkerStatus};
+use crate::broker::admin::ServerInfo;
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_048_576.0)
+}
+
+/// Memory and eviction problems from `INFO`.
+pub fn memory(info: &ServerInfo) -> Vec<Problem> {
+    let mut out = vec![];
+    if info.evicting() {
+        out.push(problem(
+            "critical",
+            format!(
+                "Redis may evict keys (maxmemory-policy {}): queued tasks can be deleted without a trace",
+                info.maxmemory_policy
+            ),
+            "redis-cli CONFIG SET maxmemory-policy noeviction (and maxmemory-policy noeviction in redis.conf)",
+        ));
+    }
+    match info.memory_used_ratio() {
+        Some(_) if info.out_of_memory() => out.push(problem(
+            "critical",
+            format!(
+                "Redis is out of memory ({} used of maxmemory {}): every write fails — enqueues, outcomes and worker heartbeats",
+                mb(info.used_memory),
+                mb(info.maxmemory)
+            ),
+            "raise maxmemory (redis-cli CONFIG SET maxmemory …) or free memory: ciq purge --state dead QUEUE",
+        )),
+        Some(r) if r >= 0.9 => out.push(problem(
+            "warning",
+            format!(
+                "Redis memory is at {:.0}% of maxmemory ({} of {})",
+                r * 100.0,
+                mb(info.used_memory),
+                mb(info.maxmemory)
+            ),
+            "raise maxmemory or look for a growing queue: ciq depth",
+        )),
+        _ => {}
+    }
+    out
+}
+
+/// Problems workers put in their heartbeat (e.g. Redis refusing their commands).
+pub fn reported(workers: &[WorkerStatus]) -> Vec<Problem> {
+    workers
+        .iter()
+        .filter(|w| w.alive)
+        .filter_map(|w| {
+            w.problem.as_ref().map(|p| {
+                problem(
+                    "critical",
+                    format!("worker {} cannot work: {p}", w.id),
+                    "fix the Redis ACL rules or password for the worker's user (README, \"Redis ACL user\")",
+                )
+            })
+        })
+        .collect()
+}
+
+/// "No worker is alive", unless Redis being out of memory explains the silence.
+pub fn no_worker(info: Option<&ServerInfo>) -> Problem {
+    if info.is_some_and(ServerInfo::out_of_memory) {
+        return problem(
+            "critical",
+            "no worker heartbeat: Redis is out of memory, so workers cannot write them (workers may still be running)".into(),
+            "free memory first (see above); heartbeats resume by themselves",
+        );
+    }
+    problem(
+        "critical",
+        "no worker is alive: nothing will run".into(),
+        "systemctl start ciq-worker   (or: ciq work)",
+    )
+}
+
+/// The shortest `--watch` interval: below it a screen cannot be read and Redis is polled
+/// for nothing.
+const WATCH_MIN: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checks `--watch` (and `--count`): an interval of at least 500ms, and a terminal to
+/// redraw on unless `--count` bounds the output.
+pub fn watch_interval(
+    watch: Option<&str>,
+    count: Option<u64>,
+) -> super::CliResult<Option<std::time::Duration>> {
+    let Some(w) = watch else {
+        return Ok(None);
+    };
+    let usage = |m: String| super::CliError::usage(format!("--watch: {m}"));
+    let d = crate::config::parse_duration(w).map_err(usage)?;
+    crate::config::checks::within(d, WATCH_MIN, crate::config::checks::KNOB_MAX).map_err(usage)?;
+    if count.is_none() && !crate::output::stdout_is_tty() {
+        return Err(usage(
+            "stdout is not a terminal; add --count N to print N screens".into(),
+        ));
+    }
+    Ok(Some(d))
+}
