@@ -66,18 +66,9 @@ fn missing_grant(detail: &str) -> String {
 
 impl Error {
     pub fn from_redis(addr: &str, e: redis::RedisError) -> Self {
-<<<<<<< HEAD
         // A demoted or not-yet-ready master is as unusable for writes as a dead one.
         if super::sentinel::needs_failover(&e) {
-            Error::Unreachable {
-=======
-        if e.is_io_error()
-            || e.is_connection_dropped()
-            || e.is_connection_refusal()
-            || e.is_timeout()
-        {
             return Error::Unreachable {
->>>>>>> main
                 addr: addr.to_string(),
                 msg: e.to_string(),
             };

@@ -81,13 +81,12 @@ fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
 impl Broker {
     /// Connects once, failing fast (commands): an unreachable Redis is an error at once.
     pub async fn connect(url: &str) -> Result<Broker> {
-<<<<<<< HEAD
         Broker::connect_with(url, &BrokerOptions::default()).await
     }
 
     /// `connect` with the `[broker]` options (Sentinel auth, acknowledged writes).
     pub async fn connect_with(url: &str, opts: &BrokerOptions) -> Result<Broker> {
-        let addr = redact_url(url);
+        let addr = crate::secrets::redact_url(url);
         let opts = Arc::new(opts.clone());
         if url.starts_with("redis+cluster://") {
             return Err(Error::Invalid(format!(
@@ -108,9 +107,6 @@ impl Broker {
                 opts,
             });
         }
-=======
-        let addr = crate::secrets::redact_url(url);
->>>>>>> main
         let client = client_for(url, &addr)?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))

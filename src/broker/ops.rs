@@ -122,11 +122,10 @@ impl Broker {
             }
             done += chunk.len();
         }
-<<<<<<< HEAD
-        self.replicated(&mut c).await
-=======
+        if let Err(e) = self.replicated(&mut c).await {
+            return (done, Err(e));
+        }
         (done, Ok(()))
->>>>>>> main
     }
 
     /// Takes up to `n` pending tasks and leases them to `worker` in one atomic step.

@@ -115,7 +115,7 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
     if let Some(d) = dur("sweep", &a.sweep, checks::SWEEP_MIN)? {
         w.sweep = d;
     }
-    if let Some(d) = dur("upkeep-lease", &a.upkeep_lease)? {
+    if let Some(d) = dur("upkeep-lease", &a.upkeep_lease, checks::LEASE_MIN)? {
         w.upkeep_lease = d;
     }
     if a.metrics_addr.is_some() {

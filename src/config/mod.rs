@@ -3,11 +3,8 @@
 //! `file.rs` is the raw file, `load.rs` finds and parses it, this module holds the
 //! resolved values that the rest of ciq reads, each scalar with the layer it came from.
 
-<<<<<<< HEAD
 mod broker;
-=======
 pub mod checks;
->>>>>>> main
 pub mod duration;
 pub mod file;
 mod load;
