@@ -114,6 +114,7 @@ async fn upkeep(shared: Arc<Shared>) {
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "upkeep lease renewal failed");
+                        report_access(&shared, &e);
                         s.renew_at = now + Duration::from_secs(1);
                     }
                 }
@@ -130,6 +131,7 @@ async fn upkeep(shared: Arc<Shared>) {
                     Ok(false) => s.try_at = now + jittered(lease),
                     Err(e) => {
                         tracing::debug!(error = %e, "upkeep lease attempt failed");
+                        report_access(&shared, &e);
                         s.try_at = now + Duration::from_secs(1);
                     }
                 }
@@ -157,6 +159,15 @@ async fn upkeep(shared: Arc<Shared>) {
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::time::sleep_until(next.max(Instant::now() + Duration::from_millis(5)).into()).await;
+    }
+}
+
+/// An idle worker claims rarely, so an ACL change that stops it working shows first
+/// here: wake the fetch loop, whose failing claim records the problem for `ciq status`
+/// (and whose next successful claim clears it).
+fn report_access(shared: &Shared, e: &crate::broker::Error) {
+    if e.is_access() {
+        shared.wake.notify_one();
     }
 }
 
