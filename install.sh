@@ -4,8 +4,8 @@
 #   ./install.sh                    build and install ciq under /usr/local (needs root for
 #                                   apt-get and /usr/local; use --prefix for a user install)
 #   ./install.sh --prefix ~/.local  install under another prefix
-#   ./install.sh --test-deps        only make sure the test suite can run: redis-server
-#                                   installed, local PostgreSQL/MariaDB started if present
+#   ./install.sh --test-deps        only make sure the test suite can run: redis-server and
+#                                   faketime installed, local PostgreSQL/MariaDB started if present
 #   ./install.sh --uninstall        remove everything a previous install put in place
 #   ./install.sh --bin PATH         install this ciq binary instead of building one
 #
@@ -48,6 +48,14 @@ ensure_redis() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
     # The packaged service is not needed: ciq up and the tests start their own redis-server.
+}
+
+# The clock-skew tests run workers and beats under faketime (libfaketime).
+ensure_faketime() {
+    command -v faketime >/dev/null && return 0
+    say "faketime missing: installing it with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 }
 
 ensure_cargo() {
@@ -137,5 +145,5 @@ do_uninstall() {
 case "$MODE" in
     install) do_install ;;
     uninstall) do_uninstall ;;
-    test-deps) ensure_redis; ensure_cargo; start_test_databases ;;
+    test-deps) ensure_redis; ensure_faketime; ensure_cargo; start_test_databases ;;
 esac

@@ -62,7 +62,7 @@ fn pending_ids(redis: &Redis) -> Vec<String> {
 }
 
 /// Ids of the tasks leased to the worker named `name` (`ciq:{Q}:active` is
-/// `id -> worker|claimed_ms|envelope`, the worker id being `name@host:pid:tag`).
+/// `id -> worker|token|claimed_ms|envelope`, the worker id being `name@host:pid:tag`).
 fn held_by(redis: &Redis, name: &str) -> Vec<String> {
     let out = redis.cli(&["HGETALL", "ciq:{default}:active"]);
     let l: Vec<&str> = out.lines().collect();

@@ -5,6 +5,7 @@ mod harness;
 mod beat;
 mod beat_inspect;
 mod faults;
+mod fencing;
 mod generated;
 mod hardening;
 mod hygiene;

@@ -26,16 +26,18 @@ impl Leader {
         }
     }
 
-    /// Takes or renews the lease; Some(token) when this beat leads now.
-    pub async fn ensure(&mut self, broker: &Broker, now: u64) -> broker::Result<Option<u64>> {
-        let l = broker.beat_lease(&self.id, self.lease, now).await?;
+    /// Takes or renews the lease; Some(token) when this beat leads now, and the Redis
+    /// server's clock (ms) at that moment.
+    pub async fn ensure(&mut self, broker: &Broker) -> broker::Result<(Option<u64>, u64)> {
+        let l = broker.beat_lease(&self.id, self.lease).await?;
+        let now = l.now_ms;
         if l.ours {
             if self.token != Some(l.token) {
                 tracing::info!(beat = %self.id, token = l.token, "beat leads: holding the lease");
             }
             self.token = Some(l.token);
             self.seen = None;
-            return Ok(Some(l.token));
+            return Ok((Some(l.token), now));
         }
         if self.token.take().is_some() {
             tracing::warn!(beat = %self.id, holder = %l.holder, "lease lost; standing by");
@@ -44,7 +46,7 @@ impl Leader {
             tracing::info!(beat = %self.id, holder = %l.holder, since = %crate::output::ts(l.since_ms), "standby: another beat holds the lease");
             self.seen = Some(l.holder);
         }
-        Ok(None)
+        Ok((None, now))
     }
 
     /// The fire script said we are not the leader (the lease lapsed or moved).

@@ -3,6 +3,9 @@
 //! Lua script that also claims the (entry, fire time) idempotency key, so a tick is
 //! fired once even with several beats, a stale leader, or a lost reply.
 //!
+//! Fire times are judged by the Redis server's clock (read with the lease on every pass),
+//! never by this host's, so a beat with a wrong clock neither fires early nor late.
+//!
 //! `run` takes the shutdown signal as a parameter so `ciq up` and tests can stop it;
 //! on stop the lease is released at once so a standby takes over without waiting.
 
@@ -11,15 +14,29 @@ pub mod plan;
 pub mod schedule;
 mod tick;
 
-use crate::broker::{self, now_ms, Broker};
+use crate::broker::{self, Broker};
 use crate::config::schedule::DEFAULT_CATCH_UP_MAX;
 use crate::config::Config;
 use crate::worker::Shutdown;
 use plan::Policy;
 use schedule::Rule;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// The Redis server's clock as read once per pass, advanced by this host's monotonic
+/// clock in between (a pass takes milliseconds, so drift does not matter).
+#[derive(Debug, Clone, Copy)]
+struct RedisClock {
+    ms: u64,
+    at: Instant,
+}
+
+impl RedisClock {
+    fn now(&self) -> u64 {
+        self.ms + self.at.elapsed().as_millis() as u64
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct BeatOptions {
@@ -116,10 +133,10 @@ pub async fn run(
             _ = changed(&mut shutdown) => continue,
         };
         let wait = match outcome {
-            Ok(next) => {
+            Ok((next, clock)) => {
                 worked = true;
                 backoff = opts.tick;
-                let until_next = next.map(|n| Duration::from_millis(n.saturating_sub(now_ms())));
+                let until_next = next.map(|n| Duration::from_millis(n.saturating_sub(clock.now())));
                 until_next.map_or(opts.tick, |d| d.clamp(Duration::from_millis(5), opts.tick))
             }
             Err(e) if opts.once || (e.is_access() && !worked) => break Err(e),
@@ -171,19 +188,25 @@ async fn changed(rx: &mut watch::Receiver<Shutdown>) {
     }
 }
 
-/// One tick: lease, then (when leading) every entry. Returns the earliest next fire.
+/// One tick: lease, then (when leading) every entry. Returns the earliest next fire and
+/// the Redis clock it is measured by.
 async fn pass(
     cfg: &Config,
     broker: &Broker,
     opts: &BeatOptions,
     entries: &[Entry],
     leader: &mut leader::Leader,
-) -> broker::Result<Option<u64>> {
-    let Some(token) = leader.ensure(broker, now_ms()).await? else {
+) -> broker::Result<(Option<u64>, RedisClock)> {
+    let (token, redis_now) = leader.ensure(broker).await?;
+    let clock = RedisClock {
+        ms: redis_now,
+        at: Instant::now(),
+    };
+    let Some(token) = token else {
         if opts.once {
             tracing::info!("another beat holds the lease and fires due entries; nothing to do");
         }
-        return Ok(None);
+        return Ok((None, clock));
     };
     let cx = tick::TickCtx {
         cfg,
@@ -196,7 +219,7 @@ async fn pass(
     };
     let mut earliest: Option<u64> = None;
     for e in entries {
-        match tick::entry(&cx, e, now_ms()).await? {
+        match tick::entry(&cx, e, clock.now()).await? {
             tick::Step::Next(n) => {
                 earliest = match (earliest, n) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -205,9 +228,9 @@ async fn pass(
             }
             tick::Step::LostLease => {
                 leader.lost();
-                return Ok(None);
+                return Ok((None, clock));
             }
         }
     }
-    Ok(earliest)
+    Ok((earliest, clock))
 }

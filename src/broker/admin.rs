@@ -25,6 +25,8 @@ pub struct ActiveTask {
     pub id: String,
     pub queue: String,
     pub worker: String,
+    /// The claim (fencing) token of this run.
+    pub run: u64,
     pub claimed_at_ms: u64,
     pub lease_expires_ms: u64,
 }
@@ -139,16 +141,18 @@ impl Broker {
             .iter()
             .zip(actives)
             .map(|((id, exp), cur)| {
-                // "<worker>|<claimed ms>|<envelope>"
+                // "<worker>|<claim token>|<claimed ms>|<envelope>"
                 let cur = cur.unwrap_or_default();
-                let mut parts = cur.splitn(3, '|');
+                let mut parts = cur.splitn(4, '|');
                 let worker = parts.next().unwrap_or("").to_string();
+                let run = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
                 let at = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
                 ActiveTask {
                     envelope: parts.next().and_then(|d| Envelope::from_json(d).ok()),
                     id: id.clone(),
                     queue: queue.into(),
                     worker,
+                    run,
                     claimed_at_ms: at,
                     lease_expires_ms: *exp,
                 }

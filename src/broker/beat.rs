@@ -17,6 +17,8 @@ pub struct Lease {
     pub holder: String,
     pub token: u64,
     pub since_ms: u64,
+    /// The Redis server's clock when the lease was checked: beat plans ticks by it.
+    pub now_ms: u64,
 }
 
 /// The lease as stored (`ciq:beat:leader`), plus how long it has left.
@@ -86,15 +88,14 @@ fn parse_u64(m: &HashMap<String, String>, k: &str) -> Option<u64> {
 
 impl Broker {
     /// Takes the lease if it is free, renews it if it is ours.
-    pub async fn beat_lease(&self, holder: &str, lease: Duration, now: u64) -> Result<Lease> {
+    pub async fn beat_lease(&self, holder: &str, lease: Duration) -> Result<Lease> {
         let mut c = self.conn();
-        let (ours, token, since, who): (i64, String, String, String) = BEAT_LEASE
+        let (ours, token, since, who, now): (i64, String, String, String, String) = BEAT_LEASE
             .key(keys::beat_leader())
             .key(keys::beat_token())
             .key(keys::beat_seen())
             .arg(holder)
             .arg(lease.as_millis() as u64)
-            .arg(now)
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
@@ -103,6 +104,7 @@ impl Broker {
             holder: who,
             token: token.parse().unwrap_or(0),
             since_ms: since.parse().unwrap_or(0),
+            now_ms: now.parse().unwrap_or(0),
         })
     }
 

@@ -30,9 +30,14 @@ pub struct QueueKeys {
     pub pending: String,
     /// ZSET id -> lease expiry (ms). Membership = the task is active.
     pub lease: String,
-    /// HASH id -> "<worker id>|<claimed at ms>|<envelope JSON>" for active tasks:
-    /// owner and message in one field, so claim and finish touch one hash entry.
+    /// HASH id -> "<worker id>|<claim token>|<claimed at ms>|<envelope JSON>" for active
+    /// tasks: owner, run and message in one field, so claim and finish touch one entry.
     pub active: String,
+    /// STRING counter handing out claim (fencing) tokens: one per run of a task.
+    pub claims: String,
+    /// ZSET claim token -> ms when its lease expired and the task was recovered: a run
+    /// whose late outcome must be refused as superseded. Trimmed to a day.
+    pub superseded: String,
     /// HASH id -> envelope JSON, for scheduled, retry and dead tasks.
     pub data: String,
     /// ZSET id -> due time (ms) for `--countdown`/`--eta` tasks.
@@ -57,6 +62,8 @@ impl QueueKeys {
             pending: k("pending"),
             lease: k("lease"),
             active: k("active"),
+            claims: k("claims"),
+            superseded: k("superseded"),
             data: k("data"),
             scheduled: k("scheduled"),
             retry: k("retry"),

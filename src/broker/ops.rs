@@ -1,4 +1,9 @@
 //! The task lifecycle: enqueue, claim, finish, renew, sweep, promote.
+//!
+//! Every time-dependent judgement (lease expiry, due times) is made inside the scripts
+//! on the Redis server's clock, so a worker or client with a wrong clock cannot steal
+//! or delay work. Each claim hands out a fencing token per run; renew and finish carry
+//! it, so a superseded run changes nothing.
 
 use super::scripts::*;
 use super::{keys, Broker, Envelope, QueueKeys, Result};
@@ -25,8 +30,20 @@ impl Enqueued {
 #[derive(Debug)]
 pub enum Claim {
     Paused,
-    /// Raw envelope JSON, decoded by the worker (a bad one is dead-lettered there).
-    Tasks(Vec<String>),
+    /// Per run: its claim token and the raw envelope JSON, decoded by the worker (a bad
+    /// one is dead-lettered there).
+    Tasks(Vec<(u64, String)>),
+}
+
+/// What `finish` did with one run's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Recorded now.
+    Yes,
+    /// Refused: the run's lease expired and the task was recovered; another run counts.
+    Superseded,
+    /// Recorded earlier by this very run (a retried write whose first reply was lost).
+    Already,
 }
 
 /// How a task ended, as recorded by `finish`.
@@ -44,7 +61,7 @@ pub enum FinishKind {
 }
 
 impl FinishKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             FinishKind::Done => "done",
             FinishKind::Retry => "retry",
@@ -58,10 +75,13 @@ impl FinishKind {
 #[derive(Debug, Clone)]
 pub struct Finish {
     pub id: String,
+    /// The claim token of the run this outcome belongs to.
+    pub token: u64,
     pub kind: FinishKind,
     /// The envelope to store (retry, dead, requeue); empty for done.
     pub envelope: String,
-    pub score: u64,
+    /// Retry: how long from now (Redis's clock) until the task is due again.
+    pub delay_ms: u64,
     pub unique_key: Option<String>,
     /// Task name, for per-task counters.
     pub task: String,
@@ -70,6 +90,16 @@ pub struct Finish {
 impl Broker {
     /// Enqueues one task; `due_ms` > now keeps it in the scheduled set until then.
     pub async fn enqueue(&self, env: &Envelope, due_ms: Option<u64>) -> Result<Enqueued> {
+        self.enqueue_at(env, due_ms.unwrap_or(0), 0).await
+    }
+
+    /// Enqueues one task due `delay` from now by the Redis server's clock (`--countdown`).
+    pub async fn enqueue_after(&self, env: &Envelope, delay: Duration) -> Result<Enqueued> {
+        self.enqueue_at(env, 0, (delay.as_millis() as u64).max(1))
+            .await
+    }
+
+    async fn enqueue_at(&self, env: &Envelope, due_ms: u64, delay_ms: u64) -> Result<Enqueued> {
         let q = QueueKeys::new(&env.queue);
         let (ukey, has_unique) = match &env.unique_key {
             Some(u) => (q.unique(u), "1"),
@@ -82,8 +112,9 @@ impl Broker {
             .key(ukey)
             .arg(&env.id)
             .arg(env.to_json())
-            .arg(due_ms.unwrap_or(0))
-            .arg(has_unique);
+            .arg(due_ms)
+            .arg(has_unique)
+            .arg(delay_ms);
         // The queue registry update rides the same multiplexed connection concurrently, so
         // it adds no round trip of its own.
         let mut c2 = self.conn();
@@ -135,7 +166,6 @@ impl Broker {
         worker: &str,
         n: usize,
         lease: Duration,
-        now: u64,
     ) -> Result<Claim> {
         let mut c = self.conn();
         let v: redis::Value = CLAIM
@@ -146,7 +176,7 @@ impl Broker {
             .key(&q.paused)
             .key(&q.dead)
             .key(&q.stats)
-            .arg(now)
+            .key(&q.claims)
             .arg(lease.as_millis() as u64)
             .arg(worker)
             .arg(n)
@@ -159,19 +189,22 @@ impl Broker {
                 return Ok(Claim::Paused);
             }
         }
-        let tasks: Vec<String> = redis::from_redis_value(&v).map_err(|e| self.err(e))?;
+        let flat: Vec<String> = redis::from_redis_value(&v).map_err(|e| self.err(e))?;
+        let tasks = flat
+            .chunks_exact(2)
+            .map(|p| (p[0].parse().unwrap_or(0), p[1].clone()))
+            .collect();
         Ok(Claim::Tasks(tasks))
     }
 
-    /// Records outcomes; returns, per item, whether this worker still held the lease.
+    /// Records outcomes; returns, per item, what became of it.
     pub async fn finish(
         &self,
         q: &QueueKeys,
         worker: &str,
         items: &[Finish],
         dead_max: u64,
-        now: u64,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Vec<Applied>> {
         let mut c = self.conn();
         let mut inv = FINISH.key(&q.lease);
         inv.key(&q.active)
@@ -180,46 +213,54 @@ impl Broker {
             .key(&q.retry)
             .key(&q.dead)
             .key(&q.stats)
-            .arg(now)
+            .key(&q.superseded)
             .arg(worker)
             .arg(q.unique_prefix())
             .arg(dead_max);
         for f in items {
             inv.arg(&f.id)
+                .arg(f.token)
                 .arg(f.kind.as_str())
                 .arg(&f.envelope)
-                .arg(f.score)
+                .arg(f.delay_ms)
                 .arg(f.unique_key.as_deref().unwrap_or(""))
                 .arg(&f.task);
         }
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
         self.replicated(&mut c).await?;
-        Ok(res.into_iter().map(|r| r == 1).collect())
+        Ok(res
+            .into_iter()
+            .map(|r| match r {
+                1 => Applied::Yes,
+                2 => Applied::Already,
+                _ => Applied::Superseded,
+            })
+            .collect())
     }
 
-    /// Extends this worker's leases; returns ids it no longer owns.
+    /// Extends the leases of this worker's runs (task id, claim token); returns the
+    /// tokens of runs that were superseded (their lease expired and the task recovered).
     pub async fn renew(
         &self,
         q: &QueueKeys,
         worker: &str,
-        ids: &[String],
+        runs: &[(String, u64)],
         lease: Duration,
-        now: u64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<u64>> {
         let mut c = self.conn();
         let mut inv = RENEW.key(&q.lease);
         inv.key(&q.active)
-            .arg(now)
+            .key(&q.superseded)
             .arg(lease.as_millis() as u64)
             .arg(worker);
-        for id in ids {
-            inv.arg(id);
+        for (id, token) in runs {
+            inv.arg(id).arg(token);
         }
         inv.invoke_async(&mut c).await.map_err(|e| self.err(e))
     }
 
     /// Recovers expired leases; returns (recovered, dead).
-    pub async fn sweep(&self, q: &QueueKeys, max_deliveries: u32, now: u64) -> Result<(u64, u64)> {
+    pub async fn sweep(&self, q: &QueueKeys, max_deliveries: u32) -> Result<(u64, u64)> {
         let mut c = self.conn();
         let (r, d): (u64, u64) = SWEEP
             .key(&q.lease)
@@ -228,7 +269,7 @@ impl Broker {
             .key(&q.pending)
             .key(&q.dead)
             .key(&q.stats)
-            .arg(now)
+            .key(&q.superseded)
             .arg(1000)
             .arg(q.unique_prefix())
             .arg(max_deliveries)
@@ -238,20 +279,33 @@ impl Broker {
         Ok((r, d))
     }
 
-    /// Moves due delayed/retrying tasks to pending; returns (moved, next due ms).
-    pub async fn promote(&self, q: &QueueKeys, now: u64) -> Result<(u64, Option<u64>)> {
+    /// Moves due delayed/retrying tasks to pending; returns (moved, time until the next
+    /// one is due), both by the Redis server's clock.
+    pub async fn promote(&self, q: &QueueKeys) -> Result<(u64, Option<Duration>)> {
         let mut c = self.conn();
         let (moved, next): (u64, i64) = PROMOTE
             .key(&q.scheduled)
             .key(&q.retry)
             .key(&q.data)
             .key(&q.pending)
-            .arg(now)
             .arg(1000)
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
-        Ok((moved, (next >= 0).then_some(next as u64)))
+        Ok((
+            moved,
+            (next >= 0).then(|| Duration::from_millis(next as u64)),
+        ))
+    }
+
+    /// The Redis server's clock (ms since the epoch): the one clock ciq judges time by.
+    pub async fn redis_time(&self) -> Result<u64> {
+        let mut c = self.conn();
+        let (s, us): (u64, u64) = redis::cmd("TIME")
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(s * 1000 + us / 1000)
     }
 
     /// Blocks (on `conn`, a dedicated connection) until `q` has a pending task or the

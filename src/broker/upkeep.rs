@@ -47,10 +47,9 @@ impl Broker {
             .map_err(|e| self.err(e))
     }
 
-    /// The earliest due time (ms) of the queue's delayed and retrying tasks: one
-    /// `EXISTS` when there are none (an empty ZSET does not exist), cheaper than
-    /// running `promote` when nothing is due.
-    pub async fn next_due(&self, q: &QueueKeys) -> Result<Option<u64>> {
+    /// Whether the queue has delayed or retrying tasks at all: one `EXISTS` (an empty
+    /// ZSET does not exist), cheaper than running `promote` when there are none.
+    pub async fn has_delayed(&self, q: &QueueKeys) -> Result<bool> {
         let mut c = self.conn();
         let n: u64 = redis::cmd("EXISTS")
             .arg(&q.scheduled)
@@ -58,16 +57,6 @@ impl Broker {
             .query_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
-        if n == 0 {
-            return Ok(None);
-        }
-        type Firsts = (Vec<(String, f64)>, Vec<(String, f64)>);
-        let (a, b): Firsts = redis::pipe()
-            .zrange_withscores(&q.scheduled, 0, 0)
-            .zrange_withscores(&q.retry, 0, 0)
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(a.iter().chain(b.iter()).map(|(_, s)| *s as u64).min())
+        Ok(n > 0)
     }
 }

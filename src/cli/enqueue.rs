@@ -145,7 +145,11 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
 
     env.eta = due;
     env.notify = a.wait;
-    let res = broker.enqueue(&env, due).await?;
+    // A countdown runs on the Redis server's clock (eta_ms shown is this host's estimate).
+    let res = match a.countdown.as_deref().map(parse_duration) {
+        Some(Ok(d)) => broker.enqueue_after(&env, d).await?,
+        _ => broker.enqueue(&env, due).await?,
+    };
     let dup = matches!(res, Enqueued::Duplicate(_));
     if ctx.json {
         output::json(&serde_json::json!({

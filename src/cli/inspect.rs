@@ -44,6 +44,8 @@ pub struct ActiveRow {
     pub queue: String,
     pub args: serde_json::Map<String, serde_json::Value>,
     pub worker: String,
+    /// The run's claim (fencing) token: a task run again after a lost lease gets a new one.
+    pub run: u64,
     pub started_at: String,
     pub runtime_s: f64,
     pub attempt: u32,
@@ -85,7 +87,8 @@ pub async fn run(cmd: InspectCommand, ctx: &Ctx) -> CliResult<ExitCode> {
 
 async fn active(f: QueueFilter, ctx: &Ctx) -> CliResult<ExitCode> {
     let (broker, qs) = queues(ctx, &f.queue).await?;
-    let now = now_ms();
+    // Claim times are on Redis's clock.
+    let now = broker.redis_time().await.unwrap_or_else(|_| now_ms());
     let mut rows = vec![];
     for q in qs {
         for t in broker.active(&q).await? {
@@ -103,6 +106,7 @@ async fn active(f: QueueFilter, ctx: &Ctx) -> CliResult<ExitCode> {
                 queue: t.queue,
                 args,
                 worker: t.worker,
+                run: t.run,
                 started_at: output::ts(t.claimed_at_ms),
                 runtime_s: now.saturating_sub(t.claimed_at_ms) as f64 / 1000.0,
                 attempt,

@@ -56,6 +56,9 @@ pub struct WorkerStatus {
     /// What the worker reports is stopping it (e.g. an ACL permission it lacks).
     #[serde(default)]
     pub problem: Option<String>,
+    /// The worker's clock minus the Redis server's, as it last measured (ms).
+    #[serde(default)]
+    pub clock_skew_ms: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -103,7 +106,8 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         }
     };
     let mut problems = vec![];
-    let now = now_ms();
+    // Heartbeats are stamped on Redis's clock; judge them by it too.
+    let now = broker.redis_time().await.unwrap_or_else(|_| now_ms());
     let info = broker.server_info().await.ok();
     if info.as_ref().is_some_and(|i| !i.aof_enabled) {
         problems.push(problem(
@@ -141,6 +145,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
                 last_heartbeat_s: age as f64 / 1000.0,
                 alive: age <= stale_ms,
                 problem: v["problem"].as_str().map(String::from),
+                clock_skew_ms: v["clock_skew_ms"].as_i64().unwrap_or(0),
                 id,
             }
         })
@@ -158,6 +163,21 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
                 output::age(w.last_heartbeat_s)
             ),
             "its tasks are recovered when their leases expire; check the host",
+        ));
+    }
+    for w in workers
+        .iter()
+        .filter(|w| w.alive && w.clock_skew_ms.abs() > crate::worker::CLOCK_SKEW_WARN_MS)
+    {
+        problems.push(problem(
+            "warning",
+            format!(
+                "worker {}'s clock is {:.1} s {} the Redis server's",
+                w.id,
+                w.clock_skew_ms.abs() as f64 / 1000.0,
+                if w.clock_skew_ms > 0 { "ahead of" } else { "behind" }
+            ),
+            "sync that host's clock (chrony or systemd-timesyncd); leases and schedules follow Redis's clock, but its logs' times are off",
         ));
     }
     let beat = broker

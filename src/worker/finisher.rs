@@ -1,10 +1,11 @@
 //! Records outcomes in Redis in batches (one script call per queue per batch), retrying
 //! through Redis outages so an outcome is never dropped. A task's slot is freed only once
-//! its outcome is recorded.
+//! its outcome is recorded. Each outcome carries its run's claim token: the script refuses
+//! a superseded run's outcome, and recognises a retried write whose first reply was lost.
 
 use super::{Shared, Shutdown};
-use crate::broker::ops::Finish;
-use crate::broker::{now_ms, QueueKeys};
+use crate::broker::ops::{Applied, Finish};
+use crate::broker::QueueKeys;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,13 +99,20 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
         {
             let mut leased = shared.leased.lock().unwrap();
             for f in &finishes {
-                leased.remove(&f.id);
+                leased.remove(&f.token);
             }
         }
-        for ((f, ok), n) in finishes.iter().zip(applied).zip(notifies) {
-            if !ok {
-                tracing::warn!(id = %f.id, queue = %q.name, "lease was lost before the outcome was recorded (another worker recovered the task); outcome ignored");
-                continue;
+        let Some(applied) = applied else { continue };
+        for ((f, applied), n) in finishes.iter().zip(applied).zip(notifies) {
+            match applied {
+                Applied::Yes => {}
+                Applied::Already => {
+                    tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "outcome was already recorded (the first reply was lost)");
+                }
+                Applied::Superseded => {
+                    tracing::warn!(id = %f.id, run = f.token, queue = %q.name, outcome = f.kind.as_str(), "outcome refused: this run was superseded (its lease expired and the task was recovered, so it may have run again); the recovered run's outcome counts");
+                    continue;
+                }
             }
             if let Some(n) = n {
                 if let Err(e) = shared.broker.notify(&f.id, &n).await {
@@ -120,22 +128,27 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
 /// stopping it gives up after a few seconds of failures, so a stop never hangs on a dead
 /// Redis: the leases then expire and another worker recovers the tasks, so still nothing
 /// is lost.
-async fn write_with_retry(shared: &Shared, q: &QueueKeys, finishes: &[Finish]) -> Vec<bool> {
+/// None when it gave up (logged here).
+async fn write_with_retry(
+    shared: &Shared,
+    q: &QueueKeys,
+    finishes: &[Finish],
+) -> Option<Vec<Applied>> {
     let mut delay = Duration::from_millis(50);
     let mut gave_up_at: Option<Instant> = None;
     loop {
         match shared
             .broker
-            .finish(q, &shared.opts.id, finishes, shared.opts.dead_max, now_ms())
+            .finish(q, &shared.opts.id, finishes, shared.opts.dead_max)
             .await
         {
-            Ok(v) => return v,
+            Ok(v) => return Some(v),
             Err(e) => {
                 if *shared.shutdown.borrow() != Shutdown::Run {
                     let t = *gave_up_at.get_or_insert_with(Instant::now);
                     if t.elapsed() > Duration::from_secs(3) {
                         tracing::error!(queue = %q.name, tasks = finishes.len(), error = %e, "giving up recording outcomes; their leases will expire and the tasks will be recovered");
-                        return vec![false; finishes.len()];
+                        return None;
                     }
                 }
                 tracing::warn!(queue = %q.name, error = %e, retry_in = ?delay, "cannot record task outcomes; retrying");

@@ -2,7 +2,7 @@
 //! worker Redis will not let work exits with one line instead of retrying forever), and
 //! while running kept in its heartbeat so `ciq status` shows it.
 
-use crate::broker::{self, now_ms, Broker, QueueKeys};
+use crate::broker::{self, Broker, QueueKeys};
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -46,7 +46,7 @@ pub(crate) async fn preflight(
     queues: &[std::sync::Arc<QueueKeys>],
 ) -> broker::Result<()> {
     if let Some(q) = queues.first() {
-        match broker.promote(q, now_ms()).await {
+        match broker.promote(q).await {
             Err(e) if e.is_access() => return Err(e),
             Err(e) => tracing::warn!(error = %e, "start-up check failed; continuing"),
             Ok(_) => {}

@@ -1,6 +1,8 @@
-//! Background loops of a worker: heartbeat (lease renewal + registry), and the queues'
-//! upkeep (sweep of expired leases, promotion of delayed tasks that became due), which
-//! one worker per queue does at a time.
+//! Background loops of a worker: heartbeat (clock check, lease renewal, registry), and
+//! the queues' upkeep (sweep of expired leases, promotion of delayed tasks that became
+//! due), which one worker per queue does at a time. Expiry and due times are judged by
+//! the scripts on Redis's clock; this host's clock only decides how long to sleep, and
+//! the heartbeat reports how far it is off.
 
 use super::Shared;
 use crate::broker::now_ms;
@@ -29,41 +31,83 @@ fn info_json(shared: &Shared) -> String {
         "busy": shared.running.lock().unwrap().len(),
         "started_ms": shared.started_ms,
         "done": shared.done.load(Ordering::Relaxed),
+        "clock_skew_ms": shared.clock_skew_ms.load(Ordering::Relaxed),
         "version": env!("CARGO_PKG_VERSION"),
         "problem": shared.health.current(),
     })
     .to_string()
 }
 
+/// A clock further off Redis's than this is reported (log, heartbeat, `ciq status`).
+pub const CLOCK_SKEW_WARN_MS: i64 = 2000;
+
+/// Measures this host's clock against Redis's (ms, positive = ahead); logs changes of
+/// state once. A slow round trip makes the reading unreliable: then it is skipped.
+async fn check_clock(shared: &Shared, was_skewed: &mut bool) {
+    let before = now_ms();
+    let Ok(redis_now) = shared.broker.redis_time().await else {
+        return;
+    };
+    let after = now_ms();
+    if after.saturating_sub(before) > 500 {
+        return;
+    }
+    let skew = ((before + after) / 2) as i64 - redis_now as i64;
+    shared.clock_skew_ms.store(skew, Ordering::Relaxed);
+    let skewed = skew.abs() > CLOCK_SKEW_WARN_MS;
+    if skewed && !*was_skewed {
+        tracing::warn!(
+            clock_skew_ms = skew,
+            "this host's clock is {:.1} s {} the Redis server's; leases and due times follow Redis's clock, but this host's timestamps are off: sync its clock (chrony, systemd-timesyncd)",
+            skew.abs() as f64 / 1000.0,
+            if skew > 0 { "ahead of" } else { "behind" }
+        );
+    } else if !skewed && *was_skewed {
+        tracing::info!(
+            clock_skew_ms = skew,
+            "this host's clock agrees with the Redis server's again"
+        );
+    }
+    *was_skewed = skewed;
+}
+
 async fn heartbeat(shared: Arc<Shared>) {
+    let mut was_skewed = false;
     loop {
-        let now = now_ms();
-        let mut by_queue: HashMap<String, (Arc<crate::broker::QueueKeys>, Vec<String>)> =
-            HashMap::new();
-        for (id, q) in shared.leased.lock().unwrap().iter() {
+        check_clock(&shared, &mut was_skewed).await;
+        type Runs = (Arc<crate::broker::QueueKeys>, Vec<(String, u64)>);
+        let mut by_queue: HashMap<String, Runs> = HashMap::new();
+        for (token, (q, id)) in shared.leased.lock().unwrap().iter() {
             by_queue
                 .entry(q.name.clone())
                 .or_insert_with(|| (q.clone(), vec![]))
                 .1
-                .push(id.clone());
+                .push((id.clone(), *token));
         }
-        for (_, (q, ids)) in by_queue {
+        for (_, (q, runs)) in by_queue {
             match shared
                 .broker
-                .renew(&q, &shared.opts.id, &ids, shared.opts.lease, now)
+                .renew(&q, &shared.opts.id, &runs, shared.opts.lease)
                 .await
             {
                 Ok(lost) => {
-                    for id in lost {
-                        tracing::warn!(id = %id, queue = %q.name, "lease lost (expired and recovered elsewhere); the task may run twice");
+                    let mut leased = shared.leased.lock().unwrap();
+                    for token in lost {
+                        // Stop renewing it: reported once, here; its outcome will be refused.
+                        if let Some((_, id)) = leased.remove(&token) {
+                            tracing::warn!(id = %id, run = token, queue = %q.name, "lease lost: this run was superseded (its lease expired and the task was recovered); the task may run twice");
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
             }
         }
+        // The registry's "last seen" is on Redis's clock, as `ciq status` judges it.
+        let skew = shared.clock_skew_ms.load(Ordering::Relaxed);
+        let seen = (now_ms() as i64 - skew).max(0) as u64;
         if let Err(e) = shared
             .broker
-            .worker_heartbeat(&shared.opts.id, &info_json(&shared), now)
+            .worker_heartbeat(&shared.opts.id, &info_json(&shared), seen)
             .await
         {
             tracing::debug!(error = %e, "worker registry heartbeat failed");
@@ -179,11 +223,7 @@ pub(crate) async fn release(shared: &Shared) {
 }
 
 async fn sweep(shared: &Shared, q: &crate::broker::QueueKeys) {
-    match shared
-        .broker
-        .sweep(q, shared.opts.max_deliveries, now_ms())
-        .await
-    {
+    match shared.broker.sweep(q, shared.opts.max_deliveries).await {
         Ok((0, 0)) => {}
         Ok((recovered, dead)) => {
             shared.metrics.recovered(&q.name, recovered + dead);
@@ -193,25 +233,24 @@ async fn sweep(shared: &Shared, q: &crate::broker::QueueKeys) {
     }
 }
 
-/// Promotes what is due; returns how long until it should look again (at most 1 s).
+/// Promotes what is due (judged by the script on Redis's clock); returns how long until
+/// it should look again (at most 1 s). With nothing delayed, one `EXISTS` is the check.
 async fn promote(shared: &Shared, q: &crate::broker::QueueKeys) -> Duration {
-    let now = now_ms();
-    let due = match shared.broker.next_due(q).await {
-        Ok(Some(d)) if d <= now => match shared.broker.promote(q, now).await {
-            Ok((_, next)) => next,
+    let second = Duration::from_secs(1);
+    let wait = match shared.broker.has_delayed(q).await {
+        Ok(false) => second,
+        Ok(true) => match shared.broker.promote(q).await {
+            Ok((_, Some(due_in))) => due_in.min(second),
+            Ok(_) => second,
             Err(e) => {
                 tracing::debug!(error = %e, "promote failed");
-                None
+                second
             }
         },
-        Ok(d) => d,
         Err(e) => {
             tracing::debug!(error = %e, "promote check failed");
-            None
+            second
         }
     };
-    let wait = due
-        .map_or(1000, |d| d.saturating_sub(now_ms()))
-        .clamp(5, 1000);
-    Duration::from_millis(wait)
+    wait.max(Duration::from_millis(5))
 }

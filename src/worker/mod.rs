@@ -8,6 +8,7 @@ mod finisher;
 pub mod handler;
 mod health;
 mod maintenance;
+pub use maintenance::CLOCK_SKEW_WARN_MS;
 mod metrics;
 pub mod policy;
 mod task;
@@ -85,6 +86,7 @@ pub struct Summary {
     pub requeued: u64,
 }
 
+/// One run of a task: one claim, one fencing token.
 struct Running {
     queue: Arc<QueueKeys>,
     env: Envelope,
@@ -98,10 +100,14 @@ pub(crate) struct Shared {
     config: Arc<Config>,
     handlers: Vec<Arc<dyn TaskHandler>>,
     queues: Vec<Arc<QueueKeys>>,
-    /// Tasks whose handler is still running.
-    running: Mutex<HashMap<String, Running>>,
-    /// Tasks this worker holds a lease on (running or waiting for their outcome to be recorded).
-    leased: Mutex<HashMap<String, Arc<QueueKeys>>>,
+    /// Runs whose handler is still going, by claim token (a task may be claimed again,
+    /// even by this worker, after its lease expired: each run is told apart by its token).
+    running: Mutex<HashMap<u64, Running>>,
+    /// Runs this worker holds a lease for (running or waiting for their outcome to be
+    /// recorded), by claim token: their queue and task id.
+    leased: Mutex<HashMap<u64, (Arc<QueueKeys>, String)>>,
+    /// This host's clock minus the Redis server's (ms), measured at each heartbeat.
+    clock_skew_ms: std::sync::atomic::AtomicI64,
     paused: Mutex<HashSet<String>>,
     /// True while the fetch loop waits for work (the waiters block only then).
     idle: watch::Sender<bool>,
@@ -149,6 +155,7 @@ pub async fn run(
         finish_tx,
         shutdown,
         started_ms: now_ms(),
+        clock_skew_ms: std::sync::atomic::AtomicI64::new(0),
         done: AtomicU64::new(0),
         retried: AtomicU64::new(0),
         failed: AtomicU64::new(0),
@@ -233,7 +240,7 @@ impl Shared {
 
     /// Claims up to `n` tasks from the first queue (in weighted order) that has any;
     /// a queue a waiter just saw work in goes first (saves round trips on idle pickup).
-    async fn claim(&self, n: usize) -> broker::Result<Vec<(Arc<QueueKeys>, String)>> {
+    async fn claim(&self, n: usize) -> broker::Result<Vec<(Arc<QueueKeys>, u64, String)>> {
         let mut order = self.queue_order();
         if let Some(i) = self.hint.swap(0, Ordering::Relaxed).checked_sub(1) {
             order.retain(|&q| q != i);
@@ -243,7 +250,7 @@ impl Shared {
             let q = &self.queues[i];
             match self
                 .broker
-                .claim(q, &self.opts.id, n, self.opts.lease, now_ms())
+                .claim(q, &self.opts.id, n, self.opts.lease)
                 .await?
             {
                 broker::ops::Claim::Paused => {
@@ -252,7 +259,7 @@ impl Shared {
                 broker::ops::Claim::Tasks(v) => {
                     self.paused.lock().unwrap().remove(&q.name);
                     if !v.is_empty() {
-                        return Ok(v.into_iter().map(|e| (q.clone(), e)).collect());
+                        return Ok(v.into_iter().map(|(t, e)| (q.clone(), t, e)).collect());
                     }
                 }
             }
@@ -305,8 +312,8 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 shared.health.clear();
                 backoff = Duration::from_millis(100);
                 permits.truncate(tasks.len());
-                for ((q, raw), permit) in tasks.into_iter().zip(permits) {
-                    task::start_task(shared, q, raw, permit);
+                for ((q, token, raw), permit) in tasks.into_iter().zip(permits) {
+                    task::start_task(shared, q, token, raw, permit);
                 }
             }
         }
@@ -332,14 +339,8 @@ async fn drain(shared: &Arc<Shared>) {
             r = shutdown.changed() => if r.is_err() { break },
         }
     }
-    let left: Vec<Running> = shared
-        .running
-        .lock()
-        .unwrap()
-        .drain()
-        .map(|(_, r)| r)
-        .collect();
-    for r in left {
+    let left: Vec<(u64, Running)> = shared.running.lock().unwrap().drain().collect();
+    for (token, r) in left {
         if let Some(a) = &r.abort {
             a.abort();
         }
@@ -349,9 +350,10 @@ async fn drain(shared: &Arc<Shared>) {
         shared.requeued.fetch_add(1, Ordering::Relaxed);
         let f = broker::ops::Finish {
             id: env.id.clone(),
+            token,
             kind: broker::ops::FinishKind::Requeue,
             envelope: env.to_json(),
-            score: 0,
+            delay_ms: 0,
             unique_key: env.unique_key.clone(),
             task: env.task.clone(),
         };

@@ -15,16 +15,17 @@ pub fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
 }
 
 /// Turns a handler's outcome into the finish record for Redis.
+/// `token` is the claim token of the run that produced the outcome.
 pub fn finish_for(
     mut env: Envelope,
+    token: u64,
     outcome: &Outcome,
     task: Option<&TaskConfig>,
-    now: u64,
 ) -> Finish {
     let id = env.id.clone();
     let unique_key = env.unique_key.clone();
     let task_name = env.task.clone();
-    let (kind, score) = match outcome {
+    let (kind, delay_ms) = match outcome {
         Outcome::Done(_) => (FinishKind::Done, 0),
         Outcome::Retry { error, after } => {
             env.last_error = Some(truncate(error));
@@ -34,7 +35,7 @@ pub fn finish_for(
                     None => Duration::from_secs(1),
                 });
                 env.attempt += 1;
-                (FinishKind::Retry, now + delay.as_millis() as u64)
+                (FinishKind::Retry, delay.as_millis() as u64)
             } else {
                 env.reason = Some(format!(
                     "retries exhausted after {} attempt(s)",
@@ -56,22 +57,24 @@ pub fn finish_for(
     };
     Finish {
         id,
+        token,
         kind,
         envelope,
-        score,
+        delay_ms,
         unique_key,
         task: task_name,
     }
 }
 
 /// A poison message: dead at once with the reason.
-pub fn poison(mut env: Envelope, reason: String) -> Finish {
+pub fn poison(mut env: Envelope, token: u64, reason: String) -> Finish {
     env.reason = Some(reason);
     Finish {
         id: env.id.clone(),
+        token,
         kind: FinishKind::Dead,
         envelope: env.to_json(),
-        score: 0,
+        delay_ms: 0,
         unique_key: env.unique_key.clone(),
         task: env.task.clone(),
     }

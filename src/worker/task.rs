@@ -3,7 +3,7 @@
 
 use super::handler::{Outcome, TaskContext, TaskHandler};
 use super::{finisher, policy, Running, Shared};
-use crate::broker::{self, now_ms, Envelope, QueueKeys};
+use crate::broker::{self, Envelope, QueueKeys};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 pub(crate) fn start_task(
     shared: &Arc<Shared>,
     q: Arc<QueueKeys>,
+    token: u64,
     raw: String,
     permit: OwnedSemaphorePermit,
 ) {
@@ -23,13 +24,13 @@ pub(crate) fn start_task(
         Ok(e) => e.id.clone(),
         Err(_) => id_of(&raw),
     };
-    shared.leased.lock().unwrap().insert(id, q.clone());
+    shared.leased.lock().unwrap().insert(token, (q.clone(), id));
     let env = match decoded {
         Ok(e) => e,
         Err(reason) => {
             let env = stand_in_envelope(&raw, &q.name);
             tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
-            let f = policy::poison(env, reason);
+            let f = policy::poison(env, token, reason);
             finisher::send(shared, &q, f, None, permit);
             return;
         }
@@ -42,13 +43,12 @@ pub(crate) fn start_task(
     else {
         let reason = format!("unknown task {:?}", env.task);
         tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
-        let f = policy::poison(env, reason);
+        let f = policy::poison(env, token, reason);
         finisher::send(shared, &q, f, None, permit);
         return;
     };
-    let id = env.id.clone();
     shared.running.lock().unwrap().insert(
-        id.clone(),
+        token,
         Running {
             queue: q.clone(),
             env: env.clone(),
@@ -59,9 +59,10 @@ pub(crate) fn start_task(
     let jh = tokio::spawn(async move {
         let started = Instant::now();
         let outcome = execute(&s, handler, env.clone()).await;
-        complete(&s, q, env, outcome, permit, started.elapsed().as_secs_f64());
+        let secs = started.elapsed().as_secs_f64();
+        complete(&s, q, token, env, outcome, permit, secs);
     });
-    if let Some(r) = shared.running.lock().unwrap().get_mut(&id) {
+    if let Some(r) = shared.running.lock().unwrap().get_mut(&token) {
         r.abort = Some(jh.abort_handle());
     }
 }
@@ -159,18 +160,21 @@ async fn futures_catch<F: std::future::Future>(
 fn complete(
     shared: &Arc<Shared>,
     q: Arc<QueueKeys>,
+    token: u64,
     env: Envelope,
     outcome: Outcome,
     permit: OwnedSemaphorePermit,
     secs: f64,
 ) {
-    if shared.running.lock().unwrap().remove(&env.id).is_none() {
+    if shared.running.lock().unwrap().remove(&token).is_none() {
         return;
     }
     let task_name = env.task.clone();
     let task_cfg = shared.config.task(&env.task);
     let notify = env.notify;
-    let f = policy::finish_for(env, &outcome, task_cfg, now_ms());
+    // A task recovered after a lost lease (or handed back at a stop): its fate is worth a line.
+    let recovered = env.deliveries > 0;
+    let f = policy::finish_for(env, token, &outcome, task_cfg);
     let label = match (&outcome, f.kind) {
         (Outcome::Done(_), _) => "done",
         (_, broker::ops::FinishKind::Retry) => "retried",
@@ -181,15 +185,19 @@ fn complete(
     match (&outcome, f.kind) {
         (Outcome::Done(_), _) => {
             shared.done.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(id = %f.id, queue = %q.name, "task done");
+            if recovered {
+                tracing::info!(id = %f.id, run = f.token, queue = %q.name, "task done (an earlier run of it was interrupted)");
+            } else {
+                tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "task done");
+            }
         }
         (_, broker::ops::FinishKind::Retry) => {
             shared.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; will retry");
+            tracing::warn!(id = %f.id, run = f.token, queue = %q.name, error = %last_error(&f), "task failed; will retry");
         }
         _ => {
             shared.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
+            tracing::warn!(id = %f.id, run = f.token, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
         }
     }
     let outcome_json = (notify && f.kind != broker::ops::FinishKind::Retry).then(|| {

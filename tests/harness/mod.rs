@@ -225,7 +225,19 @@ impl Ciq {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(ciq_bin());
+        self.cmd_via(&[], args)
+    }
+
+    /// Like `cmd`, run through a wrapper program (e.g. `["env", "LD_PRELOAD=…"]`).
+    pub fn cmd_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut c = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(ciq_bin());
+                c
+            }
+            None => Command::new(ciq_bin()),
+        };
         c.env_clear()
             .env("HOME", self.dir())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -255,7 +267,12 @@ impl Ciq {
 
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
-        let mut c = self.worker_cmd(name, extra);
+        self.spawn_worker_via(&[], name, extra)
+    }
+
+    /// `spawn_worker` through a wrapper program (see `cmd_via`).
+    pub fn spawn_worker_via(&self, wrapper: &[&str], name: &str, extra: &[&str]) -> Proc {
+        let mut c = self.worker_cmd_via(wrapper, name, extra);
         // Fast knobs through the environment so `extra` flags can override them.
         c.env("CIQ_LEASE", "2s")
             .env("CIQ_HEARTBEAT", "500ms")
@@ -274,10 +291,14 @@ impl Ciq {
     }
 
     fn worker_cmd(&self, name: &str, extra: &[&str]) -> Command {
+        self.worker_cmd_via(&[], name, extra)
+    }
+
+    fn worker_cmd_via(&self, wrapper: &[&str], name: &str, extra: &[&str]) -> Command {
         let log = std::fs::File::create(self.dir().join(format!("{name}.log"))).unwrap();
         let mut args = vec!["work", "--name", name];
         args.extend_from_slice(extra);
-        let mut c = self.cmd(&args);
+        let mut c = self.cmd_via(wrapper, &args);
         c.stdout(Stdio::null()).stderr(log);
         c
     }

@@ -1,16 +1,19 @@
--- claim: atomically take up to N pending tasks and lease them to one worker.
+-- claim: atomically take up to N pending tasks and lease them to one worker, each under
+-- a fresh fencing token (one run = one token), timed by the Redis server's clock.
 -- KEYS[1] pending LIST, KEYS[2] lease ZSET, KEYS[3] active HASH, KEYS[4] data HASH,
--- KEYS[5] paused, KEYS[6] dead ZSET, KEYS[7] stats HASH
--- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] worker id, ARGV[4] max tasks, ARGV[5] queue name
--- returns {-1} when the queue is paused, else the claimed envelopes (maybe none).
+-- KEYS[5] paused, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] claim token counter
+-- ARGV[1] lease ms, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] queue name
+-- returns {-1} when the queue is paused, else {token, envelope, token, envelope, ...}
+-- (maybe empty). The active entry is "<worker>|<token>|<claimed ms>|<envelope>": finish,
+-- renew and sweep compare the token, so a superseded run can change nothing.
 -- A message without a readable id cannot be leased: it goes to dead with the reason.
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
-local now = tonumber(ARGV[1])
-local expiry = now + tonumber(ARGV[2])
-local owner = ARGV[3] .. '|' .. ARGV[1] .. '|'
-local out = {}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expiry = now + tonumber(ARGV[1])
+local claimed = {}
 local bad_count = 0
-for i = 1, tonumber(ARGV[4]) do
+for i = 1, tonumber(ARGV[3]) do
   local env = redis.call('RPOP', KEYS[1])
   if not env then break end
   local id = string.match(env, '^{"v":1,"id":"([^"]+)"')
@@ -19,12 +22,10 @@ for i = 1, tonumber(ARGV[4]) do
     if ok and type(dec) == 'table' and type(dec.id) == 'string' and dec.id ~= '' then id = dec.id end
   end
   if id then
-    redis.call('HSET', KEYS[3], id, owner .. env)
-    redis.call('ZADD', KEYS[2], expiry, id)
-    out[#out + 1] = env
+    claimed[#claimed + 1] = {id, env}
   else
-    local bad = 'malformed-' .. ARGV[1] .. '-' .. string.sub(redis.sha1hex(env), 1, 12)
-    redis.call('HSET', KEYS[4], bad, cjson.encode({v = 1, id = bad, task = '(malformed)', queue = ARGV[5],
+    local bad = 'malformed-' .. now .. '-' .. string.sub(redis.sha1hex(env), 1, 12)
+    redis.call('HSET', KEYS[4], bad, cjson.encode({v = 1, id = bad, task = '(malformed)', queue = ARGV[4],
       attempt = 1, max_retries = 0, enqueued_at = now, deliveries = 1,
       reason = 'malformed message: not a ciq envelope', last_error = string.sub(env, 1, 500)}))
     redis.call('ZADD', KEYS[6], now, bad)
@@ -32,4 +33,17 @@ for i = 1, tonumber(ARGV[4]) do
   end
 end
 if bad_count > 0 then redis.call('HINCRBY', KEYS[7], 'dead', bad_count) end
+local out = {}
+if #claimed == 0 then return out end
+-- One counter step per batch: tokens first..last, strictly increasing per queue.
+local first = redis.call('INCRBY', KEYS[8], #claimed) - #claimed + 1
+local head = ARGV[2] .. '|'
+local tail = '|' .. now .. '|'
+for i, c in ipairs(claimed) do
+  local token = first + i - 1
+  redis.call('HSET', KEYS[3], c[1], head .. token .. tail .. c[2])
+  redis.call('ZADD', KEYS[2], expiry, c[1])
+  out[#out + 1] = tostring(token)
+  out[#out + 1] = c[2]
+end
 return out

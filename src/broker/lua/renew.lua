@@ -1,19 +1,21 @@
--- renew: extend the leases a worker still holds (heartbeat).
--- KEYS[1] lease ZSET, KEYS[2] active HASH
--- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] worker id, ARGV[4..] task ids
--- returns the ids now leased to another worker (a task no longer active at all has
--- just finished or was recovered; the finish step reports that case).
-local me = ARGV[3] .. '|'
-local expiry = tonumber(ARGV[1]) + tonumber(ARGV[2])
+-- renew: extend the leases of the runs a worker still holds (heartbeat), on Redis time.
+-- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] superseded ZSET (token -> ms)
+-- ARGV[1] lease ms, ARGV[2] worker id, then pairs: task id, claim token
+-- returns the tokens of runs that were superseded: the task's lease expired and it was
+-- recovered (and maybe claimed again). A task no longer active for any other reason was
+-- just finished by this very run; that is not a loss.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expiry = now + tonumber(ARGV[1])
 local lost = {}
-for i = 4, #ARGV do
-  local cur = redis.call('HGET', KEYS[2], ARGV[i])
-  if cur then
-    if string.sub(cur, 1, #me) == me then
-      redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
-    else
-      lost[#lost + 1] = ARGV[i]
-    end
+for i = 3, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local me = ARGV[2] .. '|' .. token .. '|'
+  local cur = redis.call('HGET', KEYS[2], id)
+  if cur and string.sub(cur, 1, #me) == me then
+    redis.call('ZADD', KEYS[1], 'XX', expiry, id)
+  elseif cur or redis.call('ZSCORE', KEYS[3], token) then
+    lost[#lost + 1] = token
   end
 end
 return lost

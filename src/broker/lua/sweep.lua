@@ -1,18 +1,24 @@
--- sweep: recover tasks whose lease expired (their worker died or hung). Atomic, so
--- each expired task is recovered by exactly one sweeper. A recovery counts as an attempt.
+-- sweep: recover tasks whose lease expired (their worker died, hung or was paused),
+-- judged by the Redis server's clock. Atomic, so each expired task is recovered by
+-- exactly one sweeper. A recovery counts as an attempt. The expired run's token goes
+-- to the superseded set, so its late outcome is refused as superseded (kept a day).
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
--- KEYS[5] dead ZSET, KEYS[6] stats HASH
--- ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] unique key prefix, ARGV[4] max deliveries
+-- KEYS[5] dead ZSET, KEYS[6] stats HASH, KEYS[7] superseded ZSET (token -> ms)
+-- ARGV[1] max tasks, ARGV[2] unique key prefix, ARGV[3] max deliveries
 -- returns {recovered, dead}
-local now = tonumber(ARGV[1])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local recovered, dead = 0, 0
 for _, id in ipairs(ids) do
   local cur = redis.call('HGET', KEYS[2], id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
   if cur then
-    local worker, env = string.match(cur, '^([^|]*)|%d+|(.*)$')
+    -- "<worker>|<token>|<claimed ms>|<envelope>"
+    local worker, token, env = string.match(cur, '^([^|]*)|(%d+)|%d+|(.*)$')
+    if not token then worker, env = string.match(cur, '^([^|]*)|%d+|(.*)$') end -- before tokens
+    if token then redis.call('ZADD', KEYS[7], now, token) end
     local ok, t = pcall(cjson.decode, env or '')
     if not ok or type(t) ~= 'table' then
       t = {v = 1, id = id, task = '(malformed)', attempt = 1, max_retries = 0, enqueued_at = now, last_error = string.sub(env or cur, 1, 500)}
@@ -20,13 +26,13 @@ for _, id in ipairs(ids) do
     t.attempt = (tonumber(t.attempt) or 1) + 1
     t.deliveries = (tonumber(t.deliveries) or 0) + 1
     t.last_error = 'lease expired: worker ' .. (worker or '?') .. ' stopped renewing it'
-    if t.attempt > (tonumber(t.max_retries) or 0) + 1 or t.deliveries >= tonumber(ARGV[4]) then
+    if t.attempt > (tonumber(t.max_retries) or 0) + 1 or t.deliveries >= tonumber(ARGV[3]) then
       t.reason = 'worker lost during the last allowed attempt (lease expired ' .. t.deliveries .. ' times)'
       redis.call('HSET', KEYS[3], id, cjson.encode(t))
       redis.call('ZADD', KEYS[5], now, id)
       redis.call('HINCRBY', KEYS[6], 'dead', 1)
       if type(t.unique_key) == 'string' then
-        local k = ARGV[3] .. t.unique_key
+        local k = ARGV[2] .. t.unique_key
         if redis.call('GET', k) == id then redis.call('DEL', k) end
       end
       dead = dead + 1
@@ -37,4 +43,5 @@ for _, id in ipairs(ids) do
   end
 end
 if recovered > 0 then redis.call('HINCRBY', KEYS[6], 'recovered', recovered) end
+if #ids > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - 86400000) end
 return {recovered, dead}
