@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// How long one BLMOVE blocks while idle.
-const BLOCK: Duration = Duration::from_secs(15);
+const BLOCK: Duration = Duration::from_secs(30);
 /// How often a paused queue's waiter asks the fetch loop to look again (to notice a resume).
 const PAUSED_RECHECK: Duration = Duration::from_secs(1);
 
