@@ -1531,7 +1531,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__up)
-            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --metrics-addr --config --broker --database --json --quiet --help"
+            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1581,6 +1581,10 @@ _ciq() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --upkeep-lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --metrics-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1605,7 +1609,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__work)
-            opts="-Q -c -q -h --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --metrics-addr --config --broker --database --json --quiet --help"
+            opts="-Q -c -q -h --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1644,6 +1648,10 @@ _ciq() {
                     return 0
                     ;;
                 --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upkeep-lease)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

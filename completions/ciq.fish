@@ -70,6 +70,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand work" -l shutdown-timeout -d 'Ho
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l lease -d 'Lease on a claimed task; it is recovered this long after its worker dies' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l heartbeat -d 'How often leases are renewed' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l sweep -d 'How often expired leases are looked for' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l upkeep-lease -d 'How long one worker keeps a queue\'s upkeep (promote + sweep) without renewing; a crashed holder is replaced within about twice this' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
@@ -222,6 +223,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand up" -l shutdown-timeout -d 'How 
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l lease -d 'Lease on a claimed task; it is recovered this long after its worker dies' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l heartbeat -d 'How often leases are renewed' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l sweep -d 'How often expired leases are looked for' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l upkeep-lease -d 'How long one worker keeps a queue\'s upkeep (promote + sweep) without renewing; a crashed holder is replaced within about twice this' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r

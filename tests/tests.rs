@@ -19,6 +19,7 @@ mod operator;
 mod platform;
 mod queue_core;
 mod rollout;
+mod scale;
 mod secrets;
 mod tls;
 mod top;

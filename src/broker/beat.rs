@@ -217,6 +217,7 @@ impl Broker {
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         let status: i64 = v
             .first()
             .map(redis::from_redis_value)

@@ -56,6 +56,8 @@ pub struct QueueKeys {
     /// ZSET of ended tasks (and their `u:` fields) -> end time (ms): trims `history` by
     /// age and count.
     pub history_ended: String,
+    /// STRING: id of the worker that promotes and sweeps this queue for now (short lease).
+    pub upkeep: String,
 }
 
 impl QueueKeys {
@@ -76,6 +78,7 @@ impl QueueKeys {
             stats: k("stats"),
             history: k("history"),
             history_ended: k("history:ended"),
+            upkeep: k("upkeep"),
         }
     }
 

@@ -134,6 +134,7 @@ impl Broker {
             c2.sadd::<_, _, ()>(keys::queues(), &env.queue)
         );
         let (ok, id) = res.map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         Ok(if ok == 1 {
             Enqueued::New(id)
         } else {
@@ -162,6 +163,9 @@ impl Broker {
                 return (done, Err(self.err(e)));
             }
             done += chunk.len();
+        }
+        if let Err(e) = self.replicated(&mut c).await {
+            return (done, Err(e));
         }
         (done, Ok(()))
     }
@@ -239,6 +243,7 @@ impl Broker {
                 .arg(&f.task);
         }
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         Ok(res
             .into_iter()
             .map(|r| match r {
@@ -325,7 +330,7 @@ impl Broker {
     /// timeout passes, without taking the task: BLMOVE from the list's tail to its tail.
     pub async fn wait_pending(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut super::Conn,
         q: &QueueKeys,
         timeout: Duration,
     ) -> Result<bool> {

@@ -87,6 +87,11 @@ impl From<crate::broker::Error> for CliError {
                 .with_hint(
                     "is redis-server running? check --broker / CIQ_BROKER / broker in ciq.toml",
                 ),
+            crate::broker::Error::NotReplicated { .. } => {
+                CliError::new(Kind::Broker, e.to_string()).with_hint(
+                    "check the replicas (INFO replication), or lower [broker] min_replicas",
+                )
+            }
             crate::broker::Error::Auth { .. } => CliError::new(Kind::Broker, e.to_string())
                 .with_hint("check the user and password: CIQ_BROKER_USER, CIQ_BROKER_PASSWORD(_FILE), broker_user / broker_password_file in ciq.toml"),
             // The message already names the user and the grant: one line.

@@ -107,7 +107,11 @@ pub struct Ctx {
 impl Ctx {
     /// Connects to the broker, failing fast with exit code 3 when it is unreachable.
     pub async fn broker(&self) -> CliResult<crate::broker::Broker> {
-        Ok(crate::broker::Broker::connect(&self.config.broker.value).await?)
+        Ok(crate::broker::Broker::connect_with(
+            &self.config.broker.value,
+            &self.config.broker_options,
+        )
+        .await?)
     }
 }
 

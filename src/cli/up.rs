@@ -64,7 +64,7 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             local = Some(r);
         }
     }
-    let broker = match Broker::connect(&cfg.broker.value).await {
+    let broker = match Broker::connect_with(&cfg.broker.value, &cfg.broker_options).await {
         Ok(b) => b,
         Err(e) => {
             if let Some(mut r) = local {

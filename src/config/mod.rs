@@ -3,6 +3,7 @@
 //! `file.rs` is the raw file, `load.rs` finds and parses it, this module holds the
 //! resolved values that the rest of ciq reads, each scalar with the layer it came from.
 
+mod broker;
 pub mod checks;
 pub mod duration;
 pub mod file;
@@ -46,6 +47,9 @@ pub struct Config {
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     pub broker: Sourced<String>,
+    /// `[broker]` options: acknowledged writes, Sentinel credentials (never serialized).
+    #[serde(skip)]
+    pub broker_options: crate::broker::BrokerOptions,
     /// CA for a `rediss://` broker with a private CA (`broker_ca_file`, `CIQ_BROKER_CA_FILE`).
     pub broker_ca_file: Option<PathBuf>,
     pub database: Sourced<String>,
@@ -90,6 +94,9 @@ pub struct WorkerConfig {
     pub heartbeat: Dur,
     /// How often each worker looks for expired leases.
     pub sweep: Dur,
+    /// How long one worker keeps a queue's upkeep (promotion and sweeping) without
+    /// renewing it; the others retry about once per period.
+    pub upkeep_lease: Dur,
     pub shutdown_timeout: Dur,
     /// Deliveries (claims) after which a task is treated as poison.
     pub max_deliveries: u32,
@@ -113,6 +120,7 @@ impl Default for WorkerConfig {
             lease: Dur::secs(20),
             heartbeat: Dur::secs(5),
             sweep: Dur::secs(5),
+            upkeep_lease: Dur::secs(10),
             shutdown_timeout: Dur::secs(30),
             max_deliveries: 20,
             dead_max: 100_000,
