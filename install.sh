@@ -4,17 +4,18 @@
 #   ./install.sh                    build and install ciq under /usr/local (needs root for
 #                                   apt-get and /usr/local; use --prefix for a user install)
 #   ./install.sh --prefix ~/.local  install under another prefix
-#   ./install.sh --test-deps        only make sure the test suite can run: redis-server and
-#                                   faketime installed, local PostgreSQL/MariaDB started if present,
-#                                   and .venv-platform/ (Python 3.11 with the vendored
+#   ./install.sh --test-deps        only make sure the test suite can run: redis-server,
+#                                   faketime and tmux installed, local PostgreSQL/MariaDB started
+#                                   if present, and .venv-platform/ (Python 3.11 with the vendored
 #                                   sample platform's requirements, for tests/platform_real)
 #   ./install.sh --uninstall        remove everything a previous install put in place
 #   ./install.sh --bin PATH         install this ciq binary instead of building one
 #
 # What gets installed (and recorded in PREFIX/share/ciq/install-manifest):
 #   PREFIX/bin/ciq, shell completions (bash, zsh, fish), man pages (man1),
-#   PREFIX/share/ciq/ciq.toml.sample and systemd units under PREFIX/share/ciq/systemd/,
-#   the sample-platform bridge under PREFIX/share/ciq/contrib/sample-platform/
+#   PREFIX/share/ciq/ciq.toml.sample, systemd units under PREFIX/share/ciq/systemd/,
+#   the sample-platform bridge under PREFIX/share/ciq/contrib/sample-platform/,
+#   a Grafana dashboard and Prometheus alert rules under PREFIX/share/ciq/monitoring/
 #   (ciq migrate-from-cron installs the units into /etc/systemd/system when it needs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
         --test-deps) MODE=test-deps; shift ;;
         --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
         --uninstall) MODE=uninstall; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,6 +52,13 @@ ensure_redis() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
     # The packaged service is not needed: ciq up and the tests start their own redis-server.
+}
+
+# tmux drives `ciq top` through a real terminal in the tests.
+ensure_tmux() {
+    command -v tmux >/dev/null && return 0
+    say "tmux missing: installing it with apt-get (the ciq top tests need it)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux
 }
 
 # The clock-skew tests run workers and beats under faketime (libfaketime).
@@ -130,8 +138,10 @@ do_install() {
     ensure_redis
     if [ -z "$BIN" ]; then
         ensure_cargo
-        say "building ciq (release)"
-        cargo build --release --locked --quiet
+        say "building ciq (release): about 10 minutes on 2 cores the first time; cargo's progress follows"
+        local t0=$SECONDS
+        cargo build --release --locked
+        say "built in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s"
         BIN=target/release/ciq
     fi
     MANIFEST_NEW=$(mktemp)
@@ -153,11 +163,18 @@ do_install() {
         case "$f" in *.py) m=755 ;; *) m=644 ;; esac
         put "$f" "$PREFIX/share/ciq/contrib/sample-platform/$(basename "$f")" "$m"
     done
+    for m in contrib/monitoring/*; do
+        put "$m" "$PREFIX/share/ciq/monitoring/$(basename "$m")" 644
+    done
     record "$MANIFEST"
     install -m 644 "$MANIFEST_NEW" "$MANIFEST"
     rm -f "$MANIFEST_NEW"
     say "installed $("$PREFIX/bin/ciq" --version) to $PREFIX/bin/ciq"
     case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) say "note: $PREFIX/bin is not on PATH" ;; esac
+    # Completion files are only read by the bash-completion package's loader.
+    if [ ! -f /usr/share/bash-completion/bash_completion ] && [ ! -f /etc/bash_completion ]; then
+        say "note: bash completion needs the bash-completion package (apt-get install bash-completion), or add to ~/.bashrc: source $PREFIX/share/bash-completion/completions/ciq"
+    fi
 }
 
 do_uninstall() {
@@ -177,10 +194,11 @@ do_uninstall() {
     printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2- |
         while IFS= read -r d; do [ -n "$d" ] && rmdir "$d" 2>/dev/null || true; done
     say "uninstalled ciq from $PREFIX"
+    say "not touched: data that ciq up created, i.e. its Redis (AOF and log) under ${XDG_DATA_HOME:-${HOME:-~}/.local/share}/ciq (or its --data-dir) and ciq-platform.db where it ran; delete them yourself if no longer needed"
 }
 
 case "$MODE" in
     install) do_install ;;
     uninstall) do_uninstall ;;
-    test-deps) ensure_redis; ensure_faketime; ensure_cargo; start_test_databases; ensure_platform_venv ;;
+    test-deps) ensure_redis; ensure_faketime; ensure_tmux; ensure_cargo; start_test_databases; ensure_platform_venv ;;
 esac

@@ -61,6 +61,9 @@ _ciq() {
             ciq,status)
                 cmd="ciq__subcmd__status"
                 ;;
+            ciq,top)
+                cmd="ciq__subcmd__top"
+                ;;
             ciq,up)
                 cmd="ciq__subcmd__up"
                 ;;
@@ -124,6 +127,9 @@ _ciq() {
             ciq__subcmd__help,status)
                 cmd="ciq__subcmd__help__subcmd__status"
                 ;;
+            ciq__subcmd__help,top)
+                cmd="ciq__subcmd__help__subcmd__top"
+                ;;
             ciq__subcmd__help,up)
                 cmd="ciq__subcmd__help__subcmd__up"
                 ;;
@@ -141,6 +147,9 @@ _ciq() {
                 ;;
             ciq__subcmd__help__subcmd__inspect,scheduled)
                 cmd="ciq__subcmd__help__subcmd__inspect__subcmd__scheduled"
+                ;;
+            ciq__subcmd__help__subcmd__inspect,task)
+                cmd="ciq__subcmd__help__subcmd__inspect__subcmd__task"
                 ;;
             ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron,next)
                 cmd="ciq__subcmd__help__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__next"
@@ -163,6 +172,9 @@ _ciq() {
             ciq__subcmd__inspect,scheduled)
                 cmd="ciq__subcmd__inspect__subcmd__scheduled"
                 ;;
+            ciq__subcmd__inspect,task)
+                cmd="ciq__subcmd__inspect__subcmd__task"
+                ;;
             ciq__subcmd__inspect__subcmd__help,active)
                 cmd="ciq__subcmd__inspect__subcmd__help__subcmd__active"
                 ;;
@@ -174,6 +186,9 @@ _ciq() {
                 ;;
             ciq__subcmd__inspect__subcmd__help,scheduled)
                 cmd="ciq__subcmd__inspect__subcmd__help__subcmd__scheduled"
+                ;;
+            ciq__subcmd__inspect__subcmd__help,task)
+                cmd="ciq__subcmd__inspect__subcmd__help__subcmd__task"
                 ;;
             ciq__subcmd__migrate__subcmd__from__subcmd__cron,help)
                 cmd="ciq__subcmd__migrate__subcmd__from__subcmd__cron__subcmd__help"
@@ -212,7 +227,7 @@ _ciq() {
 
     case "${cmd}" in
         ciq)
-            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help"
+            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -500,7 +515,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help)
-            opts="enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help"
+            opts="enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -612,7 +627,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__inspect)
-            opts="active dead scheduled"
+            opts="active dead scheduled task"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,6 +669,20 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__inspect__subcmd__scheduled)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__inspect__subcmd__task)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -821,6 +850,20 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -850,7 +893,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__inspect)
-            opts="-q -h --config --broker --database --json --quiet --help active dead scheduled help"
+            opts="-q -h --config --broker --database --json --quiet --help active dead scheduled task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,7 +983,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__inspect__subcmd__help)
-            opts="active dead scheduled help"
+            opts="active dead scheduled task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1009,6 +1052,20 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__inspect__subcmd__help__subcmd__task)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__inspect__subcmd__scheduled)
             opts="-q -h --queue --limit --history --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1025,6 +1082,40 @@ _ciq() {
                     return 0
                     ;;
                 --history)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__inspect__subcmd__task)
+            opts="-q -h --unique --queue --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --unique)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --queue)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1459,8 +1550,42 @@ _ciq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ciq__subcmd__top)
+            opts="-q -h --interval --read-only --stuck-after --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stuck-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ciq__subcmd__up)
-            opts="-Q -c -q -h --data-dir --no-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --metrics-addr --config --broker --database --json --quiet --help"
+            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1510,6 +1635,10 @@ _ciq() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --upkeep-lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --metrics-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1534,7 +1663,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__work)
-            opts="-Q -c -q -h --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --metrics-addr --config --broker --database --json --quiet --help"
+            opts="-Q -c -q -h --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1573,6 +1702,10 @@ _ciq() {
                     return 0
                     ;;
                 --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upkeep-lease)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,11 +36,12 @@ complete -c ciq -n "__fish_ciq_needs_command" -f -a "work" -d 'Run a worker: cla
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
-complete -c ciq -n "__fish_ciq_needs_command" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later, one task\'s history'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
+complete -c ciq -n "__fish_ciq_needs_command" -f -a "top" -d 'Live dashboard: queues (depth, rates, history, oldest, paused), workers and what they run, beat leader and next ticks, recent dead tasks; problems first'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "config" -d 'Show the resolved configuration'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "up" -d 'Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and the beat'
 complete -c ciq -n "__fish_ciq_needs_command" -f -a "platform" -d 'The CI platform\'s database: check tables and pending tests'
@@ -70,6 +71,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand work" -l shutdown-timeout -d 'Ho
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l lease -d 'Lease on a claimed task; it is recovered this long after its worker dies' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l heartbeat -d 'How often leases are renewed' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l sweep -d 'How often expired leases are looked for' -r
+complete -c ciq -n "__fish_ciq_using_subcommand work" -l upkeep-lease -d 'How long one worker keeps a queue\'s upkeep (promote + sweep) without renewing; a crashed holder is replaced within about twice this' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand work" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
@@ -110,16 +112,17 @@ complete -c ciq -n "__fish_ciq_using_subcommand purge" -s y -l yes -d 'Do not as
 complete -c ciq -n "__fish_ciq_using_subcommand purge" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand purge" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -l json -d 'Machine-readable JSON on stdout (read commands)'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -s h -l help -d 'Print help'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "dead" -d 'Dead tasks with their reason and last error'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -f -a "dead" -d 'Dead tasks with their reason and last error'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -f -a "task" -d 'One task\'s state and history: enqueued, claimed (worker, attempt), retried (error, next run), done (output tail) or dead (reason), with times; kept for [worker] history_retention after it ends'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and not __fish_seen_subcommand_from active dead scheduled task help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l queue -d 'Only this queue' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from active" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
@@ -144,9 +147,18 @@ complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcomm
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l unique -d 'Look the task up by its unique key (the one holding it now, else the last one)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l queue -d 'Only look in this queue' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "dead" -d 'Dead tasks with their reason and last error'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "task" -d 'One task\'s state and history: enqueued, claimed (worker, attempt), retried (error, next run), done (output tail) or dead (reason), with times; kept for [worker] history_retention after it ends'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l queue -d 'The queue the tasks are in (default: look in every known queue)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand requeue" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
@@ -178,6 +190,15 @@ complete -c ciq -n "__fish_ciq_using_subcommand status" -l database -d 'Platform
 complete -c ciq -n "__fish_ciq_using_subcommand status" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand status" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand status" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l interval -d 'Refresh every DURATION' -r
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l stuck-after -d 'A pending task older than this is a problem (as in `ciq status`)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l read-only -d 'Show only: the pause, resume and requeue keys are refused (for shared screens)'
+complete -c ciq -n "__fish_ciq_using_subcommand top" -l json -d 'Machine-readable JSON on stdout (read commands)'
+complete -c ciq -n "__fish_ciq_using_subcommand top" -s q -l quiet -d 'Less on stderr: no progress, no notes'
+complete -c ciq -n "__fish_ciq_using_subcommand top" -s h -l help -d 'Print help'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
@@ -203,11 +224,13 @@ complete -c ciq -n "__fish_ciq_using_subcommand up" -l shutdown-timeout -d 'How 
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l lease -d 'Lease on a claimed task; it is recovered this long after its worker dies' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l heartbeat -d 'How often leases are renewed' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l sweep -d 'How often expired leases are looked for' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l upkeep-lease -d 'How long one worker keeps a queue\'s upkeep (promote + sweep) without renewing; a crashed holder is replaced within about twice this' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l no-redis -d 'Never start a redis-server, even when the local broker is down'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l use-existing-redis -d 'Use the Redis found at the broker URL even when it runs without AOF (a restart of it then loses every queued task). Without this, `up` refuses such a Redis'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -276,26 +299,28 @@ complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l dry-run -d 'Print t
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "enqueue" -d 'Enqueue a task and print its id'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "config" -d 'Show the resolved configuration'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "up" -d 'Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and the beat'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "platform" -d 'The CI platform\'s database: check tables and pending tests'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "cron-guard" -d 'Run the platform\'s cron command under the platform lock, or skip it while the queue is primary and healthy'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "migrate-from-cron" -d 'Migrate the platform from its cron job to the queue, one stage at a time'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "rollback" -d 'Return the platform to stage 0: cron only'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status config up platform cron-guard migrate-from-cron rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "enqueue" -d 'Enqueue a task and print its id'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "work" -d 'Run a worker: claim tasks from the queues, run them, record outcomes'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "beat" -d 'Run the periodic scheduler: enqueue each [schedule.NAME] entry\'s task on time'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "depth" -d 'Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "purge" -d 'Delete pending, scheduled, retrying or dead tasks (never active ones)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "inspect" -d 'Look at tasks: what runs now, what gave up, what runs later, one task\'s history'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "requeue" -d 'Move dead tasks back to pending as fresh attempts (by id, or all dead of a queue)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "pause" -d 'Stop workers taking tasks from a queue (at once). Enqueue keeps working'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "resume" -d 'Let workers take tasks from a paused queue again'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "status" -d 'One screen: broker, workers, beat leader, queues, dead tasks, problems first'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "top" -d 'Live dashboard: queues (depth, rates, history, oldest, paused), workers and what they run, beat leader and next ticks, recent dead tasks; problems first'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "config" -d 'Show the resolved configuration'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "up" -d 'Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and the beat'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "platform" -d 'The CI platform\'s database: check tables and pending tests'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "cron-guard" -d 'Run the platform\'s cron command under the platform lock, or skip it while the queue is primary and healthy'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "migrate-from-cron" -d 'Migrate the platform from its cron job to the queue, one stage at a time'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "rollback" -d 'Return the platform to stage 0: cron only'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and not __fish_seen_subcommand_from enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "active" -d 'Every running task: id, task, queue, args (secrets redacted), worker, started, runtime, attempt, lease expiry'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "dead" -d 'Dead tasks with their reason and last error'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "task" -d 'One task\'s state and history: enqueued, claimed (worker, attempt), retried (error, next run), done (output tail) or dead (reason), with times; kept for [worker] history_retention after it ends'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from platform" -f -a "check" -d 'Check the platform database (tables, columns) and count pending tests per platform'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from migrate-from-cron" -f -a "status" -d 'The current stage, any drift between the files and services, and the gate checks'

@@ -162,12 +162,29 @@ impl Broker {
 
     /// Tasks in a sorted-set state (scheduled, retry, dead), oldest first, at most `limit`.
     pub async fn stored(&self, queue: &str, state: State, limit: isize) -> Result<Vec<StoredTask>> {
+        self.stored_range(queue, state, false, limit).await
+    }
+
+    /// Tasks in a sorted-set state, newest (latest score) first, at most `limit`.
+    pub async fn newest(&self, queue: &str, state: State, limit: isize) -> Result<Vec<StoredTask>> {
+        self.stored_range(queue, state, true, limit).await
+    }
+
+    async fn stored_range(
+        &self,
+        queue: &str,
+        state: State,
+        newest_first: bool,
+        limit: isize,
+    ) -> Result<Vec<StoredTask>> {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
-        let items: Vec<(String, f64)> = c
-            .zrange_withscores(state.key(&q), 0, limit - 1)
-            .await
-            .map_err(|e| self.err(e))?;
+        let items: Vec<(String, f64)> = if newest_first {
+            c.zrevrange_withscores(state.key(&q), 0, limit - 1).await
+        } else {
+            c.zrange_withscores(state.key(&q), 0, limit - 1).await
+        }
+        .map_err(|e| self.err(e))?;
         if items.is_empty() {
             return Ok(vec![]);
         }
@@ -213,7 +230,12 @@ impl Broker {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
         let mut inv = REQUEUE.key(&q.dead);
-        inv.key(&q.data).key(&q.pending).arg(q.unique_prefix());
+        inv.key(&q.data)
+            .key(&q.pending)
+            .key(&q.history)
+            .key(&q.history_ended)
+            .arg(q.unique_prefix())
+            .arg(super::now_ms());
         for id in ids {
             inv.arg(id);
         }
@@ -232,9 +254,13 @@ impl Broker {
         PURGE
             .key(state.key(&q))
             .key(&q.data)
+            .key(&q.history)
+            .key(&q.history_ended)
             .arg(kind)
             .arg(batch)
             .arg(q.unique_prefix())
+            .arg(super::now_ms())
+            .arg(state.name())
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))

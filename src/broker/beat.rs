@@ -200,6 +200,7 @@ impl Broker {
             .key(&q.pending)
             .key(ukey)
             .key(keys::queues())
+            .key(&q.history)
             .arg(f.holder)
             .arg(f.token.to_string())
             .arg(now)
@@ -216,6 +217,7 @@ impl Broker {
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         let status: i64 = v
             .first()
             .map(redis::from_redis_value)

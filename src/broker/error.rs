@@ -18,6 +18,13 @@ pub enum Error {
     Redis(String),
     #[error("{0}")]
     Invalid(String),
+    /// The write reached the master but fewer than `wanted` replicas confirmed it in time.
+    #[error("not acknowledged: {got} of {wanted} replica(s) confirmed the write within {timeout:?}; it may not survive a failover")]
+    NotReplicated {
+        wanted: u32,
+        got: u32,
+        timeout: std::time::Duration,
+    },
 }
 
 /// The ACL user in a (redacted) URL: `redis://ciq:***@h` -> `ciq`, none -> `default`.
@@ -59,11 +66,8 @@ fn missing_grant(detail: &str) -> String {
 
 impl Error {
     pub fn from_redis(addr: &str, e: redis::RedisError) -> Self {
-        if e.is_io_error()
-            || e.is_connection_dropped()
-            || e.is_connection_refusal()
-            || e.is_timeout()
-        {
+        // A demoted or not-yet-ready master is as unusable for writes as a dead one.
+        if super::sentinel::needs_failover(&e) {
             return Error::Unreachable {
                 addr: addr.to_string(),
                 msg: e.to_string(),

@@ -50,6 +50,14 @@ pub struct QueueKeys {
     pub paused: String,
     /// HASH of counters: done, failed, retried, dead, recovered.
     pub stats: String,
+    /// HASH id -> the task's history (JSON lines, one event each), for `inspect task`;
+    /// also `u:<unique key>` -> the id of the last task that held that key.
+    pub history: String,
+    /// ZSET of ended tasks (and their `u:` fields) -> end time (ms): trims `history` by
+    /// age and count.
+    pub history_ended: String,
+    /// STRING: id of the worker that promotes and sweeps this queue for now (short lease).
+    pub upkeep: String,
 }
 
 impl QueueKeys {
@@ -68,6 +76,9 @@ impl QueueKeys {
             dead: k("dead"),
             paused: k("paused"),
             stats: k("stats"),
+            history: k("history"),
+            history_ended: k("history:ended"),
+            upkeep: k("upkeep"),
         }
     }
 

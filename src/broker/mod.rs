@@ -1,32 +1,52 @@
 //! Redis broker: key names (`keys`), Lua transitions (`scripts`, `lua/`), the message
 //! format (`envelope`), the task lifecycle operations (`ops`) and operator reads and
-//! writes (`admin`), the platform tasks' bookkeeping (`platform`). Nothing outside this
+//! writes (`admin`), each task's recorded history (`history`), the platform tasks'
+//! bookkeeping (`platform`). Nothing outside this
 //! module builds a key or sends a script.
 
 pub mod admin;
 pub mod beat;
+mod conn;
+mod durability;
 pub mod envelope;
 mod error;
+pub mod history;
 pub mod keys;
 pub mod ops;
 pub mod platform;
 mod rollout;
 mod scripts;
+pub mod sentinel;
+mod upkeep;
 
+pub use conn::Conn;
+pub use durability::BrokerOptions;
 pub use envelope::{new_id, now_ms, Envelope};
 pub use error::{Error, Result};
 pub use keys::QueueKeys;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A cheap-to-clone handle on one multiplexed, auto-reconnecting Redis connection.
+/// A cheap-to-clone handle on the broker's shared multiplexed connection: to one Redis
+/// (auto-reconnecting) or to whichever server a Sentinel set calls master (followed
+/// through failovers).
 #[derive(Clone)]
 pub struct Broker {
-    conn: ConnectionManager,
-    client: redis::Client,
+    link: Link,
     /// The URL with any password removed: safe for logs and errors.
     addr: String,
+    opts: Arc<BrokerOptions>,
+}
+
+#[derive(Clone)]
+enum Link {
+    Single {
+        conn: ConnectionManager,
+        client: redis::Client,
+    },
+    Sentinel(Arc<sentinel::Failover>),
 }
 
 /// CA certificate (PEM) that signs the Redis server's TLS certificate, for `rediss://`
@@ -46,7 +66,12 @@ pub fn set_broker_ca_file(path: &std::path::Path) -> Result<()> {
 }
 
 fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
-    let bad = |e: redis::RedisError| Error::Invalid(format!("bad broker URL {addr}: {e}"));
+    // redis-rs says only "Redis URL did not parse- InvalidClientConfig"; say what is expected.
+    let bad = |_: redis::RedisError| {
+        Error::Invalid(format!(
+            "bad broker URL {addr}: expected redis://[user:password@]host[:port][/db], rediss://… for TLS, or unix:///path/to/redis.sock"
+        ))
+    };
     match BROKER_CA.get() {
         Some(ca) if url.starts_with("rediss://") => redis::Client::build_with_tls(
             url,
@@ -63,7 +88,32 @@ fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
 impl Broker {
     /// Connects once, failing fast (commands): an unreachable Redis is an error at once.
     pub async fn connect(url: &str) -> Result<Broker> {
+        Broker::connect_with(url, &BrokerOptions::default()).await
+    }
+
+    /// `connect` with the `[broker]` options (Sentinel auth, acknowledged writes).
+    pub async fn connect_with(url: &str, opts: &BrokerOptions) -> Result<Broker> {
         let addr = crate::secrets::redact_url(url);
+        let opts = Arc::new(opts.clone());
+        if url.starts_with("redis+cluster://") {
+            return Err(Error::Invalid(format!(
+                "bad broker URL {addr}: Redis Cluster is not supported yet (use one Redis or redis+sentinel://)"
+            )));
+        }
+        if sentinel::is_sentinel_url(url) {
+            let target = sentinel::parse(url)
+                .map_err(|m| Error::Invalid(format!("bad broker URL {addr}: {m}")))?;
+            let f = sentinel::Failover::connect(target, opts.sentinel.clone())
+                .await
+                .map_err(|e| Error::from_redis(&addr, e))?;
+            let f = Arc::new(f);
+            f.watch();
+            return Ok(Broker {
+                link: Link::Sentinel(f),
+                addr,
+                opts,
+            });
+        }
         let client = client_for(url, &addr)?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
@@ -80,20 +130,25 @@ impl Broker {
             msg: "timed out connecting".into(),
         })?
         .map_err(|e| Error::from_redis(&addr, e))?;
-        Ok(Broker { conn, client, addr })
+        Ok(Broker {
+            link: Link::Single { conn, client },
+            addr,
+            opts,
+        })
     }
 
     /// Connects, retrying with backoff while Redis is unreachable (worker, beat), until it
     /// works or `stop` resolves (then `None`: a stop signal during the wait is honoured).
     pub async fn connect_retrying(
         url: &str,
+        opts: &BrokerOptions,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Option<Broker>> {
         tokio::pin!(stop);
         let mut delay = Duration::from_millis(100);
         loop {
             let attempt = tokio::select! {
-                r = Broker::connect(url) => r,
+                r = Broker::connect_with(url, opts) => r,
                 _ = &mut stop => return Ok(None),
             };
             match attempt {
@@ -112,25 +167,65 @@ impl Broker {
     }
 
     /// A separate connection for blocking commands (they would stall the shared one).
-    pub async fn blocking_connection(&self) -> Result<ConnectionManager> {
-        let cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_number_of_retries(1)
-            .set_max_delay(2000);
-        ConnectionManager::new_with_config(self.client.clone(), cfg)
-            .await
-            .map_err(|e| self.err(e))
+    /// Under Sentinel it goes to the current master; rebuild it when `generation` moves.
+    pub async fn blocking_connection(&self) -> Result<Conn> {
+        match &self.link {
+            Link::Single { client, .. } => {
+                let cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Duration::from_secs(2))
+                    .set_number_of_retries(1)
+                    .set_max_delay(2000);
+                ConnectionManager::new_with_config(client.clone(), cfg)
+                    .await
+                    .map(Conn::Managed)
+                    .map_err(|e| self.err(e))
+            }
+            Link::Sentinel(f) => f
+                .blocking()
+                .await
+                .map(Conn::Direct)
+                .map_err(|e| self.err(e)),
+        }
+    }
+
+    /// Changes each time the broker follows a failover to another master (always 0 for
+    /// one Redis): a holder of a blocking connection rebuilds it when this moves.
+    pub fn generation(&self) -> u64 {
+        match &self.link {
+            Link::Single { .. } => 0,
+            Link::Sentinel(f) => f.generation(),
+        }
     }
 
     pub fn addr(&self) -> &str {
         &self.addr
     }
 
-    pub fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    pub fn options(&self) -> &BrokerOptions {
+        &self.opts
+    }
+
+    pub fn conn(&self) -> Conn {
+        match &self.link {
+            Link::Single { conn, .. } => Conn::Managed(conn.clone()),
+            Link::Sentinel(f) => Conn::Direct(f.conn()),
+        }
+    }
+
+    /// Maps a Redis error (without secrets); under Sentinel, an error that means the
+    /// master moved or died starts a new lookup so the next attempt goes to the new one.
+    /// A write was not acknowledged by enough replicas: under Sentinel the master may
+    /// have been replaced (a demoted master keeps answering for seconds), so look again.
+    pub(crate) fn suspect_master(&self) {
+        if let Link::Sentinel(f) = &self.link {
+            f.re_resolve();
+        }
     }
 
     pub(crate) fn err(&self, e: redis::RedisError) -> Error {
+        if let Link::Sentinel(f) = &self.link {
+            f.on_error(&e);
+        }
         Error::from_redis(&self.addr, e)
     }
 

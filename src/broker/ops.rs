@@ -75,6 +75,15 @@ impl FinishKind {
     }
 }
 
+/// How long and how many ended tasks' histories a queue keeps (`inspect task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// Kept this long after the task ended (ms).
+    pub retention_ms: u64,
+    /// At most this many ended tasks per queue (oldest trimmed first).
+    pub max: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Finish {
     pub id: String,
@@ -113,11 +122,13 @@ impl Broker {
         inv.key(&q.scheduled)
             .key(&q.data)
             .key(ukey)
+            .key(&q.history)
             .arg(&env.id)
             .arg(env.to_json())
             .arg(due_ms)
             .arg(has_unique)
-            .arg(delay_ms);
+            .arg(delay_ms)
+            .arg(env.unique_key.as_deref().unwrap_or(""));
         // The queue registry update rides the same multiplexed connection concurrently, so
         // it adds no round trip of its own.
         let mut c2 = self.conn();
@@ -126,6 +137,7 @@ impl Broker {
             c2.sadd::<_, _, ()>(keys::queues(), &env.queue)
         );
         let (ok, id) = res.map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         Ok(if ok == 1 {
             Enqueued::New(id)
         } else {
@@ -154,6 +166,9 @@ impl Broker {
                 return (done, Err(self.err(e)));
             }
             done += chunk.len();
+        }
+        if let Err(e) = self.replicated(&mut c).await {
+            return (done, Err(e));
         }
         (done, Ok(()))
     }
@@ -203,6 +218,7 @@ impl Broker {
         worker: &str,
         items: &[Finish],
         dead_max: u64,
+        hist: HistoryLimits,
     ) -> Result<Vec<Applied>> {
         let mut c = self.conn();
         let mut inv = FINISH.key(&q.lease);
@@ -213,9 +229,13 @@ impl Broker {
             .key(&q.dead)
             .key(&q.stats)
             .key(&q.superseded)
+            .key(&q.history)
+            .key(&q.history_ended)
             .arg(worker)
             .arg(q.unique_prefix())
-            .arg(dead_max);
+            .arg(dead_max)
+            .arg(hist.retention_ms)
+            .arg(hist.max);
         for f in items {
             inv.arg(&f.id)
                 .arg(f.token)
@@ -226,6 +246,7 @@ impl Broker {
                 .arg(&f.task);
         }
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        self.replicated(&mut c).await?;
         Ok(res
             .into_iter()
             .map(|r| match r {
@@ -268,6 +289,8 @@ impl Broker {
             .key(&q.dead)
             .key(&q.stats)
             .key(&q.superseded)
+            .key(&q.history)
+            .key(&q.history_ended)
             .arg(1000)
             .arg(q.unique_prefix())
             .arg(max_deliveries)
@@ -310,7 +333,7 @@ impl Broker {
     /// timeout passes, without taking the task: BLMOVE from the list's tail to its tail.
     pub async fn wait_pending(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut super::Conn,
         q: &QueueKeys,
         timeout: Duration,
     ) -> Result<bool> {

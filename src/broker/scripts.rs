@@ -24,3 +24,5 @@ script!(BEAT_LEASE, "beat_lease.lua");
 script!(BEAT_RELEASE, "beat_release.lua");
 script!(BEAT_FIRE, "beat_fire.lua");
 script!(BEAT_OUTCOME, "beat_outcome.lua");
+script!(UPKEEP_RENEW, "upkeep_renew.lua");
+script!(UPKEEP_RELEASE, "upkeep_release.lua");

@@ -57,7 +57,9 @@ pub async fn run(a: BeatArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         ctx.broker().await?
     } else {
         let stop = super::work::stopped(&shutdown);
-        match crate::broker::Broker::connect_retrying(&cfg.broker.value, stop).await? {
+        match crate::broker::Broker::connect_retrying(&cfg.broker.value, &cfg.broker_options, stop)
+            .await?
+        {
             Some(b) => b,
             None => return Ok(ExitCode::SUCCESS),
         }

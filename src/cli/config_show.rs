@@ -17,6 +17,11 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
     if ctx.json {
         let mut v = serde_json::to_value(c).unwrap_or_default();
         v["broker"]["value"] = redact_url(&c.broker.value).into();
+        v["broker"]["min_replicas"] = c.broker_options.min_replicas.into();
+        v["broker"]["min_replicas_timeout"] =
+            humantime::format_duration(c.broker_options.min_replicas_timeout)
+                .to_string()
+                .into();
         v["database"]["value"] = redact_url(&c.database.value).into();
         output::json(&v);
         return Ok(ExitCode::SUCCESS);
@@ -33,6 +38,15 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
             "broker".into(),
             redact_url(&c.broker.value),
             src(&c.broker.source),
+        ],
+        vec![
+            "broker.min_replicas".into(),
+            format!(
+                "{} (timeout {})",
+                c.broker_options.min_replicas,
+                humantime::format_duration(c.broker_options.min_replicas_timeout)
+            ),
+            "".into(),
         ],
         vec![
             "database".into(),
@@ -56,9 +70,12 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         ("lease", w.lease.to_string()),
         ("heartbeat", w.heartbeat.to_string()),
         ("sweep", w.sweep.to_string()),
+        ("upkeep_lease", w.upkeep_lease.to_string()),
         ("shutdown_timeout", w.shutdown_timeout.to_string()),
         ("max_deliveries", w.max_deliveries.to_string()),
         ("dead_max", w.dead_max.to_string()),
+        ("history_retention", w.history_retention.to_string()),
+        ("history_max", w.history_max.to_string()),
         (
             "metrics_addr",
             w.metrics_addr

@@ -178,13 +178,19 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         .await?;
     pb.finish_and_clear();
     let Some(o) = outcome else {
+        let rec = super::inspect_task::find(&broker, ctx, Some(res.id()), None, Some(&env.queue))
+            .await
+            .ok()
+            .flatten();
         return Err(CliError::new(
             Kind::Timeout,
             format!("task {} did not finish within the timeout", res.id()),
         )
         .with_hint(format!(
-            "it is still queued; see `ciq inspect active` or `ciq depth {}`",
-            env.queue
+            "{}; see `ciq inspect task {}`",
+            rec.map(|r| where_it_is(&r))
+                .unwrap_or_else(|| "it has not finished".into()),
+            res.id()
         )));
     };
     let v: serde_json::Value = serde_json::from_str(&o).unwrap_or_default();
@@ -202,7 +208,33 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             res.id(),
             v["error"].as_str().unwrap_or("unknown error")
         ))
-        .with_hint(format!("see `ciq inspect dead --queue {}`", env.queue)))
+        .with_hint(format!("see `ciq inspect task {}`", res.id())))
+    }
+}
+
+/// Where a task that has not finished is, from its history record.
+fn where_it_is(r: &crate::broker::history::TaskRecord) -> String {
+    let v = super::inspect_task::view(r);
+    let at = |t: &Option<String>| t.clone().unwrap_or_else(|| "?".into());
+    match v.state.as_str() {
+        "retrying" | "deferred" => format!(
+            "it is {}: attempt {} failed ({}); next run at {}",
+            v.state,
+            v.attempt.unwrap_or(0),
+            v.last_error.as_deref().unwrap_or("no error recorded"),
+            at(&v.next_at)
+        ),
+        "running" => format!(
+            "it is running on {} since {}",
+            at(&v.worker),
+            at(&v.claimed_at)
+        ),
+        "scheduled" => format!("it is scheduled for {}", at(&v.next_at)),
+        "pending" => format!(
+            "it is still pending: no worker has taken it yet (is `ciq work` serving queue {}?)",
+            v.queue
+        ),
+        s => format!("it is {s}"),
     }
 }
 

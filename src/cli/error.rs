@@ -87,6 +87,11 @@ impl From<crate::broker::Error> for CliError {
                 .with_hint(
                     "is redis-server running? check --broker / CIQ_BROKER / broker in ciq.toml",
                 ),
+            crate::broker::Error::NotReplicated { .. } => {
+                CliError::new(Kind::Broker, e.to_string()).with_hint(
+                    "check the replicas (INFO replication), or lower [broker] min_replicas",
+                )
+            }
             crate::broker::Error::Auth { .. } => CliError::new(Kind::Broker, e.to_string())
                 .with_hint("check the user and password: CIQ_BROKER_USER, CIQ_BROKER_PASSWORD(_FILE), broker_user / broker_password_file in ciq.toml"),
             // The message already names the user and the grant: one line.
@@ -105,6 +110,9 @@ impl From<crate::platform::Error> for CliError {
         use crate::platform::Error as E;
         let hint = match &e {
             E::InvalidUrl(_) => return CliError::usage(e.to_string()),
+            E::Unreachable { url, .. } if url.starts_with("sqlite:") => {
+                "can ciq read and write that file and its directory? check --database / CIQ_DATABASE / database in ciq.toml"
+            }
             E::Unreachable { .. } => {
                 "is the database server running? check --database / CIQ_DATABASE / database in ciq.toml"
             }

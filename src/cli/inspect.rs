@@ -1,4 +1,5 @@
-//! `ciq inspect active|dead`: what runs now and what gave up, read from Redis.
+//! `ciq inspect active|dead|scheduled|task`: what runs now, what gave up, what runs
+//! later, and one task's whole story, read from Redis.
 
 use super::{CliResult, Ctx};
 use crate::broker::admin::State;
@@ -17,6 +18,10 @@ pub enum InspectCommand {
     /// Periodic entries (schedule, next/last run, last outcome, lease holder) and
     /// delayed or retrying tasks (id, task, queue, due time, attempt).
     Scheduled(super::inspect_scheduled::ScheduledArgs),
+    /// One task's state and history: enqueued, claimed (worker, attempt), retried (error,
+    /// next run), done (output tail) or dead (reason), with times; kept for
+    /// [worker] history_retention after it ends.
+    Task(super::inspect_task::TaskArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +87,7 @@ pub async fn run(cmd: InspectCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         InspectCommand::Active(f) => active(f, ctx).await,
         InspectCommand::Dead(a) => dead(a, ctx).await,
         InspectCommand::Scheduled(a) => super::inspect_scheduled::run(a, ctx).await,
+        InspectCommand::Task(a) => super::inspect_task::run(a, ctx).await,
     }
 }
 

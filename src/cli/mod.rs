@@ -9,6 +9,7 @@ mod enqueue;
 pub mod error;
 mod inspect;
 mod inspect_scheduled;
+mod inspect_task;
 mod known_queue;
 mod logging;
 mod migrate;
@@ -18,8 +19,9 @@ mod purge;
 mod requeue;
 mod rollback;
 mod rollout_ui;
-mod status;
+pub(crate) mod status;
 mod status_health;
+mod top;
 mod up;
 mod up_redis;
 mod up_standin;
@@ -78,13 +80,14 @@ pub enum Command {
     Beat(beat::BeatArgs),
     Depth(depth::DepthArgs),
     Purge(purge::PurgeArgs),
-    /// Look at tasks: what runs now, what gave up, what runs later.
+    /// Look at tasks: what runs now, what gave up, what runs later, one task's history.
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
     Requeue(requeue::RequeueArgs),
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
     Status(status::StatusArgs),
+    Top(top::TopArgs),
     /// Show the resolved configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
@@ -107,7 +110,11 @@ pub struct Ctx {
 impl Ctx {
     /// Connects to the broker, failing fast with exit code 3 when it is unreachable.
     pub async fn broker(&self) -> CliResult<crate::broker::Broker> {
-        Ok(crate::broker::Broker::connect(&self.config.broker.value).await?)
+        Ok(crate::broker::Broker::connect_with(
+            &self.config.broker.value,
+            &self.config.broker_options,
+        )
+        .await?)
     }
 }
 
@@ -189,6 +196,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Status(a) => status::run(a, ctx).await,
+        Command::Top(a) => top::run(a, ctx).await,
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,

@@ -43,10 +43,11 @@ pub async fn run(cmd: PlatformCommand, ctx: &Ctx) -> CliResult<ExitCode> {
     let cfg = &ctx.config;
     let db = db::connect(&cfg.database.value, &cfg.platform).await?;
     // First-seen times are a bonus: the check works while Redis is down.
-    let seen = match crate::broker::Broker::connect(&cfg.broker.value).await {
-        Ok(b) => b.first_seen().await.unwrap_or_default(),
-        Err(_) => Default::default(),
-    };
+    let seen =
+        match crate::broker::Broker::connect_with(&cfg.broker.value, &cfg.broker_options).await {
+            Ok(b) => b.first_seen().await.unwrap_or_default(),
+            Err(_) => Default::default(),
+        };
     let now = now_ms();
     let mut rows = vec![];
     let mut warnings = vec![];

@@ -16,8 +16,10 @@ use std::sync::Arc;
 ///
 /// When the broker URL is local (127.0.0.1/localhost, no password) and nothing answers
 /// there, `up` starts redis-server (AOF on, data in --data-dir/redis) and stops it on
-/// exit. Without a [platform] section a stand-in bridge (written under --data-dir) plays
-/// the platform's part on the SQLite database: it creates no VM and notes each start in
+/// exit. A Redis that is already running is used only when it has AOF on (or with
+/// --use-existing-redis); `up` says which Redis it uses and how it persists. Without a
+/// [platform] section a stand-in bridge (written under --data-dir) plays the platform's
+/// part on the SQLite database: it creates no VM and notes each start in
 /// started-tests.log beside the database. A sqlite:// database is created with the platform's tables if it is new. One
 /// discovery pass (process_pending_tests) is queued at start so waiting tests are picked
 /// up at once; the beat fires the [schedule] entries from then on. SIGTERM/SIGINT stop
@@ -31,6 +33,10 @@ pub struct UpArgs {
     /// Never start a redis-server, even when the local broker is down.
     #[arg(long)]
     pub no_redis: bool,
+    /// Use the Redis found at the broker URL even when it runs without AOF (a restart of
+    /// it then loses every queued task). Without this, `up` refuses such a Redis.
+    #[arg(long)]
+    pub use_existing_redis: bool,
     /// The redis-server program to start.
     #[arg(
         long,
@@ -64,7 +70,7 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             local = Some(r);
         }
     }
-    let broker = match Broker::connect(&cfg.broker.value).await {
+    let broker = match Broker::connect_with(&cfg.broker.value, &cfg.broker_options).await {
         Ok(b) => b,
         Err(e) => {
             if let Some(mut r) = local {
@@ -73,6 +79,13 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             return Err(e.into());
         }
     };
+    if let Err(e) = say_which_redis(&broker, local.as_ref(), a.use_existing_redis, ctx.quiet).await
+    {
+        if let Some(mut r) = local {
+            r.stop().await;
+        }
+        return Err(e);
+    }
 
     let outcome = run_services(&cfg, broker, a.work.name.as_deref(), shutdown).await;
     if let Some(mut r) = local {
@@ -80,6 +93,57 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         tracing::info!("stopped redis-server");
     }
     outcome
+}
+
+/// One line on stderr naming the Redis `up` uses and its persistence; refuses a Redis it
+/// did not start that runs without AOF, unless told to use it anyway.
+async fn say_which_redis(
+    broker: &Broker,
+    local: Option<&LocalRedis>,
+    use_existing: bool,
+    quiet: bool,
+) -> CliResult<()> {
+    let info = broker.server_info().await.unwrap_or_default();
+    let aof = if info.aof_enabled {
+        "AOF on"
+    } else {
+        "AOF off"
+    };
+    let line = match local {
+        Some(r) => format!(
+            "ciq up: using Redis {} at {}, started by ciq up ({aof}, data in {})",
+            info.version,
+            broker.addr(),
+            r.dir.display()
+        ),
+        None if !info.aof_enabled && !use_existing => {
+            return Err(CliError::new(
+                super::Kind::Refused,
+                format!(
+                    "the Redis already running at {} (Redis {}) has AOF off: a restart of it would lose every queued task",
+                    broker.addr(),
+                    info.version
+                ),
+            )
+            .with_hint(
+                "turn AOF on (redis-cli CONFIG SET appendonly yes, and appendonly yes in redis.conf), use it anyway with --use-existing-redis, or give --broker a free local port and ciq up starts its own Redis with AOF on there",
+            ))
+        }
+        None => format!(
+            "ciq up: using the Redis already running at {} (Redis {}, {aof}{})",
+            broker.addr(),
+            info.version,
+            if info.aof_enabled {
+                ""
+            } else {
+                ": --use-existing-redis given; a restart of it loses queued tasks"
+            }
+        ),
+    };
+    if !quiet {
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 async fn run_services(

@@ -42,6 +42,10 @@ pub struct WorkArgs {
     /// How often expired leases are looked for.
     #[arg(long, value_name = "DURATION", env = "CIQ_SWEEP")]
     pub sweep: Option<String>,
+    /// How long one worker keeps a queue's upkeep (promote + sweep) without renewing;
+    /// a crashed holder is replaced within about twice this.
+    #[arg(long, value_name = "DURATION", env = "CIQ_UPKEEP_LEASE")]
+    pub upkeep_lease: Option<String>,
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187.
     #[arg(long, value_name = "ADDR", env = "CIQ_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -111,6 +115,9 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
     if let Some(d) = dur("sweep", &a.sweep, checks::SWEEP_MIN)? {
         w.sweep = d;
     }
+    if let Some(d) = dur("upkeep-lease", &a.upkeep_lease, checks::LEASE_MIN)? {
+        w.upkeep_lease = d;
+    }
     if a.metrics_addr.is_some() {
         w.metrics_addr = a.metrics_addr;
     }
@@ -169,8 +176,12 @@ pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     apply(&a, &mut cfg)?;
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
-    let Some(broker) =
-        crate::broker::Broker::connect_retrying(&cfg.broker.value, stopped(&shutdown)).await?
+    let Some(broker) = crate::broker::Broker::connect_retrying(
+        &cfg.broker.value,
+        &cfg.broker_options,
+        stopped(&shutdown),
+    )
+    .await?
     else {
         return Ok(ExitCode::SUCCESS);
     };

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
-    pub broker: Option<String>,
+    /// A URL, or a `[broker]` table (see `config/broker.rs`).
+    #[serde(default, deserialize_with = "super::broker::url_or_table")]
+    pub broker: Option<super::broker::BrokerTable>,
     /// File holding the Redis password (first line), kept out of the URL and this file.
     pub broker_password_file: Option<String>,
     /// Redis ACL user name for that password.
@@ -94,8 +96,11 @@ pub struct WorkerFile {
     pub lease: Option<Dur>,
     pub heartbeat: Option<Dur>,
     pub sweep: Option<Dur>,
+    pub upkeep_lease: Option<Dur>,
     pub shutdown_timeout: Option<Dur>,
     pub max_deliveries: Option<u32>,
     pub dead_max: Option<u64>,
+    pub history_retention: Option<Dur>,
+    pub history_max: Option<u64>,
     pub metrics_addr: Option<std::net::SocketAddr>,
 }

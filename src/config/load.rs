@@ -244,9 +244,12 @@ fn resolve(
         ("lease", w.lease.is_some()),
         ("heartbeat", w.heartbeat.is_some()),
         ("sweep", w.sweep.is_some()),
+        ("upkeep_lease", w.upkeep_lease.is_some()),
         ("shutdown_timeout", w.shutdown_timeout.is_some()),
         ("max_deliveries", w.max_deliveries.is_some()),
         ("dead_max", w.dead_max.is_some()),
+        ("history_retention", w.history_retention.is_some()),
+        ("history_max", w.history_max.is_some()),
         ("metrics_addr", w.metrics_addr.is_some()),
     ]
     .into_iter()
@@ -257,9 +260,12 @@ fn resolve(
         lease: w.lease.unwrap_or(d.lease),
         heartbeat: w.heartbeat.unwrap_or(d.heartbeat),
         sweep: w.sweep.unwrap_or(d.sweep),
+        upkeep_lease: w.upkeep_lease.unwrap_or(d.upkeep_lease),
         shutdown_timeout: w.shutdown_timeout.unwrap_or(d.shutdown_timeout),
         max_deliveries: w.max_deliveries.unwrap_or(d.max_deliveries).max(1),
         dead_max: w.dead_max.unwrap_or(d.dead_max),
+        history_retention: w.history_retention.unwrap_or(d.history_retention),
+        history_max: w.history_max.unwrap_or(d.history_max),
         metrics_addr: w.metrics_addr,
         from_file,
     };
@@ -292,7 +298,9 @@ fn resolve(
             platform.max_runtime_from_config_py = true;
         }
     }
-    let mut broker = pick_py(&ov.broker, raw.broker, py.broker, DEFAULT_BROKER);
+    let btable = raw.broker.unwrap_or_default();
+    let broker_options = broker_options(&btable).map_err(|(k, m)| semantic(k, m))?;
+    let mut broker = pick_py(&ov.broker, btable.url, py.broker, DEFAULT_BROKER);
     let user = std::env::var("CIQ_BROKER_USER").ok().or(raw.broker_user);
     let password = match std::env::var("CIQ_BROKER_PASSWORD") {
         Ok(p) => Some(p),
@@ -323,6 +331,7 @@ fn resolve(
     Ok(Config {
         file,
         broker,
+        broker_options,
         broker_ca_file,
         database: pick_py(&ov.database, raw.database, py.database, DEFAULT_DATABASE),
         queues,
@@ -333,6 +342,46 @@ fn resolve(
         rollout,
         platform,
     })
+}
+
+/// `[broker]` options, each overridable by its `CIQ_BROKER_*` variable.
+fn broker_options(
+    t: &super::broker::BrokerTable,
+) -> Result<crate::broker::BrokerOptions, (String, String)> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut o = crate::broker::BrokerOptions::default();
+    if let Some(n) = env("CIQ_BROKER_MIN_REPLICAS") {
+        o.min_replicas = n.parse().map_err(|_| {
+            (
+                "broker.min_replicas".to_string(),
+                format!("CIQ_BROKER_MIN_REPLICAS={n:?} is not a number"),
+            )
+        })?;
+    } else if let Some(n) = t.min_replicas {
+        o.min_replicas = n;
+    }
+    if let Some(d) = env("CIQ_BROKER_MIN_REPLICAS_TIMEOUT") {
+        o.min_replicas_timeout = humantime::parse_duration(&d).map_err(|e| {
+            (
+                "broker.min_replicas_timeout".to_string(),
+                format!("CIQ_BROKER_MIN_REPLICAS_TIMEOUT={d:?}: {e}"),
+            )
+        })?;
+    } else if let Some(d) = &t.min_replicas_timeout {
+        o.min_replicas_timeout = d.0;
+    }
+    o.sentinel.username = env("CIQ_BROKER_SENTINEL_USER").or(t.sentinel_username.clone());
+    o.sentinel.password = match env("CIQ_BROKER_SENTINEL_PASSWORD") {
+        Some(p) => Some(p),
+        None => match env("CIQ_BROKER_SENTINEL_PASSWORD_FILE").or(t.sentinel_password_file.clone())
+        {
+            Some(f) => Some(
+                read_secret(&f).map_err(|m| ("broker.sentinel_password_file".to_string(), m))?,
+            ),
+            None => None,
+        },
+    };
+    Ok(o)
 }
 
 /// First line of a secret file (trailing newline removed).
@@ -354,9 +403,9 @@ fn with_credentials(url: &str, user: Option<&str>, password: &str) -> Result<Str
             })
             .collect::<String>()
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| "broker URL must start with redis:// or rediss://".to_string())?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        "broker URL must start with redis://, rediss:// or redis+sentinel://".to_string()
+    })?;
     let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
     Ok(format!(
         "{scheme}://{}:{}@{host}",

@@ -3,6 +3,7 @@
 //! `file.rs` is the raw file, `load.rs` finds and parses it, this module holds the
 //! resolved values that the rest of ciq reads, each scalar with the layer it came from.
 
+mod broker;
 pub mod checks;
 pub mod config_py;
 pub mod duration;
@@ -50,6 +51,9 @@ pub struct Config {
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     pub broker: Sourced<String>,
+    /// `[broker]` options: acknowledged writes, Sentinel credentials (never serialized).
+    #[serde(skip)]
+    pub broker_options: crate::broker::BrokerOptions,
     /// CA for a `rediss://` broker with a private CA (`broker_ca_file`, `CIQ_BROKER_CA_FILE`).
     pub broker_ca_file: Option<PathBuf>,
     pub database: Sourced<String>,
@@ -94,11 +98,18 @@ pub struct WorkerConfig {
     pub heartbeat: Dur,
     /// How often each worker looks for expired leases.
     pub sweep: Dur,
+    /// How long one worker keeps a queue's upkeep (promotion and sweeping) without
+    /// renewing it; the others retry about once per period.
+    pub upkeep_lease: Dur,
     pub shutdown_timeout: Dur,
     /// Deliveries (claims) after which a task is treated as poison.
     pub max_deliveries: u32,
     /// Dead tasks kept per queue (oldest trimmed).
     pub dead_max: u64,
+    /// How long `inspect task` can show a task after it ended.
+    pub history_retention: Dur,
+    /// At most this many ended tasks' histories per queue (bounds Redis memory).
+    pub history_max: u64,
     /// Serve Prometheus metrics here (`--metrics-addr`, `[worker] metrics_addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Which of these keys the config file set (the rest are defaults).
@@ -113,9 +124,12 @@ impl Default for WorkerConfig {
             lease: Dur::secs(20),
             heartbeat: Dur::secs(5),
             sweep: Dur::secs(5),
+            upkeep_lease: Dur::secs(10),
             shutdown_timeout: Dur::secs(30),
             max_deliveries: 20,
             dead_max: 100_000,
+            history_retention: Dur::secs(24 * 3600),
+            history_max: 100_000,
             metrics_addr: None,
             from_file: Default::default(),
         }

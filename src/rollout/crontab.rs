@@ -389,13 +389,18 @@ mod tests {
     #[test]
     fn a_guard_with_options_is_recognised_and_never_wrapped_twice() {
         let f = LineFormat {
-            guard: "/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --log /var/log/g.log --",
+            guard:
+                "/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --log /var/log/g.log --",
             user_field: false,
         };
         let t = "*/10 * * * * python3 /srv/sp/mod_ci/cron.py > /srv/sp/logs/cron.log 2>&1\n";
         let g = set(t, P, CronTarget::Guarded, f).unwrap();
         assert_eq!(read(&g, P), CronState::Guarded);
-        assert_eq!(set(&g, P, CronTarget::Guarded, f).unwrap(), g, "not wrapped twice");
+        assert_eq!(
+            set(&g, P, CronTarget::Guarded, f).unwrap(),
+            g,
+            "not wrapped twice"
+        );
         // Another guard command (say, a new config path) is still unwrapped exactly.
         assert_eq!(set(&g, P, CronTarget::Every10, USER).unwrap(), t);
     }

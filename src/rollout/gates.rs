@@ -226,7 +226,7 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
 
 /// The gates for entering `to_stage`; an unreachable broker is a failing gate, not an error.
 pub async fn check(cfg: &Config, r: &Rollout, to_stage: u8, now: u64) -> Vec<Gate> {
-    let broker = match Broker::connect(&cfg.broker.value).await {
+    let broker = match Broker::connect_with(&cfg.broker.value, &cfg.broker_options).await {
         Ok(b) => b,
         Err(e) => return vec![gate("broker reachable", false, e.to_string())],
     };

@@ -139,7 +139,13 @@ async fn write_with_retry(
     loop {
         match shared
             .broker
-            .finish(q, &shared.opts.id, finishes, shared.opts.dead_max)
+            .finish(
+                q,
+                &shared.opts.id,
+                finishes,
+                shared.opts.dead_max,
+                shared.opts.history,
+            )
             .await
         {
             Ok(v) => return Some(v),

@@ -115,15 +115,19 @@ impl TaskHandler for Noop {
                     };
                 }
             }
-            match args.get("fail").and_then(|v| v.as_str()) {
-                Some("retry") => Outcome::Retry {
+            match args.get("fail") {
+                None => Outcome::Done(None),
+                Some(v) if v == "retry" => Outcome::Retry {
                     error: "noop asked to fail (retryable)".into(),
                     after: None,
                 },
-                Some("fail") => Outcome::Fail {
+                Some(v) if v == "fail" => Outcome::Fail {
                     error: "noop asked to fail".into(),
                 },
-                _ => Outcome::Done(None),
+                // `fail=true` must not pass silently as a success.
+                Some(v) => Outcome::Fail {
+                    error: format!("noop: fail must be \"retry\" or \"fail\" (got {v})"),
+                },
             }
         })
     }

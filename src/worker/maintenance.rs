@@ -1,7 +1,8 @@
-//! Background loops of a worker: heartbeat (clock check, lease renewal, registry), sweep
-//! of expired leases, and promotion of delayed tasks that became due. Expiry and due
-//! times are judged by the scripts on Redis's clock; this host's clock only decides how
-//! long to sleep, and the heartbeat reports how far it is off.
+//! Background loops of a worker: heartbeat (clock check, lease renewal, registry), and
+//! the queues' upkeep (sweep of expired leases, promotion of delayed tasks that became
+//! due), which one worker per queue does at a time. Expiry and due times are judged by
+//! the scripts on Redis's clock; this host's clock only decides how long to sleep, and
+//! the heartbeat reports how far it is off.
 
 use super::Shared;
 use crate::broker::now_ms;
@@ -9,14 +10,13 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 pub(crate) fn spawn_all(shared: Arc<Shared>) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(heartbeat(shared.clone())),
-        tokio::spawn(sweep(shared.clone())),
-        tokio::spawn(promote(shared)),
+        tokio::spawn(upkeep(shared)),
     ]
 }
 
@@ -116,33 +116,141 @@ async fn heartbeat(shared: Arc<Shared>) {
     }
 }
 
-async fn sweep(shared: Arc<Shared>) {
+/// One queue's share of the upkeep lease, as this worker believes it to be.
+struct Upkeep {
+    held: bool,
+    renew_at: Instant,
+    try_at: Instant,
+    promote_at: Instant,
+    sweep_at: Instant,
+}
+
+fn jittered(d: Duration) -> Duration {
+    d + Duration::from_millis(rand::thread_rng().gen_range(0..=d.as_millis() as u64 / 2))
+}
+
+/// Promotion and sweeping, done for each queue by whichever worker holds its upkeep
+/// lease; the others try to take the lease about once per lease period, so a crashed
+/// holder is replaced within about two periods (a stopping one hands it back).
+async fn upkeep(shared: Arc<Shared>) {
+    let lease = shared.opts.upkeep_lease;
+    let start = Instant::now();
+    let mut st: Vec<Upkeep> = shared
+        .queues
+        .iter()
+        .map(|_| Upkeep {
+            held: false,
+            renew_at: start,
+            try_at: start + Duration::from_millis(rand::thread_rng().gen_range(0..200)),
+            promote_at: start,
+            sweep_at: start,
+        })
+        .collect();
     loop {
-        let jitter = rand::thread_rng().gen_range(0..=shared.opts.sweep.as_millis() as u64 / 4);
-        tokio::time::sleep(shared.opts.sweep + Duration::from_millis(jitter)).await;
-        for q in &shared.queues {
-            match shared.broker.sweep(q, shared.opts.max_deliveries).await {
-                Ok((0, 0)) => {}
-                Ok((recovered, dead)) => {
-                    shared.metrics.recovered(&q.name, recovered + dead);
-                    tracing::warn!(queue = %q.name, recovered, dead, "recovered tasks whose worker stopped renewing their lease")
+        for (q, s) in shared.queues.iter().zip(st.iter_mut()) {
+            let now = Instant::now();
+            if s.held && now >= s.renew_at {
+                match shared.broker.upkeep_renew(q, &shared.opts.id, lease).await {
+                    Ok(true) => s.renew_at = now + lease / 3,
+                    Ok(false) => {
+                        s.held = false;
+                        s.try_at = now + jittered(lease);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "upkeep lease renewal failed");
+                        report_access(&shared, &e);
+                        s.renew_at = now + Duration::from_secs(1);
+                    }
                 }
-                Err(e) => tracing::debug!(error = %e, "sweep failed"),
+            }
+            if !s.held && now >= s.try_at {
+                match shared.broker.upkeep_take(q, &shared.opts.id, lease).await {
+                    Ok(true) => {
+                        tracing::debug!(queue = %q.name, "took the queue's upkeep lease");
+                        s.held = true;
+                        s.renew_at = now + lease / 3;
+                        s.promote_at = now;
+                        s.sweep_at = now;
+                    }
+                    Ok(false) => s.try_at = now + jittered(lease),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "upkeep lease attempt failed");
+                        report_access(&shared, &e);
+                        s.try_at = now + Duration::from_secs(1);
+                    }
+                }
+            }
+            if !s.held {
+                continue;
+            }
+            if now >= s.promote_at {
+                s.promote_at = now + promote(&shared, q).await;
+            }
+            if now >= s.sweep_at {
+                sweep(&shared, q).await;
+                s.sweep_at = now + shared.opts.sweep;
             }
         }
+        let next = st
+            .iter()
+            .map(|s| {
+                if s.held {
+                    s.renew_at.min(s.promote_at).min(s.sweep_at)
+                } else {
+                    s.try_at
+                }
+            })
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::time::sleep_until(next.max(Instant::now() + Duration::from_millis(5)).into()).await;
     }
 }
 
-async fn promote(shared: Arc<Shared>) {
-    loop {
-        let mut wait = Duration::from_secs(1);
-        for q in &shared.queues {
-            match shared.broker.promote(q).await {
-                Ok((_, Some(due_in))) => wait = wait.min(due_in),
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "promote failed"),
-            }
-        }
-        tokio::time::sleep(wait.max(Duration::from_millis(5))).await;
+/// An idle worker claims rarely, so an ACL change that stops it working shows first
+/// here: wake the fetch loop, whose failing claim records the problem for `ciq status`
+/// (and whose next successful claim clears it).
+fn report_access(shared: &Shared, e: &crate::broker::Error) {
+    if e.is_access() {
+        shared.wake.notify_one();
     }
+}
+
+/// Hands back the upkeep leases this worker holds (on a graceful stop).
+pub(crate) async fn release(shared: &Shared) {
+    for q in &shared.queues {
+        let _ = shared.broker.upkeep_release(q, &shared.opts.id).await;
+    }
+}
+
+async fn sweep(shared: &Shared, q: &crate::broker::QueueKeys) {
+    match shared.broker.sweep(q, shared.opts.max_deliveries).await {
+        Ok((0, 0)) => {}
+        Ok((recovered, dead)) => {
+            shared.metrics.recovered(&q.name, recovered + dead);
+            tracing::warn!(queue = %q.name, recovered, dead, "recovered tasks whose worker stopped renewing their lease")
+        }
+        Err(e) => tracing::debug!(error = %e, "sweep failed"),
+    }
+}
+
+/// Promotes what is due (judged by the script on Redis's clock); returns how long until
+/// it should look again (at most 1 s). With nothing delayed, one `EXISTS` is the check.
+async fn promote(shared: &Shared, q: &crate::broker::QueueKeys) -> Duration {
+    let second = Duration::from_secs(1);
+    let wait = match shared.broker.has_delayed(q).await {
+        Ok(false) => second,
+        Ok(true) => match shared.broker.promote(q).await {
+            Ok((_, Some(due_in))) => due_in.min(second),
+            Ok(_) => second,
+            Err(e) => {
+                tracing::debug!(error = %e, "promote failed");
+                second
+            }
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "promote check failed");
+            second
+        }
+    };
+    wait.max(Duration::from_millis(5))
 }

@@ -94,8 +94,15 @@ async fn render(shared: &Shared) -> String {
         let _ = writeln!(o, "ciq_task_runtime_seconds_count{{{l}}} {}", h.total);
     }
     o.push_str("# HELP ciq_lease_recoveries_total Tasks this worker's sweeper recovered after their worker died.\n# TYPE ciq_lease_recoveries_total counter\n");
-    for (q, n) in m.recovered.lock().unwrap().iter() {
-        let _ = writeln!(o, "ciq_lease_recoveries_total{{queue=\"{}\"}} {n}", esc(q));
+    {
+        // Every served queue appears (at 0 until a recovery), so rates and alerts see it.
+        let rec = m.recovered.lock().unwrap();
+        let mut qs: BTreeMap<&str, u64> =
+            shared.queues.iter().map(|q| (q.name.as_str(), 0)).collect();
+        qs.extend(rec.iter().map(|(q, n)| (q.as_str(), *n)));
+        for (q, n) in qs {
+            let _ = writeln!(o, "ciq_lease_recoveries_total{{queue=\"{}\"}} {n}", esc(q));
+        }
     }
     o.push_str("# HELP ciq_tasks_in_flight Tasks this worker is running now.\n# TYPE ciq_tasks_in_flight gauge\n");
     let _ = writeln!(
@@ -105,6 +112,7 @@ async fn render(shared: &Shared) -> String {
     );
     o.push_str("# HELP ciq_queue_depth Tasks per queue and state (from Redis).\n# TYPE ciq_queue_depth gauge\n# HELP ciq_queue_oldest_pending_seconds Age of the oldest pending task.\n# TYPE ciq_queue_oldest_pending_seconds gauge\n");
     let now = now_ms();
+    let mut paused = vec![];
     for q in &shared.queues {
         if let Ok(d) = shared.broker.depth(&q.name, now).await {
             for (state, n) in [
@@ -126,7 +134,28 @@ async fn render(shared: &Shared) -> String {
                 esc(&d.queue),
                 d.oldest_pending_age_s.unwrap_or(0.0)
             );
+            paused.push((d.queue.clone(), d.paused));
         }
+    }
+    o.push_str(
+        "# HELP ciq_queue_paused 1 while the queue is paused.\n# TYPE ciq_queue_paused gauge\n",
+    );
+    for (q, p) in paused {
+        let _ = writeln!(o, "ciq_queue_paused{{queue=\"{}\"}} {}", esc(&q), p as u8);
+    }
+    // Cluster-wide, from Redis: what the "no worker" and "no beat leader" alerts read.
+    let stale_ms = shared.opts.heartbeat.as_millis() as u64 * 3 + 2000;
+    if let Ok(ws) = shared.broker.workers(now, 24 * 3600 * 1000).await {
+        let alive = ws
+            .iter()
+            .filter(|(_, _, at)| now.saturating_sub(*at) <= stale_ms)
+            .count();
+        o.push_str("# HELP ciq_workers_alive Workers whose heartbeat is fresh.\n# TYPE ciq_workers_alive gauge\n");
+        let _ = writeln!(o, "ciq_workers_alive {alive}");
+    }
+    if let Ok(leader) = shared.broker.beat_leader_raw().await {
+        o.push_str("# HELP ciq_beat_leader 1 while a beat holds the leader lease.\n# TYPE ciq_beat_leader gauge\n");
+        let _ = writeln!(o, "ciq_beat_leader {}", leader.is_some() as u8);
     }
     o
 }

@@ -40,9 +40,13 @@ pub struct WorkerOptions {
     pub lease: Duration,
     pub heartbeat: Duration,
     pub sweep: Duration,
+    /// How long one worker keeps a queue's upkeep (promote + sweep) without renewing.
+    pub upkeep_lease: Duration,
     pub shutdown_timeout: Duration,
     pub max_deliveries: u32,
     pub dead_max: u64,
+    /// Ended tasks' histories kept per queue (`inspect task`).
+    pub history: crate::broker::ops::HistoryLimits,
     /// Serve Prometheus metrics here (`--metrics-addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -57,9 +61,14 @@ impl WorkerOptions {
             lease: w.lease.0,
             heartbeat: w.heartbeat.0,
             sweep: w.sweep.0,
+            upkeep_lease: w.upkeep_lease.0,
             shutdown_timeout: w.shutdown_timeout.0,
             max_deliveries: w.max_deliveries,
             dead_max: w.dead_max,
+            history: crate::broker::ops::HistoryLimits {
+                retention_ms: w.history_retention.as_millis(),
+                max: w.history_max,
+            },
             metrics_addr: w.metrics_addr,
         }
     }
@@ -190,6 +199,7 @@ pub async fn run(
     for h in background {
         h.abort();
     }
+    maintenance::release(&shared).await;
     if let Err(e) = shared.broker.worker_gone(&shared.opts.id).await {
         tracing::warn!(error = %e, "could not deregister worker");
     }
@@ -264,6 +274,9 @@ impl Shared {
     }
 }
 
+/// How often an idle worker claims without being woken (a safety net for the waiters).
+const IDLE_RECHECK: Duration = Duration::from_secs(60);
+
 async fn fetch_loop(shared: &Arc<Shared>) {
     let sem = Arc::new(Semaphore::new(shared.opts.concurrency));
     let mut shutdown = shared.shutdown.clone();
@@ -295,7 +308,8 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 waiter::set_idle(shared, true);
                 tokio::select! {
                     _ = shared.wake.notified() => {},
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    // The waiters wake this loop; the timer only backs them up.
+                    _ = tokio::time::sleep(IDLE_RECHECK) => {},
                     r = shutdown.changed() => if r.is_err() { break },
                 }
                 waiter::set_idle(shared, false);

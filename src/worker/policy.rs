@@ -55,8 +55,8 @@ pub fn finish_for(
             (FinishKind::Defer, after.as_millis() as u64)
         }
     };
-    let envelope = if kind == FinishKind::Done {
-        String::new()
+    let envelope = if let Outcome::Done(out) = outcome {
+        out.as_deref().map(truncate).unwrap_or_default()
     } else {
         env.to_json()
     };

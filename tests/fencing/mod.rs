@@ -13,6 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Duration;
 
+/// History limits for direct `finish` calls: a day, 1000 tasks.
+const HIST: ciq::broker::ops::HistoryLimits = ciq::broker::ops::HistoryLimits {
+    retention_ms: 86_400_000,
+    max: 1000,
+};
+
 /// A recording `exec` task: each run appends "start <task id> <pid>" and, after sleeping
 /// (the first run of a task `first` seconds, later runs `later`), "end <task id> <pid>".
 fn recorder(ciq: &Ciq, first: u32, later: u32) -> std::path::PathBuf {
@@ -147,7 +153,9 @@ fn a_superseded_run_of_the_same_worker_cannot_finish_the_next_run() {
             .unwrap();
         assert_eq!(lost, vec![t1], "only the first run is reported lost");
         assert_eq!(
-            b.finish(&q, "W", &[done(&env.id, t1)], 100).await.unwrap(),
+            b.finish(&q, "W", &[done(&env.id, t1)], 100, HIST)
+                .await
+                .unwrap(),
             vec![Applied::Superseded]
         );
         assert_eq!(
@@ -163,11 +171,15 @@ fn a_superseded_run_of_the_same_worker_cannot_finish_the_next_run() {
         assert_eq!(stat(&redis, "done"), 0);
 
         assert_eq!(
-            b.finish(&q, "W", &[done(&env.id, t2)], 100).await.unwrap(),
+            b.finish(&q, "W", &[done(&env.id, t2)], 100, HIST)
+                .await
+                .unwrap(),
             vec![Applied::Yes]
         );
         assert_eq!(
-            b.finish(&q, "W", &[done(&env.id, t2)], 100).await.unwrap(),
+            b.finish(&q, "W", &[done(&env.id, t2)], 100, HIST)
+                .await
+                .unwrap(),
             vec![Applied::Already],
             "a retried write of an applied outcome is recognised, not refused"
         );

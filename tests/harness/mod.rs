@@ -277,6 +277,7 @@ impl Ciq {
         c.env("CIQ_LEASE", "2s")
             .env("CIQ_HEARTBEAT", "500ms")
             .env("CIQ_SWEEP", "500ms")
+            .env("CIQ_UPKEEP_LEASE", "1s")
             .env("CIQ_SHUTDOWN_TIMEOUT", "5s");
         c.spawn().map(Proc).expect("spawn worker")
     }

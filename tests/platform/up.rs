@@ -6,7 +6,7 @@
 //! stops the worker and then its redis-server.
 
 use super::db::{Backend, TestDb};
-use crate::harness::{free_port, sigterm, wait_exit, wait_until, Ciq};
+use crate::harness::{free_port, sigterm, wait_exit, wait_until, Ciq, Redis};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,14 @@ fn up_starts_redis_and_picks_up_pending_tests() {
         .filter_map(|e| e.ok())
         .any(|e| e.file_name().to_string_lossy().starts_with("appendonly"));
     assert!(aof, "AOF files under the data dir");
+    assert!(
+        upl.contains("ciq up: using Redis ")
+            && upl.contains(&format!(
+                "at {url}, started by ciq up (AOF on, data in {}",
+                data.join("redis").display()
+            )),
+        "up names the Redis it uses:\n{upl}"
+    );
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
 
     // A test added later is found by the beat's discovery tick (every second).
@@ -83,4 +91,68 @@ fn up_starts_redis_and_picks_up_pending_tests() {
         db.instances(),
         vec!["linux-1", "linux-2", "linux-4", "windows-3"]
     );
+}
+
+/// Beside a Redis that runs without AOF, `up` refuses it (exit 6) and says how to go on;
+/// with --use-existing-redis it uses it and says so; a Redis with AOF on is used as is.
+#[test]
+fn up_beside_a_redis_without_aof_refuses_it_unless_told() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let db = ciq.dir().join("p.db");
+    ciq.config(&format!("database = \"sqlite://{}\"\n", db.display()));
+    let data = ciq.dir().join("data").display().to_string();
+    let o = ciq.run(&["up", "--data-dir", &data]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: the Redis already running at {} (Redis ",
+            redis.url()
+        )) && err.contains("has AOF off: a restart of it would lose every queued task"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: turn AOF on") && err.contains("--use-existing-redis"),
+        "{err}"
+    );
+    assert_eq!(
+        redis.int(&["DBSIZE"]),
+        0,
+        "nothing written to the refused Redis"
+    );
+
+    for (r, flag, want) in [
+        (
+            &redis,
+            true,
+            ", AOF off: --use-existing-redis given; a restart of it loses queued tasks)"
+                .to_string(),
+        ),
+        (&Redis::start_aof(), false, "AOF on)".to_string()),
+    ] {
+        let c = Ciq::new(r);
+        c.config(&format!("database = \"sqlite://{}\"\n", db.display()));
+        let log = std::fs::File::create(c.dir().join("up.log")).expect("log");
+        let mut args = vec!["up", "--data-dir", &data];
+        if flag {
+            args.push("--use-existing-redis");
+        }
+        let mut up = c
+            .cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn up");
+        let line = format!("ciq up: using the Redis already running at {}", r.url());
+        let mut upl = String::new();
+        let ok = wait_until(Duration::from_secs(15), || {
+            upl = std::fs::read_to_string(c.dir().join("up.log")).unwrap_or_default();
+            upl.contains(&line)
+        });
+        sigterm(&up);
+        let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
+        assert!(ok && upl.contains(&want), "{upl}");
+        assert!(st.success(), "{st}\n{upl}");
+    }
 }

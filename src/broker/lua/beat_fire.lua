@@ -3,7 +3,7 @@
 -- are one atomic step, so a stale leader cannot fire and a lost reply cannot double.
 -- KEYS[1] leader STRING, KEYS[2] entry HASH, KEYS[3] fired (idempotency) key,
 -- KEYS[4] history LIST, KEYS[5] queue pending LIST, KEYS[6] task unique key (or any
--- key of the queue when none), KEYS[7] known queues SET
+-- key of the queue when none), KEYS[7] known queues SET, KEYS[8] the queue's task history HASH
 -- ARGV[1] holder id, ARGV[2] fencing token, ARGV[3] now ms, ARGV[4] fire ms (0 = only
 -- set the cursor), ARGV[5] next fire ms, ARGV[6] schedule text, ARGV[7] fired-key TTL ms,
 -- ARGV[8] history length, ARGV[9] task id, ARGV[10] envelope JSON, ARGV[11] "1" when
@@ -41,6 +41,7 @@ end
 if status == 1 then
   redis.call('LPUSH', KEYS[5], ARGV[10])
   redis.call('SADD', KEYS[7], ARGV[12])
+  redis.call('HSET', KEYS[8], ARGV[9], '{"at":' .. ARGV[3] .. ',"ev":"enqueued","by":"beat","envelope":' .. ARGV[10] .. '}')
 end
 redis.call('SET', KEYS[3], id, 'PX', ARGV[7])
 redis.call('HSET', KEYS[2], 'last_fire_ms', ARGV[4], 'next_fire_ms', ARGV[5],

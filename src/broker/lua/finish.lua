@@ -1,9 +1,12 @@
 -- finish: record the outcomes of runs this worker did (a batch), on Redis time.
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
--- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] superseded ZSET
+-- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] superseded ZSET,
+-- KEYS[9] history HASH, KEYS[10] history index ZSET
 -- ARGV[1] worker id, ARGV[2] unique key prefix, ARGV[3] dead cap,
+-- ARGV[4] history retention ms, ARGV[5] history cap (ended tasks per queue),
 -- then groups of 7: id, claim token, kind (done|retry|defer|dead|requeue|failed), envelope
--- JSON, retry delay ms (due = Redis now + delay), unique key ('' = none), task name.
+-- JSON (for done: the output tail, maybe empty), retry delay ms (due = Redis now +
+-- delay), unique key ('' = none), task name.
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
 -- 'defer' waits in the retry set like 'retry' but is counted as deferred (not a failure).
 -- Counters per queue and per task (`done`, `done:<task>`, ...) and the last time each
@@ -24,7 +27,8 @@ local function count(field, task)
   counts[field] = (counts[field] or 0) + 1
   counts[field .. ':' .. task] = (counts[field .. ':' .. task] or 0) + 1
 end
-for i = 4, #ARGV, 7 do
+local hist = {}
+for i = 6, #ARGV, 7 do
   local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local delay, uniq, task = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local me = ARGV[1] .. '|' .. token .. '|'
@@ -62,6 +66,7 @@ for i = 4, #ARGV, 7 do
       died = true
       release = true
     end
+    hist[#hist + 1] = {id, string.match(cur, '^(%d+)|', #me + 1), cur, kind, env, delay, uniq, task}
     if release and uniq ~= '' then
       local k = ARGV[2] .. uniq
       if redis.call('GET', k) == id then redis.call('DEL', k) end
@@ -76,6 +81,66 @@ if died then
   if over > 0 then
     local old = redis.call('ZPOPMIN', KEYS[6], over)
     for j = 1, #old, 2 do redis.call('HDEL', KEYS[3], old[j]) end
+  end
+end
+-- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
+-- batch); ended tasks indexed by end time, the index trimmed by age and count.
+if #hist > 0 then
+  local ids = {}
+  for j, h in ipairs(hist) do ids[j] = h[1] end
+  local old = redis.call('HMGET', KEYS[9], unpack(ids))
+  local wq = cjson.encode(ARGV[1])
+  local set, ended = {}, {}
+  local evname = {retry = 'retried', defer = 'deferred', requeue = 'released'}
+  for j, h in ipairs(hist) do
+    local id, claimed, cur, kind, env, delay, uniq, task = h[1], h[2] or now, h[3], h[4], h[5], h[6], h[7], h[8]
+    -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
+    -- not recorded: that keeps the bulk path at full speed. Everything else is.
+    if old[j] or kind ~= 'done' then
+      local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
+      local line = old[j]
+      if not line then
+        line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'
+      end
+      line = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n'
+      if kind == 'done' then
+        line = line .. '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
+      else
+        local e = {at = now, ev = evname[kind] or kind}
+        local ok, te = pcall(cjson.decode, env)
+        if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
+        if kind ~= 'dead' and kind ~= 'failed' and kind ~= 'requeue' then e.next_at = now + (tonumber(delay) or 0) end
+        line = line .. cjson.encode(e)
+      end
+      set[#set + 1] = id
+      set[#set + 1] = line
+      if kind == 'done' or kind == 'dead' or kind == 'failed' then
+        ended[#ended + 1] = now
+        ended[#ended + 1] = id
+        if uniq ~= '' then
+          set[#set + 1] = 'u:' .. uniq
+          set[#set + 1] = id
+          ended[#ended + 1] = now
+          ended[#ended + 1] = 'u:' .. uniq
+        end
+      end
+    end
+  end
+  if #set > 0 then redis.call('HSET', KEYS[9], unpack(set)) end
+  if #ended > 0 then
+    redis.call('ZADD', KEYS[10], unpack(ended))
+    local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
+    if #gone > 0 then
+      redis.call('HDEL', KEYS[9], unpack(gone))
+      redis.call('ZREM', KEYS[10], unpack(gone))
+    end
+    local over = math.min(redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[5]), 1000)
+    if over > 0 then
+      local popped = redis.call('ZPOPMIN', KEYS[10], over)
+      local del = {}
+      for j = 1, #popped, 2 do del[#del + 1] = popped[j] end
+      redis.call('HDEL', KEYS[9], unpack(del))
+    end
   end
 end
 return res

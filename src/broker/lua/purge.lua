@@ -1,7 +1,9 @@
 -- purge: delete up to N tasks in one state of a queue, releasing their unique keys.
 -- Active tasks are never touched.
--- KEYS[1] the state's key (pending LIST, or scheduled/retry/dead ZSET), KEYS[2] data HASH
--- ARGV[1] "list" or "zset", ARGV[2] max tasks, ARGV[3] unique key prefix
+-- KEYS[1] the state's key (pending LIST, or scheduled/retry/dead ZSET), KEYS[2] data HASH,
+-- KEYS[3] history HASH, KEYS[4] history index ZSET
+-- ARGV[1] "list" or "zset", ARGV[2] max tasks, ARGV[3] unique key prefix, ARGV[4] now ms,
+-- ARGV[5] the state's name
 -- returns how many were deleted
 local n = tonumber(ARGV[2])
 local envs = {}
@@ -25,6 +27,13 @@ for _, p in ipairs(envs) do
     if ok and type(t) == 'table' and type(t.unique_key) == 'string' then
       local k = ARGV[3] .. t.unique_key
       if redis.call('GET', k) == t.id then redis.call('DEL', k) end
+    end
+    -- History: a purge ends the task (only tasks that already have a record get one).
+    local id = p[1] or (ok and type(t) == 'table' and type(t.id) == 'string' and t.id) or nil
+    local line = id and redis.call('HGET', KEYS[3], id)
+    if line then
+      redis.call('HSET', KEYS[3], id, line .. '\n{"at":' .. ARGV[4] .. ',"ev":"purged","from":"' .. ARGV[5] .. '"}')
+      redis.call('ZADD', KEYS[4], ARGV[4], id)
     end
   end
 end

@@ -1,9 +1,10 @@
 -- requeue: move dead tasks back to pending as fresh attempts.
--- KEYS[1] dead ZSET, KEYS[2] data HASH, KEYS[3] pending LIST
--- ARGV[1] unique key prefix, ARGV[2..] ids
+-- KEYS[1] dead ZSET, KEYS[2] data HASH, KEYS[3] pending LIST, KEYS[4] history HASH,
+-- KEYS[5] history index ZSET
+-- ARGV[1] unique key prefix, ARGV[2] now ms, ARGV[3..] ids
 -- returns per id: 1 requeued, 0 not dead, -1 its unique key is held by another task
 local res = {}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
   local env = redis.call('HGET', KEYS[2], id)
   if redis.call('ZSCORE', KEYS[1], id) and env then
@@ -23,6 +24,11 @@ for i = 2, #ARGV do
         redis.call('ZREM', KEYS[1], id)
         redis.call('HDEL', KEYS[2], id)
         redis.call('LPUSH', KEYS[3], cjson.encode(t))
+        -- History: the task is live again, so it leaves the trim index.
+        local line = redis.call('HGET', KEYS[4], id)
+        line = (line and (line .. '\n') or '') .. '{"at":' .. ARGV[2] .. ',"ev":"requeued"}'
+        redis.call('HSET', KEYS[4], id, line)
+        redis.call('ZREM', KEYS[5], id)
         res[#res + 1] = 1
       end
     else

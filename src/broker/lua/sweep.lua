@@ -3,13 +3,24 @@
 -- exactly one sweeper. A recovery counts as an attempt. The expired run's token goes
 -- to the superseded set, so its late outcome is refused as superseded (kept a day).
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
--- KEYS[5] dead ZSET, KEYS[6] stats HASH, KEYS[7] superseded ZSET (token -> ms)
+-- KEYS[5] dead ZSET, KEYS[6] stats HASH, KEYS[7] superseded ZSET (token -> ms),
+-- KEYS[8] history HASH, KEYS[9] history index ZSET
 -- ARGV[1] max tasks, ARGV[2] unique key prefix, ARGV[3] max deliveries
 -- returns {recovered, dead}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local recovered, dead = 0, 0
+-- History: append events to the task's record (started from its envelope when absent).
+local function history(task, events, ended)
+  local line = redis.call('HGET', KEYS[8], task.id)
+  if not line then
+    line = cjson.encode({at = tonumber(task.enqueued_at) or now, ev = 'enqueued', task = task.task})
+  end
+  for _, e in ipairs(events) do line = line .. '\n' .. cjson.encode(e) end
+  redis.call('HSET', KEYS[8], task.id, line)
+  if ended then redis.call('ZADD', KEYS[9], now, task.id) end
+end
 for _, id in ipairs(ids) do
   local cur = redis.call('HGET', KEYS[2], id)
   redis.call('ZREM', KEYS[1], id)
@@ -26,11 +37,14 @@ for _, id in ipairs(ids) do
     t.attempt = (tonumber(t.attempt) or 1) + 1
     t.deliveries = (tonumber(t.deliveries) or 0) + 1
     t.last_error = 'lease expired: worker ' .. (worker or '?') .. ' stopped renewing it'
+    t.id = id
+    local expired = {at = now, ev = 'lease_expired', worker = worker, error = t.last_error}
     if t.attempt > (tonumber(t.max_retries) or 0) + 1 or t.deliveries >= tonumber(ARGV[3]) then
       t.reason = 'worker lost during the last allowed attempt (lease expired ' .. t.deliveries .. ' times)'
       redis.call('HSET', KEYS[3], id, cjson.encode(t))
       redis.call('ZADD', KEYS[5], now, id)
       redis.call('HINCRBY', KEYS[6], 'dead', 1)
+      history(t, {expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true)
       if type(t.unique_key) == 'string' then
         local k = ARGV[2] .. t.unique_key
         if redis.call('GET', k) == id then redis.call('DEL', k) end
@@ -38,6 +52,7 @@ for _, id in ipairs(ids) do
       dead = dead + 1
     else
       redis.call('RPUSH', KEYS[4], cjson.encode(t))
+      history(t, {expired}, false)
       recovered = recovered + 1
     end
   end

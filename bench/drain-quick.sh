@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Quick drain throughput of one or more ciq binaries, same Redis, same method, interleaved:
+# N no-op tasks pre-filled, 2 worker processes (`ciq work --concurrency C`), steady-state
+# rate between 10% and 90% done. For before/after ratios of a change (e.g. task history).
+#   bash bench/drain-quick.sh BIN [BIN...]      env: N [50000] C [32] REPS [3] PORT [6399]
+# TRACED=1 gives every pre-filled task an "enqueued" history record first, as
+# `ciq enqueue` does (bulk `--count` tasks are otherwise recorded only when they fail).
+set -euo pipefail
+N=${N:-50000} C=${C:-32} REPS=${REPS:-3} PORT=${PORT:-6399}
+DIR=$(mktemp -d)
+redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --dir "$DIR" \
+    --daemonize yes --pidfile "$DIR/redis.pid" >/dev/null
+trap 'kill "$(cat "$DIR/redis.pid")" 2>/dev/null; rm -rf "$DIR"' EXIT
+URL="redis://127.0.0.1:$PORT/0"
+rc() { redis-cli -p "$PORT" "$@"; }
+until rc ping >/dev/null 2>&1; do sleep 0.05; done
+now() { date +%s.%N; }
+for rep in $(seq "$REPS"); do
+  for bin in "$@"; do
+    rc flushdb >/dev/null
+    "$bin" --broker "$URL" enqueue noop --queue bench --count "$N" --arg incr=ciq:bench:done >/dev/null
+    if [ "${TRACED:-0}" = 1 ]; then
+      rc eval "for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+        local id = string.match(e, '\"id\":\"([^\"]+)\"')
+        redis.call('HSET', KEYS[2], id, '{\"at\":1,\"ev\":\"enqueued\"}') end" \
+        2 'ciq:{bench}:pending' 'ciq:{bench}:history' >/dev/null
+    fi
+    pids=()
+    for i in 1 2; do
+      CIQ_LOG=warn "$bin" --broker "$URL" work --queues bench --concurrency "$C" --name "b$i" \
+        >/dev/null 2>&1 & pids+=($!)
+    done
+    t10= t90=
+    while :; do
+      d=$(rc get ciq:bench:done); d=${d:-0}
+      if [ -z "$t10" ] && [ "$d" -ge $((N / 10)) ]; then t10=$(now); fi
+      if [ "$d" -ge $((N * 9 / 10)) ]; then t90=$(now); break; fi
+      sleep 0.01
+    done
+    kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
+    echo "$bin rep $rep: $(echo "$N * 0.8 / ($t90 - $t10)" | bc -l | cut -d. -f1) tasks/s"
+  done
+done

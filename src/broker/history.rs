@@ -1,0 +1,235 @@
+//! Task history for `inspect task` and `enqueue --wait`: the per-task record that the
+//! Lua transitions append to (enqueue, finish, sweep, requeue, purge), read together with
+//! the task's live state (running, scheduled, retrying, dead) in one round trip per queue.
+
+use super::{Broker, Envelope, QueueKeys, Result};
+use serde::{Deserialize, Serialize};
+
+/// One event of a task's history, as the scripts write it (JSON, one per line).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// When it happened (ms since the epoch).
+    pub at: u64,
+    /// enqueued, scheduled, claimed, done, retried, deferred, dead, failed, released,
+    /// lease_expired, requeued, purged.
+    pub ev: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Retried or deferred: when it runs again (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<u64>,
+    /// Scheduled: when it is due (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<u64>,
+    /// Done: the output tail the task returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Enqueued or scheduled by `ciq enqueue`: the message as submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
+    /// Purged: from which state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// Where a task is right now, besides its history.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Running: (worker, claimed at ms, envelope).
+    pub active: Option<(String, u64, Option<Envelope>)>,
+    pub scheduled_at: Option<u64>,
+    pub retry_at: Option<u64>,
+    pub dead_at: Option<u64>,
+    /// The stored message of a scheduled, retrying or dead task.
+    pub stored: Option<Envelope>,
+}
+
+/// A task found in one queue: its history (oldest first) and live state.
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub id: String,
+    pub queue: String,
+    pub events: Vec<Event>,
+    pub live: Live,
+}
+
+/// Parses a stored record; a line that does not parse is skipped (never fatal).
+pub fn parse_events(raw: &str) -> Vec<Event> {
+    raw.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+impl Broker {
+    /// Looks task `id` up in each queue (in order) and returns the first that knows it.
+    pub async fn task_record(&self, id: &str, queues: &[String]) -> Result<Option<TaskRecord>> {
+        let mut c = self.conn();
+        for queue in queues {
+            let q = QueueKeys::new(queue);
+            type Row = (
+                Option<String>,
+                Option<String>,
+                Option<f64>,
+                Option<f64>,
+                Option<f64>,
+                Option<String>,
+            );
+            let (hist, active, sched, retry, dead, data): Row = redis::pipe()
+                .hget(&q.history, id)
+                .hget(&q.active, id)
+                .zscore(&q.scheduled, id)
+                .zscore(&q.retry, id)
+                .zscore(&q.dead, id)
+                .hget(&q.data, id)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if hist.is_none() && active.is_none() && data.is_none() {
+                continue;
+            }
+            let active = active.map(|cur| {
+                // "<worker>|<claimed ms>|<envelope>"
+                let mut p = cur.splitn(3, '|');
+                let worker = p.next().unwrap_or("").to_string();
+                let at = p.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+                (
+                    worker,
+                    at,
+                    p.next().and_then(|e| Envelope::from_json(e).ok()),
+                )
+            });
+            return Ok(Some(TaskRecord {
+                id: id.to_string(),
+                queue: queue.clone(),
+                events: hist.as_deref().map(parse_events).unwrap_or_default(),
+                live: Live {
+                    active,
+                    scheduled_at: sched.map(|s| s as u64),
+                    retry_at: retry.map(|s| s as u64),
+                    dead_at: dead.map(|s| s as u64),
+                    stored: data.and_then(|d| Envelope::from_json(&d).ok()),
+                },
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The id of the task that holds unique key `key` now, or held it last (while its
+    /// history is kept), searching the queues in order.
+    pub async fn unique_task(&self, key: &str, queues: &[String]) -> Result<Option<String>> {
+        let mut c = self.conn();
+        for queue in queues {
+            let q = QueueKeys::new(queue);
+            let (held, last): (Option<String>, Option<String>) = redis::pipe()
+                .get(q.unique(key))
+                .hget(&q.history, format!("u:{key}"))
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if let Some(id) = held.or(last) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl TaskRecord {
+    /// pending, scheduled, running, retrying, deferred, done, dead, failed, purged.
+    pub fn state(&self) -> &'static str {
+        let last = self.events.last().map(|e| e.ev.as_str()).unwrap_or("");
+        let l = &self.live;
+        if l.active.is_some() {
+            "running"
+        } else if l.scheduled_at.is_some() {
+            "scheduled"
+        } else if l.retry_at.is_some() {
+            if last == "deferred" {
+                "deferred"
+            } else {
+                "retrying"
+            }
+        } else if l.dead_at.is_some() {
+            if last == "failed" {
+                "failed"
+            } else {
+                "dead"
+            }
+        } else {
+            match last {
+                "done" => "done",
+                "purged" => "purged",
+                // A dead task trimmed from the dead set keeps its last word.
+                "dead" => "dead",
+                "failed" => "failed",
+                _ => "pending",
+            }
+        }
+    }
+
+    /// The freshest message known: the live one, else the one it was submitted with.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.live
+            .active
+            .as_ref()
+            .and_then(|a| a.2.as_ref())
+            .or(self.live.stored.as_ref())
+            .or_else(|| self.events.iter().rev().find_map(|e| e.envelope.as_ref()))
+    }
+
+    /// The task name, from the message or the history.
+    pub fn task(&self) -> Option<String> {
+        self.envelope()
+            .map(|e| e.task.clone())
+            .or_else(|| self.events.iter().find_map(|e| e.task.clone()))
+    }
+
+    /// The most recent error any event reported.
+    pub fn last_error(&self) -> Option<&str> {
+        self.events.iter().rev().find_map(|e| e.error.as_deref())
+    }
+
+    /// The most recent attempt number seen (claim events), else the message's.
+    pub fn attempt(&self) -> Option<u32> {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|e| e.attempt)
+            .or_else(|| self.envelope().map(|e| e.attempt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_and_state_follows_the_last_one() {
+        let raw = "{\"at\":1,\"ev\":\"enqueued\",\"task\":\"noop\"}\nnot json\n\
+                   {\"at\":2,\"ev\":\"claimed\",\"worker\":\"w\",\"attempt\":1}\n\
+                   {\"at\":3,\"ev\":\"retried\",\"error\":\"boom\",\"next_at\":9}\n\
+                   {\"at\":4,\"ev\":\"claimed\",\"worker\":\"w\",\"attempt\":2}\n\
+                   {\"at\":5,\"ev\":\"done\",\"output\":\"ok\"}";
+        let mut r = TaskRecord {
+            id: "X".into(),
+            queue: "default".into(),
+            events: parse_events(raw),
+            live: Live::default(),
+        };
+        assert_eq!(r.events.len(), 5);
+        assert_eq!(r.state(), "done");
+        assert_eq!(r.last_error(), Some("boom"));
+        assert_eq!(r.attempt(), Some(2));
+        assert_eq!(r.task().as_deref(), Some("noop"));
+        r.live.retry_at = Some(9);
+        assert_eq!(r.state(), "retrying");
+    }
+}

@@ -1,0 +1,200 @@
+//! A primary, a replica and three sentinels on free loopback ports, killed on drop, with
+//! fast failure detection (down-after 1 s) so failover tests stay short.
+
+use crate::harness::free_port;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One redis-server process (data node or sentinel).
+pub struct Node {
+    pub port: u16,
+    child: Option<Child>,
+    args: Vec<String>,
+}
+
+impl Node {
+    fn start(port: u16, args: Vec<String>) -> Node {
+        let mut n = Node {
+            port,
+            child: None,
+            args,
+        };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (install it with ./install.sh)");
+        self.child = Some(child);
+        assert!(
+            wait(Duration::from_secs(10), || self.cli(&["PING"]).trim()
+                == "PONG"),
+            "redis-server on {} did not answer",
+            self.port
+        );
+    }
+
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn role(&self) -> String {
+        self.cli(&["ROLE"]).lines().next().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+#[allow(dead_code)] // `dir` is held so the nodes' files outlive them
+pub struct SentinelSet {
+    pub dir: tempfile::TempDir,
+    pub data: Vec<Node>,
+    pub sentinels: Vec<Node>,
+}
+
+impl SentinelSet {
+    /// Primary + one replica (AOF off: the replica is the copy) + 3 sentinels, quorum 2.
+    pub fn start() -> SentinelSet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_node = |port: u16, extra: &[String]| {
+            let d = dir.path().join(format!("d{port}"));
+            std::fs::create_dir_all(&d).unwrap();
+            let mut a: Vec<String> = [
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--repl-diskless-sync",
+                "yes",
+                "--repl-diskless-sync-delay",
+                "0",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            a.push("--dir".into());
+            a.push(d.display().to_string());
+            a.extend(extra.iter().cloned());
+            Node::start(port, a)
+        };
+        let p = free_port();
+        let primary = data_node(p, &[]);
+        let replica = data_node(
+            free_port(),
+            &["--replicaof".into(), "127.0.0.1".into(), p.to_string()],
+        );
+        assert!(
+            wait(Duration::from_secs(15), || replica
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up")),
+            "replica did not sync"
+        );
+        let mut sentinels = vec![];
+        for _ in 0..3 {
+            let port = free_port();
+            let conf = dir.path().join(format!("sentinel-{port}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {d}\n\
+                     sentinel monitor mymaster 127.0.0.1 {p} 2\n\
+                     sentinel down-after-milliseconds mymaster 1000\n\
+                     sentinel failover-timeout mymaster 4000\n\
+                     sentinel parallel-syncs mymaster 1\n",
+                    d = dir.path().display()
+                ),
+            )
+            .unwrap();
+            sentinels.push(Node::start(
+                port,
+                vec![conf.display().to_string(), "--sentinel".into()],
+            ));
+        }
+        let set = SentinelSet {
+            dir,
+            data: vec![primary, replica],
+            sentinels,
+        };
+        // Every sentinel knows the replica and the other sentinels before a failover.
+        assert!(
+            wait(Duration::from_secs(20), || set.sentinels.iter().all(|s| {
+                let m = s.cli(&["SENTINEL", "MASTER", "mymaster"]);
+                let field = |k: &str| {
+                    let mut it = m.lines();
+                    while let Some(l) = it.next() {
+                        if l == k {
+                            return it.next().unwrap_or("0").parse::<u32>().unwrap_or(0);
+                        }
+                    }
+                    0
+                };
+                field("num-slaves") >= 1 && field("num-other-sentinels") >= 2
+            })),
+            "sentinels did not discover the replica and each other"
+        );
+        set
+    }
+
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        format!("redis+sentinel://{}/mymaster/0", hosts.join(","))
+    }
+
+    /// Index (in `data`) of the node the sentinels call master now.
+    pub fn master_port(&self) -> u16 {
+        let out = self.sentinels[0].cli(&["SENTINEL", "get-master-addr-by-name", "mymaster"]);
+        out.lines()
+            .nth(1)
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn node(&self, port: u16) -> &Node {
+        self.data
+            .iter()
+            .find(|n| n.port == port)
+            .expect("a data node")
+    }
+}

@@ -1,0 +1,213 @@
+//! `ciq top` driven through a real terminal (tmux at 80×24): it shows the queues, a
+//! running task, a dead task and a paused queue; pause/resume and requeue from the
+//! keyboard change Redis after confirmation; `q` quits and restores the terminal;
+//! `--read-only` refuses the keys.
+
+use crate::harness::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// A private tmux server (its own socket) killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(ciq: &Ciq, shell_cmd: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("ciq-top-test-{}-{}", std::process::id(), free_port()),
+        };
+        let env = format!(
+            "exec env -i PATH={} HOME={} TERM=xterm-256color CIQ_BROKER={} sh -c '{}'",
+            std::env::var("PATH").unwrap_or_default(),
+            ciq.dir().display(),
+            ciq.broker,
+            shell_cmd
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "80",
+                "-y",
+                "24",
+                "-s",
+                "top",
+                "-c",
+            ])
+            .arg(ciq.dir())
+            .arg(env)
+            .status()
+            .expect("tmux runs (install it: ./install.sh --test-deps)");
+        assert!(ok.success(), "tmux new-session failed");
+        t
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "top"])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", "-t", "top", keys]);
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+
+    /// Waits until the screen contains `what`; panics with the screen if it never does.
+    fn wait_for(&self, what: &str) -> String {
+        let mut last = String::new();
+        if wait_until(Duration::from_secs(20), || {
+            last = self.screen();
+            last.contains(what)
+        }) {
+            return last;
+        }
+        panic!("screen never showed {what:?}; it shows:\n{last}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn top_shows_the_system_and_pauses_resumes_and_requeues_from_the_keyboard() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.ok(&["pause", "maintenance"]);
+    let _w = ciq.spawn_worker("w1", &["--queues", "default", "--concurrency", "2"]);
+    let dead = ciq
+        .ok(&["enqueue", "noop", "--arg", "fail=fail"])
+        .trim()
+        .to_string();
+    let running = ciq
+        .ok(&["enqueue", "noop", "--arg", "sleep_ms=60000"])
+        .trim()
+        .to_string();
+    assert!(wait_until(Duration::from_secs(20), || {
+        ciq.ok(&["inspect", "active"]).contains(&running)
+            && redis.int(&["ZCARD", "ciq:{default}:dead"]) == 1
+    }));
+    let marker = ciq.dir().join("after-top.txt");
+    let t = Tmux::start(
+        &ciq,
+        &format!(
+            "{} top; echo \"exit=$?\" > {m}; stty -a >> {m}; echo TOP-EXITED; sleep 60",
+            ciq_bin().display(),
+            m = marker.display()
+        ),
+    );
+    let s = t.wait_for(&running[..20]);
+    for want in [
+        "default",
+        "maintenance",
+        "test_execution",
+        "PAUSED",
+        &dead[..20],
+        "failed permanently",
+        "w1@",
+        "noop",
+        "beat: NO LEADER",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in:\n{s}");
+    }
+    assert!(
+        s.contains("no worker") || s.contains("WARNING"),
+        "status problems on top:\n{s}"
+    );
+    assert!(s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80));
+
+    // The first queue (default) is selected: p asks, n cancels, nothing changes.
+    t.keys("p");
+    t.wait_for("pause queue default? press y");
+    t.keys("n");
+    t.wait_for("cancelled: pause queue default");
+    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    t.keys("p");
+    t.wait_for("pause queue default? press y");
+    t.keys("y");
+    t.wait_for("paused default");
+    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 1);
+    t.keys("p");
+    t.wait_for("resume queue default? press y");
+    t.keys("y");
+    t.wait_for("resumed default");
+    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+
+    // Down to maintenance (paused): p resumes it.
+    t.keys("Down");
+    t.keys("p");
+    t.wait_for("resume queue maintenance? press y");
+    t.keys("y");
+    t.wait_for("resumed maintenance");
+    assert_eq!(redis.int(&["EXISTS", "ciq:{maintenance}:paused"]), 0);
+
+    // Back to default: r requeues its dead task (it fails again, but its history shows it).
+    t.keys("Up");
+    t.keys("r");
+    t.wait_for("requeue 1 dead task(s) of default? press y");
+    t.keys("y");
+    t.wait_for("requeued 1 dead task(s) of default");
+    assert!(ciq.ok(&["inspect", "task", &dead]).contains("requeued"));
+
+    t.keys("q");
+    let after = t.wait_for("TOP-EXITED");
+    assert!(!after.contains("done/s"), "the dashboard is gone:\n{after}");
+    assert_eq!(
+        t.tmux(&[
+            "display",
+            "-p",
+            "-t",
+            "top",
+            "#{alternate_on}#{cursor_flag}"
+        ])
+        .trim(),
+        "01"
+    );
+    let m = std::fs::read_to_string(&marker).unwrap();
+    assert!(m.starts_with("exit=0"), "{m}");
+    assert!(
+        m.contains(" icanon") && m.contains(" echo"),
+        "terminal left in raw mode: {m}"
+    );
+}
+
+#[test]
+fn top_read_only_refuses_the_keys() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.ok(&["enqueue", "noop"]);
+    let t = Tmux::start(
+        &ciq,
+        &format!("{} top --read-only; sleep 60", ciq_bin().display()),
+    );
+    t.wait_for("[read-only]");
+    t.keys("p");
+    t.wait_for("refused: read-only");
+    t.keys("y");
+    t.keys("r");
+    t.wait_for("refused: read-only");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+
+    // Without a terminal it says what to use instead.
+    let o = ciq.run(&["top"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ciq top needs a terminal"));
+}
