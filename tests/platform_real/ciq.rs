@@ -356,3 +356,101 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
     let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
     assert_eq!(v["platform"]["cron_guard"]["action"], "run", "{v}");
 }
+
+/// ciq's discovery (its own SQL, through sqlx) next to the platform's own SQLAlchemy query
+/// (`gcp_instance`'s, through the bridge's `pending`) on the same database, seeded with
+/// every edge case: they agree; where the platform's NOT IN is plainly wrong (a
+/// `gcp_instance` row with a NULL test_id hides every test) ciq does the sane thing and
+/// `platform check` warns.
+#[test]
+fn discovery_equals_the_platforms_own_query_on_every_edge_case() {
+    let p = RealPlatform::new();
+    let l = p.add_tests(6, "linux", "commit");
+    let w = p.add_tests(2, "windows", "commit");
+    p.seed(json!({
+        "progress": [
+            {"test_id": l[0], "status": "canceled", "message": "done"},
+            {"test_id": l[1], "status": "completed", "message": "done"},
+            {"test_id": l[2], "status": "preparation", "message": "non-final"},
+        ],
+        "instances": [{"name": format!("linux-{}", l[3]), "test_id": l[3]}],
+        "maintenance": [
+            {"platform": "linux", "disabled": false},
+            {"platform": "linux", "disabled": true},
+            {"platform": "windows", "disabled": true},
+            {"platform": "windows", "disabled": false},
+        ],
+    }));
+    set_flag(&p, false);
+    let mut q = queue(&p, "");
+    q.worker("w1", &["--queues", "default"]);
+    // ciq's discovery in shadow mode: what it saw pending (first_seen), per platform not
+    // in maintenance.
+    let discover = |q: &Queue| -> Vec<i64> {
+        let o = q.ciq.run(&[
+            "enqueue",
+            "process_pending_tests",
+            "--wait",
+            "--timeout",
+            "60s",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut ids: Vec<i64> = q
+            .redis
+            .cli(&["HKEYS", "ciq:platform:first_seen"])
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let platform = |pending: &Value| -> Vec<i64> {
+        let mut ids = vec![];
+        for plat in ["linux", "windows"] {
+            if pending[plat]["maintenance"] == json!(false) {
+                ids.extend(
+                    pending[plat]["pending"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|v| v.as_i64()),
+                );
+            }
+        }
+        ids.sort();
+        ids
+    };
+    let theirs = platform(&p.pending());
+    assert_eq!(theirs, vec![l[2], l[4], l[5]], "the platform's own query");
+    assert_eq!(discover(&q), theirs, "ciq's discovery agrees");
+    // Windows out of maintenance (its first row): both now see its tests.
+    p.strings(
+        "UPDATE maintenance_mode SET disabled = 0 WHERE id = (SELECT id FROM (SELECT MIN(id) AS id FROM maintenance_mode WHERE platform = 'windows') x)",
+    );
+    let theirs = platform(&p.pending());
+    assert_eq!(theirs, vec![l[2], l[4], l[5], w[0], w[1]]);
+    assert_eq!(discover(&q), theirs);
+    // A gcp_instance row with a NULL test_id: the platform's NOT IN returns nothing at
+    // all (its cron would start nothing); ciq keeps discovering and check warns.
+    p.seed(json!({"instances": [{"name": "linux-orphan", "test_id": null}]}));
+    assert_eq!(
+        platform(&p.pending()),
+        Vec::<i64>::new(),
+        "the platform's NOT IN"
+    );
+    assert_eq!(discover(&q), vec![l[2], l[4], l[5], w[0], w[1]]);
+    let o = q.ciq.run(&["platform", "check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("gcp_instance row(s) linux-orphan have no test_id"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "test(s) {} have progress rows but no instance",
+            l[2]
+        )),
+        "{err}"
+    );
+}
