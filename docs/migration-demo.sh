@@ -60,6 +60,17 @@ mkdir -p "$P/install/ci-vm/ci-windows" && echo "[fake]" > "$P/install/ci-vm/ci-w
 export PYTHONPATH=$R/tests/platform_py CIQ_FAKE_STATE=$D/fake
 mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS ciq_demo; CREATE DATABASE ciq_demo"
 seed() { (cd "$P" && "$PY" "$R/tests/platform_py/ciq_seed.py" "$1" >/dev/null); }
+# Tests for commits whose build artifacts exist on the fake GitHub.
+add_test() {
+    seed "{\"tests\":[{\"platform\":\"linux\",\"commit\":\"$1\"}]}"
+    env -u PYTHONPATH python3 - "$D/fake/state.json" "$1" <<'PYEOF'
+import json, os, sys
+p, sha = sys.argv[1], sys.argv[2]
+s = json.load(open(p)) if os.path.exists(p) else {}
+s.setdefault("known_commits", []).append(sha)
+json.dump(s, open(p, "w"))
+PYEOF
+}
 seed '{}'
 
 redis-server --port "$PORT" --bind 127.0.0.1 --dir "$D/redis" --appendonly yes --daemonize yes \
@@ -70,7 +81,7 @@ cat > "$D/bin/systemctl" <<EOF
 #!/bin/sh
 S=$D/sim; verb="\$1"; shift; [ "\$1" = "--quiet" ] && shift; u="\${1%.service}"
 case "\$verb" in
-  is-active) [ -e "\$S/pid/\$u" ] && kill -0 "\$(cat "\$S/pid/\$u")" 2>/dev/null ;;
+  is-active) if [ -e "\$S/pid/\$u" ]; then kill -0 "\$(cat "\$S/pid/\$u")" 2>/dev/null; else [ -e "\$S/active/\$u" ]; fi ;;
   is-enabled) [ -e "\$S/enabled/\$u" ] ;;
   start|restart)
     [ -e "\$S/pid/\$u" ] && kill -TERM "\$(cat "\$S/pid/\$u")" 2>/dev/null
@@ -78,7 +89,7 @@ case "\$verb" in
       ciq-*) cmd=\$(sed -n 's/^ExecStart=//p' "$D/units/\$u.service")
              [ -n "\$cmd" ] || { echo "Unit \$u.service not found." >&2; exit 5; }
              nohup \$cmd >> "$D/log/\$u.log" 2>&1 & echo \$! > "\$S/pid/\$u" ;;
-      *) echo restarted >> "\$S/\$u.restarts" ;;
+      *) touch "\$S/active/\$u"; echo restarted >> "\$S/\$u.restarts" ;;
     esac ;;
   stop) [ -e "\$S/pid/\$u" ] && { p=\$(cat "\$S/pid/\$u"); kill -TERM "\$p" 2>/dev/null;
         while kill -0 "\$p" 2>/dev/null; do sleep 0.1; done; rm -f "\$S/pid/\$u"; }; true ;;
@@ -108,7 +119,7 @@ env = { PYTHONPATH = "$R/tests/platform_py", CIQ_FAKE_STATE = "$D/fake" }
 [schedule.process_pending_tests]
 every = "10s"
 [schedule.maintain]
-every = "5m"
+every = "20s"
 
 [rollout]
 crontab = "user"
@@ -127,7 +138,8 @@ ciq() { "$CIQ" --config "$D/ciq.toml" "$@"; }
 # What cron does every 10 minutes: the crontab line's command through sh.
 cron_fires() { echo; echo "# cron fires: $(cut -d' ' -f6- "$D/crontab" | cut -c1-90)…"; sh -c "$(cut -d' ' -f6- "$D/crontab")"; }
 
-seed '{"tests":[{"platform":"linux"},{"platform":"linux"}]}'
+add_test 1111111111111111111111111111111111111111
+add_test 2222222222222222222222222222222222222222
 run ciq platform check
 run ciq config show
 run ciq migrate-from-cron status
@@ -135,11 +147,11 @@ run ciq migrate-from-cron next --yes
 run cat "$D/crontab"
 sleep 12                       # a discovery tick sees tests 1 and 2
 cron_fires                     # the cron (through the guard) starts them
-sleep 11                       # the next tick records the starts
+sleep 21                       # the next ticks record the starts; maintain fires
 run cat "$D/log/cron-guard.log"
 run ciq migrate-from-cron status
 run ciq migrate-from-cron next --yes
-seed '{"tests":[{"platform":"linux"}]}'
+add_test 3333333333333333333333333333333333333333
 sleep 14
 run grep -h "start_test settled" "$D/log/ciq-worker.log"
 cron_fires

@@ -26,7 +26,12 @@ pub async fn run(cmd: ConfigCommand, ctx: &Ctx) -> CliResult<ExitCode> {
         output::json(&v);
         return Ok(ExitCode::SUCCESS);
     }
-    let src = |s: &crate::config::Source| format!("{s:?}").to_lowercase();
+    let src = |s: &crate::config::Source| {
+        serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
     let file = c
         .file
         .as_ref()
