@@ -434,24 +434,7 @@ fn considered_by_cron(p: &RealPlatform, ids: &[i64]) -> Vec<i64> {
 #[test]
 fn pending_equals_what_the_platforms_gcp_instance_starts_on_every_edge_case() {
     let p = RealPlatform::new();
-    let l = p.add_tests(6, "linux", "commit");
-    let w = p.add_tests(2, "windows", "commit");
-    p.seed(json!({
-        "progress": [
-            {"test_id": l[0], "status": "canceled", "message": "done"},
-            {"test_id": l[1], "status": "completed", "message": "done"},
-            {"test_id": l[2], "status": "preparation", "message": "non-final"},
-        ],
-        "instances": [{"name": format!("linux-{}", l[3]), "test_id": l[3]}],
-        // Linux: the first maintenance row says running, a later one says disabled.
-        // Windows: the first row says disabled.
-        "maintenance": [
-            {"platform": "linux", "disabled": false},
-            {"platform": "linux", "disabled": true},
-            {"platform": "windows", "disabled": true},
-            {"platform": "windows", "disabled": false},
-        ],
-    }));
+    let (l, w) = p.seed_edge_cases();
     let pending = p.pending();
     assert_eq!(pending["linux"]["maintenance"], json!(false));
     assert_eq!(pending["windows"]["maintenance"], json!(true));

@@ -365,22 +365,7 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
 #[test]
 fn discovery_equals_the_platforms_own_query_on_every_edge_case() {
     let p = RealPlatform::new();
-    let l = p.add_tests(6, "linux", "commit");
-    let w = p.add_tests(2, "windows", "commit");
-    p.seed(json!({
-        "progress": [
-            {"test_id": l[0], "status": "canceled", "message": "done"},
-            {"test_id": l[1], "status": "completed", "message": "done"},
-            {"test_id": l[2], "status": "preparation", "message": "non-final"},
-        ],
-        "instances": [{"name": format!("linux-{}", l[3]), "test_id": l[3]}],
-        "maintenance": [
-            {"platform": "linux", "disabled": false},
-            {"platform": "linux", "disabled": true},
-            {"platform": "windows", "disabled": true},
-            {"platform": "windows", "disabled": false},
-        ],
-    }));
+    let (l, w) = p.seed_edge_cases();
     set_flag(&p, false);
     let mut q = queue(&p, "");
     q.worker("w1", &["--queues", "default"]);

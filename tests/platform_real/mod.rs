@@ -494,6 +494,30 @@ GCS_SIGNED_URL_EXPIRY_LIMIT = 720
         serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("ciq_seed.py JSON")
     }
 
+    /// Every edge case of the platform's pending query: 6 linux tests (canceled, completed,
+    /// a non-final progress row, one with an instance, two plain) and 2 windows tests; linux's
+    /// first maintenance row says running (a later one disabled), windows' first says
+    /// disabled. Returns (linux ids, windows ids).
+    pub fn seed_edge_cases(&self) -> (Vec<i64>, Vec<i64>) {
+        let l = self.add_tests(6, "linux", "commit");
+        let w = self.add_tests(2, "windows", "commit");
+        self.seed(json!({
+            "progress": [
+                {"test_id": l[0], "status": "canceled", "message": "done"},
+                {"test_id": l[1], "status": "completed", "message": "done"},
+                {"test_id": l[2], "status": "preparation", "message": "non-final"},
+            ],
+            "instances": [{"name": format!("linux-{}", l[3]), "test_id": l[3]}],
+            "maintenance": [
+                {"platform": "linux", "disabled": false},
+                {"platform": "linux", "disabled": true},
+                {"platform": "windows", "disabled": true},
+                {"platform": "windows", "disabled": false},
+            ],
+        }));
+        (l, w)
+    }
+
     /// Seeds `n` tests (one commit each, `sha` + index) and returns their ids.
     /// `kind` is "commit" or "pr" (PR tests get pr_nr 1, an open PR on the fake).
     pub fn add_tests(&self, n: usize, platform: &str, kind: &str) -> Vec<i64> {
