@@ -6,7 +6,7 @@
 //! in contrib/sample-platform/README.md). Exit 0 = settled, 75 = deferred, 1 = error.
 
 use crate::config::{Config, RunnerSpec};
-use crate::runner::{self, RunOutcome, RunRequest};
+use crate::runner::{self, RunOutcome};
 use crate::worker::handler::{Outcome, TaskContext};
 use serde::Deserialize;
 use std::time::Duration;
@@ -60,18 +60,8 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
         env_allow: None,
         env_deny: vec![],
     };
-    let env = &ctx.envelope;
     let folder = cfg.platform.folder();
-    let req = RunRequest {
-        task: &env.task,
-        task_id: &env.id,
-        attempt: env.attempt,
-        args: &env.args,
-        soft_deadline: ctx.soft_deadline,
-        hard_deadline: ctx.hard_deadline,
-        cwd: folder.as_deref(),
-    };
-    let res = runner::run_detailed(&spec, req).await;
+    let res = runner::run_detailed(&spec, ctx.run_request(folder.as_deref())).await;
     let output = match &res.outcome {
         RunOutcome::Ok { output }
         | RunOutcome::Retryable { output, .. }

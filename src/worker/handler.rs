@@ -34,6 +34,25 @@ pub struct TaskContext {
     pub hard_deadline: Option<Instant>,
 }
 
+impl TaskContext {
+    /// What a runner needs to run this task: its name, id, attempt, args and deadlines.
+    pub fn run_request<'a>(
+        &'a self,
+        cwd: Option<&'a std::path::Path>,
+    ) -> crate::runner::RunRequest<'a> {
+        let env = &self.envelope;
+        crate::runner::RunRequest {
+            task: &env.task,
+            task_id: &env.id,
+            attempt: env.attempt,
+            args: &env.args,
+            soft_deadline: self.soft_deadline,
+            hard_deadline: self.hard_deadline,
+            cwd,
+        }
+    }
+}
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait TaskHandler: Send + Sync {
@@ -160,16 +179,7 @@ impl TaskHandler for ConfiguredRunner {
                     ),
                 };
             };
-            let req = crate::runner::RunRequest {
-                task: &env.task,
-                task_id: &env.id,
-                attempt: env.attempt,
-                args: &env.args,
-                soft_deadline: ctx.soft_deadline,
-                hard_deadline: ctx.hard_deadline,
-                cwd: None,
-            };
-            outcome_of(crate::runner::run(spec, req).await)
+            outcome_of(crate::runner::run(spec, ctx.run_request(None)).await)
         })
     }
 }

@@ -69,6 +69,19 @@ impl Queue {
         c
     }
 
+    /// One discovery pass, waited for; returns its result line.
+    fn discover(&self) -> String {
+        let o = self.ciq.run(&[
+            "enqueue",
+            "process_pending_tests",
+            "--wait",
+            "--timeout",
+            "60s",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    }
+
     fn guard_log(&self) -> String {
         std::fs::read_to_string(self.ciq.dir().join("guard.log")).unwrap_or_default()
     }
@@ -252,17 +265,7 @@ fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     set_flag(&p, false);
     let mut q = queue(&p, "");
     q.worker("w1", &[]);
-    let tick = || {
-        let o = q.ciq.run(&[
-            "enqueue",
-            "process_pending_tests",
-            "--wait",
-            "--timeout",
-            "60s",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stderr).to_string()
-    };
+    let tick = || q.discover();
     assert!(tick().contains("shadow: pending 3"), "flag off: shadow");
     // A webhook start while the flag is off does nothing either.
     let o = q.ciq.run(&[
@@ -372,14 +375,7 @@ fn discovery_equals_the_platforms_own_query_on_every_edge_case() {
     // ciq's discovery in shadow mode: what it saw pending (first_seen), per platform not
     // in maintenance.
     let discover = |q: &Queue| -> Vec<i64> {
-        let o = q.ciq.run(&[
-            "enqueue",
-            "process_pending_tests",
-            "--wait",
-            "--timeout",
-            "60s",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        q.discover();
         let mut ids: Vec<i64> = q
             .redis
             .cli(&["HKEYS", "ciq:platform:first_seen"])
