@@ -199,6 +199,11 @@ fn enqueue_wait_timeout_says_the_task_is_retrying() {
     let ciq = Ciq::new(&redis);
     ciq.config("[tasks.noop]\nmax_retries = 5\nbackoff = \"1m\"\nbackoff_max = \"1m\"\n");
     let _w = ciq.spawn_worker("w1", &["--queues", "default"]);
+    // The worker is up (registered) before the task goes in, so a loaded machine's slow
+    // start cannot turn "retrying" into "still pending".
+    assert!(wait_until(Duration::from_secs(20), || redis
+        .int(&["HLEN", "ciq:workers"])
+        >= 1));
     let o = ciq.run(&[
         "enqueue",
         "noop",
@@ -206,14 +211,19 @@ fn enqueue_wait_timeout_says_the_task_is_retrying() {
         "fail=retry",
         "--wait",
         "--timeout",
-        "2s",
+        "5s",
     ]);
     assert_eq!(o.status.code(), Some(5));
     let err = String::from_utf8_lossy(&o.stderr);
+    // Backoff has full jitter (it can be near 0), so which attempt failed last varies.
+    let hint = err
+        .split_once("hint: it is retrying: attempt ")
+        .map(|(_, h)| h)
+        .unwrap_or_default();
     assert!(
-        err.contains(
-            "hint: it is retrying: attempt 1 failed (noop asked to fail (retryable)); next run at "
-        ),
+        hint.split_once(' ')
+            .is_some_and(|(n, rest)| n.parse::<u32>().is_ok()
+                && rest.starts_with("failed (noop asked to fail (retryable)); next run at ")),
         "{err}"
     );
     assert!(err.contains("ciq inspect task "), "{err}");
