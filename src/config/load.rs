@@ -293,10 +293,7 @@ fn resolve(
         rollout.platform_config = platform.config_py.clone();
     }
     if platform.max_runtime.is_none() {
-        if let Some(m) = py.max_runtime {
-            platform.max_runtime = Some(m);
-            platform.max_runtime_from_config_py = true;
-        }
+        platform.max_runtime = py.max_runtime;
     }
     let btable = raw.broker.unwrap_or_default();
     let broker_options = broker_options(&btable).map_err(|(k, m)| semantic(k, m))?;

@@ -57,9 +57,6 @@ pub struct PlatformFile {
     pub pool_size: Option<u32>,
     pub db_timeout: Option<Dur>,
     pub discover_limit: Option<u32>,
-    /// Set from config.py's GCP_INSTANCE_MAX_RUNTIME when the file leaves it out.
-    #[serde(skip)]
-    pub max_runtime_from_config_py: bool,
 }
 
 pub const DEFAULT_LOCK_DIR: &str = "/run/lock/ciq-sample-platform";
