@@ -18,7 +18,12 @@ pub(crate) struct Fire {
 }
 
 pub(crate) fn history(redis: &Redis, entry: &str) -> Vec<Fire> {
-    let raw = redis.cli(&["LRANGE", &format!("ciq:beat:history:{entry}"), "0", "-1"]);
+    let raw = redis.cli(&[
+        "LRANGE",
+        &format!("ciq:{{beat}}:history:{entry}"),
+        "0",
+        "-1",
+    ]);
     let mut v: Vec<Fire> = raw
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -52,7 +57,7 @@ pub(crate) fn spawn_beat(ciq: &Ciq, name: &str, lease: &str) -> Proc {
 /// The holder name (the part before '@') of the current lease, if any.
 pub(crate) fn leader(redis: &Redis) -> Option<String> {
     let v: serde_json::Value =
-        serde_json::from_str(redis.cli(&["GET", "ciq:beat:leader"]).trim()).ok()?;
+        serde_json::from_str(redis.cli(&["GET", "ciq:{beat}:leader"]).trim()).ok()?;
     let h = v["holder"].as_str()?;
     Some(h.split('@').next().unwrap_or(h).to_string())
 }
@@ -172,8 +177,8 @@ fn restart_after_missed_ticks_fires_one_catch_up() {
     // First run: the beat learns the entries and sets their cursors.
     let mut b = spawn_beat(&ciq, "b1", "2s");
     assert!(wait_until(Duration::from_secs(10), || {
-        redis.int(&["HEXISTS", "ciq:beat:entry:minutely", "next_fire_ms"]) == 1
-            && redis.int(&["HEXISTS", "ciq:beat:entry:all3", "next_fire_ms"]) == 1
+        redis.int(&["HEXISTS", "ciq:{beat}:entry:minutely", "next_fire_ms"]) == 1
+            && redis.int(&["HEXISTS", "ciq:{beat}:entry:all3", "next_fire_ms"]) == 1
     }));
     sigterm(&b);
     assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
@@ -185,7 +190,7 @@ fn restart_after_missed_ticks_fires_one_catch_up() {
     // Pretend it was down for an hour: the cursors point an hour back.
     let hour_ago = (now_ms() - 3_600_000) / 60_000 * 60_000;
     for e in ["minutely", "all3"] {
-        let k = format!("ciq:beat:entry:{e}");
+        let k = format!("ciq:{{beat}}:entry:{e}");
         redis.cli(&["HSET", &k, "next_fire_ms", &hour_ago.to_string()]);
     }
     let restarted = now_ms();
@@ -266,7 +271,11 @@ fn bad_cron_or_duration_is_a_one_line_config_error() {
         assert!(err.contains(key) && err.contains(msg), "{key}: {err}");
         assert!(!err.contains("panicked"));
     }
-    assert_eq!(redis.cli(&["KEYS", "ciq:beat:*"]).trim(), "", "nothing ran");
+    assert_eq!(
+        redis.cli(&["KEYS", "ciq:{beat}:*"]).trim(),
+        "",
+        "nothing ran"
+    );
 }
 
 #[test]
@@ -306,20 +315,20 @@ fn once_fires_due_entries_and_never_doubles() {
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(&redis), 1, "the same fire time never fires twice");
     assert_eq!(
-        redis.cli(&["GET", "ciq:beat:leader"]).trim(),
+        redis.cli(&["GET", "ciq:{beat}:leader"]).trim(),
         "",
         "--once released the lease"
     );
     // A running beat holds the lease: --once leaves the firing to it.
     redis.cli(&[
         "HDEL",
-        "ciq:beat:entry:hourly",
+        "ciq:{beat}:entry:hourly",
         "next_fire_ms",
         "last_fire_ms",
     ]);
     redis.cli(&[
         "SET",
-        "ciq:beat:leader",
+        "ciq:{beat}:leader",
         r#"{"holder":"other","since_ms":1,"token":99}"#,
         "PX",
         "10000",

@@ -58,7 +58,7 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     let mut s = spawn_beat(&ciq, "s", "2s");
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(wait_until(Duration::from_secs(10), || redis
-        .cli(&["HGET", "ciq:beat:entry:tick", "last_outcome"])
+        .cli(&["HGET", "ciq:{beat}:entry:tick", "last_outcome"])
         .trim()
         == "done"));
     let v: View =
@@ -111,7 +111,7 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     assert!(table.contains("standby beats: s@"), "{table}");
     sigterm(&s);
     assert!(wait_exit(&mut s, Duration::from_secs(5)).is_some());
-    let listed = redis.cli(&["ZRANGE", "ciq:beat:beats", "0", "-1"]);
+    let listed = redis.cli(&["ZRANGE", "ciq:{beat}:beats", "0", "-1"]);
     assert!(
         !listed.contains("s@"),
         "a stopped standby leaves the list: {listed}"
@@ -131,7 +131,7 @@ fn failing_periodic_task_counts_consecutive_failures() {
     let mut w = ciq.spawn_worker("w", &[]);
     let field = |f: &str| {
         redis
-            .cli(&["HGET", "ciq:beat:entry:broken", f])
+            .cli(&["HGET", "ciq:{beat}:entry:broken", f])
             .trim()
             .to_string()
     };
@@ -212,7 +212,7 @@ fn beat_run_is_reusable_and_stops_on_its_shutdown_channel() {
         assert!(started.elapsed() < Duration::from_millis(500));
     });
     assert_eq!(
-        redis.cli(&["GET", "ciq:beat:leader"]).trim(),
+        redis.cli(&["GET", "ciq:{beat}:leader"]).trim(),
         "",
         "lease released"
     );

@@ -34,7 +34,14 @@ pub(crate) enum Step {
 }
 
 pub(crate) async fn entry(cx: &TickCtx<'_>, e: &Entry, now: u64) -> broker::Result<Step> {
-    let state = cx.broker.beat_entry(&e.name).await?;
+    let mut state = cx.broker.beat_entry(&e.name).await?;
+    if let Some(p) = &state.pending_fire {
+        // A fire claimed before a crash or a lost reply: enqueue its task (once) first.
+        cx.broker
+            .beat_settle_pending(&e.name, p, cx.history)
+            .await?;
+        state = cx.broker.beat_entry(&e.name).await?;
+    }
     if let (Some(id), Some("pending" | "unknown")) =
         (&state.last_task_id, state.last_outcome.as_deref())
     {

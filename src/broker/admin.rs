@@ -229,13 +229,19 @@ impl Broker {
     pub async fn requeue_dead(&self, queue: &str, ids: &[String]) -> Result<Vec<i64>> {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let envs: Vec<Option<String>> = c.hmget(&q.data, ids).await.map_err(|e| self.err(e))?;
         let mut inv = REQUEUE.key(&q.dead);
         inv.key(&q.data)
             .key(&q.pending)
             .key(&q.history)
-            .key(&q.history_ended)
-            .arg(q.unique_prefix())
-            .arg(super::now_ms());
+            .key(&q.history_ended);
+        for k in super::ops::unique_keys(&q, envs.iter().flatten().map(String::as_str)) {
+            inv.key(k);
+        }
+        inv.arg(q.unique_prefix()).arg(super::now_ms());
         for id in ids {
             inv.arg(id);
         }
@@ -251,12 +257,30 @@ impl Broker {
         } else {
             "zset"
         };
-        PURGE
-            .key(state.key(&q))
-            .key(&q.data)
-            .key(&q.history)
-            .key(&q.history_ended)
-            .arg(kind)
+        // Read the tasks first, so the script declares their unique keys.
+        let envs: Vec<String> = if state == State::Pending {
+            c.lrange(&q.pending, -(batch as isize), -1)
+                .await
+                .map_err(|e| self.err(e))?
+        } else {
+            let ids: Vec<String> = c
+                .zrange(state.key(&q), 0, batch as isize - 1)
+                .await
+                .map_err(|e| self.err(e))?;
+            if ids.is_empty() {
+                vec![]
+            } else {
+                let v: Vec<Option<String>> =
+                    c.hmget(&q.data, &ids).await.map_err(|e| self.err(e))?;
+                v.into_iter().flatten().collect()
+            }
+        };
+        let mut inv = PURGE.key(state.key(&q));
+        inv.key(&q.data).key(&q.history).key(&q.history_ended);
+        for k in super::ops::unique_keys(&q, envs.iter().map(String::as_str)) {
+            inv.key(k);
+        }
+        inv.arg(kind)
             .arg(batch)
             .arg(q.unique_prefix())
             .arg(super::now_ms())
@@ -270,13 +294,12 @@ impl Broker {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
         let r: redis::RedisResult<()> = if paused {
-            redis::pipe()
-                .set(&q.paused, now_string())
-                .ignore()
-                .sadd(keys::queues(), queue)
-                .ignore()
-                .query_async(&mut c)
-                .await
+            let mut c2 = self.conn();
+            let (a, b) = tokio::join!(
+                c.set::<_, _, ()>(&q.paused, now_string()),
+                c2.sadd::<_, _, ()>(keys::queues(), queue)
+            );
+            a.and(b)
         } else {
             c.del(&q.paused).await
         };
@@ -293,27 +316,23 @@ impl Broker {
 
     /// Registers or refreshes a worker (heartbeat).
     pub async fn worker_heartbeat(&self, id: &str, info_json: &str, now: u64) -> Result<()> {
-        let mut c = self.conn();
-        redis::pipe()
-            .hset(keys::workers(), id, info_json)
-            .ignore()
-            .zadd(keys::workers_seen(), id, now)
-            .ignore()
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(|e| self.err(e))
+        // Two commands sent together, not a pipeline: on Redis Cluster the two registry
+        // keys may live on different nodes.
+        let (mut c1, mut c2) = (self.conn(), self.conn());
+        let (a, b) = tokio::join!(
+            c1.hset::<_, _, _, ()>(keys::workers(), id, info_json),
+            c2.zadd::<_, _, _, ()>(keys::workers_seen(), id, now)
+        );
+        a.and(b).map_err(|e| self.err(e))
     }
 
     pub async fn worker_gone(&self, id: &str) -> Result<()> {
-        let mut c = self.conn();
-        redis::pipe()
-            .hdel(keys::workers(), id)
-            .ignore()
-            .zrem(keys::workers_seen(), id)
-            .ignore()
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(|e| self.err(e))
+        let (mut c1, mut c2) = (self.conn(), self.conn());
+        let (a, b) = tokio::join!(
+            c1.hdel::<_, _, ()>(keys::workers(), id),
+            c2.zrem::<_, _, ()>(keys::workers_seen(), id)
+        );
+        a.and(b).map_err(|e| self.err(e))
     }
 
     /// Workers with their info JSON and last heartbeat (ms); drops entries older than `forget_ms`.

@@ -1,8 +1,10 @@
 //! Beat state in Redis: the leader lease with its fencing token, the per-entry cursor
-//! and last-run record, the bounded fire history, and the atomic fire.
+//! and last-run record, the bounded fire history, and the fire: a fenced claim in beat's
+//! slot, an idempotent enqueue in the queue's slot, then a settle step (three scripts,
+//! each in one slot, so it works on Redis Cluster; see `beat_claim.lua`).
 
 use super::ops::Enqueued;
-use super::scripts::{BEAT_FIRE, BEAT_LEASE, BEAT_OUTCOME, BEAT_RELEASE};
+use super::scripts::{BEAT_CLAIM, BEAT_LEASE, BEAT_OUTCOME, BEAT_RELEASE, BEAT_SETTLE};
 use super::{keys, Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,7 @@ pub struct Lease {
     pub now_ms: u64,
 }
 
-/// The lease as stored (`ciq:beat:leader`), plus how long it has left.
+/// The lease as stored (`ciq:{beat}:leader`), plus how long it has left.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaderInfo {
     pub holder: String,
@@ -31,7 +33,7 @@ pub struct LeaderInfo {
     pub ttl_ms: u64,
 }
 
-/// One entry's record (`ciq:beat:entry:<name>`); fields absent until first written.
+/// One entry's record (`ciq:{beat}:entry:<name>`); fields absent until first written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EntryState {
     pub last_fire_ms: Option<u64>,
@@ -40,9 +42,21 @@ pub struct EntryState {
     pub last_outcome: Option<String>,
     pub consecutive_failures: u64,
     pub schedule: Option<String>,
+    /// A fire claimed but not yet settled (JSON, see `beat_claim.lua`): its task may not
+    /// be in its queue yet; `beat_settle_pending` completes it.
+    pub pending_fire: Option<String>,
 }
 
-/// One line of `ciq:beat:history:<entry>`.
+/// A claimed fire as `beat_claim.lua` stores it in `pending_fire`.
+#[derive(Debug, Deserialize)]
+struct PendingFire {
+    id: String,
+    fire_ms: u64,
+    ttl_ms: u64,
+    envelope: Envelope,
+}
+
+/// One line of `ciq:{beat}:history:<entry>`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FireRecord {
     pub fire_ms: u64,
@@ -160,6 +174,7 @@ impl Broker {
             last_outcome: m.get("last_outcome").cloned(),
             consecutive_failures: parse_u64(&m, "consecutive_failures").unwrap_or(0),
             schedule: m.get("schedule").cloned(),
+            pending_fire: m.get("pending_fire").cloned(),
         })
     }
 
@@ -175,68 +190,140 @@ impl Broker {
             .collect())
     }
 
-    /// Fires one (entry, fire time) or moves the cursor, fenced by the lease token.
+    /// Fires one (entry, fire time) or moves the cursor, fenced by the lease token: claim
+    /// the fire time in beat's slot, enqueue the task idempotently in its queue's slot,
+    /// settle. A crash or lost reply between the steps leaves the claim pending, and the
+    /// next attempt (this beat or another) completes it without a second task.
     pub async fn beat_fire(&self, f: &Fire<'_>, now: u64) -> Result<Fired> {
-        let (queue, id, json, unique) = match (f.fire_ms, f.envelope) {
-            (Some(_), Some(e)) => (
-                e.queue.as_str(),
-                e.id.as_str(),
-                e.to_json(),
-                e.unique_key.as_deref(),
-            ),
+        let (env, json) = match (f.fire_ms, f.envelope) {
+            (Some(_), Some(e)) => (Some(e), e.to_json()),
             (Some(_), None) => {
                 return Err(super::Error::Invalid("beat fire without a task".into()))
             }
-            (None, _) => ("default", "", String::new(), None),
+            (None, _) => (None, String::new()),
         };
-        let q = QueueKeys::new(queue);
-        let ukey = q.unique(unique.unwrap_or(""));
         let mut c = self.conn();
-        let v: Vec<redis::Value> = BEAT_FIRE
-            .key(keys::beat_leader())
-            .key(keys::beat_entry(f.entry))
-            .key(keys::beat_fired(f.entry, f.fire_ms.unwrap_or(0)))
-            .key(keys::beat_history(f.entry))
-            .key(&q.pending)
-            .key(ukey)
-            .key(keys::queues())
-            .key(&q.history)
-            .arg(f.holder)
-            .arg(f.token.to_string())
-            .arg(now)
-            .arg(f.fire_ms.unwrap_or(0))
-            .arg(f.next_ms)
-            .arg(f.schedule)
-            .arg(f.fired_ttl.as_millis().max(1) as u64)
-            .arg(f.history.max(1))
+        // At most one earlier pending fire to settle first (the claim refuses to stack).
+        for _ in 0..2 {
+            let v: Vec<redis::Value> = BEAT_CLAIM
+                .key(keys::beat_leader())
+                .key(keys::beat_entry(f.entry))
+                .key(keys::beat_fired(f.entry, f.fire_ms.unwrap_or(0)))
+                .arg(f.holder)
+                .arg(f.token.to_string())
+                .arg(now)
+                .arg(f.fire_ms.unwrap_or(0))
+                .arg(f.next_ms)
+                .arg(f.schedule)
+                .arg(f.fired_ttl.as_millis().max(1) as u64)
+                .arg(env.map(|e| e.id.as_str()).unwrap_or(""))
+                .arg(&json)
+                .arg(if f.late { "1" } else { "0" })
+                .invoke_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            let status: i64 = v
+                .first()
+                .map(redis::from_redis_value)
+                .transpose()
+                .map_err(|e| self.err(e))?
+                .unwrap_or(-1);
+            let text: String = v
+                .get(1)
+                .map(redis::from_redis_value)
+                .transpose()
+                .map_err(|e| self.err(e))?
+                .unwrap_or_default();
+            match (status, env) {
+                (0, _) => return Ok(Fired::Already(text)),
+                (1, Some(e)) => {
+                    let r = self
+                        .settle_fire(
+                            &mut c,
+                            f.entry,
+                            e,
+                            f.fire_ms.unwrap_or(0),
+                            f.fired_ttl,
+                            f.history,
+                        )
+                        .await?;
+                    self.replicated(&mut c).await?;
+                    return Ok(Fired::Enqueued(r));
+                }
+                (3, _) => {
+                    self.replicated(&mut c).await?;
+                    return Ok(Fired::CursorSet);
+                }
+                (4, _) => {
+                    self.beat_settle_pending(f.entry, &text, f.history).await?;
+                }
+                _ => return Ok(Fired::NotLeader),
+            }
+        }
+        Err(super::Error::Invalid(format!(
+            "beat entry {}: a claimed fire stays pending after settling it",
+            f.entry
+        )))
+    }
+
+    /// Completes a claimed fire left pending (`EntryState::pending_fire`): enqueues its
+    /// task (idempotent: nothing is added if it is already in its queue) and settles it.
+    pub async fn beat_settle_pending(
+        &self,
+        entry: &str,
+        pending_json: &str,
+        history: usize,
+    ) -> Result<Enqueued> {
+        let p: PendingFire = serde_json::from_str(pending_json).map_err(|e| {
+            super::Error::Invalid(format!("beat entry {entry}: unreadable pending fire: {e}"))
+        })?;
+        let mut env = p.envelope;
+        env.id = p.id;
+        let mut c = self.conn();
+        let r = self
+            .settle_fire(
+                &mut c,
+                entry,
+                &env,
+                p.fire_ms,
+                Duration::from_millis(p.ttl_ms),
+                history,
+            )
+            .await?;
+        self.replicated(&mut c).await?;
+        tracing::info!(entry, task_id = %r.id(), "completed a fire left pending (crash or lost reply)");
+        Ok(r)
+    }
+
+    async fn settle_fire(
+        &self,
+        c: &mut super::Conn,
+        entry: &str,
+        env: &Envelope,
+        fire_ms: u64,
+        ttl: Duration,
+        history: usize,
+    ) -> Result<Enqueued> {
+        let q = QueueKeys::new(&env.queue);
+        let idem = q.fired(entry, fire_ms);
+        let r = self
+            .enqueue_script(c, env, 0, 0, Some((&idem, ttl)))
+            .await?;
+        let (ok, id) = match &r {
+            Enqueued::New(id) => ("1", id),
+            Enqueued::Duplicate(id) => ("0", id),
+        };
+        let _: i64 = BEAT_SETTLE
+            .key(keys::beat_entry(entry))
+            .key(keys::beat_history(entry))
+            .arg(&env.id)
+            .arg(ok)
             .arg(id)
-            .arg(json)
-            .arg(if unique.is_some() { "1" } else { "0" })
-            .arg(queue)
-            .arg(if f.late { "1" } else { "0" })
-            .invoke_async(&mut c)
+            .arg(history.max(1))
+            .invoke_async(c)
             .await
             .map_err(|e| self.err(e))?;
-        self.replicated(&mut c).await?;
-        let status: i64 = v
-            .first()
-            .map(redis::from_redis_value)
-            .transpose()
-            .map_err(|e| self.err(e))?
-            .unwrap_or(-1);
-        let id: String = v
-            .get(1)
-            .map(redis::from_redis_value)
-            .transpose()
-            .map_err(|e| self.err(e))?
-            .unwrap_or_default();
-        Ok(match status {
-            0 => Fired::Already(id),
-            1 => Fired::Enqueued(Enqueued::New(id)),
-            2 => Fired::Enqueued(Enqueued::Duplicate(id)),
-            3 => Fired::CursorSet,
-            _ => Fired::NotLeader,
-        })
+        Ok(r)
     }
 
     /// How task `id` ended, from the outcome message the worker leaves for submitters

@@ -1,7 +1,9 @@
 //! Every Redis key name ciq uses is built here and nowhere else.
 //!
 //! Per-queue keys share the hash tag `{Q}` so each per-queue Lua script touches one
-//! cluster slot. Global keys (worker registry, beat) are outside any queue.
+//! cluster slot; beat's keys share `{beat}`. The other global keys (queue and worker
+//! registries, platform bookkeeping) are only touched by single-key commands, never by
+//! a script or a transaction, so on Redis Cluster they may live on any node.
 
 /// Key prefix; everything ciq writes starts with it.
 pub const PREFIX: &str = "ciq";
@@ -92,6 +94,13 @@ impl QueueKeys {
         format!("{PREFIX}:{{{}}}:unique:", self.name)
     }
 
+    /// Idempotency key of one beat fire (entry, fire time) in this queue's slot: holds
+    /// "<status>|<task id>" of the enqueue it made, so a repeated enqueue of the same
+    /// fire (lost reply, a second beat) adds nothing.
+    pub fn fired(&self, entry: &str, fire_ms: u64) -> String {
+        format!("{PREFIX}:{{{}}}:fired:{entry}:{fire_ms}", self.name)
+    }
+
     /// Result of a finished task, kept briefly for `enqueue --wait`.
     pub fn result(&self, id: &str) -> String {
         format!("{PREFIX}:{{{}}}:result:{id}", self.name)
@@ -121,9 +130,17 @@ pub fn workers_seen() -> String {
     format!("{PREFIX}:workers:seen")
 }
 
-/// Beat keys live under `ciq:beat:`.
+/// Beat keys live under `ciq:{beat}:` (one hash tag: one cluster slot for beat's scripts).
 pub fn beat(suffix: &str) -> String {
-    format!("{PREFIX}:beat:{suffix}")
+    format!("{PREFIX}:{{beat}}:{suffix}")
+}
+
+/// Scripts that touch several beat keys pass them all: they must share one slot.
+#[cfg(test)]
+fn slot_tag(key: &str) -> &str {
+    let open = key.find('{').unwrap_or(0);
+    let close = key[open..].find('}').map(|c| open + c).unwrap_or(key.len());
+    &key[open..close]
 }
 
 /// STRING: the beat leader lease, JSON `{"holder", "since_ms", "token"}` with a PX TTL.
@@ -204,6 +221,21 @@ mod tests {
         );
         assert!(validate_queue_name("a{b}").is_err());
         assert!(validate_queue_name("test_execution").is_ok());
+    }
+
+    #[test]
+    fn beat_keys_share_one_hash_tag() {
+        for k in [
+            beat_leader(),
+            beat_token(),
+            beat_seen(),
+            beat_entry("e"),
+            beat_history("e"),
+            beat_fired("e", 1),
+        ] {
+            assert_eq!(slot_tag(&k), "{beat", "{k}");
+        }
+        assert_eq!(slot_tag(&QueueKeys::new("q").fired("e", 1)), "{q");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod beat;
+pub mod cluster;
 mod conn;
 mod durability;
 pub mod envelope;
@@ -47,6 +48,10 @@ enum Link {
         client: redis::Client,
     },
     Sentinel(Arc<sentinel::Failover>),
+    Cluster {
+        conn: redis::cluster_async::ClusterConnection,
+        blocking: redis::cluster::ClusterClient,
+    },
 }
 
 /// CA certificate (PEM) that signs the Redis server's TLS certificate, for `rediss://`
@@ -95,10 +100,24 @@ impl Broker {
     pub async fn connect_with(url: &str, opts: &BrokerOptions) -> Result<Broker> {
         let addr = crate::secrets::redact_url(url);
         let opts = Arc::new(opts.clone());
-        if url.starts_with("redis+cluster://") {
-            return Err(Error::Invalid(format!(
-                "bad broker URL {addr}: Redis Cluster is not supported yet (use one Redis or redis+sentinel://)"
-            )));
+        if cluster::is_cluster_url(url) {
+            let target = cluster::parse(url)
+                .map_err(|m| Error::Invalid(format!("bad broker URL {addr}: {m}")))?;
+            let bad = |e: redis::RedisError| Error::Invalid(format!("bad broker URL {addr}: {e}"));
+            let client = cluster::client(&target, false).map_err(bad)?;
+            let blocking = cluster::client(&target, true).map_err(bad)?;
+            let conn = tokio::time::timeout(Duration::from_secs(5), client.get_async_connection())
+                .await
+                .map_err(|_| Error::Unreachable {
+                    addr: addr.clone(),
+                    msg: "timed out connecting to the cluster".into(),
+                })?
+                .map_err(|e| Error::from_redis(&addr, e))?;
+            return Ok(Broker {
+                link: Link::Cluster { conn, blocking },
+                addr,
+                opts,
+            });
         }
         if sentinel::is_sentinel_url(url) {
             let target = sentinel::parse(url)
@@ -185,6 +204,11 @@ impl Broker {
                 .await
                 .map(Conn::Direct)
                 .map_err(|e| self.err(e)),
+            Link::Cluster { blocking, .. } => blocking
+                .get_async_connection()
+                .await
+                .map(Conn::Cluster)
+                .map_err(|e| self.err(e)),
         }
     }
 
@@ -192,9 +216,14 @@ impl Broker {
     /// one Redis): a holder of a blocking connection rebuilds it when this moves.
     pub fn generation(&self) -> u64 {
         match &self.link {
-            Link::Single { .. } => 0,
+            Link::Single { .. } | Link::Cluster { .. } => 0,
             Link::Sentinel(f) => f.generation(),
         }
+    }
+
+    /// True on Redis Cluster: reads that span the keyspace go to every master.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.link, Link::Cluster { .. })
     }
 
     pub fn addr(&self) -> &str {
@@ -209,6 +238,7 @@ impl Broker {
         match &self.link {
             Link::Single { conn, .. } => Conn::Managed(conn.clone()),
             Link::Sentinel(f) => Conn::Direct(f.conn()),
+            Link::Cluster { conn, .. } => Conn::Cluster(conn.clone()),
         }
     }
 

@@ -112,32 +112,55 @@ impl Broker {
     }
 
     async fn enqueue_at(&self, env: &Envelope, due_ms: u64, delay_ms: u64) -> Result<Enqueued> {
+        let mut c = self.conn();
+        let r = self
+            .enqueue_script(&mut c, env, due_ms, delay_ms, None)
+            .await?;
+        self.replicated(&mut c).await?;
+        Ok(r)
+    }
+
+    /// The enqueue script, plus the queue registry update. `idem`: beat's idempotency
+    /// key for this fire and its TTL: a repeat returns what the first call did.
+    pub(crate) async fn enqueue_script(
+        &self,
+        c: &mut super::Conn,
+        env: &Envelope,
+        due_ms: u64,
+        delay_ms: u64,
+        idem: Option<(&str, Duration)>,
+    ) -> Result<Enqueued> {
         let q = QueueKeys::new(&env.queue);
         let (ukey, has_unique) = match &env.unique_key {
             Some(u) => (q.unique(u), "1"),
             None => (q.unique(""), "0"),
         };
-        let mut c = self.conn();
         let mut inv = ENQUEUE.key(&q.pending);
         inv.key(&q.scheduled)
             .key(&q.data)
             .key(ukey)
             .key(&q.history)
+            .key(idem.map(|(k, _)| k).unwrap_or(&q.pending))
             .arg(&env.id)
             .arg(env.to_json())
             .arg(due_ms)
             .arg(has_unique)
             .arg(delay_ms)
-            .arg(env.unique_key.as_deref().unwrap_or(""));
+            .arg(env.unique_key.as_deref().unwrap_or(""))
+            .arg(
+                idem.map(|(_, ttl)| ttl.as_millis().max(1) as u64)
+                    .unwrap_or(0),
+            )
+            .arg(if idem.is_some() { "beat" } else { "" });
         // The queue registry update rides the same multiplexed connection concurrently, so
-        // it adds no round trip of its own.
+        // it adds no round trip of its own (a separate command: on Redis Cluster the
+        // registry may live on another node).
         let mut c2 = self.conn();
         let (res, _) = tokio::join!(
-            inv.invoke_async::<(i64, String)>(&mut c),
+            inv.invoke_async::<(i64, String)>(c),
             c2.sadd::<_, _, ()>(keys::queues(), &env.queue)
         );
         let (ok, id) = res.map_err(|e| self.err(e))?;
-        self.replicated(&mut c).await?;
         Ok(if ok == 1 {
             Enqueued::New(id)
         } else {
@@ -151,21 +174,29 @@ impl Broker {
     /// how many went in and the error that stopped the rest, if any.
     pub async fn enqueue_bulk(&self, envs: &[Envelope]) -> (usize, Result<()>) {
         let mut c = self.conn();
+        let mut queues: Vec<&str> = envs.iter().map(|e| e.queue.as_str()).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        if !queues.is_empty() {
+            if let Err(e) = c.sadd::<_, _, ()>(keys::queues(), queues).await {
+                return (0, Err(self.err(e)));
+            }
+        }
         let mut done = 0;
-        for chunk in envs.chunks(1000) {
-            let mut p = redis::pipe();
-            p.atomic();
-            for e in chunk {
-                p.lpush(QueueKeys::new(&e.queue).pending, e.to_json())
-                    .ignore();
+        // A transaction never spans two queues: on Redis Cluster they may be on two nodes.
+        for run in envs.chunk_by(|a, b| a.queue == b.queue) {
+            for chunk in run.chunks(1000) {
+                let mut p = redis::pipe();
+                p.atomic();
+                for e in chunk {
+                    p.lpush(QueueKeys::new(&e.queue).pending, e.to_json())
+                        .ignore();
+                }
+                if let Err(e) = p.query_async::<()>(&mut c).await {
+                    return (done, Err(self.err(e)));
+                }
+                done += chunk.len();
             }
-            if let Some(e) = chunk.first() {
-                p.sadd(keys::queues(), &e.queue).ignore();
-            }
-            if let Err(e) = p.query_async::<()>(&mut c).await {
-                return (done, Err(self.err(e)));
-            }
-            done += chunk.len();
         }
         if let Err(e) = self.replicated(&mut c).await {
             return (done, Err(e));
@@ -230,8 +261,17 @@ impl Broker {
             .key(&q.stats)
             .key(&q.superseded)
             .key(&q.history)
-            .key(&q.history_ended)
-            .arg(worker)
+            .key(&q.history_ended);
+        let mut uniques: Vec<String> = items
+            .iter()
+            .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
+            .collect();
+        uniques.sort_unstable();
+        uniques.dedup();
+        for k in &uniques {
+            inv.key(k);
+        }
+        inv.arg(worker)
             .arg(q.unique_prefix())
             .arg(dead_max)
             .arg(hist.retention_ms)
@@ -278,20 +318,53 @@ impl Broker {
         inv.invoke_async(&mut c).await.map_err(|e| self.err(e))
     }
 
-    /// Recovers expired leases; returns (recovered, dead).
+    /// Recovers expired leases; returns (recovered, dead). First reads which leases are
+    /// expiring (by the Redis server's clock) and their tasks' unique keys, so the script
+    /// declares every key it may touch; nothing expiring: one round trip, no script.
     pub async fn sweep(&self, q: &QueueKeys, max_deliveries: u32) -> Result<(u64, u64)> {
+        const MAX: isize = 1000;
         let mut c = self.conn();
-        let (r, d): (u64, u64) = SWEEP
-            .key(&q.lease)
-            .key(&q.active)
+        let ((secs, micros), leases): ((u64, u64), Vec<(String, f64)>) = redis::pipe()
+            .cmd("TIME")
+            .zrange_withscores(&q.lease, 0, MAX - 1)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        // A second's slack: the script decides by the server's clock when it runs.
+        let now = secs * 1000 + micros / 1000 + 1000;
+        let expiring: Vec<String> = leases
+            .into_iter()
+            .filter(|(_, at)| *at <= now as f64)
+            .map(|(id, _)| id)
+            .collect();
+        if expiring.is_empty() {
+            return Ok((0, 0));
+        }
+        let active: Vec<Option<String>> = c
+            .hmget(&q.active, &expiring)
+            .await
+            .map_err(|e| self.err(e))?;
+        let uniques = unique_keys(
+            q,
+            active
+                .iter()
+                .flatten()
+                .filter_map(|cur| cur.splitn(4, '|').nth(3)),
+        );
+        let mut inv = SWEEP.key(&q.lease);
+        inv.key(&q.active)
             .key(&q.data)
             .key(&q.pending)
             .key(&q.dead)
             .key(&q.stats)
             .key(&q.superseded)
             .key(&q.history)
-            .key(&q.history_ended)
-            .arg(1000)
+            .key(&q.history_ended);
+        for k in &uniques {
+            inv.key(k);
+        }
+        let (r, d): (u64, u64) = inv
+            .arg(MAX)
             .arg(q.unique_prefix())
             .arg(max_deliveries)
             .invoke_async(&mut c)
@@ -300,8 +373,6 @@ impl Broker {
         Ok((r, d))
     }
 
-    /// Moves due delayed/retrying tasks to pending; returns (moved, time until the next
-    /// one is due), both by the Redis server's clock.
     pub async fn promote(&self, q: &QueueKeys) -> Result<(u64, Option<Duration>)> {
         let mut c = self.conn();
         let (moved, next): (u64, i64) = PROMOTE
@@ -374,4 +445,18 @@ impl Broker {
             .map_err(|e| self.err(e))?;
         Ok(v.map(|(_, o)| o))
     }
+}
+
+/// The unique keys (declared script keys) of the tasks whose envelopes these are.
+pub(crate) fn unique_keys<'a>(
+    q: &QueueKeys,
+    envelopes: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut keys: Vec<String> = envelopes
+        .filter_map(|e| Envelope::from_json(e).ok()?.unique_key)
+        .map(|u| q.unique(&u))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }

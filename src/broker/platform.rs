@@ -135,29 +135,32 @@ impl Broker {
             .set_nx(keys::platform_shadow_since(), now)
             .await
             .map_err(|e| self.err(e))?;
-        let mut p = redis::pipe();
+        // One pipeline per key: on Redis Cluster each key may live on another node.
+        let mut seen = redis::pipe();
         for id in pending {
-            p.hset_nx(keys::platform_shadow_seen(), id, now).ignore();
+            seen.hset_nx(keys::platform_shadow_seen(), id, now).ignore();
         }
+        let mut starts = redis::pipe();
         for (id, at) in started {
             // Tests already running when the watch began are not evidence either way.
-            p.hset_nx(
-                keys::platform_shadow_started(),
-                id,
-                if began { 0 } else { *at },
-            )
-            .ignore();
+            starts
+                .hset_nx(
+                    keys::platform_shadow_started(),
+                    id,
+                    if began { 0 } else { *at },
+                )
+                .ignore();
         }
-        p.query_async::<()>(&mut self.conn())
-            .await
-            .map_err(|e| self.err(e))?;
+        for p in [seen, starts].iter().filter(|p| !p.is_empty()) {
+            p.query_async::<()>(&mut self.conn())
+                .await
+                .map_err(|e| self.err(e))?;
+        }
         self.trim_shadow(now).await
     }
 
     async fn trim_shadow(&self, now: u64) -> Result<()> {
         let cutoff = now.saturating_sub(SHADOW_KEEP_MS);
-        let mut p = redis::pipe();
-        let mut any = false;
         for key in [
             keys::platform_shadow_seen(),
             keys::platform_shadow_started(),
@@ -171,16 +174,13 @@ impl Broker {
                 .map(|(id, _)| id)
                 .collect();
             if !old.is_empty() {
-                p.hdel(&key, old).ignore();
-                any = true;
+                self.conn()
+                    .hdel::<_, _, ()>(&key, old)
+                    .await
+                    .map_err(|e| self.err(e))?;
             }
         }
-        if !any {
-            return Ok(());
-        }
-        p.query_async::<()>(&mut self.conn())
-            .await
-            .map_err(|e| self.err(e))
+        Ok(())
     }
 
     pub async fn shadow_evidence(&self) -> Result<ShadowEvidence> {

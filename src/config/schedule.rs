@@ -136,7 +136,7 @@ pub fn default_schedule() -> BTreeMap<String, ScheduleFile> {
     ])
 }
 
-/// Entry names appear in Redis keys (`ciq:beat:entry:<name>`), so keep them plain.
+/// Entry names appear in Redis keys (`ciq:{beat}:entry:<name>`), so keep them plain.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64

@@ -400,7 +400,7 @@ fn beats_with_skewed_clocks_fire_each_tick_once_on_redis_time() {
     };
     let history = || -> Vec<Fire> {
         let mut v: Vec<Fire> = redis
-            .cli(&["LRANGE", "ciq:beat:history:tick", "0", "-1"])
+            .cli(&["LRANGE", "ciq:{beat}:history:tick", "0", "-1"])
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
@@ -414,7 +414,7 @@ fn beats_with_skewed_clocks_fire_each_tick_once_on_redis_time() {
     assert!(wait_until(Duration::from_secs(15), || history().len() >= 3));
     // Kill whichever leads; the other takes over from the same cursor.
     let leader: serde_json::Value =
-        serde_json::from_str(redis.cli(&["GET", "ciq:beat:leader"]).trim()).unwrap();
+        serde_json::from_str(redis.cli(&["GET", "ciq:{beat}:leader"]).trim()).unwrap();
     let (dead, survivor) = if leader["holder"].as_str().unwrap().starts_with("ahead@") {
         (&mut ahead, &mut behind)
     } else {

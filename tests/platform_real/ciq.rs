@@ -347,7 +347,7 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
         sigkill(w);
     }
     sigkill(&mut beat);
-    q.redis.cli(&["DEL", "ciq:beat:leader"]);
+    q.redis.cli(&["DEL", "ciq:{beat}:leader"]);
     std::thread::sleep(Duration::from_millis(200));
     let o = q.guard_cmd(&p, &[]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -303,7 +303,7 @@ impl Rig {
         r.cli(&["HSET", "ciq:workers", "w1", "{}"]);
         r.cli(&[
             "SET",
-            "ciq:beat:leader",
+            "ciq:{beat}:leader",
             r#"{"holder":"beat-1","since_ms":1,"token":7}"#,
             "PX",
             "60000",
@@ -314,7 +314,7 @@ impl Rig {
         ] {
             r.cli(&[
                 "HSET",
-                &format!("ciq:beat:entry:{entry}"),
+                &format!("ciq:{{beat}}:entry:{entry}"),
                 "last_fire_ms",
                 &now,
             ]);

@@ -1,13 +1,27 @@
--- enqueue: put one task on a queue, now or later, honouring its unique key.
+-- enqueue: put one task on a queue, now or later, honouring its unique key and, for
+-- beat's fires, an idempotency key (a repeated enqueue of one fire adds nothing).
 -- KEYS[1] pending LIST, KEYS[2] scheduled ZSET, KEYS[3] data HASH, KEYS[4] unique key (or any key of the queue when none),
--- KEYS[5] history HASH
+-- KEYS[5] history HASH, KEYS[6] idempotency key (or any key of the queue when none)
 -- ARGV[1] id, ARGV[2] envelope JSON, ARGV[3] due time ms (0 = now), ARGV[4] "1" when KEYS[4] is a unique key,
 -- ARGV[5] delay ms from the Redis server's clock (0 = none; used when ARGV[3] is 0),
--- ARGV[6] the unique key itself (or '')
--- returns {1, id} when enqueued, {0, existing id} when the unique key is held
+-- ARGV[6] the unique key itself (or ''), ARGV[7] idempotency key TTL ms (0 = KEYS[6] is
+-- not one), ARGV[8] who enqueues ('' or "beat", for the history)
+-- returns {1, id} when enqueued, {0, existing id} when the unique key is held; an
+-- idempotent repeat returns what the first call returned
+local idem = tonumber(ARGV[7] or '0') > 0
+if idem then
+  local prior = redis.call('GET', KEYS[6])
+  if prior then
+    local st, pid = string.match(prior, '^(%d)|(.*)$')
+    if st then return {tonumber(st), pid} end
+  end
+end
 if ARGV[4] == '1' then
   local holder = redis.call('GET', KEYS[4])
-  if holder then return {0, holder} end
+  if holder then
+    if idem then redis.call('SET', KEYS[6], '0|' .. holder, 'PX', ARGV[7]) end
+    return {0, holder}
+  end
   redis.call('SET', KEYS[4], ARGV[1])
   redis.call('HSET', KEYS[5], 'u:' .. ARGV[6], ARGV[1])
 end
@@ -17,12 +31,15 @@ local due = tonumber(ARGV[3])
 if due == 0 and tonumber(ARGV[5] or '0') > 0 then
   due = now + tonumber(ARGV[5])
 end
+local by = ''
+if (ARGV[8] or '') ~= '' then by = ',"by":' .. cjson.encode(ARGV[8]) end
 if due > 0 then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
   redis.call('ZADD', KEYS[2], due, ARGV[1])
-  redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"scheduled","due_at":' .. due .. ',"envelope":' .. ARGV[2] .. '}')
+  redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"scheduled","due_at":' .. due .. by .. ',"envelope":' .. ARGV[2] .. '}')
 else
   redis.call('LPUSH', KEYS[1], ARGV[2])
-  redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"enqueued","envelope":' .. ARGV[2] .. '}')
+  redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"enqueued"' .. by .. ',"envelope":' .. ARGV[2] .. '}')
 end
+if idem then redis.call('SET', KEYS[6], '1|' .. ARGV[1], 'PX', ARGV[7]) end
 return {1, ARGV[1]}

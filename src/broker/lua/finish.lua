@@ -1,7 +1,8 @@
 -- finish: record the outcomes of runs this worker did (a batch), on Redis time.
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] superseded ZSET,
--- KEYS[9] history HASH, KEYS[10] history index ZSET
+-- KEYS[9] history HASH, KEYS[10] history index ZSET, KEYS[11..] the unique keys of the
+-- batch's tasks (declared, so Redis Cluster and ACL key patterns see every key touched)
 -- ARGV[1] worker id, ARGV[2] unique key prefix, ARGV[3] dead cap,
 -- ARGV[4] history retention ms, ARGV[5] history cap (ended tasks per queue),
 -- then groups of 7: id, claim token, kind (done|retry|defer|dead|requeue|failed), envelope
@@ -28,6 +29,14 @@ local function count(field, task)
   counts[field .. ':' .. task] = (counts[field .. ':' .. task] or 0) + 1
 end
 local hist = {}
+local declared = {}
+for i = 11, #KEYS do declared[KEYS[i]] = true end
+for i = 6, #ARGV, 7 do
+  local uniq = ARGV[i + 5]
+  if uniq ~= '' and not declared[ARGV[2] .. uniq] then
+    return redis.error_reply('ciq finish: unique key ' .. ARGV[2] .. uniq .. ' not declared')
+  end
+end
 for i = 6, #ARGV, 7 do
   local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local delay, uniq, task = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]

@@ -1,15 +1,18 @@
 -- requeue: move dead tasks back to pending as fresh attempts.
 -- KEYS[1] dead ZSET, KEYS[2] data HASH, KEYS[3] pending LIST, KEYS[4] history HASH,
--- KEYS[5] history index ZSET
+-- KEYS[5] history index ZSET, KEYS[6..] the unique keys of the tasks (declared)
 -- ARGV[1] unique key prefix, ARGV[2] now ms, ARGV[3..] ids
 -- returns per id: 1 requeued, 0 not dead, -1 its unique key is held by another task
 local res = {}
+local declared = {}
+for i = 6, #KEYS do declared[KEYS[i]] = true end
 for i = 3, #ARGV do
   local id = ARGV[i]
   local env = redis.call('HGET', KEYS[2], id)
   if redis.call('ZSCORE', KEYS[1], id) and env then
     local ok, t = pcall(cjson.decode, env)
-    if ok and type(t) == 'table' and t.task ~= '(malformed)' then
+    if ok and type(t) == 'table' and t.task ~= '(malformed)'
+      and not (type(t.unique_key) == 'string' and not declared[ARGV[1] .. t.unique_key]) then
       local held = false
       if type(t.unique_key) == 'string' then
         local k = ARGV[1] .. t.unique_key

@@ -4,13 +4,22 @@
 -- to the superseded set, so its late outcome is refused as superseded (kept a day).
 -- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] dead ZSET, KEYS[6] stats HASH, KEYS[7] superseded ZSET (token -> ms),
--- KEYS[8] history HASH, KEYS[9] history index ZSET
+-- KEYS[8] history HASH, KEYS[9] history index ZSET, KEYS[10..] the unique keys of the
+-- tasks the caller saw expiring (declared: Redis Cluster and ACLs see every key touched);
+-- an expired task whose unique key is not among them waits for the next sweep
 -- ARGV[1] max tasks, ARGV[2] unique key prefix, ARGV[3] max deliveries
 -- returns {recovered, dead}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local recovered, dead = 0, 0
+local declared = {}
+for i = 10, #KEYS do declared[KEYS[i]] = true end
+local function undeclared(cur)
+  local ok, t = pcall(cjson.decode, string.match(cur or '', '^[^|]*|[^|]*|[^|]*|(.*)$') or '')
+  return ok and type(t) == 'table' and type(t.unique_key) == 'string'
+    and not declared[ARGV[2] .. t.unique_key]
+end
 -- History: append events to the task's record (started from its envelope when absent).
 local function history(task, events, ended)
   local line = redis.call('HGET', KEYS[8], task.id)
@@ -23,6 +32,7 @@ local function history(task, events, ended)
 end
 for _, id in ipairs(ids) do
   local cur = redis.call('HGET', KEYS[2], id)
+  if not undeclared(cur) then
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
   if cur then
@@ -47,7 +57,7 @@ for _, id in ipairs(ids) do
       history(t, {expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true)
       if type(t.unique_key) == 'string' then
         local k = ARGV[2] .. t.unique_key
-        if redis.call('GET', k) == id then redis.call('DEL', k) end
+        if declared[k] and redis.call('GET', k) == id then redis.call('DEL', k) end
       end
       dead = dead + 1
     else
@@ -55,6 +65,7 @@ for _, id in ipairs(ids) do
       history(t, {expired}, false)
       recovered = recovered + 1
     end
+  end
   end
 end
 if recovered > 0 then redis.call('HINCRBY', KEYS[6], 'recovered', recovered) end
