@@ -5,6 +5,8 @@ use super::{keys, Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
+pub use super::server_info::ServerInfo;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Depth {
     pub queue: String,
@@ -365,66 +367,7 @@ fn now_string() -> String {
     super::now_ms().to_string()
 }
 
-/// What `INFO` says about the Redis server.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ServerInfo {
-    pub version: String,
-    pub used_memory_human: String,
-    pub aof_enabled: bool,
-    /// Bytes in use, and the limit (0 = none).
-    #[serde(default)]
-    pub used_memory: u64,
-    #[serde(default)]
-    pub maxmemory: u64,
-    /// `noeviction` keeps every task; any other policy may delete queued tasks silently.
-    #[serde(default)]
-    pub maxmemory_policy: String,
-}
-
-impl ServerInfo {
-    /// A policy other than `noeviction`: Redis may delete keys (queued tasks) to make room.
-    pub fn evicting(&self) -> bool {
-        !self.maxmemory_policy.is_empty() && self.maxmemory_policy != "noeviction"
-    }
-
-    /// Share of `maxmemory` in use; None without a limit.
-    pub fn memory_used_ratio(&self) -> Option<f64> {
-        (self.maxmemory > 0).then(|| self.used_memory as f64 / self.maxmemory as f64)
-    }
-
-    /// At the limit under `noeviction`: every write (enqueue, heartbeat, outcome) fails.
-    pub fn out_of_memory(&self) -> bool {
-        !self.evicting() && self.memory_used_ratio().is_some_and(|r| r >= 1.0)
-    }
-}
-
 impl Broker {
-    pub async fn server_info(&self) -> Result<ServerInfo> {
-        let mut c = self.conn();
-        let text: String = redis::cmd("INFO")
-            .arg("server")
-            .arg("memory")
-            .arg("persistence")
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
-        let field = |k: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}:")))
-                .unwrap_or("")
-                .trim()
-                .to_string()
-        };
-        Ok(ServerInfo {
-            version: field("redis_version"),
-            used_memory_human: field("used_memory_human"),
-            aof_enabled: field("aof_enabled") == "1",
-            used_memory: field("used_memory").parse().unwrap_or(0),
-            maxmemory: field("maxmemory").parse().unwrap_or(0),
-            maxmemory_policy: field("maxmemory_policy"),
-        })
-    }
-
     /// The raw value of the beat leader key (JSON written by `ciq beat`), if any.
     pub async fn beat_leader_raw(&self) -> Result<Option<String>> {
         let mut c = self.conn();

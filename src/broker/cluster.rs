@@ -8,7 +8,7 @@
 //! (queue registry, worker registry) are only read or written outside scripts.
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::cluster_async::ClusterConnection;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub const SCHEME: &str = "redis+cluster://";
@@ -117,8 +117,132 @@ pub fn client(u: &ClusterUrl, blocking: bool) -> redis::RedisResult<ClusterClien
     b.build()
 }
 
-pub async fn connect(c: &ClusterClient) -> redis::RedisResult<ClusterConnection> {
-    c.get_async_connection().await
+/// One node of the cluster as `status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeStatus {
+    pub addr: String,
+    /// master | replica
+    pub role: String,
+    /// Slot ranges a master serves, e.g. "0-5460" ("" for replicas).
+    pub slots: String,
+    /// Answered a direct `INFO` just now.
+    pub up: bool,
+    /// The cluster's own verdict from `CLUSTER NODES` flags (`fail`, `fail?`), if any.
+    #[serde(default)]
+    pub flagged: Option<String>,
+    #[serde(default)]
+    pub aof_enabled: Option<bool>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The node table (`CLUSTER NODES`, asked of the first node that answers) and the
+/// cluster's state (`cluster_state` of `CLUSTER INFO`), then every node asked directly, so
+/// a node that is down is named, not hidden behind the nodes that answer.
+pub async fn nodes(u: &ClusterUrl) -> Result<(Vec<NodeStatus>, String), String> {
+    let mut table = None;
+    let mut last_err = String::new();
+    for (h, p) in &u.nodes {
+        match direct(u, h, *p).await {
+            Ok(mut c) => {
+                let nodes: redis::RedisResult<String> =
+                    redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await;
+                let info: redis::RedisResult<String> =
+                    redis::cmd("CLUSTER").arg("INFO").query_async(&mut c).await;
+                match (nodes, info) {
+                    (Ok(n), Ok(i)) => {
+                        let state = i
+                            .lines()
+                            .find_map(|l| l.trim().strip_prefix("cluster_state:"))
+                            .unwrap_or("?")
+                            .to_string();
+                        table = Some((n, state));
+                        break;
+                    }
+                    (Err(e), _) | (_, Err(e)) => last_err = format!("{h}:{p}: {e}"),
+                }
+            }
+            Err(e) => last_err = format!("{h}:{p}: {e}"),
+        }
+    }
+    let Some((text, state)) = table else {
+        return Err(format!("no cluster node answered ({last_err})"));
+    };
+    let mut out = vec![];
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 || f[2].contains("handshake") || f[2].contains("noaddr") {
+            continue;
+        }
+        let addr = f[1].split('@').next().unwrap_or(f[1]).to_string();
+        let flags: Vec<&str> = f[2].split(',').collect();
+        let role = if flags.contains(&"master") {
+            "master"
+        } else {
+            "replica"
+        };
+        let flagged = flags
+            .iter()
+            .find(|x| **x == "fail" || **x == "fail?")
+            .map(|x| x.to_string());
+        let mut n = NodeStatus {
+            slots: f[8..]
+                .iter()
+                .filter(|s| !s.starts_with('['))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+            addr,
+            role: role.into(),
+            up: false,
+            flagged,
+            aof_enabled: None,
+            error: None,
+        };
+        let (h, p) = match n.addr.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().unwrap_or(0)),
+            None => (n.addr.clone(), 0),
+        };
+        let probe = async {
+            let mut c = direct(u, &h, p).await?;
+            redis::cmd("INFO")
+                .arg("persistence")
+                .query_async::<String>(&mut c)
+                .await
+        };
+        match tokio::time::timeout(Duration::from_secs(2), probe).await {
+            Ok(Ok(info)) => {
+                n.up = true;
+                n.aof_enabled = Some(info.lines().any(|l| l.trim() == "aof_enabled:1"));
+            }
+            Ok(Err(e)) => n.error = Some(e.to_string()),
+            Err(_) => n.error = Some("timed out".into()),
+        }
+        out.push(n);
+    }
+    out.sort_by(|a, b| (a.role != "master", &a.addr).cmp(&(b.role != "master", &b.addr)));
+    Ok((out, state))
+}
+
+async fn direct(
+    u: &ClusterUrl,
+    host: &str,
+    port: u16,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let info = redis::ConnectionInfo {
+        addr: redis::ConnectionAddr::Tcp(host.to_string(), port),
+        redis: redis::RedisConnectionInfo {
+            username: u.username.clone(),
+            password: u.password.clone(),
+            ..Default::default()
+        },
+    };
+    let cfg = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(Duration::from_secs(2));
+    redis::Client::open(info)?
+        .get_multiplexed_async_connection_with_config(&cfg)
+        .await
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod platform;
 mod rollout;
 mod scripts;
 pub mod sentinel;
+pub mod server_info;
 mod upkeep;
 
 pub use conn::Conn;
@@ -51,6 +52,7 @@ enum Link {
     Cluster {
         conn: redis::cluster_async::ClusterConnection,
         blocking: redis::cluster::ClusterClient,
+        url: Arc<cluster::ClusterUrl>,
     },
 }
 
@@ -114,7 +116,11 @@ impl Broker {
                 })?
                 .map_err(|e| Error::from_redis(&addr, e))?;
             return Ok(Broker {
-                link: Link::Cluster { conn, blocking },
+                link: Link::Cluster {
+                    conn,
+                    blocking,
+                    url: Arc::new(target),
+                },
                 addr,
                 opts,
             });

@@ -1,8 +1,7 @@
 //! `ciq depth`: how much work waits in each queue.
 
 use super::{CliResult, Ctx};
-use crate::broker::admin::Depth;
-use crate::broker::now_ms;
+use super::depth_read::depths_each;
 use crate::output;
 use std::process::ExitCode;
 
@@ -28,29 +27,30 @@ pub struct DepthArgs {
     pub max_age: Option<String>,
 }
 
-pub async fn depths(ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
-    let broker = ctx.broker().await?;
-    let names = if only.is_empty() {
-        broker.known_queues(&ctx.config.queue_names()).await?
-    } else {
-        only.to_vec()
-    };
-    let now = now_ms();
-    let mut out = vec![];
-    for q in names {
-        out.push(broker.depth(&q, now).await?);
-    }
-    Ok(out)
-}
-
 pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     if a.check {
-        return Ok(super::depth_check::run(&a, ctx).await);
+        let t = super::depth_check::Thresholds {
+            warn: a.warn,
+            crit: a.crit,
+            max_age: a.max_age.clone(),
+        };
+        return Ok(super::depth_check::run(&a.queues, &t, ctx).await);
     }
-    let ds = depths(ctx, &a.queues).await?;
+    ctx.broker().await?;
+    // Every readable queue is shown; one that cannot be read (a cluster node down) is
+    // named on stderr and makes the exit code 3.
+    let (ds, failed) = depths_each(ctx, &a.queues).await;
+    let code = if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for (q, e) in &failed {
+            eprintln!("error: cannot read queue {q}: {e}");
+        }
+        ExitCode::from(super::Kind::Broker as u8)
+    };
     if ctx.json {
         output::json(&ds);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     let rows = ds
         .iter()
@@ -82,5 +82,5 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         ],
         rows,
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

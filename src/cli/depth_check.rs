@@ -1,7 +1,7 @@
 //! `ciq depth --check`: the monitoring-plugin form of `depth` (exit 0/1/2/3 and one line
 //! with performance data), for existing Nagios/Icinga/Sensu setups.
 
-use super::depth::{depths, DepthArgs};
+use super::depth_read::depths;
 use super::Ctx;
 use crate::config::parse_duration;
 use std::process::ExitCode;
@@ -30,7 +30,14 @@ fn report(status: Status, text: &str) -> ExitCode {
     ExitCode::from(status as u8)
 }
 
-pub async fn run(a: &DepthArgs, ctx: &Ctx) -> ExitCode {
+/// The `--check` thresholds.
+pub struct Thresholds {
+    pub warn: Option<u64>,
+    pub crit: Option<u64>,
+    pub max_age: Option<String>,
+}
+
+pub async fn run(queues: &[String], a: &Thresholds, ctx: &Ctx) -> ExitCode {
     let max_age = match a.max_age.as_deref().map(parse_duration).transpose() {
         Ok(m) => m,
         Err(e) => return report(Status::Unknown, &format!("--max-age: {e}")),
@@ -40,7 +47,7 @@ pub async fn run(a: &DepthArgs, ctx: &Ctx) -> ExitCode {
             return report(Status::Unknown, &format!("--warn {w} is above --crit {c}"));
         }
     }
-    let ds = match depths(ctx, &a.queues).await {
+    let ds = match depths(ctx, queues).await {
         Ok(d) => d,
         Err(e) => return report(Status::Unknown, &e.msg),
     };

@@ -5,6 +5,7 @@ mod config_show;
 mod cron_guard;
 mod depth;
 mod depth_check;
+mod depth_read;
 mod enqueue;
 pub mod error;
 mod inspect;

@@ -3,6 +3,7 @@
 
 use super::{CliResult, Ctx};
 use crate::broker::admin::{Depth, ServerInfo};
+use crate::broker::server_info::NodeStatus;
 use crate::broker::now_ms;
 use crate::config::parse_duration;
 use crate::output;
@@ -53,7 +54,14 @@ pub struct BrokerStatus {
     pub url: String,
     pub reachable: bool,
     pub info: Option<ServerInfo>,
+    /// Why the broker cannot be read in full (unreachable, a cluster node down, a queue
+    /// that cannot be read); `status` then exits with the broker exit code.
     pub error: Option<String>,
+    /// Redis Cluster: every node, and the cluster's own state (`ok`/`fail`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_state: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,6 +114,8 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
                     reachable: false,
                     info: None,
                     error: Some(e.msg.clone()),
+                    nodes: vec![],
+                    cluster_state: None,
                 },
                 workers: vec![],
                 beat: None,
@@ -123,7 +133,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
     // Heartbeats are stamped on Redis's clock; judge them by it too.
     let now = broker.redis_time().await.unwrap_or_else(|_| now_ms());
     let info = broker.server_info().await.ok();
-    if info.as_ref().is_some_and(|i| !i.aof_enabled) {
+    if info.as_ref().is_some_and(|i| !i.aof_enabled) && !broker.is_cluster() {
         problems.push(problem(
             "warning",
             "Redis runs without AOF: a Redis restart loses every queued task".into(),
@@ -133,6 +143,22 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
     if let Some(i) = &info {
         problems.extend(super::status_health::memory(i));
     }
+    let mut broken: Vec<String> = vec![];
+    let (nodes, cluster_state) = match broker.cluster_nodes().await {
+        None => (vec![], None),
+        Some(Ok((nodes, state))) => {
+            let p = super::status_health::cluster(&nodes, &state);
+            broken.extend(p.iter().map(|p| p.message.clone()));
+            problems.extend(p);
+            (nodes, Some(state))
+        }
+        Some(Err(e)) => {
+            let msg = format!("cannot read the cluster's node table: {e}");
+            broken.push(msg.clone());
+            problems.push(problem("critical", msg, "check the cluster nodes (redis-cli --cluster check HOST:PORT)"));
+            (vec![], None)
+        }
+    };
     // A worker heartbeats every few seconds; three missed beats means it is gone.
     let stale_ms = ctx.config.worker.heartbeat.as_millis() * 3 + 2000;
     let workers: Vec<WorkerStatus> = broker
@@ -211,7 +237,16 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
             "systemctl start ciq-beat   (or: ciq beat)",
         ));
     }
-    let queues = super::depth::depths(ctx, &[]).await.unwrap_or_default();
+    let (queues, unread) = super::depth_read::depths_each(ctx, &[]).await;
+    for (q, e) in unread {
+        let msg = format!("cannot read queue {q}: {e}");
+        broken.push(msg.clone());
+        problems.push(problem(
+            "critical",
+            msg,
+            "check that every Redis node is up (ciq status --json lists them)",
+        ));
+    }
     for d in &queues {
         if d.paused {
             problems.push(problem(
@@ -250,7 +285,9 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
             url,
             reachable: true,
             info,
-            error: None,
+            error: (!broken.is_empty()).then(|| broken.join("; ")),
+            nodes,
+            cluster_state,
         },
         workers,
         beat,
@@ -391,7 +428,7 @@ pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         match watch {
             Some(d) if left != Some(0) => tokio::time::sleep(d).await,
             _ => {
-                return Ok(if s.broker.reachable {
+                return Ok(if s.broker.reachable && s.broker.error.is_none() {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(super::Kind::Broker as u8)

@@ -103,3 +103,48 @@ pub fn watch_interval(
     }
     Ok(Some(d))
 }
+
+/// Redis Cluster problems: a node that does not answer or that the cluster marks failed,
+/// and a cluster whose state is not `ok` (some slots are not served).
+pub fn cluster(nodes: &[crate::broker::server_info::NodeStatus], state: &str) -> Vec<Problem> {
+    let mut out = vec![];
+    if state != "ok" {
+        out.push(problem(
+            "critical",
+            format!("the Redis Cluster's state is {state}: some slots are not served, so some queues cannot be used"),
+            "redis-cli --cluster check HOST:PORT; bring the failed masters back or fail over to their replicas",
+        ));
+    }
+    for n in nodes {
+        let what = if n.role == "master" {
+            format!("master of slots {}", if n.slots.is_empty() { "none" } else { &n.slots })
+        } else {
+            "replica".to_string()
+        };
+        if !n.up {
+            out.push(problem(
+                "critical",
+                format!(
+                    "cluster node {} ({what}) is unreachable: {}",
+                    n.addr,
+                    n.error.as_deref().unwrap_or("no answer")
+                ),
+                "start that redis-server, or let the cluster fail over to its replica",
+            ));
+        } else if let Some(f) = &n.flagged {
+            out.push(problem(
+                "warning",
+                format!("cluster node {} ({what}) is flagged {f} by the cluster", n.addr),
+                "redis-cli --cluster check HOST:PORT",
+            ));
+        }
+        if n.up && n.aof_enabled == Some(false) {
+            out.push(problem(
+                "warning",
+                format!("cluster node {} runs without AOF: its restart loses the tasks it holds", n.addr),
+                "CONFIG SET appendonly yes on that node (and in its redis.conf)",
+            ));
+        }
+    }
+    out
+}

@@ -118,15 +118,17 @@ impl TaskHandler for Noop {
             if let Some(ms) = args.get("sleep_ms").and_then(|v| v.as_u64()) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            let mut p = redis::pipe();
+            // One command per key, not a pipeline: on Redis Cluster the two keys may
+            // live on two nodes.
+            let mut cmds = vec![];
             if let Some(key) = args.get("incr").and_then(|v| v.as_str()) {
-                p.cmd("INCR").arg(key).ignore();
+                cmds.push(redis::cmd("INCR").arg(key).clone());
             }
             if let Some(key) = args.get("record").and_then(|v| v.as_str()) {
-                p.cmd("RPUSH").arg(key).arg(&ctx.envelope.id).ignore();
+                cmds.push(redis::cmd("RPUSH").arg(key).arg(&ctx.envelope.id).clone());
             }
-            if !p.is_empty() {
-                let r: redis::RedisResult<()> = p.query_async(&mut conn).await;
+            for c in cmds {
+                let r: redis::RedisResult<()> = c.query_async(&mut conn).await;
                 if let Err(e) = r {
                     return Outcome::Retry {
                         error: format!("noop: {e}"),

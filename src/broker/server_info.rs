@@ -1,0 +1,102 @@
+//! What the Redis server says about itself: `INFO` (one server, or every node of a
+//! cluster) and, on Redis Cluster, each node's role, slots and reachability.
+
+pub use super::cluster::NodeStatus;
+use super::{Broker, Result};
+use serde::{Deserialize, Serialize};
+
+/// What `INFO` says about the Redis server.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ServerInfo {
+    pub version: String,
+    pub used_memory_human: String,
+    pub aof_enabled: bool,
+    /// Bytes in use, and the limit (0 = none).
+    #[serde(default)]
+    pub used_memory: u64,
+    #[serde(default)]
+    pub maxmemory: u64,
+    /// `noeviction` keeps every task; any other policy may delete queued tasks silently.
+    #[serde(default)]
+    pub maxmemory_policy: String,
+}
+
+impl ServerInfo {
+    /// A policy other than `noeviction`: Redis may delete keys (queued tasks) to make room.
+    pub fn evicting(&self) -> bool {
+        !self.maxmemory_policy.is_empty() && self.maxmemory_policy != "noeviction"
+    }
+
+    /// Share of `maxmemory` in use; None without a limit.
+    pub fn memory_used_ratio(&self) -> Option<f64> {
+        (self.maxmemory > 0).then(|| self.used_memory as f64 / self.maxmemory as f64)
+    }
+
+    /// At the limit under `noeviction`: every write (enqueue, heartbeat, outcome) fails.
+    pub fn out_of_memory(&self) -> bool {
+        !self.evicting() && self.memory_used_ratio().is_some_and(|r| r >= 1.0)
+    }
+}
+
+impl ServerInfo {
+    fn parse(text: &str) -> ServerInfo {
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}:")))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        ServerInfo {
+            version: field("redis_version"),
+            used_memory_human: field("used_memory_human"),
+            aof_enabled: field("aof_enabled") == "1",
+            used_memory: field("used_memory").parse().unwrap_or(0),
+            maxmemory: field("maxmemory").parse().unwrap_or(0),
+            maxmemory_policy: field("maxmemory_policy"),
+        }
+    }
+}
+
+impl Broker {
+    /// `INFO` of the server; on Redis Cluster every node answers and the one nearest its
+    /// memory limit is shown, with AOF on only when every node has it on.
+    pub async fn server_info(&self) -> Result<ServerInfo> {
+        let mut c = self.conn();
+        let v: redis::Value = redis::cmd("INFO")
+            .arg("server")
+            .arg("memory")
+            .arg("persistence")
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        let texts: Vec<String> = match v {
+            redis::Value::Map(nodes) => nodes
+                .into_iter()
+                .filter_map(|(_, t)| redis::from_redis_value(&t).ok())
+                .collect(),
+            other => vec![redis::from_redis_value(&other).map_err(|e| self.err(e))?],
+        };
+        let infos: Vec<ServerInfo> = texts.iter().map(|t| ServerInfo::parse(t)).collect();
+        let all_aof = infos.iter().all(|i| i.aof_enabled);
+        let mut worst = infos
+            .into_iter()
+            .max_by(|a, b| {
+                let r = |i: &ServerInfo| i.memory_used_ratio().unwrap_or(0.0);
+                r(a).total_cmp(&r(b))
+            })
+            .unwrap_or_default();
+        worst.aof_enabled = all_aof;
+        Ok(worst)
+    }
+
+    /// Redis Cluster only: every node with its role, slots and whether it answers now,
+    /// and the cluster's state (`ok`/`fail`). None for one Redis or Sentinel.
+    pub async fn cluster_nodes(&self) -> Option<std::result::Result<(Vec<NodeStatus>, String), String>> {
+        match &self.link {
+            super::Link::Cluster { url, .. } => Some(super::cluster::nodes(url).await),
+            _ => None,
+        }
+    }
+
+}
