@@ -19,6 +19,7 @@ mod operator;
 mod platform;
 mod platform_real;
 mod queue_core;
+mod readme_tour;
 mod rollout;
 mod scale;
 mod secrets;
