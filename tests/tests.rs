@@ -4,6 +4,7 @@ mod harness;
 
 mod beat;
 mod beat_inspect;
+mod config_show;
 mod faults;
 mod fencing;
 mod first_hour;
