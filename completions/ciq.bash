@@ -253,7 +253,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__beat)
-            opts="-q -h --once --name --lease --tick --config --broker --database --json --quiet --help"
+            opts="-q -h --once --name --lease --tick --metrics-addr --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,6 +268,10 @@ _ciq() {
                     return 0
                     ;;
                 --tick)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

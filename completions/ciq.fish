@@ -82,6 +82,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand work" -s h -l help -d 'Print hel
 complete -c ciq -n "__fish_ciq_using_subcommand beat" -l name -d 'A name shown as the lease holder (default: host:pid)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand beat" -l lease -d 'Leader lease; a standby takes over this long after the leader dies' -r
 complete -c ciq -n "__fish_ciq_using_subcommand beat" -l tick -d 'How often the lease is renewed and entries are checked (at most half the lease)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand beat" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9188 (leader, fires and last/next fire time per entry, and the queue gauges) [config: [beat] metrics_addr]' -r
 complete -c ciq -n "__fish_ciq_using_subcommand beat" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand beat" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand beat" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
@@ -205,7 +206,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subc
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
-complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > config.py > defaults) with the source of each value. Table and --json list the same settings'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
@@ -213,7 +214,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcomma
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
+complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > config.py > defaults) with the source of each value. Table and --json list the same settings'
 complete -c ciq -n "__fish_ciq_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l data-dir -d 'Where ciq keeps its data (redis AOF and log) [default: $XDG_DATA_HOME/ciq or ~/.local/share/ciq]' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l redis-server -d 'The redis-server program to start' -r
@@ -321,7 +322,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "dead" -d 'Dead tasks with their reason and last error'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "scheduled" -d 'Periodic entries (schedule, next/last run, last outcome, lease holder) and delayed or retrying tasks (id, task, queue, due time, attempt)'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from inspect" -f -a "task" -d 'One task\'s state and history: enqueued, claimed (worker, attempt), retried (error, next run), done (output tail) or dead (reason), with times; kept for [worker] history_retention after it ends'
-complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > defaults) with sources'
+complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config (flags > CIQ_* env > ciq.toml > config.py > defaults) with the source of each value. Table and --json list the same settings'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from platform" -f -a "check" -d 'Check the platform database (tables, columns) and count pending tests per platform'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from migrate-from-cron" -f -a "status" -d 'The current stage, any drift between the files and services, and the gate checks'
 complete -c ciq -n "__fish_ciq_using_subcommand help; and __fish_seen_subcommand_from migrate-from-cron" -f -a "next" -d 'Move to the next stage'

@@ -7,6 +7,7 @@
 //!   about tasks.
 //! - `runner`: how a task's work is done outside ciq (`exec` process, `http` POST).
 //! - `platform`: the CI platform's database (sqlx) and its three tasks.
+//! - `metrics`: Prometheus text over HTTP for `work`, `beat` and `up`.
 //! - `worker`: claims, runs, heartbeats, sweeps, shuts down gracefully.
 //! - `beat`: the periodic scheduler (leader lease + per-tick idempotency).
 //! - `rollout`: the staged migration from cron and the rollback.
@@ -17,6 +18,7 @@ pub mod beat;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod output;
 pub mod platform;
 pub mod rollout;

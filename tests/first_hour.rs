@@ -64,3 +64,30 @@ fn noop_refuses_an_unknown_fail_value() {
         "{out}"
     );
 }
+
+/// With CIQ_BROKER set (as the harness always does), a usage error does not present
+/// --broker as a required option.
+#[test]
+fn usage_does_not_list_broker_when_it_comes_from_the_environment() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    for (args, usage) in [
+        (&["pause"][..], "Usage: ciq pause <QUEUES>..."),
+        (&["inspect", "task"][..], "Usage: ciq inspect task <ID>"),
+    ] {
+        let o = ciq.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(usage), "{args:?}: {err}");
+        assert!(!err.contains("--broker"), "{args:?}: {err}");
+    }
+    // A bad value in a CIQ_* variable is still reported as such.
+    let o = ciq
+        .cmd(&["work"])
+        .env("CIQ_CONCURRENCY", "many")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("many"), "{err}");
+}

@@ -74,7 +74,10 @@ fn ciq_in_tests_reads_the_test_config_not_the_hosts() {
     let ciq = Ciq::new(&redis);
     let show: serde_json::Value =
         serde_json::from_str(&ciq.ok(&["config", "show", "--json"])).unwrap();
-    assert_eq!(show["file"], ciq.config_path().display().to_string());
+    assert_eq!(
+        show["file"]["value"],
+        ciq.config_path().display().to_string()
+    );
     // And from a subdirectory, where there is no ./ciq.toml to find.
     let sub = ciq.dir().join("sub");
     std::fs::create_dir(&sub).unwrap();
@@ -84,7 +87,10 @@ fn ciq_in_tests_reads_the_test_config_not_the_hosts() {
         .output()
         .unwrap();
     let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(show["file"], ciq.config_path().display().to_string());
+    assert_eq!(
+        show["file"]["value"],
+        ciq.config_path().display().to_string()
+    );
 }
 
 fn drops_its_database(b: Backend) {

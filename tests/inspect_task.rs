@@ -235,3 +235,72 @@ fn enqueue_wait_timeout_says_the_task_is_retrying() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("hint: it is still pending"), "{err}");
 }
+
+/// A task whose worker was killed shows `lease_expired` (from the sweep, naming the lost
+/// worker) before its second claim; a purged task ends in `purged`.
+#[test]
+fn inspect_task_shows_a_lost_lease_and_a_purge() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let id = ciq
+        .ok(&["enqueue", "noop", "--arg", "sleep_ms=2000"])
+        .trim()
+        .to_string();
+    let mut lost = ciq.spawn_worker("lost", &["--queues", "default"]);
+    assert!(wait_until(Duration::from_secs(15), || {
+        task_json(&ciq, &[&id]).state == "running"
+    }));
+    sigkill(&mut lost);
+    let _w = ciq.spawn_worker("rescuer", &["--queues", "default"]);
+    let mut t = task_json(&ciq, &[&id]);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            t = task_json(&ciq, &[&id]);
+            t.state == "done"
+        }),
+        "{t:?}"
+    );
+    assert_eq!(
+        kinds(&t),
+        ["enqueued", "claimed", "lease_expired", "claimed", "done"],
+        "{t:?}"
+    );
+    let expired = &t.events[2];
+    assert!(
+        expired
+            .worker
+            .as_deref()
+            .is_some_and(|w| w.starts_with("lost")),
+        "{expired:?}"
+    );
+    assert!(
+        expired
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("lease expired")),
+        "{expired:?}"
+    );
+    assert!(t.events[3]
+        .worker
+        .as_deref()
+        .is_some_and(|w| w.starts_with("rescuer")));
+    assert_eq!(t.events[3].attempt, Some(2));
+    let human = ciq.ok(&["inspect", "task", &id]);
+    assert!(
+        human
+            .lines()
+            .any(|l| l.contains("lease_expired") && l.contains("by lost")),
+        "{human}"
+    );
+
+    let later = ciq
+        .ok(&["enqueue", "noop", "--countdown", "1h"])
+        .trim()
+        .to_string();
+    ciq.ok(&["purge", "default", "--state", "scheduled", "--yes"]);
+    let p = task_json(&ciq, &[&later]);
+    assert_eq!(p.state, "purged", "{p:?}");
+    assert_eq!(kinds(&p), ["scheduled", "purged"], "{p:?}");
+    let human = ciq.ok(&["inspect", "task", &later]);
+    assert!(human.contains("PURGED"), "{human}");
+}

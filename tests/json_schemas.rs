@@ -68,17 +68,24 @@ struct Requeued {
 #[allow(dead_code)]
 struct Sourced {
     value: serde_json::Value,
-    source: String,
+    source: Option<String>,
 }
+
+type Section = std::collections::BTreeMap<String, Sourced>;
 
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)]
 struct ConfigShow {
-    broker: Sourced,
+    file: Sourced,
     database: Sourced,
-    queues: Sourced,
-    tasks: std::collections::BTreeMap<String, serde_json::Value>,
-    worker: serde_json::Value,
+    broker: Section,
+    queues: Section,
+    worker: Section,
+    tasks: Section,
+    schedule: Section,
+    beat: Section,
+    platform: Section,
+    rollout: Section,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(ciq: &Ciq, args: &[&str]) -> T {
@@ -126,7 +133,8 @@ fn read_commands_json_has_a_stable_schema() {
     sigkill(&mut w);
 
     let c: ConfigShow = parse(&ciq, &["config", "show", "--json"]);
-    assert_eq!(c.broker.source, "env");
-    assert_eq!(c.database.source, "default");
+    assert_eq!(c.broker["url"].source.as_deref(), Some("env"));
+    assert_eq!(c.database.source.as_deref(), Some("default"));
     assert!(c.tasks.contains_key("start_test"));
+    assert_eq!(c.platform["max_runtime"].value, "2h");
 }

@@ -85,8 +85,8 @@ fn durations_parse(s: &str) -> bool {
     n.parse::<u64>().is_ok() && ["s", "m", "h"].contains(&unit)
 }
 
-#[test]
-fn alert_rules_and_dashboard_load_and_name_only_exported_metrics() {
+/// Every metric the alert rules and the dashboard name, after checking both load.
+fn kit_metric_names() -> BTreeSet<String> {
     let rules: RuleFile = serde_yaml::from_str(&kit("ciq-alerts.yml")).expect("rules parse");
     let dash: Dashboard = serde_json::from_str(&kit("ciq-grafana.json")).expect("dashboard parses");
     let mut names = BTreeSet::new();
@@ -136,7 +136,34 @@ fn alert_rules_and_dashboard_load_and_name_only_exported_metrics() {
         }
     }
     assert!(names.len() >= 8, "{names:?}");
+    names
+}
 
+/// Exported only by a beat (`ciq beat`, `ciq up`); `ciq_beat_leader` is cluster-wide.
+fn beat_only(name: &str) -> bool {
+    name.starts_with("ciq_beat_") && name != "ciq_beat_leader"
+}
+
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut body = String::new();
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+        let _ = s.read_to_string(&mut body);
+    }
+    body
+}
+
+fn exported(body: &str) -> BTreeSet<&str> {
+    body.lines()
+        .filter(|l| l.starts_with("ciq_"))
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .collect()
+}
+
+#[test]
+fn alert_rules_and_dashboard_load_and_name_only_exported_metrics() {
+    let names = kit_metric_names();
     // A worker that ran a task, failed one and sees a paused queue and a beat leader.
     use std::io::{Read, Write};
     let redis = Redis::start();
@@ -166,7 +193,7 @@ fn alert_rules_and_dashboard_load_and_name_only_exported_metrics() {
         .filter(|l| l.starts_with("ciq_"))
         .map(|l| l.split(['{', ' ']).next().unwrap())
         .collect();
-    for n in &names {
+    for n in names.iter().filter(|n| !beat_only(n)) {
         assert!(
             exported.contains(n.as_str()),
             "{n} is not in /metrics:\n{body}"
@@ -182,4 +209,136 @@ fn alert_rules_and_dashboard_load_and_name_only_exported_metrics() {
         }),
         "{body}"
     );
+}
+
+/// `ciq beat --metrics-addr` (and `[beat] metrics_addr`) serves the beat's metrics and the
+/// cluster gauges; the leader counts its fires, the standby none.
+#[test]
+fn beat_serves_its_metrics() {
+    let names = kit_metric_names();
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let (a, b) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    ciq.config(&format!(
+        "[schedule.tick]\ntask = \"noop\"\nevery = \"1s\"\n[beat]\nmetrics_addr = \"{b}\"\n"
+    ));
+    let show = ciq.ok(&["config", "show"]);
+    assert!(
+        show.lines()
+            .any(|l| l.contains("beat.metrics_addr") && l.contains(&b) && l.contains("file")),
+        "{show}"
+    );
+    let spawn = |name: &str, extra: &[&str]| {
+        let mut args = vec!["beat", "--name", name, "--lease", "2s", "--tick", "100ms"];
+        args.extend_from_slice(extra);
+        ciq.cmd(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(Proc)
+            .expect("spawn beat")
+    };
+    let _leader = spawn("first", &["--metrics-addr", &a]);
+    let mut body = String::new();
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            body = scrape(&a);
+            body.contains("ciq_beat_fires_total{entry=\"tick\"} 2")
+        }),
+        "the leader's fires are counted:\n{body}"
+    );
+    let _standby = spawn("second", &[]);
+    let mut standby = String::new();
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            standby = scrape(&b);
+            standby.contains("ciq_beat_is_leader 0")
+        }),
+        "the standby serves on [beat] metrics_addr:\n{standby}"
+    );
+    body = scrape(&a);
+    assert!(body.contains("ciq_beat_is_leader 1"), "{body}");
+    assert!(body.contains("ciq_beat_leader 1"), "{body}");
+    assert!(
+        standby.contains("ciq_beat_fires_total{entry=\"tick\"} 0"),
+        "{standby}"
+    );
+    for body in [&body, &standby] {
+        for l in ["last", "next"] {
+            let line = body
+                .lines()
+                .find(|x| {
+                    x.starts_with(&format!(
+                        "ciq_beat_{l}_fire_timestamp_seconds{{entry=\"tick\"}} "
+                    ))
+                })
+                .unwrap_or_else(|| panic!("{l} fire time missing:\n{body}"));
+            let t: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64();
+            assert!((t - now).abs() < 30.0, "{line} (now {now})");
+        }
+        assert!(
+            body.contains("ciq_beat_entry_consecutive_failures{entry=\"tick\"} 0"),
+            "{body}"
+        );
+        let have = exported(body);
+        for n in names.iter().filter(|n| {
+            beat_only(n) || n.starts_with("ciq_queue_") || n.as_str() == "ciq_beat_leader"
+        }) {
+            assert!(
+                have.contains(n.as_str()),
+                "{n} is not in the beat's /metrics:\n{body}"
+            );
+        }
+    }
+    // A taken address is an error at start, not a beat without metrics.
+    let mut taken = spawn("third", &["--metrics-addr", &a]);
+    let st = wait_exit(&mut taken, Duration::from_secs(10)).expect("exits");
+    assert!(!st.success());
+}
+
+/// `ciq up --metrics-addr` serves one endpoint with the worker's and the beat's metrics:
+/// every metric the kit names.
+#[test]
+fn up_serves_worker_and_beat_metrics() {
+    let names = kit_metric_names();
+    let redis = Redis::start_aof();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.tick]\ntask = \"noop\"\nevery = \"1s\"\n");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let data = ciq.dir().join("data");
+    let _up = ciq
+        .cmd(&[
+            "up",
+            "--data-dir",
+            &data.display().to_string(),
+            "--metrics-addr",
+            &addr,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Proc)
+        .expect("spawn ciq up");
+    let mut body = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            body = scrape(&addr);
+            body.contains("ciq_tasks_total{task=\"noop\"") && body.contains("ciq_beat_is_leader 1")
+        }),
+        "{body}"
+    );
+    let have = exported(&body);
+    for n in &names {
+        assert!(
+            have.contains(n.as_str()),
+            "{n} is not in up's /metrics:\n{body}"
+        );
+    }
 }

@@ -175,11 +175,13 @@ fn config_show_names_each_source() {
             .unwrap_or_else(|| panic!("{key} missing:\n{out}"))
             .to_string()
     };
-    assert!(row("broker").contains("env"), "{}", row("broker"));
+    assert!(row("broker.url").contains("env"), "{}", row("broker.url"));
     assert!(row("worker.lease").contains("7s") && row("worker.lease").contains("file"));
     assert!(row("worker.sweep").contains("default"));
     assert!(row("rollout.flag").contains("USE_QUEUE") && row("rollout.flag").contains("file"));
     assert!(row("rollout.units").contains("default"));
+    assert!(row("platform.max_runtime").contains("default"));
+    assert!(row("beat.lease").contains("default"));
     let o = ciq
         .cmd(&["config", "show"])
         .env("CIQ_BROKER", "redis://u:s3cret@127.0.0.1:1/0")

@@ -4,6 +4,7 @@ mod harness;
 
 mod beat;
 mod beat_inspect;
+mod config_show;
 mod faults;
 mod fencing;
 mod first_hour;
@@ -19,6 +20,7 @@ mod operator;
 mod platform;
 mod platform_real;
 mod queue_core;
+mod readme_tour;
 mod rollout;
 mod scale;
 mod secrets;

@@ -48,6 +48,8 @@ pub struct BeatOptions {
     pub history: usize,
     /// Fire what is due now, then release the lease and return (crontab use).
     pub once: bool,
+    /// Counts this process's fires per entry (`ciq_beat_fires_total`).
+    pub fires: crate::metrics::beat::Fires,
 }
 
 impl BeatOptions {
@@ -58,6 +60,7 @@ impl BeatOptions {
             tick: cfg.beat.tick.0,
             history: cfg.beat.history,
             once: false,
+            fires: Default::default(),
         }
     }
 }
@@ -216,6 +219,7 @@ async fn pass(
         history: opts.history,
         fire_unseen: opts.once,
         late_after_ms: (opts.tick * 2).as_millis() as u64,
+        fires: &opts.fires,
     };
     let mut earliest: Option<u64> = None;
     for e in entries {

@@ -23,6 +23,7 @@ pub(crate) struct TickCtx<'a> {
     pub fire_unseen: bool,
     /// A fire this much after its time counts as late in the history.
     pub late_after_ms: u64,
+    pub fires: &'a crate::metrics::beat::Fires,
 }
 
 /// What became of an entry on this tick.
@@ -124,6 +125,9 @@ async fn fire_one(
         ..base.clone()
     };
     let r = cx.broker.beat_fire(&f, now).await?;
+    if let Fired::Enqueued(_) = r {
+        cx.fires.record(&e.name);
+    }
     let when = crate::output::ts(at);
     match &r {
         Fired::Already(id) => {

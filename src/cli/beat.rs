@@ -27,6 +27,10 @@ pub struct BeatArgs {
     /// How often the lease is renewed and entries are checked (at most half the lease).
     #[arg(long, value_name = "DURATION", env = "CIQ_BEAT_TICK")]
     pub tick: Option<String>,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9188 (leader, fires and
+    /// last/next fire time per entry, and the queue gauges) [config: [beat] metrics_addr].
+    #[arg(long, value_name = "ADDR", env = "CIQ_BEAT_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn dur(name: &str, v: &Option<String>) -> CliResult<Option<Dur>> {
@@ -44,6 +48,9 @@ pub async fn run(a: BeatArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     }
     if let Some(d) = dur("tick", &a.tick)? {
         cfg.beat.tick = d;
+    }
+    if a.metrics_addr.is_some() {
+        cfg.beat.metrics_addr = a.metrics_addr;
     }
     cfg.beat.check().map_err(CliError::usage)?;
     if cfg.schedule.is_empty() {
@@ -67,6 +74,29 @@ pub async fn run(a: BeatArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let mut opts =
         BeatOptions::from_config(&cfg, crate::worker::default_worker_id(a.name.as_deref()));
     opts.once = a.once;
+    if let (Some(addr), false) = (cfg.beat.metrics_addr, a.once) {
+        let listener = crate::metrics::bind(addr).await?;
+        tracing::info!(%addr, "serving Prometheus metrics");
+        let parts = vec![
+            metrics_part(&cfg, &broker, &opts),
+            crate::metrics::cluster(broker.clone(), cfg.queue_names(), cfg.worker.heartbeat.0),
+        ];
+        tokio::spawn(crate::metrics::serve(listener, parts));
+    }
     beat::run(cfg, broker, opts, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The beat's own metrics, for `ciq beat` and `ciq up`.
+pub fn metrics_part(
+    cfg: &crate::config::Config,
+    broker: &crate::broker::Broker,
+    opts: &BeatOptions,
+) -> crate::metrics::Part {
+    crate::metrics::beat::part(
+        broker.clone(),
+        opts.id.clone(),
+        cfg.schedule.keys().cloned().collect(),
+        opts.fires.clone(),
+    )
 }

@@ -137,11 +137,46 @@ pub fn command() -> clap::Command {
     hide(Cli::command())
 }
 
+/// clap's error usage line lists the options that were given, and counts a value from
+/// the environment as given: with CIQ_BROKER set, `ciq pause` said `Usage: ciq pause
+/// --broker <URL> <QUEUES>...`, as if --broker were required. Parsing again without the
+/// `CIQ_*` variables that clap reads gives the plain usage; that error is used when it
+/// is the same kind of error (else a variable's value was the problem: keep the first).
+fn without_env_in_usage(e: clap::Error) -> clap::Error {
+    fn envs(cmd: &clap::Command, out: &mut Vec<std::ffi::OsString>) {
+        out.extend(
+            cmd.get_arguments()
+                .filter_map(|a| a.get_env().map(Into::into)),
+        );
+        for sub in cmd.get_subcommands() {
+            envs(sub, out);
+        }
+    }
+    if !e.use_stderr() {
+        return e;
+    }
+    let mut names = vec![];
+    envs(&command(), &mut names);
+    names.retain(|n| std::env::var_os(n).is_some());
+    if names.is_empty() {
+        return e;
+    }
+    // The process exits right after printing this error: nothing reads these again.
+    for n in &names {
+        std::env::remove_var(n);
+    }
+    match command().try_get_matches() {
+        Err(plain) if plain.kind() == e.kind() => plain,
+        _ => e,
+    }
+}
+
 /// Parses the command line, runs the command, returns the documented exit code.
 pub fn main() -> ExitCode {
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
+            let e = without_env_in_usage(e);
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }

@@ -160,8 +160,12 @@ async fn run_services(
     }
     kick_discovery(cfg, &broker).await;
 
-    let wopts = WorkerOptions::from_config(cfg, worker::default_worker_id(name));
+    let mut wopts = WorkerOptions::from_config(cfg, worker::default_worker_id(name));
     let bopts = BeatOptions::from_config(cfg, worker::default_worker_id(name));
+    // One endpoint (--metrics-addr / [worker] metrics_addr) with the beat's metrics too.
+    wopts
+        .extra_metrics
+        .push(super::beat::metrics_part(cfg, &broker, &bopts));
     let (w, b) = tokio::join!(
         worker::run(
             wopts,

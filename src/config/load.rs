@@ -292,8 +292,52 @@ fn resolve(
     if rollout.platform_config.is_none() {
         rollout.platform_config = platform.config_py.clone();
     }
-    if platform.max_runtime.is_none() {
+    let mut sources = BTreeMap::new();
+    let mut from = |key: &str, src: Option<Source>| {
+        if let Some(s) = src {
+            sources.insert(key.to_string(), s);
+        }
+    };
+    if platform.max_runtime.is_none() && py.max_runtime.is_some() {
         platform.max_runtime = py.max_runtime;
+        from("platform.max_runtime", Some(Source::ConfigPy));
+    }
+    let env_set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+    let layer = |env: &str, file: bool| {
+        if env_set(env) {
+            Some(Source::Env)
+        } else {
+            file.then_some(Source::File)
+        }
+    };
+    let t = raw.broker.as_ref();
+    from(
+        "broker.min_replicas",
+        layer(
+            "CIQ_BROKER_MIN_REPLICAS",
+            t.is_some_and(|t| t.min_replicas.is_some()),
+        ),
+    );
+    from(
+        "broker.min_replicas_timeout",
+        layer(
+            "CIQ_BROKER_MIN_REPLICAS_TIMEOUT",
+            t.is_some_and(|t| t.min_replicas_timeout.is_some()),
+        ),
+    );
+    from(
+        "broker.ca_file",
+        layer("CIQ_BROKER_CA_FILE", raw.broker_ca_file.is_some()),
+    );
+    let b = &raw.beat;
+    for (k, set) in [
+        ("beat.lease", b.lease.is_some()),
+        ("beat.tick", b.tick.is_some()),
+        ("beat.history", b.history.is_some()),
+        ("beat.metrics_addr", b.metrics_addr.is_some()),
+        ("schedule", raw.schedule.is_some()),
+    ] {
+        from(k, set.then_some(Source::File));
     }
     let btable = raw.broker.unwrap_or_default();
     let broker_options = broker_options(&btable).map_err(|(k, m)| semantic(k, m))?;
@@ -338,6 +382,7 @@ fn resolve(
         worker,
         rollout,
         platform,
+        sources,
     })
 }
 

@@ -67,6 +67,11 @@ pub struct Config {
     pub rollout: rollout::RolloutFile,
     #[serde(skip)]
     pub platform: platform::PlatformFile,
+    /// Where a setting came from when its value alone does not say (dotted key, e.g.
+    /// `platform.max_runtime` from config.py, `beat.lease` from the file). Keys absent
+    /// here are defaults unless the file set them (`config show` reads this).
+    #[serde(skip)]
+    pub sources: BTreeMap<String, Source>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -68,6 +68,8 @@ pub struct BeatFile {
     pub lease: Option<Dur>,
     pub tick: Option<Dur>,
     pub history: Option<usize>,
+    /// Serve the beat's Prometheus metrics here (`ciq beat --metrics-addr`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Resolved beat knobs; small values make the failover tests take seconds.
@@ -80,6 +82,8 @@ pub struct BeatConfig {
     pub tick: Dur,
     /// Recent fires kept per entry.
     pub history: usize,
+    /// Serve Prometheus metrics here (`--metrics-addr`, `[beat] metrics_addr`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for BeatConfig {
@@ -88,6 +92,7 @@ impl Default for BeatConfig {
             lease: Dur::secs(15),
             tick: Dur::secs(1),
             history: 50,
+            metrics_addr: None,
         }
     }
 }
@@ -118,6 +123,7 @@ pub fn resolve_beat(f: BeatFile) -> Result<BeatConfig, (String, String)> {
         lease: f.lease.unwrap_or(d.lease),
         tick: f.tick.unwrap_or(d.tick),
         history: f.history.unwrap_or(d.history).max(1),
+        metrics_addr: f.metrics_addr,
     };
     b.check().map_err(|m| ("beat.tick".to_string(), m))?;
     Ok(b)
@@ -257,6 +263,7 @@ mod tests {
             lease: Some(Dur::secs(1)),
             tick: Some(Dur::secs(1)),
             history: None,
+            metrics_addr: None,
         };
         assert_eq!(resolve_beat(bad).unwrap_err().0, "beat.tick");
         assert!(resolve_beat(BeatFile::default()).is_ok());

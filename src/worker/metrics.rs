@@ -1,14 +1,12 @@
-//! Prometheus metrics of one worker process, served as text on `--metrics-addr`.
-//! Counters are this process's own (Prometheus sums across processes); queue depth and
-//! age are read from Redis at scrape time.
+//! Prometheus metrics of one worker process, served on `--metrics-addr` by
+//! `crate::metrics::serve` with the cluster gauges. Counters are this process's own
+//! (Prometheus sums across processes).
 
 use super::Shared;
-use crate::broker::now_ms;
+use crate::metrics::esc;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Run-time histogram bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [
@@ -59,11 +57,7 @@ impl Metrics {
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-async fn render(shared: &Shared) -> String {
+fn render(shared: &Shared) -> String {
     let m = &shared.metrics;
     let mut o = String::new();
     o.push_str("# HELP ciq_tasks_total Tasks finished by this worker, by outcome (done, retried, failed, dead).\n# TYPE ciq_tasks_total counter\n");
@@ -110,72 +104,13 @@ async fn render(shared: &Shared) -> String {
         "ciq_tasks_in_flight {}",
         shared.running.lock().unwrap().len()
     );
-    o.push_str("# HELP ciq_queue_depth Tasks per queue and state (from Redis).\n# TYPE ciq_queue_depth gauge\n# HELP ciq_queue_oldest_pending_seconds Age of the oldest pending task.\n# TYPE ciq_queue_oldest_pending_seconds gauge\n");
-    let now = now_ms();
-    let mut paused = vec![];
-    for q in &shared.queues {
-        if let Ok(d) = shared.broker.depth(&q.name, now).await {
-            for (state, n) in [
-                ("pending", d.pending),
-                ("active", d.active),
-                ("scheduled", d.scheduled),
-                ("retry", d.retry),
-                ("dead", d.dead),
-            ] {
-                let _ = writeln!(
-                    o,
-                    "ciq_queue_depth{{queue=\"{}\",state=\"{state}\"}} {n}",
-                    esc(&d.queue)
-                );
-            }
-            let _ = writeln!(
-                o,
-                "ciq_queue_oldest_pending_seconds{{queue=\"{}\"}} {}",
-                esc(&d.queue),
-                d.oldest_pending_age_s.unwrap_or(0.0)
-            );
-            paused.push((d.queue.clone(), d.paused));
-        }
-    }
-    o.push_str(
-        "# HELP ciq_queue_paused 1 while the queue is paused.\n# TYPE ciq_queue_paused gauge\n",
-    );
-    for (q, p) in paused {
-        let _ = writeln!(o, "ciq_queue_paused{{queue=\"{}\"}} {}", esc(&q), p as u8);
-    }
-    // Cluster-wide, from Redis: what the "no worker" and "no beat leader" alerts read.
-    let stale_ms = shared.opts.heartbeat.as_millis() as u64 * 3 + 2000;
-    if let Ok(ws) = shared.broker.workers(now, 24 * 3600 * 1000).await {
-        let alive = ws
-            .iter()
-            .filter(|(_, _, at)| now.saturating_sub(*at) <= stale_ms)
-            .count();
-        o.push_str("# HELP ciq_workers_alive Workers whose heartbeat is fresh.\n# TYPE ciq_workers_alive gauge\n");
-        let _ = writeln!(o, "ciq_workers_alive {alive}");
-    }
-    if let Ok(leader) = shared.broker.beat_leader_raw().await {
-        o.push_str("# HELP ciq_beat_leader 1 while a beat holds the leader lease.\n# TYPE ciq_beat_leader gauge\n");
-        let _ = writeln!(o, "ciq_beat_leader {}", leader.is_some() as u8);
-    }
     o
 }
 
-/// Serves `GET /metrics` (any path works) until the worker stops.
-pub(crate) async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
+/// This worker's part of `/metrics`; `metrics::cluster` adds the Redis-wide gauges.
+pub(crate) fn part(shared: Arc<Shared>) -> crate::metrics::Part {
+    crate::metrics::Part::new(move || {
         let s = shared.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await;
-            let body = render(&s).await;
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
-    }
+        async move { render(&s) }
+    })
 }

@@ -49,6 +49,8 @@ pub struct WorkerOptions {
     pub history: crate::broker::ops::HistoryLimits,
     /// Serve Prometheus metrics here (`--metrics-addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// More metrics for the same endpoint (`ciq up` adds its beat's).
+    pub extra_metrics: Vec<crate::metrics::Part>,
 }
 
 impl WorkerOptions {
@@ -70,6 +72,7 @@ impl WorkerOptions {
                 max: w.history_max,
             },
             metrics_addr: w.metrics_addr,
+            extra_metrics: vec![],
         }
     }
 }
@@ -178,16 +181,23 @@ pub async fn run(
         "worker started"
     );
     let metrics_listener = match shared.opts.metrics_addr {
-        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            broker::Error::Invalid(format!("cannot listen for metrics on {addr}: {e}"))
-        })?),
+        Some(addr) => Some(crate::metrics::bind(addr).await?),
         None => None,
     };
     let finisher = tokio::spawn(finisher::run(shared.clone(), finish_rx));
     let mut background = maintenance::spawn_all(shared.clone());
     if let Some(l) = metrics_listener {
         tracing::info!(addr = %shared.opts.metrics_addr.map(|a| a.to_string()).unwrap_or_default(), "serving Prometheus metrics");
-        background.push(tokio::spawn(metrics::serve(shared.clone(), l)));
+        let mut parts = vec![
+            metrics::part(shared.clone()),
+            crate::metrics::cluster(
+                shared.broker.clone(),
+                shared.opts.queues.iter().map(|q| q.name.clone()).collect(),
+                shared.opts.heartbeat,
+            ),
+        ];
+        parts.extend(shared.opts.extra_metrics.iter().cloned());
+        background.push(tokio::spawn(crate::metrics::serve(l, parts)));
     }
     background.extend(waiter::spawn_all(shared.clone()));
 

@@ -107,6 +107,11 @@ if #hist > 0 then
     -- not recorded: that keeps the bulk path at full speed. Everything else is.
     if old[j] or kind ~= 'done' then
       local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
+      if not attempt then
+        -- A message re-encoded by a Lua script (a sweep) has its keys in another order.
+        local ok, te = pcall(cjson.decode, string.sub(cur, (string.find(cur, '{', 1, true) or 1)))
+        if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
+      end
       local line = old[j]
       if not line then
         line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'

@@ -37,13 +37,15 @@ for _, id in ipairs(ids) do
   redis.call('HDEL', KEYS[2], id)
   if cur then
     -- "<worker>|<token>|<claimed ms>|<envelope>"
-    local worker, token, env = string.match(cur, '^([^|]*)|(%d+)|%d+|(.*)$')
-    if not token then worker, env = string.match(cur, '^([^|]*)|%d+|(.*)$') end -- before tokens
+    local worker, token, claimed_ms, env = string.match(cur, '^([^|]*)|(%d+)|(%d+)|(.*)$')
+    if not token then worker, claimed_ms, env = string.match(cur, '^([^|]*)|(%d+)|(.*)$') end -- before tokens
     if token then redis.call('ZADD', KEYS[7], now, token) end
     local ok, t = pcall(cjson.decode, env or '')
     if not ok or type(t) ~= 'table' then
       t = {v = 1, id = id, task = '(malformed)', attempt = 1, max_retries = 0, enqueued_at = now, last_error = string.sub(env or cur, 1, 500)}
     end
+    -- The lost run's claim: its worker died before its finish could record it.
+    local claim = {at = tonumber(claimed_ms) or now, ev = 'claimed', worker = worker, attempt = tonumber(t.attempt) or 1}
     t.attempt = (tonumber(t.attempt) or 1) + 1
     t.deliveries = (tonumber(t.deliveries) or 0) + 1
     t.last_error = 'lease expired: worker ' .. (worker or '?') .. ' stopped renewing it'
@@ -54,7 +56,7 @@ for _, id in ipairs(ids) do
       redis.call('HSET', KEYS[3], id, cjson.encode(t))
       redis.call('ZADD', KEYS[5], now, id)
       redis.call('HINCRBY', KEYS[6], 'dead', 1)
-      history(t, {expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true)
+      history(t, {claim, expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true)
       if type(t.unique_key) == 'string' then
         local k = ARGV[2] .. t.unique_key
         if declared[k] and redis.call('GET', k) == id then redis.call('DEL', k) end
@@ -62,7 +64,7 @@ for _, id in ipairs(ids) do
       dead = dead + 1
     else
       redis.call('RPUSH', KEYS[4], cjson.encode(t))
-      history(t, {expired}, false)
+      history(t, {claim, expired}, false)
       recovered = recovered + 1
     end
   end
