@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct Fire {
     fire_ms: u64,
     at_ms: u64,
-    task_id: String,
+    pub(crate) task_id: String,
     late: bool,
     holder: String,
 }

@@ -3,6 +3,7 @@
 mod harness;
 
 mod beat;
+mod beat_crash;
 mod beat_inspect;
 mod config_show;
 mod faults;

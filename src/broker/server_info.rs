@@ -92,11 +92,12 @@ impl Broker {
 
     /// Redis Cluster only: every node with its role, slots and whether it answers now,
     /// and the cluster's state (`ok`/`fail`). None for one Redis or Sentinel.
-    pub async fn cluster_nodes(&self) -> Option<std::result::Result<(Vec<NodeStatus>, String), String>> {
+    pub async fn cluster_nodes(
+        &self,
+    ) -> Option<std::result::Result<(Vec<NodeStatus>, String), String>> {
         match &self.link {
             super::Link::Cluster { url, .. } => Some(super::cluster::nodes(url).await),
             _ => None,
         }
     }
-
 }

@@ -1,7 +1,7 @@
 //! `ciq depth`: how much work waits in each queue.
 
-use super::{CliResult, Ctx};
 use super::depth_read::depths_each;
+use super::{CliResult, Ctx};
 use crate::output;
 use std::process::ExitCode;
 

@@ -49,4 +49,3 @@ pub async fn depths_each(ctx: &Ctx, only: &[String]) -> (Vec<Depth>, Vec<(String
     }
     (out, failed)
 }
-

@@ -3,8 +3,8 @@
 
 use super::{CliResult, Ctx};
 use crate::broker::admin::{Depth, ServerInfo};
-use crate::broker::server_info::NodeStatus;
 use crate::broker::now_ms;
+use crate::broker::server_info::NodeStatus;
 use crate::config::parse_duration;
 use crate::output;
 use crate::secrets::redact_url;
@@ -155,7 +155,11 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         Some(Err(e)) => {
             let msg = format!("cannot read the cluster's node table: {e}");
             broken.push(msg.clone());
-            problems.push(problem("critical", msg, "check the cluster nodes (redis-cli --cluster check HOST:PORT)"));
+            problems.push(problem(
+                "critical",
+                msg,
+                "check the cluster nodes (redis-cli --cluster check HOST:PORT)",
+            ));
             (vec![], None)
         }
     };

@@ -117,7 +117,10 @@ pub fn cluster(nodes: &[crate::broker::server_info::NodeStatus], state: &str) ->
     }
     for n in nodes {
         let what = if n.role == "master" {
-            format!("master of slots {}", if n.slots.is_empty() { "none" } else { &n.slots })
+            format!(
+                "master of slots {}",
+                if n.slots.is_empty() { "none" } else { &n.slots }
+            )
         } else {
             "replica".to_string()
         };
@@ -134,14 +137,20 @@ pub fn cluster(nodes: &[crate::broker::server_info::NodeStatus], state: &str) ->
         } else if let Some(f) = &n.flagged {
             out.push(problem(
                 "warning",
-                format!("cluster node {} ({what}) is flagged {f} by the cluster", n.addr),
+                format!(
+                    "cluster node {} ({what}) is flagged {f} by the cluster",
+                    n.addr
+                ),
                 "redis-cli --cluster check HOST:PORT",
             ));
         }
         if n.up && n.aof_enabled == Some(false) {
             out.push(problem(
                 "warning",
-                format!("cluster node {} runs without AOF: its restart loses the tasks it holds", n.addr),
+                format!(
+                    "cluster node {} runs without AOF: its restart loses the tasks it holds",
+                    n.addr
+                ),
                 "CONFIG SET appendonly yes on that node (and in its redis.conf)",
             ));
         }

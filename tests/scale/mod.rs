@@ -1,6 +1,8 @@
 //! Beyond one Redis (issue 11): a broker behind Sentinel follows failovers, acknowledged
 //! writes survive them, and idle fleets cost Redis little.
 
+mod cluster;
+mod cluster_servers;
 mod idle;
 mod servers;
 

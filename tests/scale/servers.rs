@@ -13,7 +13,7 @@ pub struct Node {
 }
 
 impl Node {
-    fn start(port: u16, args: Vec<String>) -> Node {
+    pub fn start(port: u16, args: Vec<String>) -> Node {
         let mut n = Node {
             port,
             child: None,

@@ -1,0 +1,76 @@
+//! A fire is three steps in three slots (claim in `{beat}`, enqueue in the queue's slot,
+//! settle in `{beat}`): a beat that dies between them, or loses a reply, leaves the claim
+//! pending, and the next beat completes it: the task is enqueued exactly once.
+
+use crate::beat::{history, pending};
+use crate::harness::*;
+
+const ENTRY: &str = "ciq:{beat}:entry:hourly";
+
+/// Runs `beat --once` (the entry fires once), then rewinds Redis to the moment after the
+/// claim: the fire is recorded as claimed and pending; `enqueued` says whether the enqueue
+/// had happened (a lost reply) or not (a crash before it). Returns the fire's task id.
+fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
+    ciq.ok(&["beat", "--once"]);
+    assert_eq!(pending(redis), 1);
+    let env = redis.cli(&["LINDEX", "ciq:{default}:pending", "0"]);
+    let env = env.trim();
+    let v: serde_json::Value = serde_json::from_str(env).unwrap();
+    let id = v["id"].as_str().unwrap().to_string();
+    let fire_ms = redis
+        .cli(&["HGET", ENTRY, "last_fire_ms"])
+        .trim()
+        .to_string();
+    assert!(!fire_ms.is_empty());
+    let p = format!(
+        r#"{{"id":"{id}","fire_ms":{fire_ms},"at_ms":{fire_ms},"late":false,"holder":"gone@host","token":1,"ttl_ms":600000,"envelope":{env}}}"#
+    );
+    redis.cli(&["HSET", ENTRY, "pending_fire", &p]);
+    redis.cli(&["DEL", "ciq:{beat}:history:hourly"]);
+    if !enqueued {
+        redis.cli(&[
+            "DEL",
+            "ciq:{default}:pending",
+            "ciq:{default}:history",
+            &format!("ciq:{{default}}:fired:hourly:{fire_ms}"),
+        ]);
+        assert_eq!(pending(redis), 0);
+    }
+    id
+}
+
+fn settled(redis: &Redis, id: &str) {
+    assert_eq!(redis.cli(&["HEXISTS", ENTRY, "pending_fire"]).trim(), "0");
+    let h = history(redis, "hourly");
+    assert_eq!(h.len(), 1, "one history line for the fire");
+    assert_eq!(h[0].task_id, id);
+    let list = redis.cli(&["LRANGE", "ciq:{default}:pending", "0", "-1"]);
+    assert_eq!(
+        list.matches(id).count(),
+        1,
+        "the task is queued once: {list}"
+    );
+    assert_eq!(pending(redis), 1, "and nothing else was fired");
+}
+
+#[test]
+fn a_beat_that_died_between_claim_and_enqueue_is_completed_once() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    let id = claimed_then_crashed(&redis, &ciq, false);
+    ciq.ok(&["beat", "--once"]);
+    settled(&redis, &id);
+    ciq.ok(&["beat", "--once"]);
+    settled(&redis, &id);
+}
+
+#[test]
+fn a_lost_reply_after_the_enqueue_does_not_enqueue_twice() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    let id = claimed_then_crashed(&redis, &ciq, true);
+    ciq.ok(&["beat", "--once"]);
+    settled(&redis, &id);
+}
