@@ -76,7 +76,7 @@ fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
     // redis-rs says only "Redis URL did not parse- InvalidClientConfig"; say what is expected.
     let bad = |_: redis::RedisError| {
         Error::Invalid(format!(
-            "bad broker URL {addr}: expected redis://[user:password@]host[:port][/db], rediss://… for TLS, or unix:///path/to/redis.sock"
+            "bad broker URL {addr}: expected redis://[user:password@]host[:port][/db], rediss://… for TLS, unix:///path/to/redis.sock, redis+sentinel://host:26379,…/master/db or redis+cluster://host:port,…"
         ))
     };
     match BROKER_CA.get() {

@@ -446,7 +446,8 @@ fn with_credentials(url: &str, user: Option<&str>, password: &str) -> Result<Str
             .collect::<String>()
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        "broker URL must start with redis://, rediss:// or redis+sentinel://".to_string()
+        "broker URL must start with redis://, rediss://, redis+sentinel:// or redis+cluster://"
+            .to_string()
     })?;
     let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
     Ok(format!(
