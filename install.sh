@@ -138,11 +138,11 @@ do_install() {
     ensure_redis
     if [ -z "$BIN" ]; then
         ensure_cargo
-        say "building ciq (release): about 10 minutes on 2 cores the first time; cargo's progress follows"
+        say "building ciq (release): about 10-20 minutes on 2 cores the first time; cargo's progress follows"
         local t0=$SECONDS
         cargo build --release --locked
         say "built in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s"
-        BIN=target/release/ciq
+        BIN=${CARGO_TARGET_DIR:-target}/release/ciq
     fi
     MANIFEST_NEW=$(mktemp)
     # Directories made by an earlier install stay recorded (uninstall removes them).
@@ -194,7 +194,14 @@ do_uninstall() {
     printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2- |
         while IFS= read -r d; do [ -n "$d" ] && rmdir "$d" 2>/dev/null || true; done
     say "uninstalled ciq from $PREFIX"
-    say "not touched: data that ciq up created, i.e. its Redis (AOF and log) under ${XDG_DATA_HOME:-${HOME:-~}/.local/share}/ciq (or its --data-dir) and ciq-platform.db where it ran; delete them yourself if no longer needed"
+    # What `ciq up` creates (src/cli/up.rs, up_redis.rs, up_standin.rs); not ours to delete.
+    local data
+    if [ -n "${CIQ_DATA_DIR:-}" ]; then data=$CIQ_DATA_DIR
+    elif [ -n "${XDG_DATA_HOME:-}" ]; then data=$XDG_DATA_HOME/ciq
+    else data=${HOME:-~}/.local/share/ciq; fi
+    say "not touched, what ciq up created (delete it yourself if no longer needed):"
+    say "  $data: its Redis (AOF and redis.log), stand-in bridge and locks (or the --data-dir it was given)"
+    say "  ciq-platform.db and started-tests.log: in the directory ciq up ran from (beside the database its config names)"
 }
 
 case "$MODE" in

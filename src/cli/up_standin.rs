@@ -27,6 +27,11 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     })
 }
 
+/// Where the stand-in notes each start: started-tests.log beside the database.
+fn started_log(db: &Path) -> PathBuf {
+    db.with_file_name("started-tests.log")
+}
+
 /// Points `cfg` at the stand-in when nothing else is configured; returns the script's
 /// path (None: a real platform is configured, or the database is not SQLite).
 pub fn configure(cfg: &mut Config, data_dir: &Path) -> CliResult<Option<PathBuf>> {
@@ -46,6 +51,17 @@ pub fn configure(cfg: &mut Config, data_dir: &Path) -> CliResult<Option<PathBuf>
     };
     write("ciq_bridge.py", BRIDGE)?;
     let script = write("standin_bridge.py", STANDIN)?;
+    // The stand-in appends a line per start; the file exists from the start on, so
+    // `tail -f started-tests.log` works before the first test starts.
+    let log = started_log(&db);
+    if let Err(e) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        // The database beside it cannot be created either: connecting reports that.
+        tracing::warn!(file = %log.display(), error = %e, "cannot create the stand-in's log");
+    }
     let p = &mut cfg.platform;
     p.python = Some("python3".into());
     p.bridge = Some(script.display().to_string());

@@ -1,4 +1,4 @@
-//! The staged migration from cron to the queue, and the rollback (DESIGN.md §5).
+//! The staged migration from cron to the queue, and the rollback (docs/rollout.md).
 //!
 //! | stage | ciq services | platform flag | cron line |
 //! |---|---|---|---|

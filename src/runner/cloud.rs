@@ -8,8 +8,8 @@
 //! ```
 //!
 //! The Compute Engine operation shape `{"error": {"errors": [{"code": "...",
-//! "message": "..."}]}}` is read too (the first entry counts). Known codes decide whether
-//! the run is retried (DESIGN §1); an unknown code keeps the class the exit status or HTTP
+//! "message": "..."}]}}` is read too (the first entry counts). Known codes (`classify`)
+//! decide whether the run is retried; an unknown code keeps the class the exit status or HTTP
 //! status gave. The message is raw cloud text (project names, zones): it goes to the
 //! worker's log only, never to contributors.
 
@@ -29,7 +29,8 @@ pub enum Class {
     Permanent,
 }
 
-/// Codes from DESIGN §1 and whether retrying can help.
+/// The Compute Engine codes a VM start meets and whether retrying can help: an exhausted
+/// zone, a quota or a timeout can clear up; a missing or already existing resource will not.
 pub fn classify(code: &str) -> Option<Class> {
     Some(match code {
         "ZONE_RESOURCE_POOL_EXHAUSTED"
