@@ -365,6 +365,18 @@ fn render(s: &Status) -> String {
             }
         )),
     }
+    if let Some(state) = &s.broker.cluster_state {
+        out.push_str(&format!("cluster  state {state}\n"));
+        for n in &s.broker.nodes {
+            out.push_str(&format!(
+                "  {:<21} {:<7} {:<13} {}\n",
+                n.addr,
+                n.role,
+                n.slots,
+                if n.up { "up" } else { "DOWN" }
+            ));
+        }
+    }
     match &s.beat {
         Some(b) => out.push_str(&format!(
             "beat     leader {} since {}\n",

@@ -325,6 +325,11 @@ fn status_names_a_cluster_node_that_is_down_and_exits_non_zero() {
         "{text}"
     );
     assert!(text.contains("cannot read queue maintenance"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!("127.0.0.1:{down} ")) && l.ends_with("DOWN")),
+        "the node table marks it DOWN: {text}"
+    );
     let o = ciq.run(&["status", "--json"]);
     assert_eq!(o.status.code(), Some(3));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
