@@ -1,6 +1,7 @@
 //! A fire is three steps in three slots (claim in `{beat}`, enqueue in the queue's slot,
 //! settle in `{beat}`): a beat that dies between them, or loses a reply, leaves the claim
-//! pending, and the next beat completes it: the task is enqueued exactly once.
+//! pending, and the next beat completes it: the task is enqueued exactly once. And an
+//! upgrade from the untagged beat keys neither fires beside an older beat nor re-fires.
 
 use crate::beat::{history, pending};
 use crate::harness::*;
@@ -73,4 +74,56 @@ fn a_lost_reply_after_the_enqueue_does_not_enqueue_twice() {
     let id = claimed_then_crashed(&redis, &ciq, true);
     ciq.ok(&["beat", "--once"]);
     settled(&redis, &id);
+}
+
+/// Upgrading from a ciq whose beat keys had no `{beat}` tag: while the older beat's lease
+/// lives the new one does not fire beside it; then it adopts the older state, so the tick
+/// the older beat fired is not fired again.
+#[test]
+fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    ciq.ok(&["beat", "--once"]);
+    assert_eq!(pending(&redis), 1);
+    // Make it look like an older version wrote this state, and still leads.
+    redis.cli(&["RENAME", ENTRY, "ciq:beat:entry:hourly"]);
+    redis.cli(&[
+        "RENAME",
+        "ciq:{beat}:history:hourly",
+        "ciq:beat:history:hourly",
+    ]);
+    redis.cli(&[
+        "SET",
+        "ciq:beat:leader",
+        r#"{"holder":"old@host","since_ms":1,"token":7}"#,
+        "PX",
+        "60000",
+    ]);
+    let o = ciq.run(&["beat", "--once"]);
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("older ciq version"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(pending(&redis), 1, "nothing fired beside the older leader");
+    assert_eq!(redis.cli(&["EXISTS", ENTRY]).trim(), "0");
+    redis.cli(&["DEL", "ciq:beat:leader"]); // the older beat stopped
+    ciq.ok(&["beat", "--once"]);
+    assert_eq!(
+        pending(&redis),
+        1,
+        "the adopted cursor says this hour already fired"
+    );
+    assert_eq!(redis.cli(&["EXISTS", "ciq:beat:entry:hourly"]).trim(), "0");
+    assert!(!redis
+        .cli(&["HGET", ENTRY, "last_fire_ms"])
+        .trim()
+        .is_empty());
+    assert_eq!(
+        history(&redis, "hourly").len(),
+        1,
+        "its fire history came along"
+    );
 }

@@ -1,7 +1,8 @@
 //! The periodic scheduler. Every tick each beat takes or renews the leader lease; the
-//! leader plans each entry's due fire times (`plan`) and fires them through one fenced
-//! Lua script that also claims the (entry, fire time) idempotency key, so a tick is
-//! fired once even with several beats, a stale leader, or a lost reply.
+//! leader plans each entry's due fire times (`plan`) and fires each one as a fenced claim
+//! of the (entry, fire time) in beat's slot, an idempotent enqueue in the task's queue,
+//! and a settle step (`broker::beat`), so a tick is fired once even with several beats,
+//! a stale leader, a lost reply or a crash between the steps.
 //!
 //! Fire times are judged by the Redis server's clock (read with the lease on every pass),
 //! never by this host's, so a beat with a wrong clock neither fires early nor late.
@@ -121,6 +122,9 @@ pub async fn run(
         lease = ?opts.lease, tick = ?opts.tick, once = opts.once,
         "beat started"
     );
+    if !legacy_handover(&broker, &opts, &entries, &mut shutdown).await? {
+        return Ok(());
+    }
     let mut backoff = opts.tick;
     // Until a pass has worked, an ACL or login refusal is a configuration error: exit
     // with it (exit 3) instead of retrying forever. Later ones are retried (and logged).
@@ -166,6 +170,40 @@ pub async fn run(
     }
     tracing::info!(beat = %opts.id, "beat stopped");
     result
+}
+
+/// Upgrading from a ciq whose beat keys had no `{beat}` tag: while an older beat still
+/// holds its lease, stand by (two leaders would fire the same ticks); then adopt its
+/// per-entry state. False when stopped (or `--once`) while the older beat still leads.
+async fn legacy_handover(
+    broker: &Broker,
+    opts: &BeatOptions,
+    entries: &[Entry],
+    shutdown: &mut watch::Receiver<Shutdown>,
+) -> broker::Result<bool> {
+    let mut warned = false;
+    while let Some(holder) = broker.legacy_beat_leader().await? {
+        if !warned {
+            tracing::warn!(beat = %opts.id, %holder, "a beat of an older ciq version holds the lease (ciq:beat:leader): standing by until it stops; upgrade or stop it");
+            warned = true;
+        }
+        if opts.once {
+            return Ok(false);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(opts.tick) => {},
+            _ = changed(shutdown) => {},
+        }
+        if *shutdown.borrow() != Shutdown::Run {
+            return Ok(false);
+        }
+    }
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let adopted = broker.adopt_legacy_beat_state(&names).await?;
+    if adopted > 0 {
+        tracing::info!(beat = %opts.id, adopted, "adopted the schedule state of an older ciq version's beat");
+    }
+    Ok(true)
 }
 
 /// An entry whose queue no configured worker consumes would pile up unnoticed.

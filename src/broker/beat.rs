@@ -326,6 +326,55 @@ impl Broker {
         Ok(r)
     }
 
+    /// The lease of a beat of an older ciq version (keys without the `{beat}` tag), if
+    /// one is alive: a newer beat must not lead beside it.
+    pub async fn legacy_beat_leader(&self) -> Result<Option<String>> {
+        let mut c = self.conn();
+        c.get(keys::legacy_beat("leader"))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Moves an older version's per-entry state (cursor, last run, fire history) to the
+    /// `{beat}` keys, for entries that have none there yet, so an upgrade neither re-fires
+    /// nor forgets a tick; then deletes the old keys. Returns the entries adopted.
+    pub async fn adopt_legacy_beat_state(&self, entries: &[&str]) -> Result<usize> {
+        let mut c = self.conn();
+        let mut adopted = 0;
+        for e in entries {
+            let (old, new) = (
+                keys::legacy_beat(&format!("entry:{e}")),
+                keys::beat_entry(e),
+            );
+            let state: Vec<(String, String)> = c.hgetall(&old).await.map_err(|e| self.err(e))?;
+            if state.is_empty() {
+                continue;
+            }
+            let taken: bool = c.exists(&new).await.map_err(|e| self.err(e))?;
+            if !taken {
+                c.hset_multiple::<_, _, _, ()>(&new, &state)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                let old_h = keys::legacy_beat(&format!("history:{e}"));
+                let lines: Vec<String> = c.lrange(&old_h, 0, -1).await.map_err(|e| self.err(e))?;
+                if !lines.is_empty() {
+                    c.rpush::<_, _, ()>(keys::beat_history(e), lines)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                }
+                c.del::<_, ()>(&old_h).await.map_err(|e| self.err(e))?;
+                adopted += 1;
+            }
+            c.del::<_, ()>(&old).await.map_err(|e| self.err(e))?;
+        }
+        for k in ["token", "beats"] {
+            c.del::<_, ()>(keys::legacy_beat(k))
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(adopted)
+    }
+
     /// How task `id` ended, from the outcome message the worker leaves for submitters
     /// that asked (`Envelope::notify`): Some("done"), Some("failed"), or None (not yet).
     pub async fn task_outcome(&self, id: &str) -> Result<Option<&'static str>> {

@@ -143,6 +143,12 @@ fn slot_tag(key: &str) -> &str {
     &key[open..close]
 }
 
+/// A beat key as ciq named it before beat's keys moved under the `{beat}` hash tag
+/// (read once at start-up to adopt an older version's state; never written).
+pub fn legacy_beat(suffix: &str) -> String {
+    format!("{PREFIX}:beat:{suffix}")
+}
+
 /// STRING: the beat leader lease, JSON `{"holder", "since_ms", "token"}` with a PX TTL.
 pub fn beat_leader() -> String {
     beat("leader")
