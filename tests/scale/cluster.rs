@@ -264,6 +264,24 @@ fn a_slot_migration_mid_drain_loses_nothing() {
     );
     let after = set.migrate_queue("default");
     assert_ne!(before, after);
+    // The workers really met the moving slot: redirections and retries, per the servers.
+    let redirects: u64 = set
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.cli(&["INFO", "errorstats"])
+                .lines()
+                .filter(|l| {
+                    ["errorstat_ASK:", "errorstat_MOVED:", "errorstat_TRYAGAIN:"]
+                        .iter()
+                        .any(|p| l.starts_with(p))
+                })
+                .filter_map(|l| l.split("count=").nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    eprintln!("ASK/MOVED/TRYAGAIN replies during the migration: {redirects}");
+    assert!(redirects > 0, "the migration was met mid-drain");
     let all = wait(Duration::from_secs(120), || {
         runs(&ciq, &["w0", "w1"]).len() >= n + 100
     });
