@@ -144,6 +144,18 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     );
     assert!(queue(&depth(&ciq), "maintenance")["pending"].as_u64() >= Some(1));
     ciq.ok(&["resume", "maintenance"]);
+    // enqueue --wait: the outcome message comes back through a blocking BLPOP.
+    let w = ciq.run(&[
+        "enqueue",
+        "noop",
+        "--queue",
+        "test_execution",
+        "--wait",
+        "--timeout",
+        "20s",
+    ]);
+    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
+    assert!(String::from_utf8_lossy(&w.stderr).contains("done"));
     std::thread::sleep(Duration::from_secs(4));
     let mut beats = beats;
     stop(&mut beats);
@@ -176,9 +188,9 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
         assert_eq!(ran.get(*id), Some(&1), "fire task {id} ran once");
     }
     assert!(ran.values().all(|&n| n == 1), "no task ran twice");
-    // Done: one per queue, 300 bulk, the unique one, the delayed one, the fires (the
-    // failing task's run is not a "task done").
-    assert_eq!(ran.len(), 3 + 300 + 1 + 1 + fires.len());
+    // Done: one per queue, 300 bulk, the unique one, the delayed one, the waited-for one,
+    // the fires (the failing task's run is not a "task done").
+    assert_eq!(ran.len(), 3 + 300 + 1 + 1 + 1 + fires.len());
 
     // The failed task is dead; inspect, requeue (it fails again) and purge it.
     let d = depth(&ciq);
