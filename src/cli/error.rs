@@ -30,7 +30,8 @@ Exit codes:
   0  success
   1  the operation or the awaited task failed
   2  bad arguments or configuration
-  3  Redis (broker) unreachable, or it refused the login or an ACL permission
+  3  Redis (broker) unreachable, or it refused the login or an ACL permission,
+     or (status, depth) a cluster node or a queue could not be read
   4  platform database unreachable or missing tables
   5  a bounded wait timed out (enqueue --wait --timeout)
   6  refused for safety (no TTY and no --yes, failing rollout checks, an evicting Redis)
