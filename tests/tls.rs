@@ -14,10 +14,9 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
     assert!(st.success(), "openssl {args:?}");
 }
 
-#[test]
-fn tls_broker_with_private_ca() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A private CA (`ca.pem`) and a server certificate for 127.0.0.1 it signed (`srv.pem`,
+/// `srv.key`), written into `d`.
+pub(crate) fn make_certs(d: &std::path::Path) {
     openssl(
         d,
         &[
@@ -76,6 +75,13 @@ fn tls_broker_with_private_ca() {
             "ext.cnf",
         ],
     );
+}
+
+#[test]
+fn tls_broker_with_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certs(d);
     let port = free_port();
     let _server = KillOnDrop(
         Command::new("redis-server")

@@ -1,4 +1,5 @@
-//! A broker on Redis Cluster: `redis+cluster://[user:pass@]host:port,host:port,…`.
+//! A broker on Redis Cluster: `redis+cluster://[user:pass@]host:port,host:port,…`
+//! (`rediss+cluster://` for TLS, trusting `broker_ca_file` when the CA is private).
 //!
 //! The redis crate's async cluster client does the routing: it learns the slot map from
 //! any node it can reach, sends each command to the master that owns its key's slot,
@@ -12,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub const SCHEME: &str = "redis+cluster://";
+pub const TLS_SCHEME: &str = "rediss+cluster://";
 
 pub fn is_cluster_url(url: &str) -> bool {
-    url.starts_with(SCHEME)
+    url.starts_with(SCHEME) || url.starts_with(TLS_SCHEME)
 }
 
 /// A parsed `redis+cluster://` URL: seed nodes (any reachable one is enough) and
@@ -24,14 +26,24 @@ pub struct ClusterUrl {
     pub nodes: Vec<(String, u16)>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `rediss+cluster://`: every node over TLS.
+    pub tls: bool,
+    /// A private CA (PEM) to trust for TLS, from `broker_ca_file`.
+    pub ca: Option<Vec<u8>>,
 }
 
 /// Parses `redis+cluster://[user:pass@]h:p[,h:p…]` (port defaults to 6379). A cluster
 /// has one database, so a `/N` other than `/0` is refused. Errors never repeat the password.
 pub fn parse(url: &str) -> Result<ClusterUrl, String> {
-    let rest = url
-        .strip_prefix(SCHEME)
-        .ok_or_else(|| format!("a Cluster broker URL starts with {SCHEME}"))?;
+    let (rest, tls) = match (url.strip_prefix(SCHEME), url.strip_prefix(TLS_SCHEME)) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => {
+            return Err(format!(
+                "a Cluster broker URL starts with {SCHEME} (or {TLS_SCHEME})"
+            ))
+        }
+    };
     let (creds, rest) = match rest.rsplit_once('@') {
         Some((c, r)) => (Some(c), r),
         None => (None, rest),
@@ -81,6 +93,8 @@ pub fn parse(url: &str) -> Result<ClusterUrl, String> {
         nodes,
         username,
         password,
+        tls,
+        ca: None,
     })
 }
 
@@ -89,14 +103,15 @@ pub fn parse(url: &str) -> Result<ClusterUrl, String> {
 /// never cut short; each of its connections has its own per-node links, so a blocking
 /// call stalls nobody else.
 pub fn client(u: &ClusterUrl, blocking: bool) -> redis::RedisResult<ClusterClient> {
+    let scheme = if u.tls { "rediss" } else { "redis" };
     let seeds: Vec<String> = u
         .nodes
         .iter()
         .map(|(h, p)| {
             if h.contains(':') {
-                format!("redis://[{h}]:{p}")
+                format!("{scheme}://[{h}]:{p}")
             } else {
-                format!("redis://{h}:{p}")
+                format!("{scheme}://{h}:{p}")
             }
         })
         .collect();
@@ -113,6 +128,12 @@ pub fn client(u: &ClusterUrl, blocking: bool) -> redis::RedisResult<ClusterClien
     }
     if let Some(pw) = &u.password {
         b = b.password(pw.clone());
+    }
+    if let (true, Some(ca)) = (u.tls, &u.ca) {
+        b = b.certs(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca.clone()),
+        });
     }
     b.build()
 }
@@ -229,8 +250,18 @@ async fn direct(
     host: &str,
     port: u16,
 ) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let addr = if u.tls {
+        redis::ConnectionAddr::TcpTls {
+            host: host.to_string(),
+            port,
+            insecure: false,
+            tls_params: None,
+        }
+    } else {
+        redis::ConnectionAddr::Tcp(host.to_string(), port)
+    };
     let info = redis::ConnectionInfo {
-        addr: redis::ConnectionAddr::Tcp(host.to_string(), port),
+        addr,
         redis: redis::RedisConnectionInfo {
             username: u.username.clone(),
             password: u.password.clone(),
@@ -240,7 +271,17 @@ async fn direct(
     let cfg = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Duration::from_secs(1))
         .set_response_timeout(Duration::from_secs(2));
-    redis::Client::open(info)?
+    let client = match (&u.ca, u.tls) {
+        (Some(ca), true) => redis::Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.clone()),
+            },
+        )?,
+        _ => redis::Client::open(info)?,
+    };
+    client
         .get_multiplexed_async_connection_with_config(&cfg)
         .await
 }
@@ -259,6 +300,8 @@ mod tests {
         assert_eq!(u.username.as_deref(), Some("ciq"));
         assert_eq!(u.password.as_deref(), Some("p@ss"));
         assert!(parse("redis+cluster://h:1/0").is_ok());
+        assert!(!parse("redis+cluster://h:1").unwrap().tls);
+        assert!(parse("rediss+cluster://h:1").unwrap().tls);
     }
 
     #[test]

@@ -76,7 +76,7 @@ fn client_for(url: &str, addr: &str) -> Result<redis::Client> {
     // redis-rs says only "Redis URL did not parse- InvalidClientConfig"; say what is expected.
     let bad = |_: redis::RedisError| {
         Error::Invalid(format!(
-            "bad broker URL {addr}: expected redis://[user:password@]host[:port][/db], rediss://… for TLS, unix:///path/to/redis.sock, redis+sentinel://host:26379,…/master/db or redis+cluster://host:port,…"
+            "bad broker URL {addr}: expected redis://[user:password@]host[:port][/db], rediss://… for TLS, unix:///path/to/redis.sock, redis+sentinel://host:26379,…/master/db or redis+cluster://host:port,… (rediss+cluster:// for TLS)"
         ))
     };
     match BROKER_CA.get() {
@@ -103,8 +103,9 @@ impl Broker {
         let addr = crate::secrets::redact_url(url);
         let opts = Arc::new(opts.clone());
         if cluster::is_cluster_url(url) {
-            let target = cluster::parse(url)
+            let mut target = cluster::parse(url)
                 .map_err(|m| Error::Invalid(format!("bad broker URL {addr}: {m}")))?;
+            target.ca = BROKER_CA.get().cloned();
             let bad = |e: redis::RedisError| Error::Invalid(format!("bad broker URL {addr}: {e}"));
             let client = cluster::client(&target, false).map_err(bad)?;
             let blocking = cluster::client(&target, true).map_err(bad)?;

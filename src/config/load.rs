@@ -446,7 +446,7 @@ fn with_credentials(url: &str, user: Option<&str>, password: &str) -> Result<Str
             .collect::<String>()
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        "broker URL must start with redis://, rediss://, redis+sentinel:// or redis+cluster://"
+        "broker URL must start with redis://, rediss://, redis+sentinel://, redis+cluster:// or rediss+cluster://"
             .to_string()
     })?;
     let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);

@@ -11,43 +11,78 @@ pub const QUEUES: [&str; 3] = ["test_execution", "default", "maintenance"];
 pub struct ClusterSet {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<Node>,
+    scheme: &'static str,
 }
 
 impl ClusterSet {
     pub fn start() -> ClusterSet {
+        ClusterSet::start_with(None)
+    }
+
+    /// TLS only (`--tls-cluster yes`, no plain port), with this directory's `srv.pem`,
+    /// `srv.key` and `ca.pem` (see `crate::tls::make_certs`).
+    pub fn start_tls(certs: &std::path::Path) -> ClusterSet {
+        ClusterSet::start_with(Some(certs))
+    }
+
+    fn start_with(certs: Option<&std::path::Path>) -> ClusterSet {
         let dir = tempfile::tempdir().expect("tempdir");
+        let cert = |f: &str| certs.unwrap().join(f).display().to_string();
         let nodes: Vec<Node> = (0..3)
             .map(|_| {
                 let port = free_port();
                 let d = dir.path().join(format!("n{port}"));
                 std::fs::create_dir_all(&d).unwrap();
-                let args = [
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &format!("nodes-{port}.conf"),
-                    "--cluster-node-timeout",
-                    "2000",
-                    // The masters that are up keep serving their slots when one is down.
-                    "--cluster-require-full-coverage",
-                    "no",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "yes",
-                    "--daemonize",
-                    "no",
-                    "--dir",
-                    &d.display().to_string(),
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                Node::start(port, args)
+                let listen: Vec<String> = match certs {
+                    None => vec!["--port".into(), port.to_string()],
+                    Some(_) => vec![
+                        "--port".into(),
+                        "0".into(),
+                        "--tls-port".into(),
+                        port.to_string(),
+                        "--tls-cluster".into(),
+                        "yes".into(),
+                        "--tls-cert-file".into(),
+                        cert("srv.pem"),
+                        "--tls-key-file".into(),
+                        cert("srv.key"),
+                        "--tls-ca-cert-file".into(),
+                        cert("ca.pem"),
+                        "--tls-auth-clients".into(),
+                        "no".into(),
+                    ],
+                };
+                let cli: Vec<String> = match certs {
+                    None => vec![],
+                    Some(_) => vec!["--tls".into(), "--cacert".into(), cert("ca.pem")],
+                };
+                let mut args: Vec<String> = listen;
+                args.extend(
+                    [
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        &format!("nodes-{port}.conf"),
+                        "--cluster-node-timeout",
+                        "2000",
+                        // The masters that are up keep serving their slots when one is down.
+                        "--cluster-require-full-coverage",
+                        "no",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "yes",
+                        "--daemonize",
+                        "no",
+                        "--dir",
+                        &d.display().to_string(),
+                    ]
+                    .iter()
+                    .map(|s| s.to_string()),
+                );
+                Node::start_with_cli(port, args, cli)
             })
             .collect();
         // Slot ranges cut at the queues' slots, so each queue gets its own master.
@@ -75,7 +110,8 @@ impl ClusterSet {
             })),
             "the three masters did not form a cluster"
         );
-        let set = ClusterSet { dir, nodes };
+        let scheme = if certs.is_some() { "rediss" } else { "redis" };
+        let set = ClusterSet { dir, nodes, scheme };
         let owners: Vec<u16> = QUEUES.iter().map(|q| set.owner(q).port).collect();
         assert!(
             owners[0] != owners[1] && owners[1] != owners[2] && owners[0] != owners[2],
@@ -90,7 +126,7 @@ impl ClusterSet {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
-        format!("redis+cluster://{}", hosts.join(","))
+        format!("{}+cluster://{}", self.scheme, hosts.join(","))
     }
 
     /// The master that serves this queue's hash tag now.
@@ -104,18 +140,9 @@ impl ClusterSet {
 
     /// `redis-cli -c` on any node: follows MOVED to the key's master.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("redis-cli")
-            .args([
-                "-c",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.nodes[0].port.to_string(),
-            ])
-            .args(args)
-            .output()
-            .expect("redis-cli runs");
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let mut a = vec!["-c"];
+        a.extend_from_slice(args);
+        self.nodes[0].cli(&a)
     }
 
     /// Moves one queue's slot (every key of it) to another master while it is in use:

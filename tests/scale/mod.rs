@@ -3,6 +3,7 @@
 
 mod cluster;
 mod cluster_servers;
+mod cluster_tls;
 mod idle;
 mod servers;
 

@@ -10,14 +10,21 @@ pub struct Node {
     pub port: u16,
     child: Option<Child>,
     args: Vec<String>,
+    /// Extra `redis-cli` arguments (`--tls --cacert …` for a TLS-only node).
+    cli_args: Vec<String>,
 }
 
 impl Node {
     pub fn start(port: u16, args: Vec<String>) -> Node {
+        Node::start_with_cli(port, args, vec![])
+    }
+
+    pub fn start_with_cli(port: u16, args: Vec<String>, cli_args: Vec<String>) -> Node {
         let mut n = Node {
             port,
             child: None,
             args,
+            cli_args,
         };
         n.spawn();
         n
@@ -42,6 +49,7 @@ impl Node {
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(&self.cli_args)
             .args(args)
             .output()
             .expect("redis-cli runs");
