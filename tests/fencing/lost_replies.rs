@@ -19,6 +19,11 @@ fn extra_runs(redis: &Redis) -> usize {
 
 fn drain_setup(ciq: &Ciq, n: usize) {
     ciq.config("[tasks.noop]\nmax_retries = 100\n[worker]\nmax_deliveries = 200\n");
+    enqueue_recorded(ciq, n);
+}
+
+/// `n` no-op tasks that record each run in `ciq:bench:runs`.
+fn enqueue_recorded(ciq: &Ciq, n: usize) {
     ciq.ok(&[
         "enqueue",
         "noop",
@@ -64,14 +69,7 @@ fn client_kill_loop_while_draining_reports_no_false_theft() {
     let mut drained = false;
     for round in 0..3 {
         if round > 0 {
-            ciq.ok(&[
-                "enqueue",
-                "noop",
-                "--count",
-                &n.to_string(),
-                "--args-json",
-                r#"{"record": "ciq:bench:runs"}"#,
-            ]);
+            enqueue_recorded(&ciq, n);
             total += n;
         }
         for _ in 0..60 {

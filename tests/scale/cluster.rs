@@ -4,25 +4,13 @@
 
 use super::cluster_servers::{ClusterSet, QUEUES};
 use super::servers::wait;
-use super::{ciq_for, runs};
+use super::{ciq_for, runs, spawn_worker};
 use crate::harness::*;
 use std::collections::HashSet;
 use std::time::Duration;
 
 const CONFIG: &str = "[queues]\ntest_execution = 6\ndefault = 3\nmaintenance = 1\n\
     [tasks.noop]\nmax_retries = 0\n";
-
-fn spawn_worker(ciq: &Ciq, name: &str) -> Proc {
-    let mut c = ciq.cmd(&["work", "--name", name, "--concurrency", "8"]);
-    c.env("CIQ_LOG", "ciq=debug")
-        .env("CIQ_LEASE", "3s")
-        .env("CIQ_HEARTBEAT", "500ms")
-        .env("CIQ_SWEEP", "500ms")
-        .env("CIQ_UPKEEP_LEASE", "1s")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(ciq.dir().join(format!("{name}.log"))).unwrap());
-    Proc(c.spawn().expect("spawn worker"))
-}
 
 fn stop(procs: &mut [Proc]) {
     for p in procs.iter() {

@@ -3,7 +3,7 @@
 
 use super::cluster_servers::{ClusterSet, QUEUES};
 use super::servers::wait;
-use super::{ciq_for, runs};
+use super::{ciq_for, runs, spawn_worker};
 use crate::harness::*;
 use std::time::Duration;
 
@@ -29,14 +29,7 @@ fn a_tls_cluster_with_a_private_ca_works() {
                 .to_string(),
         );
     }
-    let mut w = Proc(
-        ciq.cmd(&["work", "--name", "w0"])
-            .env("CIQ_LOG", "ciq=debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(ciq.dir().join("w0.log")).unwrap())
-            .spawn()
-            .expect("spawn worker"),
-    );
+    let mut w = spawn_worker(&ciq, "w0");
     assert!(
         wait(Duration::from_secs(20), || runs(&ciq, &["w0"]).len() == 3),
         "the three tasks ran over TLS\n{}",

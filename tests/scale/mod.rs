@@ -21,6 +21,20 @@ fn ciq_for(url: &str, config: &str) -> Ciq {
     ciq
 }
 
+/// A worker at `--concurrency 8` with short timing knobs (failover and migration tests
+/// stay short) that logs each task it finishes (`runs` reads them).
+fn spawn_worker(ciq: &Ciq, name: &str) -> Proc {
+    let mut c = ciq.cmd(&["work", "--name", name, "--concurrency", "8"]);
+    c.env("CIQ_LOG", "ciq=debug")
+        .env("CIQ_LEASE", "3s")
+        .env("CIQ_HEARTBEAT", "500ms")
+        .env("CIQ_SWEEP", "500ms")
+        .env("CIQ_UPKEEP_LEASE", "1s")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(ciq.dir().join(format!("{name}.log"))).unwrap());
+    Proc(c.spawn().expect("spawn worker"))
+}
+
 /// Task ids from the workers' "task done" log lines, with how often each ran.
 fn runs(ciq: &Ciq, workers: &[&str]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
@@ -72,18 +86,7 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
             == n.to_string()),
         "the replica has every task before the failover"
     );
-    let spawn = |name: &str| {
-        let mut c = ciq.cmd(&["work", "--name", name, "--concurrency", "8"]);
-        c.env("CIQ_LOG", "ciq=debug")
-            .env("CIQ_LEASE", "3s")
-            .env("CIQ_HEARTBEAT", "500ms")
-            .env("CIQ_SWEEP", "500ms")
-            .env("CIQ_UPKEEP_LEASE", "1s")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(ciq.dir().join(format!("{name}.log"))).unwrap());
-        Proc(c.spawn().expect("spawn worker"))
-    };
-    let mut workers = [spawn("w0"), spawn("w1")];
+    let mut workers = [spawn_worker(&ciq, "w0"), spawn_worker(&ciq, "w1")];
     assert!(
         wait(Duration::from_secs(30), || runs(&ciq, &["w0", "w1"]).len()
             >= 1000),
