@@ -36,10 +36,10 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         };
         return Ok(super::depth_check::run(&a.queues, &t, ctx).await);
     }
-    ctx.broker().await?;
+    let broker = ctx.broker().await?;
     // Every readable queue is shown; one that cannot be read (a cluster node down) is
     // named on stderr and makes the exit code 3.
-    let (ds, failed) = depths_each(ctx, &a.queues).await;
+    let (ds, failed) = depths_each(&broker, ctx, &a.queues).await;
     let code = if failed.is_empty() {
         ExitCode::SUCCESS
     } else {

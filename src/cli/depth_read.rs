@@ -2,37 +2,32 @@
 
 use super::{CliResult, Ctx};
 use crate::broker::admin::Depth;
-use crate::broker::now_ms;
+use crate::broker::{now_ms, Broker};
 
 /// Every queue's depth; the first queue that cannot be read is the error.
 pub async fn depths(ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
     let broker = ctx.broker().await?;
-    let names = if only.is_empty() {
-        broker.known_queues(&ctx.config.queue_names()).await?
-    } else {
-        only.to_vec()
-    };
-    let now = now_ms();
-    let mut out = vec![];
-    for q in names {
-        out.push(broker.depth(&q, now).await?);
+    let (out, failed) = depths_each(&broker, ctx, only).await;
+    match failed.into_iter().next() {
+        Some((_, e)) => Err(e.into()),
+        None => Ok(out),
     }
-    Ok(out)
 }
 
 /// Every queue's depth that can be read, and the queues that cannot (with why): one
-/// unreadable queue (a cluster node down) does not hide the others.
-pub async fn depths_each(ctx: &Ctx, only: &[String]) -> (Vec<Depth>, Vec<(String, String)>) {
+/// unreadable queue (a cluster node down) does not hide the others. When the queue
+/// registry cannot be read, the configured queues are read and the registry is named.
+pub async fn depths_each(
+    broker: &Broker,
+    ctx: &Ctx,
+    only: &[String],
+) -> (Vec<Depth>, Vec<(String, crate::broker::Error)>) {
     let mut failed = vec![];
-    let broker = match ctx.broker().await {
-        Ok(b) => b,
-        Err(e) => return (vec![], vec![("*".into(), e.msg)]),
-    };
     let names = if only.is_empty() {
         match broker.known_queues(&ctx.config.queue_names()).await {
             Ok(n) => n,
             Err(e) => {
-                failed.push(("registry (ciq:queues)".into(), e.to_string()));
+                failed.push(("registry (ciq:queues)".into(), e));
                 ctx.config.queue_names()
             }
         }
@@ -44,7 +39,7 @@ pub async fn depths_each(ctx: &Ctx, only: &[String]) -> (Vec<Depth>, Vec<(String
     for q in names {
         match broker.depth(&q, now).await {
             Ok(d) => out.push(d),
-            Err(e) => failed.push((q, e.to_string())),
+            Err(e) => failed.push((q, e)),
         }
     }
     (out, failed)

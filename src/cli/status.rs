@@ -147,19 +147,23 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
     let (nodes, cluster_state) = match broker.cluster_nodes().await {
         None => (vec![], None),
         Some(Ok((nodes, state))) => {
-            let p = super::status_health::cluster(&nodes, &state);
-            broken.extend(p.iter().map(|p| p.message.clone()));
-            problems.extend(p);
+            // Only what stops reading or writing makes `status` fail; warnings (a node
+            // without AOF, a node flagged `fail?`) do not.
+            for p in super::status_health::cluster(&nodes, &state) {
+                if p.severity == "critical" {
+                    broken.push(p.message.clone());
+                }
+                problems.push(p);
+            }
             (nodes, Some(state))
         }
         Some(Err(e)) => {
-            let msg = format!("cannot read the cluster's node table: {e}");
-            broken.push(msg.clone());
-            problems.push(problem(
-                "critical",
-                msg,
+            unreadable(
+                &mut broken,
+                &mut problems,
+                format!("cannot read the cluster's node table: {e}"),
                 "check the cluster nodes (redis-cli --cluster check HOST:PORT)",
-            ));
+            );
             (vec![], None)
         }
     };
@@ -241,15 +245,14 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
             "systemctl start ciq-beat   (or: ciq beat)",
         ));
     }
-    let (queues, unread) = super::depth_read::depths_each(ctx, &[]).await;
+    let (queues, unread) = super::depth_read::depths_each(&broker, ctx, &[]).await;
     for (q, e) in unread {
-        let msg = format!("cannot read queue {q}: {e}");
-        broken.push(msg.clone());
-        problems.push(problem(
-            "critical",
-            msg,
+        unreadable(
+            &mut broken,
+            &mut problems,
+            format!("cannot read queue {q}: {e}"),
             "check that every Redis node is up (ciq status --json lists them)",
-        ));
+        );
     }
     for d in &queues {
         if d.paused {
@@ -298,6 +301,12 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         queues,
         problems,
     }
+}
+
+/// Part of the broker cannot be read: a critical problem, and `status` exits 3.
+fn unreadable(broken: &mut Vec<String>, problems: &mut Vec<Problem>, msg: String, fix: &str) {
+    broken.push(msg.clone());
+    problems.push(problem("critical", msg, fix));
 }
 
 async fn platform_status(

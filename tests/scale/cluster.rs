@@ -208,9 +208,18 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     let fresh = ciq.ok(&["enqueue", "noop", "--queue", "default", "--unique", "d:1"]);
     assert_ne!(fresh.trim(), doomed);
 
+    // A node without AOF is a warning, not a failure: status still exits 0.
+    set.nodes[0].cli(&["CONFIG", "SET", "appendonly", "no"]);
     let st = ciq.run(&["status", "--json"]);
     let s: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(st.status.code(), Some(0), "{s}");
+    assert!(
+        s["problems"].to_string().contains(&format!(
+            "cluster node 127.0.0.1:{} runs without AOF",
+            set.nodes[0].port
+        )),
+        "{s}"
+    );
     assert_eq!(s["broker"]["cluster_state"], "ok", "{s}");
     let nodes = s["broker"]["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 3, "{s}");
