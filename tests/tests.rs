@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod at_most_one_run;
 mod beat;
 mod beat_crash;
 mod beat_inspect;

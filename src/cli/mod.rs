@@ -173,6 +173,18 @@ fn without_env_in_usage(e: clap::Error) -> clap::Error {
 
 /// Parses the command line, runs the command, returns the documented exit code.
 pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::runner::fence::SUPERVISE_ARG)
+    {
+        // The fencing supervisor of one `exec` run (started by a worker, not a person).
+        let code = crate::runner::fence::supervise(&args[2..]);
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    if let Ok(me) = std::env::current_exe() {
+        crate::runner::fence::use_supervisor(me);
+    }
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
