@@ -145,6 +145,7 @@ impl Broker {
             .key(ukey)
             .key(&q.history)
             .key(idem.map(|(k, _)| k).unwrap_or(&q.pending))
+            .key(&q.retry)
             .arg(&env.id)
             .arg(env.to_json())
             .arg(due_ms)

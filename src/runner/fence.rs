@@ -111,8 +111,10 @@ pub fn supervise(argv: &[OsString]) -> i32 {
         return 2;
     };
     // The group's SIGTERM (a soft time limit, or our own stop) is for the program: this
-    // process waits for it and passes its status on. The child starts with an empty mask.
-    block_sigterm(true);
+    // process catches it (doing nothing) and waits to pass the program's status on. A
+    // caught signal is reset to its default in the program at exec, so it gets SIGTERM
+    // as if it ran alone (a blocked or ignored one would stay so).
+    ignore_sigterm_here();
     let mut child = match std::process::Command::new(prog)
         .args(&argv[1..])
         .stdin(std::process::Stdio::piped())
@@ -197,18 +199,17 @@ pub fn supervise(argv: &[OsString]) -> i32 {
     }
 }
 
-fn block_sigterm(block: bool) {
-    // SAFETY: plain signal-mask calls on this thread with a stack-local set.
+extern "C" fn on_sigterm(_: libc::c_int) {}
+
+fn ignore_sigterm_here() {
+    // SAFETY: installs an async-signal-safe no-op handler (SA_RESTART: reads and waits
+    // resume) in this single-purpose process.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        let how = if block {
-            libc::SIG_BLOCK
-        } else {
-            libc::SIG_UNBLOCK
-        };
-        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigterm as *const () as libc::sighandler_t;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
     }
 }
 
@@ -228,13 +229,8 @@ fn pass_on(st: std::process::ExitStatus) -> i32 {
         return code;
     }
     let sig = st.signal().unwrap_or(libc::SIGKILL);
-    // SAFETY: resetting dispositions and raising a signal in this single-purpose process.
+    // SAFETY: resetting a disposition and raising a signal in this single-purpose process.
     unsafe {
-        if sig != libc::SIGTERM {
-            // A SIGTERM still pending here (the group's) must not decide our status.
-            libc::signal(libc::SIGTERM, libc::SIG_IGN);
-        }
-        block_sigterm(false);
         libc::signal(sig, libc::SIG_DFL);
         libc::raise(sig);
     }

@@ -108,6 +108,7 @@ pub(crate) struct RunId {
 /// A run whose handler is still going.
 struct Running {
     env: Envelope,
+    started: Instant,
     task: Option<tokio::task::JoinHandle<()>>,
     /// The run's fence (see `runner::fence`): moved forward at each renewal.
     fence: watch::Sender<crate::runner::fence::FenceState>,
@@ -315,6 +316,27 @@ impl Shared {
     }
 }
 
+/// The running tasks a stop must not cut yet, as "task args (running N s)".
+fn must_finish(shared: &Shared, now: Instant) -> Vec<String> {
+    let running = shared.running.lock().unwrap();
+    running
+        .values()
+        .filter(|r| {
+            crate::config::FINISH_ON_STOP
+                .iter()
+                .any(|(t, bound)| *t == r.env.task && now < r.started + *bound)
+        })
+        .map(|r| {
+            format!(
+                "{} {} (running {} s)",
+                r.env.task,
+                serde_json::Value::Object(r.env.args.clone()),
+                now.duration_since(r.started).as_secs()
+            )
+        })
+        .collect()
+}
+
 /// How often an idle worker claims without being woken (a safety net for the waiters).
 const IDLE_RECHECK: Duration = Duration::from_secs(60);
 
@@ -372,6 +394,8 @@ async fn fetch_loop(shared: &Arc<Shared>) {
 
 /// Graceful stop: let running tasks finish until the timeout or a second signal, then
 /// hand the rest back to pending (an interrupted run is not counted as an attempt).
+/// Platform starts (`config::FINISH_ON_STOP`) are waited for past the timeout, up to
+/// their own bound, saying what it waits for: only a second signal cuts them.
 async fn drain(shared: &Arc<Shared>) {
     let deadline = Instant::now() + shared.opts.shutdown_timeout;
     let mut shutdown = shared.shutdown.clone();
@@ -379,10 +403,23 @@ async fn drain(shared: &Arc<Shared>) {
     if n > 0 {
         tracing::info!(running = n, timeout = ?shared.opts.shutdown_timeout, "stopping: waiting for running tasks");
     }
-    while !shared.running.lock().unwrap().is_empty()
-        && Instant::now() < deadline
-        && *shutdown.borrow() != Shutdown::Now
-    {
+    let mut noted: Option<Instant> = None;
+    while !shared.running.lock().unwrap().is_empty() && *shutdown.borrow() != Shutdown::Now {
+        let now = Instant::now();
+        if now >= deadline {
+            let waiting = must_finish(shared, now);
+            if waiting.is_empty() {
+                break;
+            }
+            if noted.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5)) {
+                noted = Some(now);
+                tracing::warn!(
+                    starts = %waiting.join(", "),
+                    "stopping: waiting for {} platform start(s) to finish (a start cut midway leaves a half-made VM); signal again (Ctrl-C) to cut them",
+                    waiting.len()
+                );
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {},
             // A dropped sender cannot say "stop now" any more: treat it as that.

@@ -84,6 +84,7 @@ pub(crate) fn start_task(
         run,
         Running {
             env: env.clone(),
+            started: Instant::now(),
             task: None,
             fence,
             fenced: None,
