@@ -21,6 +21,7 @@ mod operator;
 mod platform;
 mod platform_real;
 mod queue_core;
+mod readme_first;
 mod readme_tour;
 mod rollout;
 mod scale;
