@@ -71,7 +71,15 @@ fn ciq_keys_on_6379() -> Option<String> {
         return None;
     }
     let o = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", "6379", "--scan", "--pattern", "ciq:*"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "6379",
+            "--scan",
+            "--pattern",
+            "ciq:*",
+        ])
         .output()
         .expect("redis-cli --scan");
     Some(String::from_utf8_lossy(&o.stdout).trim().to_string())

@@ -16,10 +16,11 @@ pub async fn require_known(broker: &Broker, ctx: &Ctx, names: &[String]) -> CliR
     }
     let known = broker.known_queues(&ctx.config.queue_names()).await?;
     if let Some(bad) = names.iter().find(|n| !known.contains(n)) {
-        return Err(
-            CliError::usage(format!("unknown queue {bad:?}; known queues: {}", known.join(", ")))
-                .with_hint(HINT),
-        );
+        return Err(CliError::usage(format!(
+            "unknown queue {bad:?}; known queues: {}",
+            known.join(", ")
+        ))
+        .with_hint(HINT));
     }
     Ok(())
 }

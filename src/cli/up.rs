@@ -135,11 +135,11 @@ async fn choose_redis(
         .with_hint("stop it first, or give this one another --data-dir"));
     }
     if cfg.broker.source == Source::File && !quiet {
-        eprintln!(
+        say(&format!(
             "ciq up: not using the broker in {} ({}): ciq up runs its own Redis; give --broker or --use-existing-redis to use that one",
             cfg.file.as_deref().map(|f| f.display().to_string()).unwrap_or_else(|| "ciq.toml".into()),
             crate::secrets::redact_url(&cfg.broker.value)
-        );
+        ));
     }
     cfg.broker = crate::config::Sourced::new(format!("unix://{}", sock.display()), Source::Default);
     Ok(Some(Listen::Socket(sock)))
@@ -192,9 +192,20 @@ async fn say_which_redis(
         ),
     };
     if !quiet {
-        eprintln!("{line}");
+        say(&line);
     }
     Ok(())
+}
+
+/// A line for the person who ran `up`: plain on a terminal, one JSON log line otherwise
+/// (a log pipeline reading stderr gets nothing but JSON).
+fn say(line: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("{line}");
+    } else {
+        tracing::info!("{line}");
+    }
 }
 
 async fn run_services(

@@ -389,3 +389,25 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::E
     }
     None
 }
+
+/// Runs `cmd` to its end, or kills it after `limit` (a regression must fail the test,
+/// not hang it); panics naming the command when it had to be killed.
+pub fn bounded(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    let mut child = Proc(
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait_exit(&mut child, limit)
+        .unwrap_or_else(|| panic!("{cmd:?} still runs after {limit:?}"));
+    let (mut out, mut err) = (vec![], vec![]);
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+    std::process::Output {
+        status,
+        stdout: out,
+        stderr: err,
+    }
+}
