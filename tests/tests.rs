@@ -28,5 +28,7 @@ mod readme_tour;
 mod rollout;
 mod scale;
 mod secrets;
+mod stage1_guard;
+mod stage_table;
 mod tls;
 mod top;

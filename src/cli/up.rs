@@ -56,6 +56,7 @@ pub struct UpArgs {
 
 pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
+    super::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     apply(&a.work, &mut cfg)?;
     cfg.beat.check().map_err(CliError::usage)?;

@@ -173,6 +173,7 @@ pub fn shutdown_on_signals() -> watch::Receiver<Shutdown> {
 
 pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
+    super::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     apply(&a, &mut cfg)?;
     let cfg = Arc::new(cfg);
