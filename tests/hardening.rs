@@ -418,8 +418,9 @@ fn every_bad_value_is_one_line_and_its_exit_code_within_a_second() {
     }
     ciq.config("");
     // The bounded forms work: --watch with --count prints that many screens and stops.
+    // No worker runs: the last screen reports CRITICAL, so the exit code is 9.
     let out = ciq.run(&["status", "--watch", "500ms", "--count", "2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
     assert_eq!(
         stdout(&out).matches("broker ").count(),
         2,

@@ -265,6 +265,21 @@ impl Ciq {
         String::from_utf8_lossy(&o.stdout).to_string()
     }
 
+    /// `ciq status --json`'s stdout; its exit code must be 0, or 9 when it reports a
+    /// CRITICAL problem (and then a problem says so).
+    pub fn status_json(&self) -> String {
+        let o = self.run(&["status", "--json"]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let critical = out.contains("\"severity\": \"critical\"");
+        assert_eq!(
+            o.status.code(),
+            Some(if critical { 9 } else { 0 }),
+            "status --json: {out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    }
+
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
         self.spawn_worker_via(&[], name, extra)
