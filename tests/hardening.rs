@@ -431,7 +431,7 @@ fn every_bad_value_is_one_line_and_its_exit_code_within_a_second() {
     ciq.ok(&["pause", "default"]);
     ciq.ok(&["resume", "default"]);
     // "extra" was declared when its task went in; declared no longer, Redis still knows it.
-    ciq.config("[queues]\ndefault = 1\nextra = 1\n");
+    ciq.config("[queues]\ndefault = 1\ntest_execution = 1\nmaintenance = 1\nextra = 1\n");
     ciq.ok(&["enqueue", "noop", "--queue", "extra"]);
     ciq.config("");
     ciq.ok(&["pause", "extra"]);
