@@ -96,9 +96,11 @@ impl Broker {
                 continue;
             }
             let active = active.map(|cur| {
-                // "<worker>|<claimed ms>|<envelope>"
-                let mut p = cur.splitn(3, '|');
+                // "<worker>|<claim token>|<claimed ms>|<envelope>" (keys.rs); the token
+                // once read as the claim time showed "since 1970-01-01T00:00:00.001Z".
+                let mut p = cur.splitn(4, '|');
                 let worker = p.next().unwrap_or("").to_string();
+                let _token = p.next();
                 let at = p.next().and_then(|a| a.parse().ok()).unwrap_or(0);
                 (
                     worker,

@@ -214,6 +214,15 @@ pub fn main() -> ExitCode {
             return CliError::from(e).report();
         }
     }
+    // Long-running commands log these (JSON off a terminal); the others say them here.
+    if !matches!(
+        cli.command,
+        Command::Work(_) | Command::Beat(_) | Command::Up(_)
+    ) {
+        for w in &config.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let ctx = Ctx {
         config,
         json: cli.json,

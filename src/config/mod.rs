@@ -72,6 +72,10 @@ pub struct Config {
     /// here are defaults unless the file set them (`config show` reads this).
     #[serde(skip)]
     pub sources: BTreeMap<String, Source>,
+    /// Accepted but outdated settings (an old key name): said once on stderr, or logged
+    /// as a warning by `work`, `beat` and `up`.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

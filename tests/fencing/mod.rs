@@ -353,7 +353,7 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
         .map(|_| ciq.ok(&["enqueue", "rec"]).trim().to_string())
         .collect();
     let status: serde_json::Value =
-        serde_json::from_str(&ciq.ok(&["status", "--json"])).expect("status --json");
+        serde_json::from_str(&ciq.status_json()).expect("status --json");
     assert!(
         wait_until(Duration::from_secs(30), || stat(&redis, "done") == 6),
         "all tasks done; logs: {}\n{}\n{}",

@@ -400,7 +400,7 @@ fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     );
     assert_eq!(p.vm_creates().len(), 3);
     tick();
-    let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
+    let v: Value = serde_json::from_str(&q.ciq.status_json()).unwrap();
     let s = &v["platform"];
     assert_eq!(s["mode"], "shadow", "{v}");
     assert_eq!(s["shadow"]["started"], 3, "{v}");
@@ -463,7 +463,7 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
         "{}",
         q.guard_log()
     );
-    let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
+    let v: Value = serde_json::from_str(&q.ciq.status_json()).unwrap();
     assert_eq!(v["platform"]["cron_guard"]["action"], "run", "{v}");
 }
 
