@@ -6,6 +6,7 @@
 //! three queues served by one worker.
 
 mod partition;
+mod soak;
 
 use crate::harness::*;
 use std::collections::BTreeMap;
