@@ -188,7 +188,7 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
         })
         .collect();
     let runs = runs_with_worker(&ciq.dir().join("runs"));
-    let mut by_task: HashMap<&str, Vec<&(String, String, u64, Option<u64>)>> = HashMap::new();
+    let mut by_task: HashMap<&str, Vec<&SoakRun>> = HashMap::new();
     for r in &runs {
         by_task.entry(r.0.as_str()).or_default().push(r);
     }
@@ -236,9 +236,12 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
     }
 }
 
-/// (task id, worker, start ms, end ms) per run, in start order.
-fn runs_with_worker(file: &std::path::Path) -> Vec<(String, String, u64, Option<u64>)> {
-    let mut out: Vec<(String, String, u64, Option<u64>)> = vec![];
+/// A run: (task id, worker, start ms, end ms).
+type SoakRun = (String, String, u64, Option<u64>);
+
+/// Every run, in start order.
+fn runs_with_worker(file: &std::path::Path) -> Vec<SoakRun> {
+    let mut out: Vec<SoakRun> = vec![];
     for l in std::fs::read_to_string(file).unwrap_or_default().lines() {
         let w: Vec<&str> = l.split_whitespace().collect();
         if w.len() != 4 {
