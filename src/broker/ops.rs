@@ -238,6 +238,13 @@ impl Broker {
             if let [redis::Value::Int(-1)] = items.as_slice() {
                 return Ok(Claim::Paused);
             }
+            // With `min_replicas`, a run starts only once its claim is on a replica: a
+            // failover cannot lose the claim and hand the task to a second worker. If
+            // that cannot be confirmed the claim is not used (its lease expires and the
+            // task is recovered: late, never twice).
+            if !items.is_empty() {
+                self.replicated(&mut c).await?;
+            }
         }
         let flat: Vec<String> = redis::from_redis_value(&v).map_err(|e| self.err(e))?;
         let tasks = flat
