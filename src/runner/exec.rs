@@ -236,20 +236,25 @@ async fn wait(
         if let Some(e) = ended {
             return e;
         }
-        group.signal(libc::SIGTERM);
         let kill_at = f.borrow().kill_at;
-        tokio::select! {
-            r = child.wait() => return match r {
-                Ok(_) => Ended::Terminated,
-                Err(e) => Ended::WaitFailed(e),
-            },
-            _ = sleep_until(kill_at.into()) => {}
-        }
-        group.signal(libc::SIGKILL);
-        let _ = child.wait().await;
-        return Ended::Killed;
+        return term_then_kill(child, group, kill_at).await;
     }
     wait_limits(child, group, soft, hard).await
+}
+
+/// SIGTERM for the group now; SIGKILL at `kill_at` if the process has not ended by then.
+async fn term_then_kill(child: &mut Child, group: &Group, kill_at: Instant) -> Ended {
+    group.signal(libc::SIGTERM);
+    tokio::select! {
+        r = child.wait() => return match r {
+            Ok(_) => Ended::Terminated,
+            Err(e) => Ended::WaitFailed(e),
+        },
+        _ = sleep_until(kill_at.into()) => {}
+    }
+    group.signal(libc::SIGKILL);
+    let _ = child.wait().await;
+    Ended::Killed
 }
 
 async fn wait_limits(
@@ -280,15 +285,8 @@ async fn wait_limits(
         _ => false,
     };
     if soft_first {
-        group.signal(libc::SIGTERM);
         let kill_at = hard.unwrap_or_else(|| Instant::now() + TERM_GRACE);
-        tokio::select! {
-            r = child.wait() => return match r {
-                Ok(_) => Ended::Terminated,
-                Err(e) => Ended::WaitFailed(e),
-            },
-            _ = sleep_until(kill_at.into()) => {}
-        }
+        return term_then_kill(child, group, kill_at).await;
     }
     group.signal(libc::SIGKILL);
     let _ = child.wait().await;
