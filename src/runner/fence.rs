@@ -110,6 +110,12 @@ pub fn supervise(argv: &[OsString]) -> i32 {
         eprintln!("ciq __fence: no program given");
         return 2;
     };
+    // Signals go to our own process group: make sure it is ours (a worker already starts
+    // us as a group leader; by hand, this keeps them away from the caller's shell).
+    // SAFETY: setpgid(2) on this process; fails harmlessly if we lead a session.
+    unsafe {
+        libc::setpgid(0, 0);
+    }
     // The group's SIGTERM (a soft time limit, or our own stop) is for the program: this
     // process catches it (doing nothing) and waits to pass the program's status on. A
     // caught signal is reset to its default in the program at exec, so it gets SIGTERM
