@@ -213,12 +213,9 @@ fn cron_step(o: &Observed, r: &Rollout, target: CronTarget) -> Step {
         String::new(),
         format!("the entry in {label} is {}", target.word()),
     );
-    match crontab::set(
-        &o.cron_text,
-        &r.cron_match,
-        target,
-        super::state::line_format(r),
-    ) {
+    match super::state::line_format(r, &o.cron_text)
+        .and_then(|f| crontab::set(&o.cron_text, &r.cron_match, target, f))
+    {
         Ok(new) => {
             s.needed = new != o.cron_text;
             s.change = diff(&label, &o.cron_text, &new);
