@@ -194,21 +194,24 @@ async fn event_loop(
         }
         term.draw(|f| view::draw(f, &app)).map_err(io)?;
         let wait = next.saturating_duration_since(Instant::now());
-        if event::poll(wait).map_err(io)? {
+        // Every key of a burst (two arrows in one read) is handled before the next frame
+        // and the next refresh: none waits behind a slow read of Redis.
+        let mut ready = event::poll(wait).map_err(io)?;
+        while ready && !app.quit {
             if let Event::Key(k) = event::read().map_err(io)? {
-                if k.kind != KeyEventKind::Press {
-                    continue;
-                }
-                if let Some(action) =
-                    app.on_key(k.code, k.modifiers.contains(KeyModifiers::CONTROL))
-                {
-                    app.message = Some(match apply(broker, &action).await {
-                        Ok(m) => m,
-                        Err(e) => format!("failed: {e}"),
-                    });
-                    next = Instant::now();
+                if k.kind == KeyEventKind::Press {
+                    if let Some(action) =
+                        app.on_key(k.code, k.modifiers.contains(KeyModifiers::CONTROL))
+                    {
+                        app.message = Some(match apply(broker, &action).await {
+                            Ok(m) => m,
+                            Err(e) => format!("failed: {e}"),
+                        });
+                        next = Instant::now();
+                    }
                 }
             }
+            ready = event::poll(Duration::ZERO).map_err(io)?;
         }
     }
     Ok(())
