@@ -20,8 +20,17 @@ fn platform_line() -> String {
 
 /// A rig whose crontab file (outside /etc, so its layout is read from the line) holds `text`.
 fn rig_with(text: &str, extra: &str) -> Rig {
-    let rig = Rig::new(Cron::File);
-    std::fs::write(rig.p("cron.d/sample-platform"), text).unwrap();
+    rig_in(Cron::File, text, extra)
+}
+
+/// The same with the entry in a crontab file or in the user crontab (`crontab -l`).
+fn rig_in(cron: Cron, text: &str, extra: &str) -> Rig {
+    let rig = Rig::new(cron);
+    let at = match cron {
+        Cron::File => "cron.d/sample-platform",
+        Cron::User => "sim/user-crontab",
+    };
+    std::fs::write(rig.p(at), text).unwrap();
     rig.write_config(extra);
     rig.healthy();
     rig
@@ -35,16 +44,18 @@ fn stderr(o: &Output) -> String {
 fn the_platforms_real_line_is_guarded_in_either_layout_and_restored_exactly() {
     let real = platform_line();
     let cmd = real.strip_prefix("*/10 * * * * ").unwrap().to_string();
-    for (layout, line, head) in [
-        ("user", real.clone(), "*/10 * * * * "),
+    for (layout, cron, line, head) in [
+        ("user crontab", Cron::User, real.clone(), "*/10 * * * * "),
+        ("user", Cron::File, real.clone(), "*/10 * * * * "),
         (
             "system",
+            Cron::File,
             format!("*/10 * * * * root {cmd}"),
             "*/10 * * * * root ",
         ),
     ] {
         let original = format!("MAILTO=ops\n{line}\n");
-        let rig = rig_with(&original, "");
+        let rig = rig_in(cron, &original, "");
         let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
         assert_eq!(code(&out), 0, "{layout}: {}", text(&out));
         // The guard is the program; the original command, interpreter and all, is its
