@@ -120,7 +120,7 @@ fn top_shows_the_system_and_pauses_resumes_and_requeues_from_the_keyboard() {
         "test_execution",
         "PAUSED",
         &dead[..20],
-        "failed permanently",
+        "noop asked to fail",
         "w1@",
         "noop",
         "beat: NO LEADER",
@@ -210,4 +210,85 @@ fn top_read_only_refuses_the_keys() {
     let o = ciq.run(&["top"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("ciq top needs a terminal"));
+}
+
+/// Two keys in one write, as a terminal sends a fast double press or a paste.
+fn burst(t: &Tmux, bytes: &[u8]) {
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut args = vec!["send-keys", "-t", "top", "-H"];
+    args.extend(hex.iter().map(String::as_str));
+    t.tmux(&args);
+}
+
+#[test]
+fn top_two_arrow_keys_in_one_burst_move_the_selection_two_rows() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let t = Tmux::start(&ciq, &format!("{} top; sleep 60", ciq_bin().display()));
+    t.wait_for(">default");
+    burst(&t, b"\x1b[B\x1b[B");
+    t.wait_for(">test_execution");
+    burst(&t, b"\x1b[A\x1b[A");
+    t.wait_for(">default");
+    // Application cursor mode (ESC O B), as some terminals send arrows.
+    burst(&t, b"\x1bOB\x1bOB");
+    t.wait_for(">test_execution");
+}
+
+#[test]
+fn top_at_80x24_shows_every_dead_task_with_its_error_whole_queue_names_and_a_late_worker() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut ids = vec![];
+    for _ in 0..6 {
+        let id = ciq.ok(&[
+            "enqueue",
+            "noop",
+            "--queue",
+            "test_execution",
+            "--arg",
+            "fail=fail",
+        ]);
+        ids.push(id.trim().to_string());
+    }
+    {
+        let _w = ciq.spawn_worker("w1", &["--queues", "test_execution"]);
+        assert!(wait_until(Duration::from_secs(20), || {
+            redis.int(&["ZCARD", "ciq:{test_execution}:dead"]) == 6
+        }));
+    }
+    // A worker stopped with SIGSTOP: its last heartbeat (12 s ago, within the stale
+    // limit) said 8 of 8 busy; Redis holds no task of it any more.
+    let at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        - 12_000)
+        .to_string();
+    redis.cli(&["ZADD", "ciq:workers:seen", &at, "paused@host"]);
+    redis.cli(&[
+        "HSET",
+        "ciq:workers",
+        "paused@host",
+        r#"{"host":"host","pid":4242,"queues":["default"],"concurrency":8,"busy":8}"#,
+    ]);
+    let t = Tmux::start(&ciq, &format!("{} top; sleep 60", ciq_bin().display()));
+    let s = t.wait_for("paused@host");
+    assert!(s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80));
+    // Every dead task (the screen has room for them), each with its error and its whole
+    // queue name.
+    for id in &ids {
+        let line = s
+            .lines()
+            .find(|l| l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("dead task {id} missing:\n{s}"));
+        assert!(line.contains("test_execution "), "queue cut: {line:?}\n{s}");
+        assert!(line.contains("noop asked to fail"), "{line:?}\n{s}");
+    }
+    assert!(s.contains("dead: 6 (newest first)"), "{s}");
+    assert!(!s.contains("failed permanently"), "{s}");
+    // The late worker: what Redis holds (0 of 8), and late, not "idle".
+    let w = s.lines().find(|l| l.contains("paused@host")).unwrap();
+    assert!(w.contains("0/8") && !w.contains("8/8"), "{w:?}");
+    assert!(w.contains("heartbeat late") && !w.contains("idle"), "{w:?}");
 }

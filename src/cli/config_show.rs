@@ -207,6 +207,15 @@ pub fn rows(c: &Config) -> Vec<Row> {
                 crate::config::rollout::CrontabTarget::User(None) => "user crontab".into(),
                 crate::config::rollout::CrontabTarget::File(p) => p.display().to_string(),
             };
+            let crontab = match r.crontab_format {
+                Some(crate::config::rollout::CrontabFormat::System) => {
+                    format!("{crontab} (system format: a user field)")
+                }
+                Some(crate::config::rollout::CrontabFormat::User) => {
+                    format!("{crontab} (user format: no user field)")
+                }
+                None => crontab,
+            };
             let path = |p: &std::path::Path| json!(p.display().to_string());
             for (k, v, set) in [
                 (
@@ -219,7 +228,7 @@ pub fn rows(c: &Config) -> Vec<Row> {
                 (
                     "crontab",
                     json!(crontab),
-                    f.crontab.is_some() || f.crontab_user.is_some(),
+                    f.crontab.is_some() || f.crontab_user.is_some() || f.crontab_format.is_some(),
                 ),
                 (
                     "units",

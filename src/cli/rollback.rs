@@ -6,7 +6,7 @@ use super::{CliError, CliResult, Ctx, Kind};
 use crate::config::parse_duration;
 use crate::output;
 use crate::rollout::plan;
-use crate::rollout::state::{assess, Observed};
+use crate::rollout::state::{assess, mismatches, Observed};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -103,8 +103,9 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             }
         );
     }
-    let after = assess(&Observed::read(&r)?, &r);
-    if after.stage == Some(0) {
+    let now = Observed::read(&r)?;
+    let after = assess(&now, &r);
+    if after.stage == Some(0) && report.skipped.is_empty() && report.not_done.is_empty() {
         if report.applied > 0 {
             rollout_ui::log_event(&r, "rollback", "rollback", "completed", "stage 0".into())?;
         }
@@ -113,9 +114,10 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         eprintln!("rollback complete: stage 0 (cron only)");
         return Ok(ExitCode::SUCCESS);
     }
-    for d in &after.drift {
+    // Compared with stage 0, the stage a rollback goes to.
+    for d in mismatches(&now, &r, 0) {
         eprintln!(
-            "warning: {}: {} (stage 0 expects {})",
+            "warning: {}: found {}; stage 0 expects {}",
             d.component, d.found, d.expected
         );
     }
@@ -125,11 +127,16 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
                 .with_hint("ciq migrate-from-cron status"),
         );
     }
+    let not_done = if report.not_done.is_empty() {
+        String::new()
+    } else {
+        format!("; not done because of them: {}", report.not_done.join(", "))
+    };
     // Partly rolled back is not rolled back: a script must not read it as success.
     Err(CliError::new(
         Kind::Partial,
         format!(
-            "rollback done except {} skipped step(s): {}; the machine is not at stage 0",
+            "rollback done except {} skipped step(s): {}{not_done}; the rollback to stage 0 is not complete",
             report.skipped.len(),
             report.skipped.join(", ")
         ),

@@ -72,6 +72,8 @@ pub enum Mode {
 pub struct RunReport {
     pub applied: usize,
     pub skipped: Vec<String>,
+    /// Steps not run because an earlier step they follow was skipped (or not done).
+    pub not_done: Vec<String>,
     /// The step the operator aborted at.
     pub aborted: Option<String>,
 }
@@ -179,6 +181,22 @@ pub fn run_steps(
         if !s.needed {
             note(format!("[{i}/{n}] {}: already done", s.title));
             continue;
+        }
+        if let Some(first) = s.after.as_ref() {
+            let was = if report.skipped.contains(first) {
+                Some("skipped")
+            } else if report.not_done.contains(first) {
+                Some("not done")
+            } else {
+                None
+            };
+            if let Some(was) = was {
+                let why = format!("it follows \"{first}\", which was {was}");
+                log_event(r, command, &s.title, "not-done", why.clone())?;
+                note(format!("[{i}/{n}] {}: not done ({why})", s.title));
+                report.not_done.push(s.title.clone());
+                continue;
+            }
         }
         if mode == Mode::Wizard && !s.read_only {
             match ask(i, n, s)? {

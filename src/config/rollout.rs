@@ -55,6 +55,9 @@ pub struct RolloutFile {
     pub crontab: Option<String>,
     /// With crontab = "user": whose crontab (`crontab -u USER`); default the caller's.
     pub crontab_user: Option<String>,
+    /// "system" (a user field after the time fields) or "user" (none); default: from
+    /// where the file is, else from the line's 6th field and the system's users.
+    pub crontab_format: Option<String>,
     /// The platform's own systemd unit, restarted after the flag changes (default platform).
     pub platform_unit: Option<String>,
     pub worker_unit: Option<String>,
@@ -100,6 +103,16 @@ pub enum CrontabTarget {
     File(PathBuf),
 }
 
+/// How a crontab file's lines are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrontabFormat {
+    /// /etc/crontab and /etc/cron.d/*: a user field after the five time fields.
+    System,
+    /// A user crontab (`crontab -l`): the command follows the time fields.
+    User,
+}
+
 /// `[rollout]` with every default filled in.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rollout {
@@ -107,6 +120,8 @@ pub struct Rollout {
     pub flag: String,
     pub cron_match: String,
     pub crontab: CrontabTarget,
+    /// None: decided from the file's place and its line (see rollout::cronfmt).
+    pub crontab_format: Option<CrontabFormat>,
     pub platform_unit: String,
     pub worker_unit: String,
     pub beat_unit: String,
@@ -157,6 +172,16 @@ impl RolloutFile {
             None | Some("user") => CrontabTarget::User(self.crontab_user.clone()),
             Some(path) => CrontabTarget::File(PathBuf::from(path)),
         };
+        let crontab_format = match self.crontab_format.as_deref() {
+            None => None,
+            Some("system") => Some(CrontabFormat::System),
+            Some("user") => Some(CrontabFormat::User),
+            Some(other) => {
+                return Err(format!(
+                    "rollout.crontab_format: {other:?} is neither \"system\" nor \"user\""
+                ))
+            }
+        };
         let platform_config = p(&self.platform_config, "/var/www/sample-platform/config.py");
         let platform_dir = platform_config
             .parent()
@@ -185,6 +210,7 @@ impl RolloutFile {
             flag,
             cron_match,
             crontab,
+            crontab_format,
             platform_unit: s(&self.platform_unit, "platform"),
             worker_unit: s(&self.worker_unit, "ciq-worker"),
             beat_unit: s(&self.beat_unit, "ciq-beat"),

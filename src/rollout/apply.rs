@@ -3,6 +3,7 @@
 //! that needs a follow-up (flag → platform restart, unit file → daemon-reload) leaves a
 //! marker first, so a rerun after a failure still does the follow-up.
 
+use super::cronfmt;
 use super::crontab::{self, CronState, CronTarget};
 use super::plan::{Action, Step};
 use super::state::{crontab_of, systemctl_of};
@@ -142,17 +143,31 @@ fn set_cron(r: &Rollout, target: CronTarget) -> Result<Outcome> {
     let ct = crontab_of(r);
     let text = ct.read()?;
     let before = crontab::read(&text, &r.cron_match);
-    let new = crontab::set(&text, &r.cron_match, target, super::state::line_format(r)).map_err(
-        |msg| Error::Edit {
-            what: ct.label(),
-            msg,
-        },
-    )?;
+    let edit_err = |msg| Error::Edit {
+        what: ct.label(),
+        msg,
+    };
+    let format = super::state::line_format(r, &text).map_err(edit_err)?;
+    let new = crontab::set(&text, &r.cron_match, target, format).map_err(edit_err)?;
     if new == text {
         return Ok(outcome(before.describe(), before.describe()));
     }
     let backup = ct.write(&text, &new, &r.backup_dir)?;
-    let after = crontab::read(&ct.read()?, &r.cron_match);
+    let written = ct.read()?;
+    // Proven before it is kept: a line cron cannot run goes back to the previous text.
+    if let Err(why) = cronfmt::check_entry(&written, &r.cron_match, format.user_field) {
+        let restored = ct.write(&written, &text, &r.backup_dir).is_ok() && ct.read()? == text;
+        return Err(Error::Verify(format!(
+            "the new cron line in {} was not kept: {why}; {}",
+            ct.label(),
+            if restored {
+                format!("the previous text is back (backup {})", backup.display())
+            } else {
+                format!("restoring it failed: restore {} by hand", backup.display())
+            }
+        )));
+    }
+    let after = crontab::read(&written, &r.cron_match);
     if after != target.state() {
         return Err(Error::Verify(format!(
             "{} is {}",
@@ -185,7 +200,12 @@ fn verify_cron(r: &Rollout, wait: Option<Duration>) -> Result<Outcome> {
     let ct = crontab_of(r);
     let text = ct.read()?;
     let state = crontab::read(&text, &r.cron_match);
-    let system_file = matches!(r.crontab, crate::config::rollout::CrontabTarget::File(_));
+    let system_file = super::state::line_format(r, &text)
+        .map(|f| f.user_field)
+        .map_err(|msg| Error::Edit {
+            what: ct.label(),
+            msg,
+        })?;
     if state != CronState::Every10 || !valid_line(&text, &r.cron_match, system_file) {
         return Err(Error::Verify(format!(
             "the cron entry for {} in {} is {}, not a valid */10 line",

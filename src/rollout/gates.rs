@@ -16,14 +16,38 @@ use std::collections::BTreeMap;
 pub struct Gate {
     pub name: String,
     pub ok: bool,
+    /// Not passed yet, but not failed either: what it waits for has not had its time
+    /// (a periodic task's first run still queued or running, its first fire ahead).
+    pub not_yet_due: bool,
     pub detail: String,
+}
+
+impl Gate {
+    /// "ok", "not yet due" or "FAIL", for tables.
+    pub fn result(&self) -> &'static str {
+        if self.ok {
+            "ok"
+        } else if self.not_yet_due {
+            "not yet due"
+        } else {
+            "FAIL"
+        }
+    }
 }
 
 fn gate(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Gate {
     Gate {
         name: name.into(),
         ok,
+        not_yet_due: false,
         detail: detail.into(),
+    }
+}
+
+fn not_yet_due(name: impl Into<String>, detail: impl Into<String>) -> Gate {
+    Gate {
+        not_yet_due: true,
+        ..gate(name, false, detail)
     }
 }
 
@@ -37,6 +61,9 @@ pub struct EntrySnap {
     pub beat: EntryState,
     pub last_done: Option<u64>,
     pub last_failed: Option<u64>,
+    /// Where the task of the last fire is, when it is still on its way ("waiting in its
+    /// queue", "running on w1"); None when it finished, failed or is gone.
+    pub last_run: Option<String>,
 }
 
 /// Everything the gates read, gathered first so the judging is a pure function.
@@ -97,8 +124,17 @@ async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
     for p in periodic_entries(cfg) {
         let stats = b.stats_raw(&p.queue).await?;
         let ms = |k: String| stats.get(&k).and_then(|v| v.parse().ok());
+        let beat = b.beat_entry(&p.name).await?;
+        let last_run = match &beat.last_task_id {
+            Some(id) => b
+                .task_record(id, std::slice::from_ref(&p.queue))
+                .await?
+                .and_then(|t| on_its_way(&t)),
+            None => None,
+        };
         entries.push(EntrySnap {
-            beat: b.beat_entry(&p.name).await?,
+            beat,
+            last_run,
             last_done: ms(format!("last_done:{}", p.task)),
             last_failed: ms(format!("last_failed:{}", p.task)),
             interval_ms: p.interval_ms,
@@ -112,6 +148,22 @@ async fn snapshot(b: &Broker, cfg: &Config) -> crate::broker::Result<Snapshot> {
         entries,
         first_seen: b.first_seen().await?.into_iter().collect(),
     })
+}
+
+/// "waiting in its queue" / "running on W" for a task still on its way; None otherwise.
+fn on_its_way(t: &crate::broker::history::TaskRecord) -> Option<String> {
+    if let Some((w, ..)) = &t.live.active {
+        return Some(format!("running on {w}"));
+    }
+    if t.live.retry_at.is_some() || t.live.dead_at.is_some() {
+        return None;
+    }
+    let last = t.events.last().map(|e| e.ev.as_str());
+    matches!(
+        last,
+        Some("enqueued" | "scheduled" | "requeued" | "brought_forward")
+    )
+    .then(|| "waiting in its queue".to_string())
 }
 
 fn ago(now: u64, at: u64) -> String {
@@ -154,15 +206,42 @@ pub fn evaluate(s: &Snapshot, r: &Rollout, now: u64) -> Vec<Gate> {
         let fired = e.beat.last_fire_ms;
         let failures = e.beat.consecutive_failures;
         let g = match (fresh(fired), fresh(e.last_done)) {
-            (None, _) => gate(
-                name,
-                false,
-                match fired {
-                    Some(f) => format!("last fired {}; limit {limit_text}", ago(now, f)),
-                    None => "never fired".into(),
-                },
-            ),
+            (None, _) => match (fired, e.beat.next_fire_ms) {
+                (None, Some(next)) if next > now => not_yet_due(
+                    name,
+                    format!(
+                        "first fire in {}",
+                        age(next.saturating_sub(now) as f64 / 1000.0)
+                    ),
+                ),
+                (None, _) => gate(name, false, "never fired"),
+                (Some(f), _) => gate(
+                    name,
+                    false,
+                    format!("last fired {}; limit {limit_text}", ago(now, f)),
+                ),
+            },
             _ if failures > 0 => gate(name, false, format!("{failures} consecutive failures")),
+            // Its first run has not finished yet: not a failure (yet).
+            (Some(f), None) if e.last_done.is_none() && e.last_failed.is_none() => {
+                match &e.last_run {
+                    Some(where_) => not_yet_due(
+                        name,
+                        format!(
+                            "fired {}, its first run is {where_}; it must succeed within {limit_text}",
+                            ago(now, f)
+                        ),
+                    ),
+                    None => gate(
+                        name,
+                        false,
+                        format!(
+                            "fired {}, but its task did not run (gone from its queue)",
+                            ago(now, f)
+                        ),
+                    ),
+                }
+            }
             (Some(_), None) => gate(
                 name,
                 false,
@@ -316,6 +395,7 @@ mod tests {
                 last_done: Some(now - 20_000),
                 last_failed: None,
                 interval_ms: Some(60_000),
+                last_run: None,
             }],
             first_seen: [(7, now - 60_000)].into(),
         };
@@ -353,5 +433,56 @@ mod tests {
         s.entries[0].interval_ms = Some(60_000);
         assert!(!evaluate(&s, &r, now)[2].ok, "a 1m entry 40m late fails");
         assert_eq!(super::cron_interval_ms("*/5 * * * *"), Some(300_000));
+    }
+
+    #[test]
+    fn a_first_run_still_on_its_way_is_not_yet_due_not_failed() {
+        let r = crate::config::rollout::RolloutFile::default()
+            .resolve()
+            .unwrap();
+        let now = 10_000_000;
+        let mut s = Snapshot {
+            workers: vec![("w1".into(), now - 2_000)],
+            leader: Some("h1".into()),
+            entries: vec![EntrySnap {
+                name: "maintain".into(),
+                task: "maintain".into(),
+                beat: EntryState {
+                    last_fire_ms: Some(now - 30_000),
+                    ..Default::default()
+                },
+                last_run: Some("running on w1".into()),
+                ..Default::default()
+            }],
+            first_seen: BTreeMap::new(),
+        };
+        let g = &evaluate(&s, &r, now)[2];
+        assert!(!g.ok && g.not_yet_due, "{g:?}");
+        assert_eq!(g.result(), "not yet due");
+        assert!(
+            g.detail.contains("its first run is running on w1")
+                && !g.detail.contains("has not succeeded"),
+            "{g:?}"
+        );
+        // Gone without a success: failed.
+        s.entries[0].last_run = None;
+        let g = &evaluate(&s, &r, now)[2];
+        assert!(!g.ok && !g.not_yet_due, "{g:?}");
+        // Never fired, first fire ahead: not yet due; first fire overdue: failed.
+        s.entries[0].beat.last_fire_ms = None;
+        s.entries[0].beat.next_fire_ms = Some(now + 300_000);
+        let g = &evaluate(&s, &r, now)[2];
+        assert!(
+            g.not_yet_due && g.detail.starts_with("first fire in"),
+            "{g:?}"
+        );
+        s.entries[0].beat.next_fire_ms = Some(now - 1);
+        let g = &evaluate(&s, &r, now)[2];
+        assert!(!g.not_yet_due && g.detail == "never fired", "{g:?}");
+        // A success before, a failure after: failed, whatever is queued now.
+        s.entries[0].beat.last_fire_ms = Some(now - 30_000);
+        s.entries[0].last_failed = Some(now - 10_000);
+        s.entries[0].last_run = Some("waiting in its queue".into());
+        assert!(!evaluate(&s, &r, now)[2].not_yet_due);
     }
 }

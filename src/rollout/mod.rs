@@ -20,6 +20,7 @@
 pub mod apply;
 pub mod audit;
 pub mod config_py;
+pub mod cronfmt;
 pub mod crontab;
 pub mod fsutil;
 pub mod gates;

@@ -59,6 +59,10 @@ pub struct Step {
     /// Why the step cannot run as things are (it fails when run; the wizard can skip it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
+    /// The title of an earlier step this one follows from (the platform restart follows
+    /// the flag change): when that one is skipped or not done, this one is not done.
+    #[serde(skip)]
+    pub after: Option<String>,
 }
 
 fn step(title: String, action: Action, needed: bool, change: String, verify: String) -> Step {
@@ -70,6 +74,7 @@ fn step(title: String, action: Action, needed: bool, change: String, verify: Str
         change,
         verify,
         blocked: None,
+        after: None,
     }
 }
 
@@ -188,19 +193,23 @@ fn flag_steps(o: &Observed, r: &Rollout, value: bool) -> Vec<Step> {
             why,
         ),
     };
-    let restart = (set.needed && set.blocked.is_none())
-        || notes::has_marker(&r.state_dir, notes::RESTART_PENDING);
+    let changes = set.needed && set.blocked.is_none();
+    let restart = changes || notes::has_marker(&r.state_dir, notes::RESTART_PENDING);
+    let after = set.needed.then(|| set.title.clone());
     vec![
         set,
-        step(
-            format!("restart {}", r.platform_unit),
-            Action::RestartPlatform {
-                unit: r.platform_unit.clone(),
-            },
-            restart,
-            format!("$ {} restart {}", r.systemctl, r.platform_unit),
-            format!("{} is-active {}", r.systemctl, r.platform_unit),
-        ),
+        Step {
+            after,
+            ..step(
+                format!("restart {}", r.platform_unit),
+                Action::RestartPlatform {
+                    unit: r.platform_unit.clone(),
+                },
+                restart,
+                format!("$ {} restart {}", r.systemctl, r.platform_unit),
+                format!("{} is-active {}", r.systemctl, r.platform_unit),
+            )
+        },
     ]
 }
 
@@ -213,12 +222,9 @@ fn cron_step(o: &Observed, r: &Rollout, target: CronTarget) -> Step {
         String::new(),
         format!("the entry in {label} is {}", target.word()),
     );
-    match crontab::set(
-        &o.cron_text,
-        &r.cron_match,
-        target,
-        super::state::line_format(r),
-    ) {
+    match super::state::line_format(r, &o.cron_text)
+        .and_then(|f| crontab::set(&o.cron_text, &r.cron_match, target, f))
+    {
         Ok(new) => {
             s.needed = new != o.cron_text;
             s.change = diff(&label, &o.cron_text, &new);
@@ -255,9 +261,12 @@ pub fn rollback(o: &Observed, r: &Rollout) -> Result<Vec<Step>> {
     // A step that cannot be done is kept (and fails when reached): stopping the queue
     // must not wait for a hand-edited cron line or flag.
     out.extend(flag_steps(o, r, false));
-    out.push(cron_step(o, r, CronTarget::Every10));
+    let cron = cron_step(o, r, CronTarget::Every10);
+    let after = cron.needed.then(|| cron.title.clone());
+    out.push(cron);
     out.push(Step {
         read_only: true,
+        after,
         ..step(
             "verify the cron entry".into(),
             Action::VerifyCron,

@@ -49,12 +49,13 @@ pub fn crontab_of(r: &Rollout) -> Crontab<'_> {
     }
 }
 
-/// How the cron line is laid out (a cron.d file has a user field) and what guards it.
-pub fn line_format(r: &Rollout) -> crontab::LineFormat<'_> {
-    crontab::LineFormat {
+/// How the cron line in `text` is laid out (a user field or not, see
+/// [`super::cronfmt::user_field`]) and what guards it. Err (one line) when ambiguous.
+pub fn line_format<'a>(r: &'a Rollout, text: &str) -> Result<crontab::LineFormat<'a>, String> {
+    Ok(crontab::LineFormat {
         guard: &r.guard_command,
-        user_field: matches!(r.crontab, crate::config::rollout::CrontabTarget::File(_)),
-    }
+        user_field: super::cronfmt::user_field(&r.crontab, r.crontab_format, text, &r.cron_match)?,
+    })
 }
 
 pub fn systemctl_of(r: &Rollout) -> Systemctl<'_> {

@@ -201,6 +201,7 @@ mod schema {
     pub struct Gate {
         pub name: String,
         pub ok: bool,
+        pub not_yet_due: bool,
         pub detail: String,
     }
 
@@ -259,4 +260,58 @@ fn rollout_status_and_plan_json_schema() {
     let rec = s.recorded.expect("stage noted");
     assert_eq!(rec.stage, 1);
     assert!(!rec.at.is_empty() && !rec.by.is_empty());
+}
+
+#[test]
+fn rollout_gates_tell_not_yet_due_from_failed() {
+    let rig = Rig::new(Cron::File);
+    rig.ok(&["migrate-from-cron", "next", "--yes"]);
+    rig.healthy();
+    // maintain fired 30 s ago for the first time; its task still waits in its queue.
+    let fired = (now_ms() - 30_000).to_string();
+    let id = rig.ok(&["enqueue", "maintain"]).trim().to_string();
+    let entry = "ciq:{beat}:entry:maintain";
+    rig.redis.cli(&["HSET", entry, "last_fire_ms", &fired]);
+    rig.redis.cli(&["HSET", entry, "last_task_id", &id]);
+    rig.redis
+        .cli(&["HDEL", "ciq:{maintenance}:stats", "last_done:maintain"]);
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    let all = text(&out);
+    assert_eq!(code(&out), 6, "{all}");
+    assert!(
+        all.contains("1 gate check(s) not yet due; nothing changed"),
+        "{all}"
+    );
+    assert!(all.contains("not yet due"), "{all}");
+    assert!(
+        all.contains("its first run is waiting in its queue"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("has not succeeded") && !all.contains("FAIL"),
+        "{all}"
+    );
+    let g = rig.status()["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "periodic maintain")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (g["ok"].clone(), g["not_yet_due"].clone()),
+        (false.into(), true.into())
+    );
+    // Its task gone without a success: failed, not waiting.
+    rig.redis
+        .cli(&["HSET", entry, "last_task_id", "no-such-task"]);
+    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
+    let all = text(&out);
+    assert_eq!(code(&out), 6, "{all}");
+    assert!(
+        all.contains("1 gate check(s) failed; nothing changed"),
+        "{all}"
+    );
+    assert!(all.contains("did not run"), "{all}");
+    rig.assert_stage(1);
 }

@@ -3,6 +3,7 @@
 //! `systemctl` that keeps unit state in files and records every call.
 
 mod checks;
+mod crontab_format;
 mod flows;
 mod wizard;
 
@@ -28,11 +29,17 @@ pub const FLAG_TRUE: &str = "USE_CELERY_TASKS = True  # switched by ciq";
 
 pub const CRON_D: &str = "SHELL=/bin/sh\n\
 # m h dom mon dow user command (mod_ci/cron.py runs every 10 minutes)\n\
-*/10 * * * * www-data cd /var/www/sample-platform && python mod_ci/cron.py >> /var/log/ci-cron.log 2>&1\n\
+*/10 * * * * root cd /var/www/sample-platform && python mod_ci/cron.py >> /var/log/ci-cron.log 2>&1\n\
 0 4 * * * root /usr/local/bin/backup\n";
-pub const CRON_D_LINE: &str = "*/10 * * * * www-data cd /var/www";
-/// What the tests' configs put in front of the cron command in stages 1–2.
-pub const GUARD: &str = "/usr/local/bin/ciq --config /etc/ciq/ciq.toml cron-guard --";
+pub const CRON_D_LINE: &str = "*/10 * * * * root cd /var/www";
+/// What the tests' configs put in front of the cron command in stages 1–2 (this ciq
+/// binary: ciq checks that the program of a line it writes exists).
+pub fn guard() -> String {
+    format!(
+        "{} --config /etc/ciq/ciq.toml cron-guard --",
+        crate::harness::ciq_bin().display()
+    )
+}
 
 pub const USER_CRON: &str = "MAILTO=ops@example.org\n\
 */10 * * * * cd /var/www/sample-platform && python mod_ci/cron.py\n\
@@ -149,6 +156,11 @@ impl Rig {
     }
 
     pub fn write_config(&self, extra: &str) {
+        self.write_config_guard(&guard(), extra)
+    }
+
+    /// The rig's config with another `guard_command`.
+    pub fn write_config_guard(&self, guard: &str, extra: &str) {
         let p = |s: &str| self.p(s).display().to_string();
         let crontab = match self.cron {
             Cron::File => p("cron.d/sample-platform"),
@@ -157,7 +169,7 @@ impl Rig {
         self.ciq.config(&format!(
             "[rollout]\nplatform_config = \"{}\"\ncrontab = \"{crontab}\"\ncrontab_program = \"{}\"\n\
              systemctl = \"{}\"\nunit_dir = \"{}\"\nbackup_dir = \"{}\"\naudit_log = \"{}\"\n\
-             state_dir = \"{}\"\ncron_log = \"{}\"\nguard_command = \"{GUARD}\"\n{extra}",
+             state_dir = \"{}\"\ncron_log = \"{}\"\nguard_command = \"{guard}\"\n{extra}",
             p("platform/config.py"),
             p("bin/crontab"),
             p("bin/systemctl"),
@@ -202,7 +214,7 @@ impl Rig {
             .nth(fields - 1)
             .map(|(i, _)| i + 1)
             .unwrap();
-        let guarded = format!("{}{GUARD} '{}'", &full[..cmd_at], &full[cmd_at..]);
+        let guarded = format!("{}{} '{}'", &full[..cmd_at], guard(), &full[cmd_at..]);
         match stage {
             0 => orig.to_string(),
             1 | 2 => orig.replace(full, &guarded),

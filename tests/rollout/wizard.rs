@@ -182,3 +182,113 @@ fn rollout_migrate_asks_once_on_a_terminal() {
     assert_eq!(c, 0, "{out}");
     rig.assert_stage(1);
 }
+
+/// Skips step `k` of the rollback from stage 3 (confirming the others) and returns the
+/// exit code and what the terminal showed.
+fn rollback_skipping(rig: &Rig, k: usize, follows: Option<usize>) -> (i32, String) {
+    let mut script = vec![];
+    for j in 1..=5 {
+        if Some(j) == follows {
+            continue; // not asked: it follows the skipped step
+        }
+        let step = format!("Step {j}/6");
+        script.push((step, String::new()));
+        if j == k {
+            script.push(("Apply this step?".into(), DOWN.into()));
+            script.push(("skip".into(), "\r".into()));
+            script.push(("Reason for skipping".into(), "on call says so\r".into()));
+        } else {
+            script.push(("Apply this step?".into(), "\r".into()));
+        }
+    }
+    script.push(("skipped step".into(), String::new()));
+    let script: Vec<(&str, &str)> = script
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    wizard(rig, &script)
+}
+
+#[test]
+fn rollout_wizard_says_skipped_not_done_and_compares_with_stage_0_skipping_each_step() {
+    let flag_title = |rig: &Rig| {
+        format!(
+            "set USE_CELERY_TASKS = False in {}",
+            rig.p("platform/config.py").display()
+        )
+    };
+    for k in 1..=5usize {
+        let rig = Rig::new(Cron::File);
+        rig.to_stage_3();
+        let restarts = || {
+            std::fs::read_to_string(rig.p("sim/history-platform"))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let before = restarts();
+        let follows = (k == 3).then_some(4);
+        let (c, out) = rollback_skipping(&rig, k, follows);
+        assert_eq!(c, 7, "skipping step {k} is a partial rollback: {out}");
+        assert!(
+            !out.contains("expects running and enabled"),
+            "warnings compare with stage 0: {out}"
+        );
+        let (skipped, warning, not_done) = match k {
+            1 => (
+                "[1/6] stop ciq-beat: skipped".to_string(),
+                Some("warning: service ciq-beat: found ciq-beat running and enabled; stage 0 expects stopped and disabled"),
+                None,
+            ),
+            2 => (
+                "[2/6] stop ciq-worker: skipped".into(),
+                Some("warning: service ciq-worker: found ciq-worker running and enabled; stage 0 expects stopped and disabled"),
+                None,
+            ),
+            3 => (
+                format!("[3/6] {}: skipped", flag_title(&rig)),
+                Some("warning: flag USE_CELERY_TASKS: found True; stage 0 expects False"),
+                Some(format!(
+                    "[4/6] restart platform: not done (it follows \"{}\", which was skipped)",
+                    flag_title(&rig)
+                )),
+            ),
+            4 => ("[4/6] restart platform: skipped".into(), None, None),
+            _ => (
+                "[5/6] cron mod_ci/cron.py -> */10: skipped".into(),
+                Some("warning: cron entry mod_ci/cron.py: found commented out by ciq; stage 0 expects every 10 minutes (*/10)"),
+                Some("[6/6] verify the cron entry: not done (it follows \"cron mod_ci/cron.py -> */10\", which was skipped)".into()),
+            ),
+        };
+        assert!(out.contains(&skipped), "step {k}: {skipped:?} in {out}");
+        let warnings = out
+            .lines()
+            .filter(|l| l.contains("; stage 0 expects"))
+            .count();
+        match warning {
+            Some(w) => {
+                assert!(out.contains(w), "step {k}: {w:?} in {out}");
+                assert_eq!(warnings, 1, "step {k}: {out}");
+            }
+            None => assert_eq!(warnings, 0, "step {k}: {out}"),
+        }
+        match &not_done {
+            Some(n) => {
+                assert!(out.contains(n.as_str()), "step {k}: {n:?} in {out}");
+                assert!(out.contains("not done because of them:"), "{out}");
+            }
+            None => assert!(!out.contains("not done"), "step {k}: {out}"),
+        }
+        if k == 3 {
+            assert!(!out.contains("restart platform: ok"), "{out}");
+            assert_eq!(restarts(), before, "the platform was not restarted");
+        }
+        if k == 4 {
+            assert_eq!(restarts(), before);
+            assert!(
+                out.contains("rollback done except 1 skipped step(s): restart platform"),
+                "a skipped restart is not a complete rollback: {out}"
+            );
+        }
+    }
+}

@@ -82,13 +82,25 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
     let command = "migrate-from-cron";
     if !failing.is_empty() {
         if !opts.force {
-            return Err(CliError::new(
-                Kind::Refused,
-                format!("{} gate check(s) failed; nothing changed", failing.len()),
-            )
-            .with_hint(
-                "fix them and retry, or add --force to go ahead anyway (recorded in the audit log)",
-            ));
+            let waiting = gates.iter().filter(|g| g.not_yet_due).count();
+            let failed = failing.len() - waiting;
+            let (what, hint) = match (failed, waiting) {
+                (0, w) => (
+                    format!("{w} gate check(s) not yet due"),
+                    "wait until they are due and retry, or add --force to go ahead anyway (recorded in the audit log)",
+                ),
+                (f, 0) => (
+                    format!("{f} gate check(s) failed"),
+                    "fix them and retry, or add --force to go ahead anyway (recorded in the audit log)",
+                ),
+                (f, w) => (
+                    format!("{f} gate check(s) failed and {w} not yet due"),
+                    "fix the failed ones and retry, or add --force to go ahead anyway (recorded in the audit log)",
+                ),
+            };
+            return Err(
+                CliError::new(Kind::Refused, format!("{what}; nothing changed")).with_hint(hint),
+            );
         }
         rollout_ui::log_event(
             &r,
@@ -98,7 +110,7 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
             failing.join("; "),
         )?;
         eprintln!(
-            "warning: going ahead despite {} failing gate check(s) (--force)",
+            "warning: going ahead despite {} gate check(s) not passed (--force)",
             failing.len()
         );
     }

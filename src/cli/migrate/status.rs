@@ -129,13 +129,7 @@ pub fn print_gates(gates: &[Gate]) {
         &["check", "result", "detail"],
         gates
             .iter()
-            .map(|g| {
-                vec![
-                    g.name.clone(),
-                    if g.ok { "ok" } else { "FAIL" }.into(),
-                    g.detail.clone(),
-                ]
-            })
+            .map(|g| vec![g.name.clone(), g.result().into(), g.detail.clone()])
             .collect(),
     );
 }

@@ -55,6 +55,8 @@ pub struct App {
     pub snap: Option<model::Snapshot>,
     pub rates: model::RateState,
     pub selected: usize,
+    /// Arrow presses made before the first snapshot (no queues to move over yet).
+    pub pending_moves: i64,
     pub confirm: Option<Action>,
     pub message: Option<String>,
     pub read_only: bool,
@@ -62,6 +64,18 @@ pub struct App {
 }
 
 impl App {
+    /// After a refresh with `n` queues: keeps the selection on one of them and applies
+    /// the arrow presses that came before there was anything to select.
+    pub fn settle(&mut self, n: usize) {
+        if n == 0 {
+            self.selected = 0;
+            return;
+        }
+        let moved = self.selected.min(n - 1) as i64 + self.pending_moves;
+        self.pending_moves = 0;
+        self.selected = moved.rem_euclid(n as i64) as usize;
+    }
+
     fn selected_queue(&self) -> Option<&crate::broker::admin::Depth> {
         self.snap.as_ref()?.status.queues.get(self.selected)
     }
@@ -90,6 +104,8 @@ impl App {
             KeyCode::Up | KeyCode::Char('k') if n > 0 => {
                 self.selected = (self.selected + n - 1) % n
             }
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.pending_moves += 1,
+            KeyCode::Up | KeyCode::Char('k') => self.pending_moves -= 1,
             KeyCode::Char('p') | KeyCode::Char('r') if self.read_only => {
                 self.message = Some("refused: read-only (started with --read-only)".into())
             }
@@ -177,6 +193,7 @@ async fn event_loop(
         snap: None,
         rates: Default::default(),
         selected: 0,
+        pending_moves: 0,
         confirm: None,
         message: None,
         read_only,
@@ -187,29 +204,66 @@ async fn event_loop(
     while !app.quit {
         if Instant::now() >= next {
             let snap = model::collect(ctx, broker, &mut app.rates, stuck).await;
-            let n = snap.status.queues.len();
-            app.selected = app.selected.min(n.saturating_sub(1));
+            app.settle(snap.status.queues.len());
             app.snap = Some(snap);
             next = Instant::now() + interval;
         }
         term.draw(|f| view::draw(f, &app)).map_err(io)?;
         let wait = next.saturating_duration_since(Instant::now());
-        if event::poll(wait).map_err(io)? {
+        // Every key of a burst (two arrows in one read) is handled before the next frame
+        // and the next refresh: none waits behind a slow read of Redis.
+        let mut ready = event::poll(wait).map_err(io)?;
+        while ready && !app.quit {
             if let Event::Key(k) = event::read().map_err(io)? {
-                if k.kind != KeyEventKind::Press {
-                    continue;
-                }
-                if let Some(action) =
-                    app.on_key(k.code, k.modifiers.contains(KeyModifiers::CONTROL))
-                {
-                    app.message = Some(match apply(broker, &action).await {
-                        Ok(m) => m,
-                        Err(e) => format!("failed: {e}"),
-                    });
-                    next = Instant::now();
+                if k.kind == KeyEventKind::Press {
+                    if let Some(action) =
+                        app.on_key(k.code, k.modifiers.contains(KeyModifiers::CONTROL))
+                    {
+                        app.message = Some(match apply(broker, &action).await {
+                            Ok(m) => m,
+                            Err(e) => format!("failed: {e}"),
+                        });
+                        next = Instant::now();
+                    }
                 }
             }
+            ready = event::poll(Duration::ZERO).map_err(io)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App {
+            snap: None,
+            rates: Default::default(),
+            selected: 0,
+            pending_moves: 0,
+            confirm: None,
+            message: None,
+            read_only: false,
+            quit: false,
+        }
+    }
+
+    #[test]
+    fn arrows_pressed_before_the_first_refresh_still_move_the_selection() {
+        let mut a = app();
+        a.on_key(KeyCode::Down, false);
+        a.on_key(KeyCode::Down, false);
+        a.settle(3);
+        assert_eq!(a.selected, 2);
+        a.on_key(KeyCode::Up, false);
+        assert_eq!(a.selected, 2, "no snapshot in this test: the press waits");
+        a.settle(3);
+        assert_eq!(a.selected, 1);
+        // Fewer queues after a refresh: still on one of them.
+        a.selected = 4;
+        a.settle(2);
+        assert_eq!(a.selected, 1);
+    }
 }

@@ -35,7 +35,8 @@ pub struct DeadRow {
     pub task: String,
     pub queue: String,
     pub died_ms: u64,
-    pub reason: String,
+    /// The task's last error (what went wrong), else why it died.
+    pub error: String,
 }
 
 /// A periodic entry's next tick.
@@ -51,10 +52,18 @@ pub struct Snapshot {
     pub rates: BTreeMap<String, Rates>,
     /// worker id -> tasks it runs now.
     pub running: HashMap<String, Vec<Running>>,
+    /// The newest dead tasks over all queues, newest first (up to [`DEAD_ROWS`]).
     pub dead: Vec<DeadRow>,
+    /// Dead tasks in all queues (more than `dead` holds when there are many).
+    pub dead_total: u64,
     pub ticks: Vec<Tick>,
     pub at_ms: u64,
+    /// How often workers send a heartbeat (s): an older one is late.
+    pub heartbeat_s: f64,
 }
+
+/// Dead tasks read per refresh: more than a tall terminal shows.
+pub const DEAD_ROWS: usize = 40;
 
 /// Counters from the previous refresh, to turn totals into rates.
 #[derive(Default)]
@@ -102,9 +111,12 @@ pub async fn collect(
         rates: BTreeMap::new(),
         running: HashMap::new(),
         dead: vec![],
+        dead_total: 0,
         ticks: vec![],
         at_ms: now_ms(),
+        heartbeat_s: ctx.config.worker.heartbeat.as_millis() as f64 / 1000.0,
     };
+    snap.dead_total = snap.status.queues.iter().map(|d| d.dead).sum();
     if !snap.status.broker.reachable {
         return snap;
     }
@@ -130,14 +142,15 @@ pub async fn collect(
                     id: t.id,
                 });
         }
-        for t in broker.newest(q, State::Dead, 5).await.unwrap_or_default() {
+        let newest = broker.newest(q, State::Dead, DEAD_ROWS as isize).await;
+        for t in newest.unwrap_or_default() {
             let e = t.envelope.as_ref();
             snap.dead.push(DeadRow {
                 task: e
                     .map(|e| e.task.clone())
                     .unwrap_or_else(|| "(undecodable)".into()),
-                reason: e
-                    .and_then(|e| e.reason.clone())
+                error: e
+                    .and_then(|e| e.last_error.clone().or_else(|| e.reason.clone()))
                     .unwrap_or_else(|| "undecodable message".into()),
                 queue: t.queue,
                 died_ms: t.score_ms,
@@ -146,7 +159,7 @@ pub async fn collect(
         }
     }
     snap.dead.sort_by_key(|d| std::cmp::Reverse(d.died_ms));
-    snap.dead.truncate(5);
+    snap.dead.truncate(DEAD_ROWS);
     if let Ok(entries) = crate::beat::entries(&ctx.config, ctx.config.beat.lease.0) {
         for e in entries {
             let next = broker

@@ -66,19 +66,15 @@ pub fn draw(f: &mut Frame, app: &App) {
             .collect()
     };
     let workers_h = (s.workers.len().max(1) + 1) as u16;
-    let dead_h = if snap.dead.is_empty() {
-        1
-    } else {
-        snap.dead.len() as u16 + 1
-    };
-    let [head, probs, queues, workers, beat, dead, _, foot] = Layout::vertical([
+    // The dead list takes the rest of the screen: as many rows as fit, no blank lines
+    // under a cut list.
+    let [head, probs, queues, workers, beat, dead, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(problems.len() as u16),
         Constraint::Length(s.queues.len().max(1) as u16 + 1),
         Constraint::Length(workers_h.min(8)),
         Constraint::Length(1),
-        Constraint::Length(dead_h),
-        Constraint::Min(0),
+        Constraint::Min(1),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -116,8 +112,16 @@ fn header(f: &mut Frame, r: Rect, app: &App, snap: &Snapshot) {
     f.render_widget(Paragraph::new(Line::from(spans)), r);
 }
 
+/// The width of the longest of `names` (at least `min`): no queue name is cut.
+fn widest<'a>(names: impl Iterator<Item = &'a str>, min: usize) -> u16 {
+    names.map(|n| n.chars().count()).max().unwrap_or(0).max(min) as u16
+}
+
 fn queue_table(f: &mut Frame, r: Rect, app: &App, snap: &Snapshot) {
-    let spark_w = (r.width as usize).saturating_sub(76).clamp(4, HISTORY);
+    let name_w = widest(snap.status.queues.iter().map(|d| d.queue.as_str()), 5) + 1;
+    let spark_w = (r.width as usize)
+        .saturating_sub(61 + name_w as usize)
+        .clamp(4, HISTORY);
     let rows = snap.status.queues.iter().enumerate().map(|(i, d)| {
         let rt = snap.rates.get(&d.queue).copied().unwrap_or_default();
         let hist: Vec<u64> = app
@@ -150,7 +154,7 @@ fn queue_table(f: &mut Frame, r: Rect, app: &App, snap: &Snapshot) {
     let t = Table::new(
         rows,
         [
-            Constraint::Length(15),
+            Constraint::Length(name_w),
             Constraint::Length(6),
             Constraint::Length(4),
             Constraint::Length(5),
@@ -185,25 +189,29 @@ fn worker_table(f: &mut Frame, r: Rect, snap: &Snapshot) {
                     .collect()
             })
             .unwrap_or_default();
-        let style = if w.alive {
+        // A heartbeat two beats late: the worker is stopped (SIGSTOP), hung or gone; what
+        // it last said (busy N) may no longer be true, so the claims in Redis are shown.
+        let late = w.last_heartbeat_s > 2.0 * snap.heartbeat_s + 1.0;
+        let style = if w.alive && !late {
             Style::default()
         } else {
             Style::default().fg(Color::Red)
         };
+        let heard = output::age(w.last_heartbeat_s);
+        let doing = match (w.alive, late, now.is_empty()) {
+            (false, ..) => "NO HEARTBEAT: stopped or gone".into(),
+            (true, true, true) => "heartbeat late: paused or hung?".into(),
+            (true, true, false) => format!("heartbeat late: {}", now.join(", ")),
+            (true, false, true) => "idle".into(),
+            (true, false, false) => now.join(", "),
+        };
         Row::new(vec![
             w.id.clone(),
             w.pid.to_string(),
-            format!(
-                "{}{}",
-                output::age(w.last_heartbeat_s),
-                if w.alive { "" } else { "!" }
-            ),
-            format!("{}/{}", w.busy, w.concurrency),
-            if now.is_empty() {
-                "idle".into()
-            } else {
-                now.join(", ")
-            },
+            format!("{heard}{}", if w.alive && !late { "" } else { "!" }),
+            // Tasks it holds in Redis now (its heartbeat's count can be stale).
+            format!("{}/{}", now.len(), w.concurrency),
+            doing,
         ])
         .style(style)
     });
@@ -253,28 +261,40 @@ fn dead_table(f: &mut Frame, r: Rect, snap: &Snapshot) {
         f.render_widget(Paragraph::new("dead: none"), r);
         return;
     }
-    let rows = snap.dead.iter().map(|d| {
+    // The title line and the column header take two rows; the rest shows tasks.
+    let fit = (r.height as usize).saturating_sub(2).min(snap.dead.len());
+    let [title, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(r);
+    let shown = if fit as u64 == snap.dead_total {
+        String::new()
+    } else {
+        format!(", {fit} shown")
+    };
+    f.render_widget(
+        Paragraph::new(format!("dead: {} (newest first{shown})", snap.dead_total)),
+        title,
+    );
+    let rows = snap.dead.iter().take(fit).map(|d| {
         Row::new(vec![
             output::ts(d.died_ms)[11..19].to_string(),
             d.queue.clone(),
             d.task.clone(),
             d.id.clone(),
-            d.reason.clone(),
+            d.error.clone(),
         ])
     });
     let t = Table::new(
         rows,
         [
             Constraint::Length(8),
-            Constraint::Length(12),
-            Constraint::Length(12),
+            Constraint::Length(widest(snap.dead.iter().map(|d| d.queue.as_str()), 5)),
+            Constraint::Length(widest(snap.dead.iter().map(|d| d.task.as_str()), 4).min(24)),
             Constraint::Length(26),
             Constraint::Min(10),
         ],
     )
     .column_spacing(1)
-    .header(Row::new(vec!["died", "queue", "task", "id", "reason"]).style(bold()));
-    f.render_widget(t, r);
+    .header(Row::new(vec!["died", "queue", "task", "id", "error"]).style(bold()));
+    f.render_widget(t, table);
 }
 
 fn footer(f: &mut Frame, r: Rect, app: &App) {
