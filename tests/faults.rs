@@ -279,7 +279,9 @@ fn redis_restart(via: Via) {
         .finished_count(&ciq, &redis)
         > 200));
     redis.restart();
-    let ok = wait_until(Duration::from_secs(90), || {
+    // 3,000 exec runs at concurrency 4, each with its fencing supervisor: time enough on
+    // a loaded 2-core machine.
+    let ok = wait_until(Duration::from_secs(180), || {
         via.finished_count(&ciq, &redis) >= n && states(&ciq)[..4] == [0, 0, 0, 0]
     });
     let finished = counts(&via.finished(&ciq, &redis));

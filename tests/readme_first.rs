@@ -89,7 +89,10 @@ fn ciq_keys_on_6379() -> Option<String> {
 fn readme_first_command_runs_up_beside_a_redis_on_6379_and_stops_on_ctrl_c() {
     let text = readme();
     let first = readme_line(&text, "./install.sh && ciq up");
-    let insert = readme_line(&text, "sqlite3 ciq-platform.db \"INSERT");
+    let insert = readme_line(
+        &text,
+        "sqlite3 -cmd \".timeout 5000\" ciq-platform.db \"INSERT",
+    );
     let path_line = readme_path_line(&text);
     assert!(
         text.contains("--prefix ~/.local"),
@@ -149,6 +152,13 @@ fn readme_first_command_runs_up_beside_a_redis_on_6379_and_stops_on_ctrl_c() {
         "up says which Redis it runs:\n{up}"
     );
 
+    // As a person would: the row goes in once up says it runs (its database exists).
+    assert!(
+        wait_until(Duration::from_secs(30), || read_log()
+            .contains("worker started")),
+        "up starts its worker:\n{}",
+        read_log()
+    );
     let o = Command::new("bash")
         .arg("-c")
         .arg(&insert)

@@ -45,13 +45,13 @@ pub async fn run(
     // Under a worker, the run goes through the fencing supervisor (see `fence`), which
     // writes the args to the program's stdin itself; its own stdin carries the deadlines.
     let supervisor = req.fence.as_ref().and(super::fence::supervisor());
-    let mut cmd = match supervisor {
-        Some(sup) => {
+    let mut cmd = match (supervisor, &req.fence) {
+        (Some(sup), Some(fence)) => {
             let mut c = Command::new(sup);
-            c.arg(super::fence::SUPERVISE_ARG).arg("--").args(&argv);
+            c.args(super::fence::args(&fence.borrow())).args(&argv);
             c
         }
-        None => {
+        _ => {
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]);
             c

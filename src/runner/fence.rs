@@ -98,14 +98,31 @@ enum Event {
 /// How long the group gets between SIGTERM and SIGKILL when the worker is gone.
 const GONE_GRACE: Duration = Duration::from_secs(2);
 
-/// `ciq __fence -- ARGV…`: runs ARGV in this process group and enforces the worker's
-/// deadlines (read from stdin). Returns the exit code for a normal exit; a program killed
-/// by a signal makes this process die by the same signal.
+/// The supervisor's arguments before the program's: the deadlines as at its start, so
+/// a worker stopped before it sends its first line still has the run stopped in time.
+pub(crate) fn args(s: &FenceState) -> Vec<String> {
+    let l = line(s);
+    let mut it = l.split_whitespace().map(String::from);
+    let (stop, kill) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+    vec![SUPERVISE_ARG.into(), stop, kill, "--".into()]
+}
+
+/// `ciq __fence STOP_MS KILL_MS -- ARGV…`: runs ARGV in this process group and enforces
+/// the worker's deadlines (those given, then each line read from stdin). Returns the exit
+/// code for a normal exit; a program killed by a signal makes this process die by the
+/// same signal.
 pub fn supervise(argv: &[OsString]) -> i32 {
-    let argv: Vec<&OsString> = match argv.first() {
-        Some(a) if a == "--" => argv[1..].iter().collect(),
-        _ => argv.iter().collect(),
+    let ms = |a: Option<&OsString>| {
+        a.and_then(|a| a.to_str())
+            .and_then(|a| a.parse::<u64>().ok())
+            .map(Duration::from_millis)
     };
+    let (first_stop, first_kill) = (ms(argv.first()), ms(argv.get(1)));
+    let Some(sep) = argv.iter().position(|a| a == "--") else {
+        eprintln!("ciq __fence: usage: ciq __fence STOP_MS KILL_MS -- PROGRAM [ARGS…]");
+        return 2;
+    };
+    let argv: Vec<&OsString> = argv[sep + 1..].iter().collect();
     let Some(prog) = argv.first() else {
         eprintln!("ciq __fence: no program given");
         return 2;
@@ -160,8 +177,9 @@ pub fn supervise(argv: &[OsString]) -> i32 {
             let _ = tx.send(Event::Exited(st));
         }
     });
-    let mut stop_at: Option<Instant> = None;
-    let mut kill_at: Option<Instant> = None;
+    let started = Instant::now();
+    let mut stop_at: Option<Instant> = first_stop.map(|d| started + d);
+    let mut kill_at: Option<Instant> = first_kill.map(|d| started + d);
     let mut termed = false;
     loop {
         let now = Instant::now();

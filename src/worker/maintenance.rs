@@ -163,13 +163,15 @@ fn jittered(d: Duration) -> Duration {
 }
 
 /// Promotion and sweeping, done for each queue by whichever worker holds its upkeep
-/// lease; the others try to take it just as the holder's lease would run out, so a
-/// holder that stopped renewing is replaced within one lease (a stopping one hands it
+/// lease; the others try to take the lease about once per lease period, so a holder
+/// that stopped renewing is replaced within about 2.5 periods (a stopping one hands it
 /// back at once).
 async fn upkeep(shared: Arc<Shared>) {
-    // Never longer than a task lease: a cut-off holder's queue is swept again by another
-    // worker within lease + sweep interval of the cut (docs/guarantees.md).
-    let lease = shared.opts.upkeep_lease.min(shared.opts.lease);
+    // At most 2/5 of a task lease: the others try about once per period (1 to 1.5 of
+    // it), so a cut-off holder is replaced within 2.5 periods, no later than its tasks'
+    // leases expire, and the new holder sweeps at once: a cut-off worker's tasks run
+    // elsewhere within lease + sweep interval (docs/guarantees.md). One SET NX a try.
+    let lease = shared.opts.upkeep_lease.min(shared.opts.lease * 2 / 5);
     let start = Instant::now();
     let mut st: Vec<Upkeep> = shared
         .queues
@@ -201,19 +203,14 @@ async fn upkeep(shared: Arc<Shared>) {
             }
             if !s.held && now >= s.try_at {
                 match shared.broker.upkeep_take(q, &shared.opts.id, lease).await {
-                    Ok(Ok(())) => {
+                    Ok(true) => {
                         tracing::debug!(queue = %q.name, "took the queue's upkeep lease");
                         s.held = true;
                         s.renew_at = now + lease / 3;
                         s.promote_at = now;
                         s.sweep_at = now;
                     }
-                    // Try again as the holder's lease runs out: a holder cut off from
-                    // Redis is replaced within one upkeep lease of its last renewal.
-                    Ok(Err(left)) => {
-                        let spread = rand::thread_rng().gen_range(1..=50);
-                        s.try_at = now + left + Duration::from_millis(spread);
-                    }
+                    Ok(false) => s.try_at = now + jittered(lease),
                     Err(e) => {
                         tracing::debug!(error = %e, "upkeep lease attempt failed");
                         report_access(&shared, &e);

@@ -95,6 +95,22 @@ pub(crate) fn start_task(
         if let Some(old) = earlier {
             let _ = old.await;
         }
+        // A worker stopped between the claim and here (SIGSTOP) may be past the run's
+        // stop time: the task may run elsewhere already. Then it never starts here.
+        if Instant::now() >= fence_rx.borrow().stop_at {
+            if let Some(r) = s.running.lock().unwrap().get_mut(&run) {
+                r.fenced = Some(
+                    "not started: its worker stalled between the claim and the start, past the stop time"
+                        .into(),
+                );
+            }
+            let why = Outcome::Retry {
+                error: String::new(),
+                after: None,
+            };
+            complete(&s, run, env, why, permit, 0.0);
+            return;
+        }
         let started = Instant::now();
         let outcome = execute(&s, handler, env.clone(), fence_rx).await;
         let secs = started.elapsed().as_secs_f64();
