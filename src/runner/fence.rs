@@ -95,6 +95,9 @@ enum Event {
     Exited(std::process::ExitStatus),
 }
 
+/// How often the supervisor looks at its deadlines and messages.
+const POLL: Duration = Duration::from_millis(20);
+
 /// How long the group gets between SIGTERM and SIGKILL when the worker is gone.
 const GONE_GRACE: Duration = Duration::from_secs(2);
 
@@ -195,16 +198,18 @@ pub fn supervise(argv: &[OsString]) -> i32 {
             (_, _, Some(k)) => Some(k),
             _ => None,
         };
-        let ev = match next {
-            Some(t) => match rx.recv_timeout(t.saturating_duration_since(now)) {
-                Ok(e) => e,
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return 1,
-            },
-            None => match rx.recv() {
-                Ok(e) => e,
-                Err(_) => return 1,
-            },
+        // Polled with short relative sleeps rather than a timed wait on an absolute
+        // deadline: a timed wait trusts the clock it was computed from, and a process
+        // with a faked or stepped clock (libfaketime in the tests, a VM resuming) would
+        // sleep through its deadline.
+        let ev = match rx.try_recv() {
+            Ok(e) => e,
+            Err(mpsc::TryRecvError::Empty) => {
+                let nap = next.map_or(POLL, |t| t.saturating_duration_since(now).min(POLL));
+                std::thread::sleep(nap.max(Duration::from_millis(1)));
+                continue;
+            }
+            Err(mpsc::TryRecvError::Disconnected) => return 1,
         };
         match ev {
             Event::Deadlines(s, k) => {

@@ -216,10 +216,24 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
         }
     }
     recovery.sort_unstable();
-    let overlaps = std::fs::read_to_string(ciq.dir().join("overlaps"))
-        .unwrap_or_default()
-        .lines()
-        .count();
+    let overlap_lines = std::fs::read_to_string(ciq.dir().join("overlaps")).unwrap_or_default();
+    let overlaps = overlap_lines.lines().count();
+    // What led to each overlap: the task's runs and the faults around them.
+    for l in overlap_lines.lines() {
+        let id = l.split_whitespace().next().unwrap_or("");
+        let rs: Vec<_> = runs.iter().filter(|r| r.0 == id).collect();
+        let from = rs.first().map_or(0, |r| r.2.saturating_sub(5000));
+        let near: Vec<_> = faults.iter().filter(|f| f.0 >= from).take(4).collect();
+        eprintln!("overlap {l}: runs {rs:?}; faults {near:?}");
+        let hist = ciq.run(&["inspect", "task", id]);
+        eprintln!("{}", String::from_utf8_lossy(&hist.stdout));
+        for w in &workers {
+            let log = ciq.log(&w.name);
+            for line in log.lines().filter(|x| x.contains(id)) {
+                eprintln!("{}: {line}", w.name);
+            }
+        }
+    }
     Soak {
         tasks: ids.len(),
         runs: runs.len(),
