@@ -12,6 +12,7 @@
 //! - `beat`: the periodic scheduler (leader lease + per-tick idempotency).
 //! - `rollout`: the staged migration from cron and the rollback.
 //! - `output`: tables / JSON / progress for the CLI.
+//! - `web`: `ciq web`, the dashboard and JSON API (over `broker` and `output`).
 //! - `cli`: one file per subcommand; `cli::main` is what the binary calls.
 
 pub mod beat;
@@ -25,4 +26,5 @@ pub mod rollout;
 pub mod runner;
 pub mod secrets;
 pub mod submit;
+pub mod web;
 pub mod worker;
