@@ -27,3 +27,4 @@ mod scale;
 mod secrets;
 mod tls;
 mod top;
+mod web;
