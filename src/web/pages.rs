@@ -220,6 +220,13 @@ pub async fn task(State(app): State<AppState>, Path(id): Path<String>) -> Respon
         }
         b.push_str(&action_button(&app, "cancel", &params));
     }
+    if matches!(state.as_str(), "dead" | "failed") {
+        b.push_str(&action_button(
+            &app,
+            "requeue",
+            &[("action", "requeue"), ("queue", queue.as_str()), ("id", id.as_str())],
+        ));
+    }
     b.push_str("</div><h2>Arguments</h2>");
     let _ = write!(
         b,
