@@ -96,5 +96,8 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
     let t = state(&ciq, &id);
     assert_eq!(t["state"], "canceled", "{t}");
     assert_eq!(last_event(&t), "canceled");
+    let evs: Vec<&str> = t["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(evs, ["enqueued", "claimed", "canceled"], "the canceled run's claim is recorded");
+    assert!(t["events"][1]["worker"].as_str().unwrap().contains("w-cancel"));
     assert_eq!(redis.cli(&["HGET", "ciq:{default}:stats", "done"]).trim(), "");
 }

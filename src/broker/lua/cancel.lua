@@ -22,17 +22,17 @@ local function decl_ok(env)
   end
   return true, (ok and type(t) == 'table') and t or nil
 end
-local from, task, worker = nil, nil, nil
+local from, task, worker, claimed = nil, nil, nil, nil
 local cur = redis.call('HGET', KEYS[6], id)
 if cur then
   if ARGV[3] ~= '1' then return {2, 'active'} end
-  local w, token, _, env = string.match(cur, '^([^|]*)|(%d+)|(%d+)|(.*)$')
+  local w, token, claimed_ms, env = string.match(cur, '^([^|]*)|(%d+)|(%d+)|(.*)$')
   local ok, t = decl_ok(env)
   if not ok then return {4, t} end
   redis.call('ZREM', KEYS[5], id)
   redis.call('HDEL', KEYS[6], id)
   if token then redis.call('ZADD', KEYS[7], now, token) end
-  from, task, worker = 'active', t, w
+  from, task, worker, claimed = 'active', t, w, tonumber(claimed_ms)
 else
   for _, s in ipairs({{KEYS[2], 'scheduled'}, {KEYS[3], 'retry'}}) do
     if not from and redis.call('ZSCORE', s[1], id) then
@@ -54,6 +54,10 @@ if ARGV[6] ~= '' and redis.call('GET', KEYS[11]) == id then redis.call('DEL', KE
 local line = redis.call('HGET', KEYS[8], id)
 if not line then
   line = cjson.encode({at = (task and tonumber(task.enqueued_at)) or now, ev = 'enqueued', task = task and task.task or nil})
+end
+-- The canceled run's claim: its finish, which would have recorded it, will be refused.
+if claimed then
+  line = line .. '\n' .. cjson.encode({at = claimed, ev = 'claimed', worker = worker, attempt = task and tonumber(task.attempt) or nil})
 end
 local ev = {at = now, ev = 'canceled', from = from, reason = 'canceled by ' .. ARGV[5]}
 if worker then ev.worker = worker end
