@@ -106,7 +106,7 @@ pub async fn perform(
     Extension(by): Extension<AuthBy>,
     Form(a): Form<Action>,
 ) -> Response {
-    if let Err(r) = allowed(&app, by, a.csrf.as_deref()) {
+    if let Some(r) = refused(&app, by, a.csrf.as_deref()) {
         return r;
     }
     match run(&app, &a, "page").await {
@@ -136,7 +136,7 @@ pub async fn perform_api(
     Json(a): Json<Action>,
 ) -> Response {
     let csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if let Err(r) = allowed(&app, by, csrf) {
+    if let Some(r) = refused(&app, by, csrf) {
         return r;
     }
     match run(&app, &a, "api").await {
@@ -145,18 +145,19 @@ pub async fn perform_api(
     }
 }
 
-fn allowed(app: &AppState, by: AuthBy, csrf: Option<&str>) -> Result<(), Response> {
+/// None when allowed, else the 403 to answer.
+fn refused(app: &AppState, by: AuthBy, csrf: Option<&str>) -> Option<Response> {
     if !app.opts.allow_actions {
-        return Err(forbidden(
+        return Some(forbidden(
             "ciq web is read-only (start it with --allow-actions)",
         ));
     }
     if by == AuthBy::Cookie && !csrf.is_some_and(|c| super::auth::same(c, &app.csrf)) {
-        return Err(forbidden(
+        return Some(forbidden(
             "missing or wrong CSRF token: confirm the action from its page",
         ));
     }
-    Ok(())
+    None
 }
 
 /// Checks, does and audits one action.

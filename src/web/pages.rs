@@ -64,7 +64,7 @@ pub async fn overview(State(app): State<AppState>) -> Response {
             cell("dead", "dead"),
             esc(&oldest),
             if paused { "<span class=\"warning\">PAUSED</span>" } else { "no" },
-            rates.get(&q).map(super::rates::spark).unwrap_or_default(),
+            rates.get(&q).map(|r| super::rates::spark(r)).unwrap_or_default(),
             pause
         );
     }
@@ -224,7 +224,11 @@ pub async fn task(State(app): State<AppState>, Path(id): Path<String>) -> Respon
         b.push_str(&action_button(
             &app,
             "requeue",
-            &[("action", "requeue"), ("queue", queue.as_str()), ("id", id.as_str())],
+            &[
+                ("action", "requeue"),
+                ("queue", queue.as_str()),
+                ("id", id.as_str()),
+            ],
         ));
     }
     b.push_str("</div><h2>Arguments</h2>");

@@ -37,7 +37,7 @@ pub async fn read(app: &AppState) -> HashMap<String, Vec<(u64, f64, f64)>> {
 }
 
 /// Bars for the hour (done green, failed red) and the last minute's figures.
-pub fn spark(r: &Vec<(u64, f64, f64)>) -> String {
+pub fn spark(r: &[(u64, f64, f64)]) -> String {
     let Some(&(_, d, f)) = r.last() else {
         return "<span class=\"mut\">sampling…</span>".into();
     };

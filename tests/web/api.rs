@@ -27,13 +27,25 @@ fn api_queues_and_status_carry_the_same_values_as_the_cli_json() {
             .collect()
     };
     assert_eq!(strip(&api), strip(&cli));
-    let default = api.as_array().unwrap().iter().find(|d| d["queue"] == "default").unwrap();
-    assert_eq!((default["pending"].as_u64(), default["scheduled"].as_u64()), (Some(1), Some(1)));
+    let default = api
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["queue"] == "default")
+        .unwrap();
+    assert_eq!(
+        (default["pending"].as_u64(), default["scheduled"].as_u64()),
+        (Some(1), Some(1))
+    );
     let st = web.get_json("/api/status");
     let cli_st: Value = serde_json::from_str(&ciq.ok(&["--json", "status"])).unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&st), keys(&cli_st));
-    assert!(st["problems"].as_array().unwrap().iter().any(|p| p["message"].as_str().unwrap().contains("no worker")));
+    assert!(st["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["message"].as_str().unwrap().contains("no worker")));
 }
 
 #[test]
@@ -45,20 +57,41 @@ fn api_task_shows_the_history_the_dead_reason_and_redacts_secret_arguments() {
     let env = r#"{"v":1,"id":"01SECRETTASK0000000000000A","task":"noop","queue":"default","args":{"api_token":"s3cr3t-value-xyz","n":1},"attempt":1,"max_retries":0,"enqueued_at":1700000000000}"#;
     redis.cli(&["LPUSH", "ciq:{default}:pending", env]);
     let hist = format!(r#"{{"at":1700000000000,"ev":"enqueued","task":"noop","envelope":{env}}}"#);
-    redis.cli(&["HSET", "ciq:{default}:history", "01SECRETTASK0000000000000A", &hist]);
+    redis.cli(&[
+        "HSET",
+        "ciq:{default}:history",
+        "01SECRETTASK0000000000000A",
+        &hist,
+    ]);
     let web = start(&ciq, &[]);
     let t = web.get_json(&format!("/api/tasks/{dead}"));
     assert_eq!(t["state"], "failed");
     assert!(t["reason"].as_str().is_some_and(|r| !r.is_empty()), "{t}");
-    assert!(t["last_error"].as_str().unwrap().contains("noop asked to fail"), "{t}");
-    let evs: Vec<&str> = t["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(
+        t["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("noop asked to fail"),
+        "{t}"
+    );
+    let evs: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(evs.first(), Some(&"enqueued"));
-    assert!(evs.contains(&"claimed") && evs.last() == Some(&"failed"), "{evs:?}");
+    assert!(
+        evs.contains(&"claimed") && evs.last() == Some(&"failed"),
+        "{evs:?}"
+    );
     assert_eq!(t["args"]["build"], "linux-7");
     // Dead list: the reason is there too.
     let dl = web.get_json("/api/tasks?queue=default&state=dead");
     assert_eq!(dl["tasks"][0]["id"], dead.as_str());
-    assert!(dl["tasks"][0]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(dl["tasks"][0]["error"]
+        .as_str()
+        .is_some_and(|e| !e.is_empty()));
     // The secret never leaves: not in the task, the list, a search or the page.
     for path in [
         "/api/tasks/01SECRETTASK0000000000000A".to_string(),
@@ -71,7 +104,13 @@ fn api_task_shows_the_history_the_dead_reason_and_redacts_secret_arguments() {
     }
     let t = web.get_json("/api/tasks/01SECRETTASK0000000000000A");
     assert_eq!(t["args"]["api_token"], "***");
-    assert_eq!(web.get_json("/api/tasks?queue=default&state=pending&q=s3cr3t")["tasks"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        web.get_json("/api/tasks?queue=default&state=pending&q=s3cr3t")["tasks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let page = web.page("/tasks/01SECRETTASK0000000000000A");
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("s3cr3t-value-xyz"));
@@ -79,7 +118,12 @@ fn api_task_shows_the_history_the_dead_reason_and_redacts_secret_arguments() {
 }
 
 fn ids(v: &Value) -> Vec<String> {
-    v["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+    v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -95,11 +139,19 @@ fn api_tasks_pages_through_a_queue_with_a_cursor_sorted_by_time() {
     let mut cursor = String::new();
     let mut pages = 0;
     loop {
-        let p = web.get_json(&format!("/api/tasks?queue=default&state=pending&limit=3&cursor={cursor}"));
+        let p = web.get_json(&format!(
+            "/api/tasks?queue=default&state=pending&limit=3&cursor={cursor}"
+        ));
         assert_eq!(p["total"], 7);
         assert_eq!(p["order"], "oldest");
         seen.extend(ids(&p));
-        times.extend(p["tasks"].as_array().unwrap().iter().map(|t| t["at_ms"].as_u64().unwrap()));
+        times.extend(
+            p["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["at_ms"].as_u64().unwrap()),
+        );
         pages += 1;
         match p["next_cursor"].as_str() {
             Some(c) => cursor = c.to_string(),
@@ -126,15 +178,33 @@ fn api_tasks_pages_through_a_queue_with_a_cursor_sorted_by_time() {
 fn api_tasks_searches_by_id_unique_key_task_name_and_argument() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let a = enqueue(&ciq, &["noop", "--unique", "start_test:4211", "--arg", "test_id=4211"]);
+    let a = enqueue(
+        &ciq,
+        &[
+            "noop",
+            "--unique",
+            "start_test:4211",
+            "--arg",
+            "test_id=4211",
+        ],
+    );
     let b = enqueue(&ciq, &["noop", "--arg", "branch=feature-xyz"]);
     for _ in 0..5 {
         enqueue(&ciq, &["noop"]);
     }
     let web = start(&ciq, &[]);
-    assert_eq!(ids(&web.get_json(&format!("/api/tasks?q={a}"))), vec![a.clone()]);
-    assert_eq!(ids(&web.get_json("/api/tasks?q=start_test:4211")), vec![a.clone()]);
-    assert_eq!(ids(&web.get_json("/api/tasks?queue=default&q=feature-xyz")), vec![b.clone()]);
+    assert_eq!(
+        ids(&web.get_json(&format!("/api/tasks?q={a}"))),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(&web.get_json("/api/tasks?q=start_test:4211")),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(&web.get_json("/api/tasks?queue=default&q=feature-xyz")),
+        vec![b.clone()]
+    );
     let by_name = web.get_json("/api/tasks?queue=default&q=noop&limit=100");
     assert_eq!(by_name["tasks"].as_array().unwrap().len(), 7);
     assert_eq!(by_name["scanned"], 7);
@@ -149,7 +219,9 @@ fn api_workers_lists_a_live_worker_and_api_beat_lists_the_schedule() {
     let _w = ciq.spawn_worker("w-api", &["--queues", "default"]);
     let web = start(&ciq, &[]);
     assert!(wait_until(std::time::Duration::from_secs(10), || {
-        web.get_json("/api/workers").as_array().is_some_and(|w| w.iter().any(|w| w["alive"] == true))
+        web.get_json("/api/workers")
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w["alive"] == true))
     }));
     let w = web.get_json("/api/workers");
     assert!(w[0]["id"].as_str().unwrap().contains("w-api"), "{w}");
@@ -165,9 +237,21 @@ fn actions_are_refused_with_403_unless_allowed() {
     let ciq = Ciq::new(&redis);
     let web = start(&ciq, &[]);
     let auth = format!("Bearer {TOKEN}");
-    let r = web.req("POST", "/api/actions", &[("Authorization", &auth), ("Content-Type", "application/json")], r#"{"action":"pause","queue":"default"}"#);
+    let r = web.req(
+        "POST",
+        "/api/actions",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"action":"pause","queue":"default"}"#,
+    );
     assert_eq!(r.status, 403);
-    assert_eq!(web.page("/actions/confirm?action=pause&queue=default").status, 403);
+    assert_eq!(
+        web.page("/actions/confirm?action=pause&queue=default")
+            .status,
+        403
+    );
     assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
     assert!(!web.page("/").body.contains("/actions/confirm"));
 }
@@ -179,26 +263,83 @@ fn a_page_action_needs_the_csrf_token_of_its_confirm_step_and_is_audited() {
     enqueue(&ciq, &["noop"]);
     let web = start(&ciq, &["--allow-actions", "--audit-log", "audit.jsonl"]);
     let cookie = format!("ciq_token={TOKEN}");
-    let form = [("Cookie", cookie.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
+    let form = [
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
     // No token, a wrong token: 403, nothing changes.
-    assert_eq!(web.req("POST", "/actions", &form, "action=pause&queue=default").status, 403);
-    assert_eq!(web.req("POST", "/actions", &form, "action=pause&queue=default&csrf=nope").status, 403);
+    assert_eq!(
+        web.req("POST", "/actions", &form, "action=pause&queue=default")
+            .status,
+        403
+    );
+    assert_eq!(
+        web.req(
+            "POST",
+            "/actions",
+            &form,
+            "action=pause&queue=default&csrf=nope"
+        )
+        .status,
+        403
+    );
     assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
     // The confirm page carries the token.
     let confirm = web.page("/actions/confirm?action=pause&queue=default");
     assert_eq!(confirm.status, 200);
-    let csrf = confirm.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let r = web.req("POST", "/actions", &form, &format!("action=pause&queue=default&csrf={csrf}"));
+    let csrf = confirm
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = web.req(
+        "POST",
+        "/actions",
+        &form,
+        &format!("action=pause&queue=default&csrf={csrf}"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 1);
     // A cookie session on the JSON API needs the header too.
-    let j = [("Cookie", cookie.as_str()), ("Content-Type", "application/json")];
-    assert_eq!(web.req("POST", "/api/actions", &j, r#"{"action":"resume","queue":"default"}"#).status, 403);
-    let jh = [("Cookie", cookie.as_str()), ("Content-Type", "application/json"), ("X-CSRF-Token", csrf.as_str())];
-    assert_eq!(web.req("POST", "/api/actions", &jh, r#"{"action":"resume","queue":"default"}"#).status, 200);
+    let j = [
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    assert_eq!(
+        web.req(
+            "POST",
+            "/api/actions",
+            &j,
+            r#"{"action":"resume","queue":"default"}"#
+        )
+        .status,
+        403
+    );
+    let jh = [
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/json"),
+        ("X-CSRF-Token", csrf.as_str()),
+    ];
+    assert_eq!(
+        web.req(
+            "POST",
+            "/api/actions",
+            &jh,
+            r#"{"action":"resume","queue":"default"}"#
+        )
+        .status,
+        200
+    );
     assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
     let log = std::fs::read_to_string(ciq.dir().join("audit.jsonl")).unwrap();
-    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert_eq!(lines[0]["action"]["action"], "pause");
     assert_eq!(lines[0]["via"], "page");
@@ -218,9 +359,14 @@ fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
     enqueue(&ciq, &["noop", "--queue", "bulk"]);
     let web = start(&ciq, &["--allow-actions", "--audit-log", "audit.jsonl"]);
     let auth = format!("Bearer {TOKEN}");
-    let h = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let h = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
     let post = |body: &str| web.req("POST", "/api/actions", &h, body);
-    let r = post(&format!(r#"{{"action":"cancel","queue":"default","id":"{later}"}}"#));
+    let r = post(&format!(
+        r#"{{"action":"cancel","queue":"default","id":"{later}"}}"#
+    ));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(redis.int(&["ZCARD", "ciq:{default}:scheduled"]), 0);
     let r = post(r#"{"action":"requeue","queue":"default"}"#);
@@ -231,7 +377,13 @@ fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(redis.int(&["LLEN", "ciq:{bulk}:pending"]), 0);
     assert_eq!(post(r#"{"action":"purge","queue":"bulk"}"#).status, 400);
-    assert_eq!(post(&format!(r#"{{"action":"cancel","queue":"default","id":"{dead}x"}}"#)).status, 404);
+    assert_eq!(
+        post(&format!(
+            r#"{{"action":"cancel","queue":"default","id":"{dead}x"}}"#
+        ))
+        .status,
+        404
+    );
     let log = std::fs::read_to_string(ciq.dir().join("audit.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 5, "{log}");
 }

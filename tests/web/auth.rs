@@ -23,20 +23,44 @@ fn web_answers_401_to_every_page_and_api_without_a_valid_token() {
         "/api/beat",
     ];
     for p in paths {
-        assert_eq!(web.req("GET", p, &[], "").status, 401, "{p} without a token");
         assert_eq!(
-            web.req("GET", p, &[("Authorization", "Bearer wrong-token-0123456789")], "").status,
+            web.req("GET", p, &[], "").status,
+            401,
+            "{p} without a token"
+        );
+        assert_eq!(
+            web.req(
+                "GET",
+                p,
+                &[("Authorization", "Bearer wrong-token-0123456789")],
+                ""
+            )
+            .status,
             401,
             "{p} with a wrong bearer"
         );
         assert_eq!(
-            web.req("GET", p, &[("Cookie", "ciq_token=wrong-token-0123456789")], "").status,
+            web.req(
+                "GET",
+                p,
+                &[("Cookie", "ciq_token=wrong-token-0123456789")],
+                ""
+            )
+            .status,
             401,
             "{p} with a wrong cookie"
         );
     }
-    assert_eq!(web.req("GET", "/?token=wrong-token-0123456789", &[], "").status, 401);
-    assert_eq!(web.req("POST", "/actions", &[], "action=pause&queue=default").status, 401);
+    assert_eq!(
+        web.req("GET", "/?token=wrong-token-0123456789", &[], "")
+            .status,
+        401
+    );
+    assert_eq!(
+        web.req("POST", "/actions", &[], "action=pause&queue=default")
+            .status,
+        401
+    );
     assert_eq!(web.req("POST", "/api/actions", &[], "{}").status, 401);
     // With the token the same paths answer.
     assert_eq!(web.get("/api/queues").status, 200);
@@ -48,15 +72,28 @@ fn first_visit_with_the_token_sets_a_strict_httponly_cookie_and_redirects_to_the
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let web = start(&ciq, &[]);
-    let r = web.req("GET", &format!("/queues/default?token={TOKEN}&state=dead"), &[], "");
+    let r = web.req(
+        "GET",
+        &format!("/queues/default?token={TOKEN}&state=dead"),
+        &[],
+        "",
+    );
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/queues/default?state=dead"));
     let cookie = r.header("set-cookie").expect("a cookie");
-    assert!(cookie.starts_with(&format!("ciq_token={TOKEN}")), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("ciq_token={TOKEN}")),
+        "{cookie}"
+    );
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     let cookie = cookie.split(';').next().unwrap();
-    let page = web.req("GET", "/queues/default?state=dead", &[("Cookie", cookie)], "");
+    let page = web.req(
+        "GET",
+        "/queues/default?state=dead",
+        &[("Cookie", cookie)],
+        "",
+    );
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Queue default"), "{}", page.body);
 }
@@ -75,7 +112,12 @@ fn web_prints_one_url_with_a_random_token_that_logs_in() {
         .to_string();
     assert!(token.len() >= 32, "{token}");
     assert_ne!(token, TOKEN);
-    let ok = web.req("GET", "/api/queues", &[("Authorization", &format!("Bearer {token}"))], "");
+    let ok = web.req(
+        "GET",
+        "/api/queues",
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    );
     assert_eq!(ok.status, 200);
     // The test token is not the random one.
     assert_eq!(web.get("/api/queues").status, 401);
@@ -89,7 +131,10 @@ fn web_refuses_a_non_loopback_address_without_a_token_file() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("refusing to listen on 0.0.0.0:0 without --token-file"), "{err}");
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without --token-file"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty());
     // A bad token file is refused the same way.
     std::fs::write(ciq.dir().join("short"), "abc").unwrap();

@@ -10,7 +10,11 @@ use std::time::Duration;
 
 fn chromium() -> &'static str {
     for c in ["chromium", "chromium-browser"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return c;
         }
     }
@@ -37,13 +41,20 @@ fn run_chromium(args: &[&str], url: &str) -> String {
     .args(args)
     .arg(url);
     let o = c.output().expect("chromium runs");
-    assert!(o.status.success(), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 fn dom(web: &Web, path: &str) -> String {
     let sep = if path.contains('?') { '&' } else { '?' };
-    run_chromium(&["--dump-dom"], &web.url(&format!("{path}{sep}token={TOKEN}")))
+    run_chromium(
+        &["--dump-dom"],
+        &web.url(&format!("{path}{sep}token={TOKEN}")),
+    )
 }
 
 fn screenshot(web: &Web, path: &str, name: &str, size: &str) {
@@ -53,7 +64,11 @@ fn screenshot(web: &Web, path: &str, name: &str, size: &str) {
     let file = std::path::Path::new(&dir).join(name);
     let sep = if path.contains('?') { '&' } else { '?' };
     run_chromium(
-        &[&format!("--screenshot={}", file.display()), &format!("--window-size={size}"), "--hide-scrollbars"],
+        &[
+            &format!("--screenshot={}", file.display()),
+            &format!("--window-size={size}"),
+            "--hide-scrollbars",
+        ],
         &web.url(&format!("{path}{sep}token={TOKEN}")),
     );
     assert!(file.exists(), "no screenshot at {}", file.display());
@@ -65,26 +80,60 @@ fn chromium_renders_the_queues_a_dead_tasks_reason_and_a_tasks_history() {
     let ciq = Ciq::new(&redis);
     ciq.config("[schedule.maintain]\ntask = \"noop\"\nqueue = \"maintenance\"\nevery = \"5m\"\n");
     let dead = dead_task(&ciq, &redis);
-    let _b = ciq.cmd(&["beat"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().map(Proc).unwrap();
+    let _b = ciq
+        .cmd(&["beat"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Proc)
+        .unwrap();
     let _w = ciq.spawn_worker("w-browser", &["--queues", "default,maintenance"]);
-    enqueue(&ciq, &["noop", "--queue", "test_execution", "--unique", "start_test:4211", "--arg", "test_id=4211"]);
-    enqueue(&ciq, &["noop", "--queue", "test_execution", "--countdown", "10m"]);
+    enqueue(
+        &ciq,
+        &[
+            "noop",
+            "--queue",
+            "test_execution",
+            "--unique",
+            "start_test:4211",
+            "--arg",
+            "test_id=4211",
+        ],
+    );
+    enqueue(
+        &ciq,
+        &["noop", "--queue", "test_execution", "--countdown", "10m"],
+    );
     let web = start(&ciq, &["--allow-actions", "--audit-log", "audit.jsonl"]);
-    assert!(wait_until(Duration::from_secs(10), || web.get_json("/api/beat")["leader"].is_object()));
+    assert!(wait_until(Duration::from_secs(10), || web
+        .get_json("/api/beat")["leader"]
+        .is_object()));
 
     let overview = dom(&web, "/");
     assert!(overview.contains("<h1>Overview</h1>"), "{overview}");
     for q in ["default", "maintenance", "test_execution"] {
-        assert!(overview.contains(&format!("data-queue=\"{q}\"")), "queue {q} missing: {overview}");
+        assert!(
+            overview.contains(&format!("data-queue=\"{q}\"")),
+            "queue {q} missing: {overview}"
+        );
     }
-    assert!(overview.contains("dead task(s) in default"), "the dead task is a problem: {overview}");
+    assert!(
+        overview.contains("dead task(s) in default"),
+        "the dead task is a problem: {overview}"
+    );
 
     let task = dom(&web, &format!("/tasks/{dead}"));
     assert!(task.contains("id=\"reason\""), "{task}");
     assert!(task.contains("noop asked to fail"), "{task}");
-    let history = task.split("id=\"history\"").nth(1).expect("a history timeline");
+    let history = task
+        .split("id=\"history\"")
+        .nth(1)
+        .expect("a history timeline");
     for ev in ["enqueued", "claimed", "failed"] {
-        assert!(history.contains(&format!("<span class=\"ev\">{ev}</span>")), "{ev} missing: {history}");
+        assert!(
+            history.contains(&format!("<span class=\"ev\">{ev}</span>")),
+            "{ev} missing: {history}"
+        );
     }
 
     let queue = dom(&web, "/queues/test_execution?q=start_test:4211");
@@ -92,10 +141,18 @@ fn chromium_renders_the_queues_a_dead_tasks_reason_and_a_tasks_history() {
     let workers = dom(&web, "/workers");
     assert!(workers.contains("w-browser"), "{workers}");
     let beat = dom(&web, "/beat");
-    assert!(beat.contains("maintain") && beat.contains("id=\"leader\""), "{beat}");
+    assert!(
+        beat.contains("maintain") && beat.contains("id=\"leader\""),
+        "{beat}"
+    );
 
     screenshot(&web, "/", "web-overview.png", "1280,900");
-    screenshot(&web, "/queues/default?state=dead", "web-queue.png", "1280,700");
+    screenshot(
+        &web,
+        "/queues/default?state=dead",
+        "web-queue.png",
+        "1280,700",
+    );
     screenshot(&web, &format!("/tasks/{dead}"), "web-task.png", "1280,900");
     screenshot(&web, "/workers", "web-workers.png", "1280,500");
     screenshot(&web, "/beat", "web-beat.png", "1280,600");

@@ -11,7 +11,10 @@ fn state(ciq: &Ciq, id: &str) -> Value {
 }
 
 fn last_event(t: &Value) -> String {
-    t["events"].as_array().unwrap().last().unwrap()["event"].as_str().unwrap().to_string()
+    t["events"].as_array().unwrap().last().unwrap()["event"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -19,14 +22,23 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let pending = enqueue(&ciq, &["noop", "--unique", "start_test:1"]);
-    let scheduled = enqueue(&ciq, &["noop", "--unique", "start_test:2", "--countdown", "5m"]);
-    let retrying = enqueue(&ciq, &["noop", "--unique", "start_test:3", "--countdown", "5m"]);
+    let scheduled = enqueue(
+        &ciq,
+        &["noop", "--unique", "start_test:2", "--countdown", "5m"],
+    );
+    let retrying = enqueue(
+        &ciq,
+        &["noop", "--unique", "start_test:3", "--countdown", "5m"],
+    );
     // Make the third a retrying task: same data, the retry set instead of scheduled.
     let due = redis.cli(&["ZSCORE", "ciq:{default}:scheduled", &retrying]);
     redis.cli(&["ZREM", "ciq:{default}:scheduled", &retrying]);
     redis.cli(&["ZADD", "ciq:{default}:retry", due.trim(), &retrying]);
     let out = ciq.ok(&["cancel", &pending]);
-    assert_eq!(out.trim(), format!("canceled {pending} (was pending) in default"));
+    assert_eq!(
+        out.trim(),
+        format!("canceled {pending} (was pending) in default")
+    );
     let out = ciq.ok(&["cancel", "--unique", "start_test:2"]);
     assert!(out.contains("(was scheduled)"), "{out}");
     let j: Value = serde_json::from_str(&ciq.ok(&["--json", "cancel", &retrying])).unwrap();
@@ -36,7 +48,10 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
         let t = state(&ciq, id);
         assert_eq!(t["state"], "canceled", "{t}");
         assert_eq!(last_event(&t), "canceled");
-        assert_eq!(redis.int(&["EXISTS", &format!("ciq:{{default}}:unique:start_test:{n}")]), 0);
+        assert_eq!(
+            redis.int(&["EXISTS", &format!("ciq:{{default}}:unique:start_test:{n}")]),
+            0
+        );
     }
     for k in ["LLEN", "ZCARD", "ZCARD", "HLEN"] {
         let key = match k {
@@ -48,8 +63,20 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
     }
     assert_eq!(redis.int(&["ZCARD", "ciq:{default}:retry"]), 0);
     let d: Value = serde_json::from_str(&ciq.ok(&["--json", "depth", "default"])).unwrap();
-    assert_eq!((d[0]["pending"].as_u64(), d[0]["scheduled"].as_u64(), d[0]["retry"].as_u64()), (Some(0), Some(0), Some(0)));
-    assert_eq!(redis.cli(&["HGET", "ciq:{default}:stats", "canceled"]).trim(), "3");
+    assert_eq!(
+        (
+            d[0]["pending"].as_u64(),
+            d[0]["scheduled"].as_u64(),
+            d[0]["retry"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    assert_eq!(
+        redis
+            .cli(&["HGET", "ciq:{default}:stats", "canceled"])
+            .trim(),
+        "3"
+    );
     // The key is free: the same unique key enqueues a new task.
     let again = enqueue(&ciq, &["noop", "--unique", "start_test:1"]);
     assert_ne!(again, pending);
@@ -66,7 +93,13 @@ fn cancel_of_an_unknown_or_dead_task_exits_1_with_one_line() {
     let o = ciq.run(&["cancel", "01NOSUCHTASK000000000000XX"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.lines().next().unwrap().starts_with("error: no record of task 01NOSUCHTASK"), "{err}");
+    assert!(
+        err.lines()
+            .next()
+            .unwrap()
+            .starts_with("error: no record of task 01NOSUCHTASK"),
+        "{err}"
+    );
     let dead = super::http::dead_task(&ciq, &redis);
     let o = ciq.run(&["cancel", &dead]);
     assert_eq!(o.status.code(), Some(1));
@@ -79,25 +112,53 @@ fn cancel_of_an_unknown_or_dead_task_exits_1_with_one_line() {
 fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let id = enqueue(&ciq, &["noop", "--arg", "sleep_ms=2500", "--unique", "start_test:9"]);
+    let id = enqueue(
+        &ciq,
+        &["noop", "--arg", "sleep_ms=2500", "--unique", "start_test:9"],
+    );
     let _w = ciq.spawn_worker("w-cancel", &["--queues", "default"]);
-    assert!(wait_until(Duration::from_secs(10), || redis.int(&["ZCARD", "ciq:{default}:lease"]) == 1));
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["ZCARD", "ciq:{default}:lease"])
+        == 1));
     let o = ciq.run(&["cancel", &id]);
-    assert_eq!(o.status.code(), Some(6), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(redis.int(&["ZCARD", "ciq:{default}:lease"]), 1);
     let out = ciq.ok(&["cancel", &id, "--terminate"]);
     assert!(out.contains("(was active)"), "{out}");
     assert_eq!(redis.int(&["ZCARD", "ciq:{default}:lease"]), 0);
     assert_eq!(redis.int(&["HEXISTS", "ciq:{default}:active", &id]), 0);
     assert_eq!(redis.int(&["ZCARD", "ciq:{default}:superseded"]), 1);
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:unique:start_test:9"]), 0);
+    assert_eq!(
+        redis.int(&["EXISTS", "ciq:{default}:unique:start_test:9"]),
+        0
+    );
     // The run ends after its sleep: its outcome is refused, the task stays canceled.
     std::thread::sleep(Duration::from_millis(3500));
     let t = state(&ciq, &id);
     assert_eq!(t["state"], "canceled", "{t}");
     assert_eq!(last_event(&t), "canceled");
-    let evs: Vec<&str> = t["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(evs, ["enqueued", "claimed", "canceled"], "the canceled run's claim is recorded");
-    assert!(t["events"][1]["worker"].as_str().unwrap().contains("w-cancel"));
-    assert_eq!(redis.cli(&["HGET", "ciq:{default}:stats", "done"]).trim(), "");
+    let evs: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        evs,
+        ["enqueued", "claimed", "canceled"],
+        "the canceled run's claim is recorded"
+    );
+    assert!(t["events"][1]["worker"]
+        .as_str()
+        .unwrap()
+        .contains("w-cancel"));
+    assert_eq!(
+        redis.cli(&["HGET", "ciq:{default}:stats", "done"]).trim(),
+        ""
+    );
 }

@@ -55,7 +55,9 @@ pub fn start(ciq: &Ciq, extra: &[&str]) -> Web {
         .expect("spawn ciq web");
     let out = child.stdout.take().unwrap();
     let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).expect("read url line");
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("read url line");
     let addr = line
         .split("http://")
         .nth(1)
@@ -78,7 +80,11 @@ impl Web {
     pub fn req(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
         let mut s = TcpStream::connect(&self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        let mut r = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
         for (k, v) in headers {
             r.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -99,11 +105,17 @@ impl Web {
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
-        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
         Resp {
             status,
             headers,
-            body: if chunked { dechunk(body) } else { body.to_string() },
+            body: if chunked {
+                dechunk(body)
+            } else {
+                body.to_string()
+            },
         }
     }
 
@@ -149,10 +161,15 @@ pub fn enqueue(ciq: &Ciq, args: &[&str]) -> String {
 
 /// A task dead with a reason: `noop fail=fail` run by a worker until it is dead.
 pub fn dead_task(ciq: &Ciq, redis: &Redis) -> String {
-    let id = enqueue(ciq, &["noop", "--arg", "fail=fail", "--arg", "build=linux-7"]);
+    let id = enqueue(
+        ciq,
+        &["noop", "--arg", "fail=fail", "--arg", "build=linux-7"],
+    );
     let _w = ciq.spawn_worker("w-dead", &["--queues", "default"]);
     assert!(
-        wait_until(Duration::from_secs(20), || redis.int(&["ZCARD", "ciq:{default}:dead"]) == 1),
+        wait_until(Duration::from_secs(20), || redis
+            .int(&["ZCARD", "ciq:{default}:dead"])
+            == 1),
         "the task did not die"
     );
     id
