@@ -101,7 +101,7 @@ fn token(file: Option<&PathBuf>) -> CliResult<String> {
     Ok(t)
 }
 
-/// Checks the arguments (exit 2 on a bad one) into the web's options.
+/// Checks the arguments (exit 2 on a bad one) into the web's options (no metrics yet).
 pub fn options(a: &WebArgs) -> CliResult<Options> {
     let listen: SocketAddr = a.listen.parse().map_err(|_| {
         CliError::usage(format!(
@@ -115,12 +115,19 @@ pub fn options(a: &WebArgs) -> CliResult<Options> {
         token: token(a.token_file.as_ref())?,
         allow_actions: a.allow_actions,
         audit_log: a.audit_log.clone(),
+        metrics: vec![],
     })
 }
 
 pub async fn run(a: WebArgs, ctx: &Ctx) -> CliResult<ExitCode> {
-    let opts = options(&a)?;
+    let mut opts = options(&a)?;
     let broker = ctx.broker().await?;
+    let cfg = &ctx.config;
+    opts.metrics = vec![crate::metrics::cluster(
+        broker.clone(),
+        cfg.queue_names(),
+        cfg.worker.heartbeat.0,
+    )];
     let source = CliSource {
         ctx: Ctx {
             config: ctx.config.clone(),

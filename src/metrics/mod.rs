@@ -1,5 +1,5 @@
-//! Prometheus metrics over HTTP, shared by `ciq work`, `ciq beat` and `ciq up`: one small
-//! server (`serve`) that concatenates the text of its parts at each scrape, and the
+//! Prometheus metrics over HTTP, shared by `ciq work`, `ciq beat`, `ciq up` and `ciq web`:
+//! one axum server (`serve`) that concatenates the text of its parts at each scrape, and the
 //! cluster-wide gauges every process exports (`cluster`: queue depth and age, paused
 //! queues, live workers, whether a beat leads), read from Redis at scrape time.
 //! Alerts and dashboards aggregate with `max`, so several processes exporting the same
@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 type Render = dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync;
@@ -50,28 +49,35 @@ pub async fn bind(addr: SocketAddr) -> broker::Result<TcpListener> {
         .map_err(|e| broker::Error::Invalid(format!("cannot listen for metrics on {addr}: {e}")))
 }
 
+/// The text of every part, in order (what a scrape answers).
+pub async fn render(parts: &[Part]) -> String {
+    let mut body = String::new();
+    for p in parts {
+        body.push_str(&p.render().await);
+    }
+    body
+}
+
+/// An axum handler answering with the parts' text (`ciq web` mounts it at `/metrics`).
+pub async fn respond(parts: Arc<Vec<Part>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render(&parts).await,
+    )
+        .into_response()
+}
+
 /// Serves `GET /metrics` (any path works) with the parts' text, in order, forever.
 pub async fn serve(listener: TcpListener, parts: Vec<Part>) {
     let parts = Arc::new(parts);
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let parts = parts.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await;
-            let mut body = String::new();
-            for p in parts.iter() {
-                body.push_str(&p.render().await);
-            }
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
-    }
+    let app = axum::Router::new().fallback(move || respond(parts.clone()));
+    // An accept error is logged by axum and the loop goes on; serve returns only when
+    // the listener is gone.
+    let _ = axum::serve(listener, app).await;
 }
 
 pub(crate) fn esc(s: &str) -> String {

@@ -8,6 +8,7 @@
 //! - `list`: one bounded window of a queue's tasks (pagination, search).
 //! - `pages` / `html`: server-rendered pages, CSS embedded, no script needed.
 //! - `actions`: confirmed, CSRF-checked, audited writes (only with `--allow-actions`).
+//! - `/metrics`: the Prometheus text of `crate::metrics` (the cluster gauges).
 
 mod actions;
 mod api;
@@ -52,6 +53,8 @@ pub struct Options {
     pub allow_actions: bool,
     /// One JSON line per action.
     pub audit_log: PathBuf,
+    /// What `GET /metrics` answers (Prometheus text; behind the same token).
+    pub metrics: Vec<crate::metrics::Part>,
 }
 
 /// Shared by every handler.
@@ -96,7 +99,12 @@ pub fn router(broker: Broker, source: Box<dyn Source>, opts: Options) -> Router 
 }
 
 fn routes(app: AppState) -> Router {
+    let parts = Arc::new(app.opts.metrics.clone());
     Router::new()
+        .route(
+            "/metrics",
+            get(move || crate::metrics::respond(parts.clone())),
+        )
         .route("/", get(pages::overview))
         .route("/queues/{queue}", get(pages::queue))
         .route("/tasks/{id}", get(pages::task))

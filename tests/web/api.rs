@@ -387,3 +387,24 @@ fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
     let log = std::fs::read_to_string(ciq.dir().join("audit.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 5, "{log}");
 }
+
+#[test]
+fn web_serves_prometheus_metrics_behind_the_token() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    enqueue(&ciq, &["noop"]);
+    let web = start(&ciq, &[]);
+    assert_eq!(web.req("GET", "/metrics", &[], "").status, 401);
+    let r = web.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")));
+    assert!(
+        r.body
+            .contains("ciq_queue_depth{queue=\"default\",state=\"pending\"} 1"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("ciq_workers_alive 0"), "{}", r.body);
+}
