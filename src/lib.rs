@@ -7,7 +7,8 @@
 //!   about tasks.
 //! - `runner`: how a task's work is done outside ciq (`exec` process, `http` POST).
 //! - `platform`: the CI platform's database (sqlx) and its three tasks.
-//! - `metrics`: Prometheus text over HTTP for `work`, `beat` and `up`.
+//! - `metrics`: Prometheus metrics (prometheus-client, OpenMetrics text) served by axum for
+//!   `work`, `beat`, `up` and `web`.
 //! - `worker`: claims, runs, heartbeats, sweeps, shuts down gracefully.
 //! - `beat`: the periodic scheduler (leader lease + per-tick idempotency).
 //! - `rollout`: the staged migration from cron and the rollback.

@@ -1,4 +1,4 @@
-//! Prometheus metrics over HTTP, shared by `ciq work`, `ciq beat`, `ciq up` and `ciq web`:
+//! Prometheus metrics (prometheus-client, OpenMetrics text) over HTTP, shared by `ciq work`, `ciq beat`, `ciq up` and `ciq web`:
 //! one axum server (`serve`) that concatenates the text of its parts at each scrape, and the
 //! cluster-wide gauges every process exports (`cluster`: queue depth and age, paused
 //! queues, live workers, whether a beat leads), read from Redis at scrape time.
@@ -8,10 +8,14 @@
 pub mod beat;
 
 use crate::broker::{self, now_ms, Broker};
-use std::fmt::Write;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -49,14 +53,38 @@ pub async fn bind(addr: SocketAddr) -> broker::Result<TcpListener> {
         .map_err(|e| broker::Error::Invalid(format!("cannot listen for metrics on {addr}: {e}")))
 }
 
-/// The text of every part, in order (what a scrape answers).
+/// The text of every part, in order, then the one `# EOF` (what a scrape answers).
 pub async fn render(parts: &[Part]) -> String {
     let mut body = String::new();
     for p in parts {
         body.push_str(&p.render().await);
     }
+    let _ = prometheus_client::encoding::text::encode_eof(&mut body);
     body
 }
+
+/// One part's text: its registry in OpenMetrics text, without the `# EOF` that
+/// `render` adds once at the end.
+pub fn encode(reg: &Registry) -> String {
+    let mut s = String::new();
+    let _ = prometheus_client::encoding::text::encode_registry(&mut s, reg);
+    s
+}
+
+/// Labels of the per-queue metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub queue: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueState {
+    queue: String,
+    state: String,
+}
+
+/// A float gauge (ages, timestamps).
+pub type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// An axum handler answering with the parts' text (`ciq web` mounts it at `/metrics`).
 pub async fn respond(parts: Arc<Vec<Part>>) -> axum::response::Response {
@@ -64,7 +92,7 @@ pub async fn respond(parts: Arc<Vec<Part>>) -> axum::response::Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         render(&parts).await,
     )
@@ -80,10 +108,6 @@ pub async fn serve(listener: TcpListener, parts: Vec<Part>) {
     let _ = axum::serve(listener, app).await;
 }
 
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
 /// The cluster-wide gauges, from Redis: per queue depth, oldest pending age and paused
 /// state, live workers (heartbeat within 3 heartbeats + 2 s) and whether a beat leads.
 pub fn cluster(broker: Broker, queues: Vec<String>, heartbeat: Duration) -> Part {
@@ -94,10 +118,26 @@ pub fn cluster(broker: Broker, queues: Vec<String>, heartbeat: Duration) -> Part
 }
 
 async fn render_cluster(broker: &Broker, queues: &[String], heartbeat: Duration) -> String {
-    let mut o = String::new();
-    o.push_str("# HELP ciq_queue_depth Tasks per queue and state (from Redis).\n# TYPE ciq_queue_depth gauge\n# HELP ciq_queue_oldest_pending_seconds Age of the oldest pending task.\n# TYPE ciq_queue_oldest_pending_seconds gauge\n");
+    let mut reg = Registry::default();
+    let depth = Family::<QueueState, Gauge>::default();
+    let oldest = Family::<QueueLabel, FloatGauge>::default();
+    let paused = Family::<QueueLabel, Gauge>::default();
+    reg.register(
+        "ciq_queue_depth",
+        "Tasks per queue and state (from Redis)",
+        depth.clone(),
+    );
+    reg.register(
+        "ciq_queue_oldest_pending_seconds",
+        "Age of the oldest pending task",
+        oldest.clone(),
+    );
+    reg.register(
+        "ciq_queue_paused",
+        "1 while the queue is paused",
+        paused.clone(),
+    );
     let now = now_ms();
-    let mut paused = vec![];
     for q in queues {
         if let Ok(d) = broker.depth(q, now).await {
             for (state, n) in [
@@ -107,26 +147,21 @@ async fn render_cluster(broker: &Broker, queues: &[String], heartbeat: Duration)
                 ("retry", d.retry),
                 ("dead", d.dead),
             ] {
-                let _ = writeln!(
-                    o,
-                    "ciq_queue_depth{{queue=\"{}\",state=\"{state}\"}} {n}",
-                    esc(&d.queue)
-                );
+                depth
+                    .get_or_create(&QueueState {
+                        queue: d.queue.clone(),
+                        state: state.into(),
+                    })
+                    .set(n as i64);
             }
-            let _ = writeln!(
-                o,
-                "ciq_queue_oldest_pending_seconds{{queue=\"{}\"}} {}",
-                esc(&d.queue),
-                d.oldest_pending_age_s.unwrap_or(0.0)
-            );
-            paused.push((d.queue.clone(), d.paused));
+            let l = QueueLabel {
+                queue: d.queue.clone(),
+            };
+            oldest
+                .get_or_create(&l)
+                .set(d.oldest_pending_age_s.unwrap_or(0.0));
+            paused.get_or_create(&l).set(d.paused as i64);
         }
-    }
-    o.push_str(
-        "# HELP ciq_queue_paused 1 while the queue is paused.\n# TYPE ciq_queue_paused gauge\n",
-    );
-    for (q, p) in paused {
-        let _ = writeln!(o, "ciq_queue_paused{{queue=\"{}\"}} {}", esc(&q), p as u8);
     }
     // What the "no worker" and "no beat leader" alerts read.
     let stale_ms = heartbeat.as_millis() as u64 * 3 + 2000;
@@ -135,12 +170,18 @@ async fn render_cluster(broker: &Broker, queues: &[String], heartbeat: Duration)
             .iter()
             .filter(|(_, _, at)| now.saturating_sub(*at) <= stale_ms)
             .count();
-        o.push_str("# HELP ciq_workers_alive Workers whose heartbeat is fresh.\n# TYPE ciq_workers_alive gauge\n");
-        let _ = writeln!(o, "ciq_workers_alive {alive}");
+        let g = Gauge::<i64, AtomicI64>::default();
+        g.set(alive as i64);
+        reg.register("ciq_workers_alive", "Workers whose heartbeat is fresh", g);
     }
     if let Ok(leader) = broker.beat_leader_raw().await {
-        o.push_str("# HELP ciq_beat_leader 1 while a beat holds the leader lease.\n# TYPE ciq_beat_leader gauge\n");
-        let _ = writeln!(o, "ciq_beat_leader {}", leader.is_some() as u8);
+        let g = Gauge::<i64, AtomicI64>::default();
+        g.set(leader.is_some() as i64);
+        reg.register(
+            "ciq_beat_leader",
+            "1 while a beat holds the leader lease",
+            g,
+        );
     }
-    o
+    encode(&reg)
 }

@@ -399,7 +399,9 @@ fn web_serves_prometheus_metrics_behind_the_token() {
     assert_eq!(r.status, 200);
     assert!(r
         .header("content-type")
-        .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")));
+        .is_some_and(|c| c.starts_with("application/openmetrics-text")));
+    assert!(r.body.ends_with("# EOF\n"), "{}", r.body);
+    assert_eq!(r.body.matches("# EOF").count(), 1);
     assert!(
         r.body
             .contains("ciq_queue_depth{queue=\"default\",state=\"pending\"} 1"),
