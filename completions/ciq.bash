@@ -1663,7 +1663,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__up)
-            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --config --broker --database --json --quiet --help"
+            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --web --web-token-file --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1718,6 +1718,14 @@ _ciq() {
                     return 0
                     ;;
                 --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -238,6 +238,8 @@ complete -c ciq -n "__fish_ciq_using_subcommand up" -l heartbeat -d 'How often l
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l sweep -d 'How often expired leases are looked for' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l upkeep-lease -d 'How long one worker keeps a queue\'s upkeep (promote + sweep) without renewing; a crashed holder is replaced within about twice this' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l metrics-addr -d 'Serve Prometheus metrics on this address, e.g. 127.0.0.1:9187' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l web -d 'Also serve the web dashboard and JSON API (as `ciq web`, read-only) on ADDR, e.g. 127.0.0.1:8765; the URL with its token is printed at start' -r
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l web-token-file -d 'With --web: read the login token from FILE (needed for a non-loopback ADDR)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r

@@ -27,6 +27,7 @@ mod top;
 mod up;
 mod up_redis;
 mod up_standin;
+mod up_web;
 mod web;
 mod work;
 

@@ -119,29 +119,37 @@ pub fn options(a: &WebArgs) -> CliResult<Options> {
     })
 }
 
-pub async fn run(a: WebArgs, ctx: &Ctx) -> CliResult<ExitCode> {
-    let mut opts = options(&a)?;
-    let broker = ctx.broker().await?;
-    let cfg = &ctx.config;
+/// What the web shows, built by the CLI, and its `/metrics` (the cluster gauges).
+pub(super) fn source(
+    config: &crate::config::Config,
+    broker: &Broker,
+    opts: &mut Options,
+) -> Box<dyn Source> {
     opts.metrics = vec![crate::metrics::cluster(
         broker.clone(),
-        cfg.queue_names(),
-        cfg.worker.heartbeat.0,
+        config.queue_names(),
+        config.worker.heartbeat.0,
     )];
-    let source = CliSource {
+    Box::new(CliSource {
         ctx: Ctx {
-            config: ctx.config.clone(),
+            config: config.clone(),
             json: true,
             quiet: true,
         },
         broker: broker.clone(),
-    };
+    })
+}
+
+pub async fn run(a: WebArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let mut opts = options(&a)?;
+    let broker = ctx.broker().await?;
+    let source = source(&ctx.config, &broker, &mut opts);
     let mode = if opts.allow_actions {
         format!("actions allowed, audited to {}", opts.audit_log.display())
     } else {
         "read-only".into()
     };
-    web::serve(broker, Box::new(source), opts, shutdown(), move |url| {
+    web::serve(broker, source, opts, shutdown(), move |url| {
         crate::output::print_line(&format!("ciq web: open {url}  ({mode}; Ctrl-C stops)"));
     })
     .await

@@ -126,8 +126,14 @@ fn routes(app: AppState) -> Router {
         .with_state(app)
 }
 
-/// Binds first (a taken port is an error before anything is printed), prints the one
-/// URL with the token, then serves until `shutdown` resolves.
+/// Binds the address (a taken port is an error before anything else starts).
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Binds, then `serve_on`.
 pub async fn serve(
     broker: Broker,
     source: Box<dyn Source>,
@@ -135,9 +141,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     announce: impl FnOnce(String),
 ) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let listener = bind(opts.listen).await?;
+    serve_on(listener, broker, source, opts, shutdown, announce).await
+}
+
+/// Prints the one URL with the token (through `announce`), then serves until
+/// `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    broker: Broker,
+    source: Box<dyn Source>,
+    opts: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    announce: impl FnOnce(String),
+) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;

@@ -410,3 +410,73 @@ fn web_serves_prometheus_metrics_behind_the_token() {
     );
     assert!(r.body.contains("ciq_workers_alive 0"), "{}", r.body);
 }
+
+/// `ciq up --web ADDR` serves the dashboard beside its worker and beat, and says where.
+#[test]
+fn up_with_web_serves_the_dashboard_and_prints_its_url() {
+    use std::io::{BufRead, BufReader};
+    let redis = Redis::start_aof();
+    let ciq = Ciq::new(&redis);
+    std::fs::write(ciq.dir().join("web-token"), format!("{TOKEN}\n")).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let data = ciq.dir().join("data").display().to_string();
+    let mut up = ciq
+        .cmd(&[
+            "up",
+            "--data-dir",
+            &data,
+            "--web",
+            &addr,
+            "--web-token-file",
+            "web-token",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map(Proc)
+        .expect("spawn ciq up");
+    // Keep reading stderr (up logs there) so the pipe stays open.
+    let err = up.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            if l.contains("web dashboard at") {
+                let _ = tx.send(l);
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("up names the dashboard's URL");
+    assert!(
+        line.contains(&format!("http://{addr}/?token={TOKEN}")),
+        "{line}"
+    );
+    let web = Web {
+        _proc: up,
+        addr: addr.clone(),
+        line,
+    };
+    assert!(wait_until(std::time::Duration::from_secs(20), || {
+        web.get("/api/workers")
+            .json()
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w["alive"] == true))
+    }));
+    assert_eq!(web.req("GET", "/api/queues", &[], "").status, 401);
+    // Read-only: actions are refused.
+    let auth = format!("Bearer {TOKEN}");
+    let r = web.req(
+        "POST",
+        "/api/actions",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"action":"pause","queue":"default"}"#,
+    );
+    assert_eq!(r.status, 403);
+    // A bad --web address is refused before anything starts.
+    let o = ciq.run(&["up", "--data-dir", &data, "--web", "0.0.0.0:1"]);
+    assert_eq!(o.status.code(), Some(2));
+}
