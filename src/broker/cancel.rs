@@ -82,7 +82,15 @@ impl Broker {
                 .await
                 .map_err(|e| self.err(e))?;
             match code {
-                1 => return Ok(Canceled::From(from)),
+                1 => {
+                    // A client in `enqueue --wait` hears of it (its waiting ends).
+                    let note = serde_json::json!({
+                        "state": "canceled",
+                        "error": format!("canceled by {by} (it was {from})"),
+                    });
+                    let _ = self.notify(id, &note.to_string()).await;
+                    return Ok(Canceled::From(from));
+                }
                 2 => return Ok(Canceled::Running),
                 // Nothing was seen anywhere: not live. Something was seen but moved
                 // (claimed, promoted, its key changed): look again.

@@ -162,3 +162,40 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         ""
     );
 }
+
+#[test]
+fn a_client_waiting_on_a_canceled_task_is_told_and_exits_1() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let mut waiter = ciq
+        .cmd(&[
+            "enqueue",
+            "noop",
+            "--countdown",
+            "10m",
+            "--wait",
+            "--timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map(Proc)
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["ZCARD", "ciq:{default}:scheduled"])
+        == 1));
+    let id = redis
+        .cli(&["ZRANGE", "ciq:{default}:scheduled", "0", "0"])
+        .trim()
+        .to_string();
+    ciq.ok(&["cancel", &id]);
+    let status = wait_exit(&mut waiter, Duration::from_secs(10)).expect("the waiter ends");
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(waiter.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("canceled by ciq cancel (it was scheduled)"),
+        "{err}"
+    );
+}
