@@ -78,6 +78,20 @@ pub async fn overview(State(app): State<AppState>) -> Response {
             .as_array()
             .map_or(0, |w| w.iter().filter(|w| w["alive"] == true).count())
     );
+    if let Some(p) = st["platform"].as_object() {
+        let guard = p
+            .get("cron_guard")
+            .filter(|g| !g.is_null())
+            .map(|g| format!("{} ({})", s(g, "action"), s(g, "detail")))
+            .unwrap_or_else(|| "none yet".into());
+        let _ = write!(
+            b,
+            "<div class=\"card\" id=\"platform\"><h2>Platform</h2><dl class=\"kv\"><dt>mode</dt><dd>{}</dd><dt>shadow evidence</dt><dd>{}</dd><dt>last cron-guard</dt><dd>{}</dd></dl></div>",
+            esc(&s(&st["platform"], "mode")),
+            esc(&s(&st["platform"], "shadow_summary")),
+            esc(&guard)
+        );
+    }
     page(&app, "Overview", "overview", Some(REFRESH_S), &b).into_response()
 }
 
@@ -121,6 +135,18 @@ pub async fn queue(
         p.scanned
             .map(|n| format!("; this page searched {n} of them"))
             .unwrap_or_default()
+    );
+    let other = if p.order == "newest" {
+        "oldest"
+    } else {
+        "newest"
+    };
+    let _ = write!(
+        b,
+        "<p class=\"mut\"><a id=\"order\" href=\"/queues/{}?state={}&amp;order={other}&amp;q={}\">{other} first</a></p>",
+        url(&queue),
+        url(&p.state),
+        url(p.q.as_deref().unwrap_or(""))
     );
     if p.state == "dead" {
         b.push_str(&action_button(
