@@ -36,9 +36,11 @@ pub async fn read(app: &AppState) -> HashMap<String, Vec<(u64, f64, f64)>> {
     out
 }
 
-/// Bars for the hour (done green, failed red) and the last minute's figures.
+/// Bars for the hour (done green, failed red) and the last whole minute's figures (the
+/// current minute's sample counts only what has happened so far).
 pub fn spark(r: &[(u64, f64, f64)]) -> String {
-    let Some(&(_, d, f)) = r.last() else {
+    let this_minute = crate::broker::now_ms() / 60_000;
+    let Some(&(_, d, f)) = r.iter().rev().find(|x| x.0 < this_minute) else {
         return "<span class=\"mut\">sampling…</span>".into();
     };
     let max = r.iter().map(|x| x.1.max(x.2)).fold(1.0, f64::max);

@@ -8,3 +8,4 @@ mod auth;
 mod browser;
 mod cancel;
 pub mod http;
+mod rates;
