@@ -370,6 +370,15 @@ class RQSystem(QueueSystem):
 CIQ_BIN = os.environ.get("CIQ_BIN") or os.path.join(HERE, "..", "target", "release", "ciq")
 
 
+def _ciq_config() -> str:
+    """A ciq.toml declaring the bench queue: ciq refuses queue names it was not told about."""
+    import tempfile
+    fd, path = tempfile.mkstemp(prefix="ciq-bench-", suffix=".toml")
+    with os.fdopen(fd, "w") as f:
+        f.write("[queues]\n%s = 1\n" % QUEUE)
+    return path
+
+
 class CiqSystem(QueueSystem):
     """The Rust `ciq` binary. Its built-in `noop` task does INCR of the key named by its
     `incr` argument, and RPUSHes "<enq_ts> <start_ts>" to `lat_key` when given `enq_ts`.
@@ -384,6 +393,7 @@ class CiqSystem(QueueSystem):
     """
 
     name = "ciq"
+    config = _ciq_config()
 
     def versions(self):
         out = subprocess.run([CIQ_BIN, "--version"], capture_output=True, text=True)
@@ -400,7 +410,7 @@ class CiqSystem(QueueSystem):
 
     def enqueue_noop(self, n, method):
         if method == "cli-bulk":
-            subprocess.run([CIQ_BIN, "--broker", self.redis_url, "enqueue", "noop",
+            subprocess.run([CIQ_BIN, "--config", self.config, "--broker", self.redis_url, "enqueue", "noop",
                             "--queue", QUEUE, "--count", str(n), "--arg", f"incr={DONE_KEY}"],
                            check=True, stdout=subprocess.DEVNULL)
         elif method == "wire":
@@ -424,7 +434,7 @@ class CiqSystem(QueueSystem):
 
     def worker_specs(self, variant, concurrency):
         env = {"CIQ_LOG": "warn"}
-        return [WorkerSpec([CIQ_BIN, "--broker", self.redis_url, "work", "--queues", QUEUE,
+        return [WorkerSpec([CIQ_BIN, "--config", self.config, "--broker", self.redis_url, "work", "--queues", QUEUE,
                             "--concurrency", str(variant.params["concurrency"]),
                             "--name", f"bench-{i}"], env) for i in range(2)]
 # ================================== end ciq ==================================

@@ -1,4 +1,5 @@
-"""ciq pickup latency, measured two ways against a running `ciq work -Q bench_q`.
+"""ciq pickup latency, measured two ways against a running `ciq work -Q bench_q` (with a
+ciq.toml that declares it: `[queues]` `bench_q = 1`; ciq refuses undeclared queue names).
 
     python bench/pickup_probe.py PORT [N]
 

@@ -201,7 +201,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand status" -l broker -d 'Redis URL,
 complete -c ciq -n "__fish_ciq_using_subcommand status" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
 complete -c ciq -n "__fish_ciq_using_subcommand status" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand status" -s q -l quiet -d 'Less on stderr: no progress, no notes'
-complete -c ciq -n "__fish_ciq_using_subcommand status" -s h -l help -d 'Print help'
+complete -c ciq -n "__fish_ciq_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ciq -n "__fish_ciq_using_subcommand top" -l interval -d 'Refresh every DURATION' -r
 complete -c ciq -n "__fish_ciq_using_subcommand top" -l stuck-after -d 'A pending task older than this is a problem (as in `ciq status`)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand top" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
@@ -243,8 +243,8 @@ complete -c ciq -n "__fish_ciq_using_subcommand up" -l web-token-file -d 'With -
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
-complete -c ciq -n "__fish_ciq_using_subcommand up" -l no-redis -d 'Never start a redis-server, even when the local broker is down'
-complete -c ciq -n "__fish_ciq_using_subcommand up" -l use-existing-redis -d 'Use the Redis found at the broker URL even when it runs without AOF (a restart of it then loses every queued task). Without this, `up` refuses such a Redis'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l no-redis -d 'Never start a redis-server: use the configured broker (it must be running)'
+complete -c ciq -n "__fish_ciq_using_subcommand up" -l use-existing-redis -d 'Use the configured broker (ciq.toml or the default 127.0.0.1:6379) instead of starting a private Redis, even when it runs without AOF (a restart of it then loses every queued task). Without this, `up` refuses a Redis without AOF'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -49,6 +49,7 @@ pub fn build_envelope(
             cfg.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
+    check_arg_types(task, &args)?;
     let queue = queue.unwrap_or(&t.queue).to_string();
     crate::broker::keys::validate_queue_name(&queue)?;
     let unique_key = match (unique, &t.unique) {
@@ -66,6 +67,17 @@ pub fn build_envelope(
         unique_key,
         ..Envelope::new(task, &queue, args, t.max_retries)
     })
+}
+
+/// The built-in tasks' declared argument types, enforced when the task is queued (not
+/// when a worker first meets it): `start_test` needs `test_id`, a positive integer.
+fn check_arg_types(task: &str, args: &Args) -> Result<(), String> {
+    match task {
+        "start_test" => crate::platform::tasks::test_id_arg(args)
+            .map(|_| ())
+            .map_err(|e| format!("start_test: {e}")),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -304,3 +304,46 @@ fn inspect_task_shows_a_lost_lease_and_a_purge() {
     let human = ciq.ok(&["inspect", "task", &later]);
     assert!(human.contains("PURGED"), "{human}");
 }
+
+/// A running task (issue 19): `inspect task` shows its worker since the real claim time
+/// (it once read the claim token as the time: "since 1970-01-01T00:00:00.001Z") and a
+/// `claimed` line, although claims reach the history only with the run's outcome.
+#[test]
+fn inspect_task_shows_a_running_task_since_its_claim_with_a_claimed_line() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let id = ciq
+        .ok(&["enqueue", "noop", "--arg", "sleep_ms=8000"])
+        .trim()
+        .to_string();
+    let before = redis_now_ms(&redis);
+    let _w = ciq.spawn_worker("w", &["--queues", "default"]);
+    let mut t = task_json(&ciq, &[&id]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        t = task_json(&ciq, &[&id]);
+        t.state == "running"
+    }));
+    let claimed = t.events.last().expect("events");
+    assert_eq!(claimed.event, "claimed", "{:?}", kinds(&t));
+    assert!(claimed
+        .worker
+        .as_deref()
+        .is_some_and(|w| w.starts_with("w@")));
+    assert_eq!(claimed.attempt, Some(1));
+    assert!(
+        claimed.at_ms >= before && claimed.at_ms < before + 15_000,
+        "claimed at {} (enqueued around {before})",
+        claimed.at
+    );
+    assert_eq!(t.claimed_at.as_deref(), Some(claimed.at.as_str()));
+    let text = ciq.ok(&["inspect", "task", &id]);
+    assert!(!text.contains("1970-01-01"), "{text}");
+    assert!(text.contains(&format!("since {}", claimed.at)), "{text}");
+    assert_eq!(text.matches("claimed").count(), 1, "{text}");
+}
+
+fn redis_now_ms(redis: &Redis) -> u64 {
+    let t = redis.cli(&["TIME"]);
+    let mut l = t.lines().map(|x| x.trim().parse::<u64>().unwrap());
+    l.next().unwrap() * 1000 + l.next().unwrap() / 1000
+}

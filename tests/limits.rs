@@ -22,8 +22,10 @@ fn dead(ciq: &Ciq) -> Vec<serde_json::Value> {
     serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
 }
 
+/// Running (a zombie is not: a killed process whose parent died with it waits for init
+/// to reap it).
 fn alive(pid: u32) -> bool {
-    unsafe { libc::kill(pid as i32, 0) == 0 }
+    crate::fencing::process_alive(pid as i32)
 }
 
 /// The worker's own hard limit ends a built-in task (which has no process to kill) and

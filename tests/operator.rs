@@ -76,7 +76,7 @@ struct ProblemJson {
 fn status_shows_problems_first_with_their_fix() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let s: StatusJson = serde_json::from_str(&ciq.ok(&["status", "--json"])).unwrap();
+    let s: StatusJson = serde_json::from_str(&ciq.status_json()).unwrap();
     assert!(s.broker.reachable);
     assert!(s.workers.is_empty() && s.beat.is_none());
     assert_eq!(s.problems[0].severity, "critical");
@@ -88,12 +88,12 @@ fn status_shows_problems_first_with_their_fix() {
     );
     ciq.ok(&["pause", "default"]);
     assert!(wait_until(Duration::from_secs(5), || {
-        let s: StatusJson = serde_json::from_str(&ciq.ok(&["status", "--json"])).unwrap();
+        let s: StatusJson = serde_json::from_str(&ciq.status_json()).unwrap();
         s.workers
             .iter()
             .any(|w| w.alive && w.concurrency == 3 && w.id.starts_with("w@") && w.pid > 0)
     }));
-    let s: StatusJson = serde_json::from_str(&ciq.ok(&["status", "--json"])).unwrap();
+    let s: StatusJson = serde_json::from_str(&ciq.status_json()).unwrap();
     assert!(
         s.problems.iter().any(|p| p.fix == "ciq resume default"),
         "{:?}",
@@ -104,7 +104,7 @@ fn status_shows_problems_first_with_their_fix() {
         .iter()
         .any(|q| q.queue == "default" && q.paused && q.pending == 0));
     assert!(s.broker.url.starts_with("redis://127.0.0.1:"));
-    let text = ciq.ok(&["status"]);
+    let text = String::from_utf8_lossy(&ciq.run(&["status"]).stdout).to_string();
     assert!(
         text.find("WARNING").unwrap() < text.find("broker").unwrap(),
         "problems first:\n{text}"

@@ -2,9 +2,11 @@
 
 mod harness;
 
+mod at_most_one_run;
 mod beat;
 mod beat_crash;
 mod beat_inspect;
+mod command_line_checks;
 mod config_show;
 mod faults;
 mod fencing;
@@ -16,15 +18,19 @@ mod inspect_task;
 mod install;
 mod json_schemas;
 mod limits;
+mod log_lines;
 mod monitoring;
 mod operator;
 mod platform;
 mod platform_real;
 mod queue_core;
+mod readme_first;
 mod readme_tour;
 mod rollout;
 mod scale;
 mod secrets;
+mod stage1_guard;
+mod stage_table;
 mod tls;
 mod top;
 mod web;

@@ -133,11 +133,16 @@ async fn fire_one(
         Fired::Already(id) => {
             tracing::debug!(entry = %e.name, fire_time = %when, task_id = %id, "already fired")
         }
+        // A fire on time is routine (every second with the sample config): DEBUG. A late
+        // (catch-up) fire is news: INFO. Failures are WARN where the outcome is read.
+        Fired::Enqueued(Enqueued::New(id)) if f.late => {
+            tracing::info!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, late = true, "fired late (catch-up)")
+        }
         Fired::Enqueued(Enqueued::New(id)) => {
-            tracing::info!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, late = f.late, "fired")
+            tracing::debug!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, "fired")
         }
         Fired::Enqueued(Enqueued::Duplicate(id)) => {
-            tracing::info!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, "fired; the previous run still holds the unique key")
+            tracing::debug!(entry = %e.name, task = %e.task, fire_time = %when, task_id = %id, "fired; the previous run still holds the unique key")
         }
         Fired::NotLeader | Fired::CursorSet => {}
     }

@@ -14,6 +14,9 @@ pub enum Error {
     /// OOM: `maxmemory` reached under `noeviction`; nothing was written.
     #[error("Redis is out of memory (maxmemory reached): the write was refused")]
     OutOfMemory,
+    /// SELECT refused: the URL's `/N` is not below the server's `databases` setting.
+    #[error("Redis at {addr} has no such database: DB index is out of range")]
+    NoDatabase { addr: String },
     #[error("Redis error: {0}")]
     Redis(String),
     #[error("{0}")]
@@ -84,6 +87,9 @@ impl Error {
                 msg: e.to_string(),
             },
             Some("OOM") => Error::OutOfMemory,
+            _ if e.to_string().contains("DB index is out of range") => Error::NoDatabase {
+                addr: addr.to_string(),
+            },
             _ if e.kind() == redis::ErrorKind::AuthenticationFailed => Error::Auth {
                 addr: addr.to_string(),
                 msg: e.to_string(),

@@ -154,7 +154,15 @@ impl TaskRecord {
     /// pending, scheduled, running, retrying, deferred, done, dead, failed, purged,
     /// canceled.
     pub fn state(&self) -> &'static str {
-        let last = self.events.last().map(|e| e.ev.as_str()).unwrap_or("");
+        // A `fenced` note says how a superseded run stopped (after its task was
+        // recovered or canceled): the task's state is what came before it.
+        let last = self
+            .events
+            .iter()
+            .rev()
+            .map(|e| e.ev.as_str())
+            .find(|ev| *ev != "fenced")
+            .unwrap_or("");
         let l = &self.live;
         if l.active.is_some() {
             "running"
@@ -244,6 +252,10 @@ mod tests {
         r.live.retry_at = None;
         r.events
             .push(serde_json::from_str(r#"{"at":6,"ev":"canceled"}"#).unwrap());
+        assert_eq!(r.state(), "canceled");
+        // The canceled run's worker then notes how it stopped: still canceled.
+        r.events
+            .push(serde_json::from_str(r#"{"at":7,"ev":"fenced"}"#).unwrap());
         assert_eq!(r.state(), "canceled");
     }
 

@@ -60,6 +60,9 @@ pub enum FinishKind {
     Requeue,
     /// Back to the retry set until `score` (ms) without using up an attempt.
     Defer,
+    /// The worker stopped the run itself (lease not renewed in time, or superseded):
+    /// back to pending if the run is still current, else only noted in the history.
+    Fenced,
 }
 
 impl FinishKind {
@@ -71,6 +74,7 @@ impl FinishKind {
             FinishKind::Failed => "failed",
             FinishKind::Requeue => "requeue",
             FinishKind::Defer => "defer",
+            FinishKind::Fenced => "fenced",
         }
     }
 }
@@ -141,6 +145,7 @@ impl Broker {
             .key(ukey)
             .key(&q.history)
             .key(idem.map(|(k, _)| k).unwrap_or(&q.pending))
+            .key(&q.retry)
             .arg(&env.id)
             .arg(env.to_json())
             .arg(due_ms)
@@ -233,6 +238,13 @@ impl Broker {
             if let [redis::Value::Int(-1)] = items.as_slice() {
                 return Ok(Claim::Paused);
             }
+            // With `min_replicas`, a run starts only once its claim is on a replica: a
+            // failover cannot lose the claim and hand the task to a second worker. If
+            // that cannot be confirmed the claim is not used (its lease expires and the
+            // task is recovered: late, never twice).
+            if !items.is_empty() {
+                self.replicated(&mut c).await?;
+            }
         }
         let flat: Vec<String> = redis::from_redis_value(&v).map_err(|e| self.err(e))?;
         let tasks = flat
@@ -321,7 +333,14 @@ impl Broker {
     /// Recovers expired leases; returns (recovered, dead). First reads which leases are
     /// expiring (by the Redis server's clock) and their tasks' unique keys, so the script
     /// declares every key it may touch; nothing expiring: one round trip, no script.
-    pub async fn sweep(&self, q: &QueueKeys, max_deliveries: u32) -> Result<(u64, u64)> {
+    /// `overdue`: only leases expired at least this long ago (zero for the queue's upkeep
+    /// holder; the other workers' backstop sweep passes more).
+    pub async fn sweep(
+        &self,
+        q: &QueueKeys,
+        max_deliveries: u32,
+        overdue: Duration,
+    ) -> Result<(u64, u64)> {
         const MAX: isize = 1000;
         let mut c = self.conn();
         let ((secs, micros), leases): ((u64, u64), Vec<(String, f64)>) = redis::pipe()
@@ -331,7 +350,7 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         // A second's slack: the script decides by the server's clock when it runs.
-        let now = secs * 1000 + micros / 1000 + 1000;
+        let now = (secs * 1000 + micros / 1000 + 1000).saturating_sub(overdue.as_millis() as u64);
         let expiring: Vec<String> = leases
             .into_iter()
             .filter(|(_, at)| *at <= now as f64)
@@ -367,6 +386,7 @@ impl Broker {
             .arg(MAX)
             .arg(q.unique_prefix())
             .arg(max_deliveries)
+            .arg(overdue.as_millis() as u64)
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;

@@ -25,6 +25,7 @@ script!(BEAT_RELEASE, "beat_release.lua");
 script!(BEAT_CLAIM, "beat_claim.lua");
 script!(BEAT_SETTLE, "beat_settle.lua");
 script!(BEAT_OUTCOME, "beat_outcome.lua");
+script!(UPKEEP_TAKE, "upkeep_take.lua");
 script!(UPKEEP_RENEW, "upkeep_renew.lua");
 script!(UPKEEP_RELEASE, "upkeep_release.lua");
 script!(CANCEL, "cancel.lua");

@@ -2,24 +2,32 @@
 //! and does that queue's promotion and sweeping, so their cost stays flat however many
 //! workers serve the queue. The others only try to take the lease now and then.
 
-use super::scripts::{UPKEEP_RELEASE, UPKEEP_RENEW};
+use super::scripts::{UPKEEP_RELEASE, UPKEEP_RENEW, UPKEEP_TAKE};
 use super::{Broker, QueueKeys, Result};
 use std::time::Duration;
 
 impl Broker {
-    /// Takes the queue's upkeep lease if nobody holds it (`SET NX PX`: one command).
-    pub async fn upkeep_take(&self, q: &QueueKeys, worker: &str, lease: Duration) -> Result<bool> {
+    /// Takes the queue's upkeep lease if nobody holds it (one script call). Err(time
+    /// left) when another worker holds it: try again when it runs out.
+    pub async fn upkeep_take(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<std::result::Result<(), Duration>> {
         let mut c = self.conn();
-        let r: Option<String> = redis::cmd("SET")
-            .arg(&q.upkeep)
+        let r: i64 = UPKEEP_TAKE
+            .key(&q.upkeep)
             .arg(worker)
-            .arg("NX")
-            .arg("PX")
             .arg(lease.as_millis().max(1) as u64)
-            .query_async(&mut c)
+            .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
-        Ok(r.is_some())
+        Ok(match r {
+            -1 => Ok(()),
+            // -2: the key vanished between the two commands; -3 cannot happen (PX set).
+            left => Err(Duration::from_millis(left.max(0) as u64)),
+        })
     }
 
     /// Extends the lease if `worker` still holds it.

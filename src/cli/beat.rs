@@ -42,6 +42,7 @@ fn dur(name: &str, v: &Option<String>) -> CliResult<Option<Dur>> {
 
 pub async fn run(a: BeatArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
+    super::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     if let Some(d) = dur("lease", &a.lease)? {
         cfg.beat.lease = d;

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 /// Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused.
 ///
 /// With --check it behaves as a monitoring plugin (Nagios/Icinga/Sensu): one summary
-/// line and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (e.g. Redis unreachable).
+/// line and exit 0 OK, 1 WARNING, 2 CRITICAL (also: a Redis that may evict keys), 3 UNKNOWN
+/// (e.g. Redis unreachable, an unknown queue).
 #[derive(Debug, clap::Args)]
 pub struct DepthArgs {
     /// Queues to show (default: configured queues and any seen in Redis).
@@ -37,6 +38,7 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         return Ok(super::depth_check::run(&a.queues, &t, ctx).await);
     }
     let broker = ctx.broker().await?;
+    super::known_queue::require_known(&broker, ctx, &a.queues).await?;
     // Every readable queue is shown; one that cannot be read (a cluster node down) is
     // named on stderr and makes the exit code 3.
     let (ds, failed) = depths_each(&broker, ctx, &a.queues).await;

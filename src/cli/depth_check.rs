@@ -47,12 +47,29 @@ pub async fn run(queues: &[String], a: &Thresholds, ctx: &Ctx) -> ExitCode {
             return report(Status::Unknown, &format!("--warn {w} is above --crit {c}"));
         }
     }
-    let ds = match depths(ctx, queues).await {
+    let broker = match ctx.broker().await {
+        Ok(b) => b,
+        Err(e) => return report(Status::Unknown, &e.msg),
+    };
+    if let Err(e) = super::known_queue::require_known(&broker, ctx, queues).await {
+        return report(Status::Unknown, &e.msg);
+    }
+    let ds = match depths(&broker, ctx, queues).await {
         Ok(d) => d,
         Err(e) => return report(Status::Unknown, &e.msg),
     };
     let mut status = Status::Ok;
     let mut problems = vec![];
+    // An evicting Redis can delete queued tasks without a trace: no depth can be trusted.
+    if let Ok(info) = broker.server_info().await {
+        if info.evicting() {
+            problems.push(format!(
+                "Redis may evict queued tasks (maxmemory-policy {})",
+                info.maxmemory_policy
+            ));
+            status = Status::Critical;
+        }
+    }
     for d in &ds {
         let s = if a.crit.is_some_and(|c| d.pending >= c) {
             Status::Critical

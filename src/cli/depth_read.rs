@@ -5,9 +5,8 @@ use crate::broker::admin::Depth;
 use crate::broker::{now_ms, Broker};
 
 /// Every queue's depth; the first queue that cannot be read is the error.
-pub async fn depths(ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
-    let broker = ctx.broker().await?;
-    let (out, failed) = depths_each(&broker, ctx, only).await;
+pub async fn depths(broker: &Broker, ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {
+    let (out, failed) = depths_each(broker, ctx, only).await;
     match failed.into_iter().next() {
         Some((_, e)) => Err(e.into()),
         None => Ok(out),

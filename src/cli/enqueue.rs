@@ -129,6 +129,9 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             a.count.unwrap_or(0)
         )));
     }
+    if let Some(q) = &a.queue {
+        super::known_queue::require_declared("--queue", q, &ctx.config.queue_names())?;
+    }
     let mut env = build_envelope(
         &ctx.config,
         &a.task,

@@ -10,7 +10,7 @@ pub enum Kind {
     Failure = 1,
     /// 2: bad arguments or configuration.
     Usage = 2,
-    /// 3: Redis unreachable.
+    /// 3: Redis unreachable, or it answered with an error.
     Broker = 3,
     /// 4: platform database unreachable or missing tables.
     Database = 4,
@@ -23,6 +23,8 @@ pub enum Kind {
     Partial = 7,
     /// 8: `migrate-from-cron status` found drift: not cleanly at any stage.
     Drift = 8,
+    /// 9: `status` reported a CRITICAL problem (Redis itself readable).
+    Critical = 9,
 }
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -30,14 +32,17 @@ Exit codes:
   0  success
   1  the operation or the awaited task failed
   2  bad arguments or configuration
-  3  Redis (broker) unreachable, or it refused the login or an ACL permission,
-     or (status, depth) a cluster node or a queue could not be read
+  3  Redis (broker) unreachable, or it refused the login, an ACL permission, the
+     URL's database or a command (any other Redis error), or (status, depth) a
+     cluster node or a queue could not be read
   4  platform database unreachable or missing tables
   5  a bounded wait timed out (enqueue --wait --timeout)
   6  refused for safety (no TTY and no --yes, failing rollout checks, an evicting Redis)
   7  partly done: enqueue --count stopped early (the ids that went in are on stdout),
      or a rollback with a skipped step
-  8  migrate-from-cron status: DRIFT (the machine is not cleanly at any stage)";
+  8  migrate-from-cron status: DRIFT (the machine is not cleanly at any stage)
+  9  status: a CRITICAL problem reported (an evicting Redis, a queue waiting for a
+     worker, a worker Redis refuses, …)";
 
 #[derive(Debug)]
 pub struct CliError {
@@ -67,9 +72,11 @@ impl CliError {
 
     /// Prints `error: …` (and `hint: …`) on stderr and returns the exit code.
     pub fn report(&self) -> ExitCode {
-        eprintln!("error: {}", self.msg);
+        // One line each, whatever the message quotes (a Redis or Lua error can span lines).
+        let one = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("error: {}", one(&self.msg));
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", one(h));
         }
         ExitCode::from(self.kind as u8)
     }
@@ -101,7 +108,9 @@ impl From<crate::broker::Error> for CliError {
                 "free memory (ciq purge, ciq inspect dead) or raise maxmemory; nothing was queued by this write",
             ),
             crate::broker::Error::Invalid(_) => CliError::usage(e.to_string()),
-            crate::broker::Error::Redis(_) => CliError::failure(e.to_string()),
+            crate::broker::Error::NoDatabase { .. } => CliError::new(Kind::Broker, e.to_string())
+                .with_hint("the /N at the end of the broker URL must be below the server's `databases` setting (16 by default): use /0"),
+            crate::broker::Error::Redis(_) => CliError::new(Kind::Broker, e.to_string()),
         }
     }
 }

@@ -76,7 +76,10 @@ async fn queues(
 ) -> CliResult<(crate::broker::Broker, Vec<String>)> {
     let broker = ctx.broker().await?;
     let qs = match only {
-        Some(q) => vec![q.clone()],
+        Some(q) => {
+            super::known_queue::require_known(&broker, ctx, std::slice::from_ref(q)).await?;
+            vec![q.clone()]
+        }
         None => broker.known_queues(&ctx.config.queue_names()).await?,
     };
     Ok((broker, qs))

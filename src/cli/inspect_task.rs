@@ -103,8 +103,35 @@ pub fn view(r: &TaskRecord) -> TaskView {
             .find_map(|e| e.reason.clone())
             .or_else(|| env.and_then(|e| e.reason.clone())),
         output: r.events.iter().rev().find_map(|e| e.output.clone()),
-        events: r.events.iter().map(EventRow::from).collect(),
+        events: with_running_claim(r),
     }
+}
+
+/// The history rows; for a running task whose claim is not recorded yet (claims are
+/// written to the history with the run's outcome, in one batch), the live claim as the
+/// last row, so a running task always shows who claimed it and when.
+fn with_running_claim(r: &TaskRecord) -> Vec<EventRow> {
+    let mut rows: Vec<EventRow> = r.events.iter().map(EventRow::from).collect();
+    if let Some((worker, at, env)) = r.live.active.as_ref().filter(|a| a.1 > 0) {
+        let recorded = r
+            .events
+            .iter()
+            .any(|e| e.ev == "claimed" && e.at >= *at && e.worker.as_deref() == Some(worker));
+        if !recorded {
+            rows.push(EventRow {
+                at: output::ts(*at),
+                at_ms: *at,
+                event: "claimed".into(),
+                worker: Some(worker.clone()),
+                attempt: env.as_ref().map(|e| e.attempt).or_else(|| r.attempt()),
+                error: None,
+                reason: None,
+                next_at: None,
+                output: None,
+            });
+        }
+    }
+    rows
 }
 
 /// Finds a task by id (or unique key) in the given queue or every known queue.

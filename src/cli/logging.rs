@@ -3,6 +3,13 @@
 
 use std::io::IsTerminal;
 
+/// Outdated settings the config was read with, as WARN lines.
+pub fn config_warnings(cfg: &crate::config::Config) {
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+}
+
 pub fn init() {
     let filter = std::env::var("CIQ_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))

@@ -178,6 +178,18 @@ fn without_env_in_usage(e: clap::Error) -> clap::Error {
 
 /// Parses the command line, runs the command, returns the documented exit code.
 pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::runner::fence::SUPERVISE_ARG)
+    {
+        // The fencing supervisor of one `exec` run (started by a worker, not a person).
+        let code = crate::runner::fence::supervise(&args[2..]);
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    if let Ok(me) = std::env::current_exe() {
+        crate::runner::fence::use_supervisor(me);
+    }
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -205,6 +217,15 @@ pub fn main() -> ExitCode {
     if let Some(ca) = &config.broker_ca_file {
         if let Err(e) = crate::broker::set_broker_ca_file(ca) {
             return CliError::from(e).report();
+        }
+    }
+    // Long-running commands log these (JSON off a terminal); the others say them here.
+    if !matches!(
+        cli.command,
+        Command::Work(_) | Command::Beat(_) | Command::Up(_)
+    ) {
+        for w in &config.warnings {
+            eprintln!("warning: {w}");
         }
     }
     let ctx = Ctx {

@@ -25,7 +25,10 @@ pub struct RequeueArgs {
 pub async fn run(a: RequeueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
     let queues = match &a.queue {
-        Some(q) => vec![q.clone()],
+        Some(q) => {
+            super::known_queue::require_known(&broker, ctx, std::slice::from_ref(q)).await?;
+            vec![q.clone()]
+        }
         None => broker.known_queues(&ctx.config.queue_names()).await?,
     };
     let (mut requeued, mut held, mut refused) = (0u64, 0u64, 0u64);

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
 /// One screen: broker, workers, beat leader, queues, dead tasks, problems first.
+///
+/// Exits 0 when nothing is CRITICAL, 9 when a CRITICAL problem is reported (an evicting
+/// Redis, a queue waiting for a worker, …), 3 when Redis or part of it cannot be read.
+/// With --watch the last screen decides.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// Refresh every DURATION (at least 500ms) in place, e.g. 2s. Needs a terminal, or
@@ -430,6 +434,18 @@ fn render(s: &Status) -> String {
     out
 }
 
+/// 3 when Redis (or part of it) cannot be read, else 9 when a CRITICAL problem is
+/// reported, else 0: a script or a monitor can act on the code alone.
+fn exit_code(s: &Status) -> ExitCode {
+    if !s.broker.reachable || s.broker.error.is_some() {
+        ExitCode::from(super::Kind::Broker as u8)
+    } else if s.problems.iter().any(|p| p.severity == "critical") {
+        ExitCode::from(super::Kind::Critical as u8)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let stuck = parse_duration(&a.stuck_after)
         .map_err(|e| super::CliError::usage(format!("--stuck-after: {e}")))?
@@ -453,11 +469,7 @@ pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         match watch {
             Some(d) if left != Some(0) => tokio::time::sleep(d).await,
             _ => {
-                return Ok(if s.broker.reachable && s.broker.error.is_none() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(super::Kind::Broker as u8)
-                })
+                return Ok(exit_code(&s));
             }
         }
     }

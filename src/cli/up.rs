@@ -1,23 +1,27 @@
 //! `ciq up`: everything on one machine, for trying ciq and for small installs.
 
-use super::up_redis::{answers, default_data_dir, local_port, LocalRedis};
+use super::up_redis::{answers, answers_socket, default_data_dir, local_port, socket_in};
+use super::up_redis::{Listen, LocalRedis};
 use super::work::{apply, handlers, shutdown_on_signals, WorkArgs};
 use super::{CliError, CliResult, Ctx};
 use crate::beat::BeatOptions;
 use crate::broker::Broker;
-use crate::config::Config;
+use crate::config::{Config, Source};
 use crate::worker::{self, WorkerOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Run ciq all-in-one: a local redis-server if needed, the platform database, a worker and
 /// the beat.
 ///
-/// When the broker URL is local (127.0.0.1/localhost, no password) and nothing answers
-/// there, `up` starts redis-server (AOF on, data in --data-dir/redis) and stops it on
-/// exit. A Redis that is already running is used only when it has AOF on (or with
-/// --use-existing-redis); `up` says which Redis it uses and how it persists. Without a
+/// By default `up` starts its own redis-server (AOF on, data in --data-dir/redis) on a
+/// unix socket there (TCP off), whatever already listens on 6379, and stops it on exit;
+/// it never writes into a Redis it did not start unless told to. --broker / CIQ_BROKER
+/// names the Redis to use instead (started on its port when it is local, without a
+/// password, and nothing answers there); --use-existing-redis uses the broker from
+/// ciq.toml. A running Redis is used only when it has AOF on, or with
+/// --use-existing-redis. `up` says which Redis it uses and how it persists. Without a
 /// [platform] section a stand-in bridge (written under --data-dir) plays the platform's
 /// part on the SQLite database: it creates no VM and notes each start in
 /// started-tests.log beside the database. A sqlite:// database is created with the platform's tables if it is new. One
@@ -30,11 +34,12 @@ pub struct UpArgs {
     /// Where ciq keeps its data (redis AOF and log) [default: $XDG_DATA_HOME/ciq or ~/.local/share/ciq].
     #[arg(long, env = "CIQ_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Never start a redis-server, even when the local broker is down.
+    /// Never start a redis-server: use the configured broker (it must be running).
     #[arg(long)]
     pub no_redis: bool,
-    /// Use the Redis found at the broker URL even when it runs without AOF (a restart of
-    /// it then loses every queued task). Without this, `up` refuses such a Redis.
+    /// Use the configured broker (ciq.toml or the default 127.0.0.1:6379) instead of
+    /// starting a private Redis, even when it runs without AOF (a restart of it then loses
+    /// every queued task). Without this, `up` refuses a Redis without AOF.
     #[arg(long)]
     pub use_existing_redis: bool,
     /// The redis-server program to start.
@@ -53,6 +58,7 @@ pub struct UpArgs {
 
 pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
+    super::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     apply(&a.work, &mut cfg)?;
     cfg.beat.check().map_err(CliError::usage)?;
@@ -62,17 +68,18 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     if let Some(script) = super::up_standin::configure(&mut cfg, &data_dir)? {
         tracing::info!(bridge = %script.display(), "no [platform] configured: the stand-in bridge plays the platform's part (it creates no VM; started tests go to started-tests.log beside the database)");
     }
+    let plan = choose_redis(&mut cfg, &a, &data_dir, ctx.quiet).await?;
     let cfg = Arc::new(cfg);
     let shutdown = shutdown_on_signals();
 
-    let mut local = None;
-    if let (Some(port), false) = (local_port(&cfg.broker.value), a.no_redis) {
-        if !answers(port).await {
-            let r = LocalRedis::start(&a.redis_server, port, &data_dir.join("redis")).await?;
-            tracing::info!(port, dir = %r.dir.display(), "started redis-server (AOF on)");
-            local = Some(r);
+    let local = match &plan {
+        Some(at) => {
+            let r = LocalRedis::start(&a.redis_server, at, &data_dir.join("redis")).await?;
+            tracing::info!(broker = %cfg.broker.value, dir = %r.dir.display(), "started redis-server (AOF on)");
+            Some(r)
         }
-    }
+        None => None,
+    };
     let broker = match Broker::connect_with(&cfg.broker.value, &cfg.broker_options).await {
         Ok(b) => b,
         Err(e) => {
@@ -102,6 +109,50 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     outcome
 }
 
+/// Which Redis `up` uses, and whether it starts one (and where). Told with `--broker` /
+/// CIQ_BROKER: that one, started on its port when it is local and silent. Told with
+/// `--use-existing-redis` or `--no-redis`: the configured one, never started. Otherwise its
+/// own, on a unix socket under the data directory, whatever listens on 6379; the broker in
+/// ciq.toml, if any, is named and left alone.
+async fn choose_redis(
+    cfg: &mut Config,
+    a: &UpArgs,
+    data_dir: &Path,
+    quiet: bool,
+) -> CliResult<Option<Listen>> {
+    let told = matches!(cfg.broker.source, Source::Flag | Source::Env);
+    if told {
+        return Ok(match (local_port(&cfg.broker.value), a.no_redis) {
+            (Some(port), false) if !answers(port).await => Some(Listen::Port(port)),
+            _ => None,
+        });
+    }
+    if a.use_existing_redis || a.no_redis {
+        return Ok(None);
+    }
+    let sock = socket_in(&data_dir.join("redis"))?;
+    if answers_socket(&sock).await {
+        return Err(CliError::new(
+            super::Kind::Refused,
+            format!(
+                "another ciq up is running with the data directory {} (its Redis answers at unix://{})",
+                data_dir.display(),
+                sock.display()
+            ),
+        )
+        .with_hint("stop it first, or give this one another --data-dir"));
+    }
+    if cfg.broker.source == Source::File && !quiet {
+        say(&format!(
+            "ciq up: not using the broker in {} ({}): ciq up runs its own Redis; give --broker or --use-existing-redis to use that one",
+            cfg.file.as_deref().map(|f| f.display().to_string()).unwrap_or_else(|| "ciq.toml".into()),
+            crate::secrets::redact_url(&cfg.broker.value)
+        ));
+    }
+    cfg.broker = crate::config::Sourced::new(format!("unix://{}", sock.display()), Source::Default);
+    Ok(Some(Listen::Socket(sock)))
+}
+
 /// One line on stderr naming the Redis `up` uses and its persistence; refuses a Redis it
 /// did not start that runs without AOF, unless told to use it anyway.
 async fn say_which_redis(
@@ -118,10 +169,11 @@ async fn say_which_redis(
     };
     let line = match local {
         Some(r) => format!(
-            "ciq up: using Redis {} at {}, started by ciq up ({aof}, data in {})",
+            "ciq up: using Redis {} at {}, started by ciq up ({aof}, data in {}); other ciq commands reach it with --broker {}",
             info.version,
             broker.addr(),
-            r.dir.display()
+            r.dir.display(),
+            broker.addr()
         ),
         None if !info.aof_enabled && !use_existing => {
             return Err(CliError::new(
@@ -148,9 +200,20 @@ async fn say_which_redis(
         ),
     };
     if !quiet {
-        eprintln!("{line}");
+        say(&line);
     }
     Ok(())
+}
+
+/// A line for the person who ran `up`: plain on a terminal, one JSON log line otherwise
+/// (a log pipeline reading stderr gets nothing but JSON).
+fn say(line: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("{line}");
+    } else {
+        tracing::info!("{line}");
+    }
 }
 
 async fn run_services(

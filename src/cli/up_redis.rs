@@ -1,6 +1,8 @@
-//! The `redis-server` that `ciq up` starts when the configured broker is local and not
-//! answering: AOF on, data under ciq's data directory, stopped (SIGTERM, which flushes
-//! the AOF) when `up` exits.
+//! The `redis-server` that `ciq up` starts: by default its own, on a unix socket under
+//! ciq's data directory (TCP off), so a Redis already on 6379 is never touched; or, when
+//! `--broker` names a local port where nothing answers, on that port. AOF on, data under
+//! the data directory, in its own process group (a Ctrl-C at the terminal reaches `up`,
+//! which stops it last), stopped with SIGTERM (which flushes the AOF) when `up` exits.
 
 use super::{CliError, CliResult, Kind};
 use std::path::{Path, PathBuf};
@@ -46,20 +48,79 @@ pub async fn answers(port: u16) -> bool {
     )
 }
 
+/// True when a server accepts connections on the unix socket `path`.
+pub async fn answers_socket(path: &Path) -> bool {
+    let c = tokio::net::UnixStream::connect(path);
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), c).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Where the started server listens.
+#[derive(Debug, Clone)]
+pub enum Listen {
+    /// 127.0.0.1:port
+    Port(u16),
+    /// A unix socket (TCP off).
+    Socket(PathBuf),
+}
+
+impl Listen {
+    async fn answers(&self) -> bool {
+        match self {
+            Listen::Port(p) => answers(*p).await,
+            Listen::Socket(s) => answers_socket(s).await,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Listen::Port(p) => format!("port {p}"),
+            Listen::Socket(s) => format!("socket {}", s.display()),
+        }
+    }
+}
+
+/// The unix socket `up` gives its own Redis: `DIR/redis.sock`, absolute (it becomes the
+/// broker URL other commands use). A path too long for a socket is refused in one line.
+pub fn socket_in(dir: &Path) -> CliResult<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
+    let abs = std::fs::canonicalize(dir)
+        .map_err(|e| CliError::failure(format!("cannot read {}: {e}", dir.display())))?;
+    let sock = abs.join("redis.sock");
+    // sun_path holds 108 bytes including the terminating NUL.
+    if sock.as_os_str().len() > 107 {
+        return Err(CliError::usage(format!(
+            "the data directory's socket path {} is longer than a unix socket allows (107 bytes)",
+            sock.display()
+        ))
+        .with_hint("give a shorter --data-dir"));
+    }
+    Ok(sock)
+}
+
 pub struct LocalRedis {
     child: Child,
     pub dir: PathBuf,
 }
 
 impl LocalRedis {
-    /// Starts `program` on 127.0.0.1:`port` with its data in `dir`; waits until it answers.
-    pub async fn start(program: &str, port: u16, dir: &Path) -> CliResult<LocalRedis> {
+    /// Starts `program` listening on `at` with its data in `dir`; waits until it answers.
+    pub async fn start(program: &str, at: &Listen, dir: &Path) -> CliResult<LocalRedis> {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
         let log = std::fs::File::create(dir.join("redis.log"))
             .map_err(|e| CliError::failure(format!("cannot write in {}: {e}", dir.display())))?;
-        let child = Command::new(program)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        let mut cmd = Command::new(program);
+        match at {
+            Listen::Port(port) => cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()]),
+            Listen::Socket(sock) => cmd
+                .args(["--port", "0", "--unixsocketperm", "700", "--unixsocket"])
+                .arg(sock),
+        };
+        let child = cmd
             .args(["--appendonly", "yes", "--appendfsync", "everysec"])
             .args(["--daemonize", "no", "--protected-mode", "yes"])
             .arg("--dir")
@@ -71,6 +132,9 @@ impl LocalRedis {
                     .unwrap_or_else(|_| Stdio::null()),
             )
             .stderr(Stdio::from(log))
+            // Its own process group: a Ctrl-C at the terminal must not stop it before the
+            // worker has handed its tasks back; `stop` ends it last.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| {
@@ -83,7 +147,7 @@ impl LocalRedis {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if answers(port).await {
+            if at.answers().await {
                 return Ok(r);
             }
             if let Ok(Some(st)) = r.child.try_wait() {
@@ -99,7 +163,7 @@ impl LocalRedis {
                 r.stop().await;
                 return Err(CliError::new(
                     Kind::Broker,
-                    format!("{program} did not answer on port {port} within 10 s"),
+                    format!("{program} did not answer on {} within 10 s", at.describe()),
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -82,6 +82,7 @@ pub fn apply(a: &WorkArgs, cfg: &mut Config) -> CliResult<()> {
                 None => (spec.as_str(), 1),
             };
             crate::broker::keys::validate_queue_name(name).map_err(CliError::usage)?;
+            super::known_queue::require_declared("--queues", name, &cfg.queue_names())?;
             qs.push(QueueConfig {
                 name: name.into(),
                 weight,
@@ -163,7 +164,7 @@ pub fn shutdown_on_signals() -> watch::Receiver<Shutdown> {
                 _ = term.recv() => {},
                 _ = int.recv() => {},
             }
-            tracing::info!(?level, "stop signal received");
+            tracing::info!(stop = ?level, "stop signal received");
             let _ = tx.send(level);
         }
     });
@@ -172,6 +173,7 @@ pub fn shutdown_on_signals() -> watch::Receiver<Shutdown> {
 
 pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
+    super::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     apply(&a, &mut cfg)?;
     let cfg = Arc::new(cfg);

@@ -281,17 +281,16 @@ fn resolve(
             ));
         }
     }
+    let mut rollout = raw.rollout;
+    let warnings = super::rollout::one_config_py(&mut platform, &mut rollout)
+        .map_err(|(k, m)| semantic(k, m))?;
     let py = match platform.config_py.as_deref() {
         Some(f) => from_config_py(f).map_err(|m| semantic("platform.config_py".into(), m))?,
         None => FromConfigPy::default(),
     };
-    let mut rollout = raw.rollout;
     rollout.ciq_config = file
         .as_ref()
         .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()));
-    if rollout.platform_config.is_none() {
-        rollout.platform_config = platform.config_py.clone();
-    }
     let mut sources = BTreeMap::new();
     let mut from = |key: &str, src: Option<Source>| {
         if let Some(s) = src {
@@ -383,6 +382,7 @@ fn resolve(
         rollout,
         platform,
         sources,
+        warnings,
     })
 }
 

@@ -72,6 +72,10 @@ pub struct Config {
     /// here are defaults unless the file set them (`config show` reads this).
     #[serde(skip)]
     pub sources: BTreeMap<String, Source>,
+    /// Accepted but outdated settings (an old key name): said once on stderr, or logged
+    /// as a warning by `work`, `beat` and `up`.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -194,6 +198,15 @@ pub fn default_task(name: &str) -> Option<TaskConfig> {
         _ => return None,
     })
 }
+
+/// Tasks a graceful stop lets finish past the worker's shutdown timeout, and for how
+/// long at most: a platform start cut midway leaves a half-made VM and no `gcp_instance`
+/// row. The platform's own start waits at most 300 s for the artifact download
+/// (ARTIFACT_DOWNLOAD_TIMEOUT) and 60 s for the VM create to be verified
+/// (GCP_VM_CREATE_VERIFY_TIMEOUT), plus its GitHub (30 s) and GCP (60 s) API calls:
+/// ten minutes covers it. A second signal cuts it anyway.
+pub const FINISH_ON_STOP: &[(&str, std::time::Duration)] =
+    &[("start_test", std::time::Duration::from_secs(600))];
 
 pub const BUILTIN_TASKS: &[&str] = &["noop", "start_test", "process_pending_tests", "maintain"];
 

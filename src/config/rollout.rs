@@ -8,6 +8,39 @@ use super::duration::Dur;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// One setting names the platform's config.py: `[platform] config_py`, read by the mode,
+/// cron-guard, discovery and the rollout alike. `[rollout] platform_config` is its old
+/// name: accepted (with a warning) when it agrees, refused when it names another file.
+/// Returns the warnings to show.
+pub fn one_config_py(
+    platform: &mut super::platform::PlatformFile,
+    rollout: &mut RolloutFile,
+) -> Result<Vec<String>, (String, String)> {
+    let Some(old) = rollout.platform_config.clone() else {
+        rollout.platform_config = platform.config_py.clone();
+        return Ok(vec![]);
+    };
+    let warnings = match platform.config_py.as_deref() {
+        Some(new) if new != old => Err((
+            "rollout.platform_config".into(),
+            format!(
+                "names {old} but [platform] config_py names {new}: one setting names the platform's config.py; remove rollout.platform_config"
+            ),
+        )),
+        Some(_) => Ok(vec![
+            "ciq.toml: rollout.platform_config is the old name of [platform] config_py, which is set too: remove rollout.platform_config".into(),
+        ]),
+        None => {
+            platform.config_py = Some(old.clone());
+            Ok(vec![format!(
+                "ciq.toml: rollout.platform_config is the old name of [platform] config_py: read as [platform] config_py = \"{old}\"; rename it"
+            )])
+        }
+    };
+    rollout.platform_config = platform.config_py.clone();
+    warnings
+}
+
 /// The `[rollout]` table exactly as written (every field optional).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -25,6 +25,8 @@ pub struct Reply {
 
 /// A deferral waits at least this long (or `defer_max` when that is shorter).
 const MIN_DEFER: Duration = Duration::from_secs(5);
+/// The first deferral's wait; each further one doubles it.
+const FIRST_DEFER: Duration = Duration::from_secs(10);
 
 /// The last line of the bridge's stdout that is a JSON reply (stderr follows a marker
 /// line in the runner's output tail).
@@ -79,8 +81,12 @@ pub async fn run(ctx: &TaskContext, command: &[String]) -> Outcome {
         },
         (Some(r), _) if r.result == "deferred" => {
             let max = cfg.platform.defer_max();
-            let after =
-                Duration::from_secs(r.retry_after_s.unwrap_or(120)).clamp(MIN_DEFER.min(max), max);
+            // Short at first and growing (10 s, 20 s, 40 s, …), never past what the
+            // platform suggests or defer_max; a duplicate enqueue (discovery, the webhook)
+            // brings a deferred start forward anyway.
+            let suggested = Duration::from_secs(r.retry_after_s.unwrap_or(120));
+            let growing = FIRST_DEFER.saturating_mul(1 << ctx.envelope.deferrals.min(16));
+            let after = growing.min(suggested).clamp(MIN_DEFER.min(max), max);
             Outcome::Defer {
                 reason: describe(&r),
                 after,

@@ -3,9 +3,12 @@
 //! | stage | ciq services | platform flag | cron line |
 //! |---|---|---|---|
 //! | 0 cron only | stopped | False | `*/10` |
-//! | 1 install & monitor | running | False | `*/10` |
-//! | 2 queue primary | running | True | `*/30` |
+//! | 1 install & monitor | running | False | `*/10` through `ciq cron-guard` |
+//! | 2 queue primary | running | True | `*/10` through `ciq cron-guard` |
 //! | 3 queue only | running | True | commented out |
+//!
+//! The table's one source is [`state::expected`] and [`stage_name`]; [`stage_table`]
+//! renders it, and a test holds the README, docs/*.md and the man pages to it.
 //!
 //! Bottom up: `text` and `fsutil` (byte-exact lines, backups, atomic writes), `proc`
 //! (programs with a time limit), the three things that change — `config_py`, `crontab`,
@@ -52,6 +55,27 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The highest stage.
 pub const LAST_STAGE: u8 = 3;
+
+/// The stage table, one row per stage: `| N name | services | flag | cron |`, rendered
+/// from [`state::expected`] (what `status`, the plans and the docs' tables must agree with).
+pub fn stage_table() -> Vec<String> {
+    (0..=LAST_STAGE)
+        .map(|s| {
+            let e = state::expected(s);
+            let cron = match e.cron {
+                crontab::CronTarget::Every10 => "`*/10`",
+                crontab::CronTarget::Guarded => "`*/10` through `ciq cron-guard`",
+                crontab::CronTarget::Disabled => "commented out",
+            };
+            format!(
+                "| {s} {} | {} | {} | {cron} |",
+                stage_name(s),
+                if e.services { "running" } else { "stopped" },
+                if e.flag { "True" } else { "False" },
+            )
+        })
+        .collect()
+}
 
 /// One line per stage, for plans and status.
 pub fn stage_name(stage: u8) -> &'static str {

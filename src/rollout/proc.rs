@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Longest any single program call may take; `systemctl stop` waits for the unit's own
 /// TimeoutStopSec, so this stays above the worker's.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(700);
 
 /// What a program call returned.
 #[derive(Debug)]

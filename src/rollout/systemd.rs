@@ -111,11 +111,18 @@ mod tests {
             .find_map(|l| l.strip_prefix("TimeoutStopSec="))
             .and_then(|v| v.parse().ok())
             .unwrap();
+        let starts = crate::config::FINISH_ON_STOP
+            .iter()
+            .map(|(_, d)| d.as_secs())
+            .max()
+            .unwrap_or(0);
         assert!(
             stop > crate::config::WorkerConfig::default()
                 .shutdown_timeout
                 .0
                 .as_secs()
+                + starts,
+            "systemd must not SIGKILL a worker waiting for a platform start"
         );
     }
 }

@@ -42,9 +42,22 @@ pub async fn run(
         Err(e) => return RunResult::permanent(e),
     };
     let args_json = serde_json::Value::Object(req.args.clone()).to_string();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .env_clear()
+    // Under a worker, the run goes through the fencing supervisor (see `fence`), which
+    // writes the args to the program's stdin itself; its own stdin carries the deadlines.
+    let supervisor = req.fence.as_ref().and(super::fence::supervisor());
+    let mut cmd = match supervisor {
+        Some(sup) => {
+            let mut c = Command::new(sup);
+            c.arg(super::fence::SUPERVISE_ARG).arg("--").args(&argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    cmd.env_clear()
         .envs(inherit.iter().map(|(k, v)| (k, v)))
         .envs(env)
         .env("CIQ_TASK", req.task)
@@ -64,11 +77,20 @@ pub async fn run(
         Err(e) => return RunResult::permanent(format!("cannot start {:?}: {e}", argv[0])),
     };
     let mut group = Group(child.id().and_then(|p| i32::try_from(p).ok()));
+    // Held until the run ends: the supervisor reads a closed pipe as "the worker is gone".
+    let mut _deadlines = None;
     if let Some(mut stdin) = child.stdin.take() {
-        // A process that never reads stdin must not block the run.
-        tokio::spawn(async move {
-            let _ = stdin.write_all(args_json.as_bytes()).await;
-        });
+        match (supervisor, req.fence.clone()) {
+            (Some(_), Some(fence)) => {
+                _deadlines = Some(tokio::spawn(feed_deadlines(stdin, fence)));
+            }
+            _ => {
+                // A process that never reads stdin must not block the run.
+                tokio::spawn(async move {
+                    let _ = stdin.write_all(args_json.as_bytes()).await;
+                });
+            }
+        }
     }
     let out = Arc::new(Mutex::new(Tail::default()));
     let err = Arc::new(Mutex::new(Tail::default()));
@@ -76,7 +98,17 @@ pub async fn run(
         child.stdout.take().map(|s| spawn_reader(s, out.clone())),
         child.stderr.take().map(|s| spawn_reader(s, err.clone())),
     ];
-    let ended = wait(&mut child, &group, req.soft_deadline, req.hard_deadline).await;
+    let ended = wait(
+        &mut child,
+        &group,
+        req.soft_deadline,
+        req.hard_deadline,
+        req.fence.clone(),
+    )
+    .await;
+    if let Some(h) = _deadlines.take() {
+        h.abort();
+    }
     let drained = tokio::time::timeout(DRAIN_GRACE, async {
         for r in readers.into_iter().flatten() {
             let _ = r.await;
@@ -88,8 +120,36 @@ pub async fn run(
     }
     group.disarm();
     let stdout = lock_text(&out);
-    let output = combine(&stdout, &lock_text(&err));
+    let stderr = lock_text(&err);
+    if supervisor.is_some() {
+        if let Ended::Exited(st) = &ended {
+            if st.code() == Some(super::fence::EXIT_CANNOT_START) {
+                if let Some(why) = stderr
+                    .lines()
+                    .find_map(|l| l.strip_prefix(super::fence::CANNOT_START))
+                {
+                    return RunResult::permanent(format!("cannot start {why}"));
+                }
+            }
+        }
+    }
+    let output = combine(&stdout, &stderr);
     classify(ended, &stdout, output, &argv[0])
+}
+
+/// Sends the supervisor the run's deadlines, now and whenever the worker moves them.
+async fn feed_deadlines(mut pipe: tokio::process::ChildStdin, mut fence: super::fence::Fence) {
+    loop {
+        let l = super::fence::line(&fence.borrow_and_update());
+        if pipe.write_all(l.as_bytes()).await.is_err() || pipe.flush().await.is_err() {
+            return;
+        }
+        if fence.changed().await.is_err() {
+            // The worker let go of the run without stopping it: keep the pipe open (the
+            // supervisor keeps the last deadlines) until the run ends and drops this task.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 fn lock_text(t: &Mutex<Tail>) -> String {
@@ -164,6 +224,44 @@ async fn wait(
     group: &Group,
     soft: Option<Instant>,
     hard: Option<Instant>,
+    fence: Option<super::fence::Fence>,
+) -> Ended {
+    if let Some(mut f) = fence {
+        // Whatever the time limits say, a stopped run gets SIGTERM now and SIGKILL at its
+        // fence's kill time.
+        let ended = tokio::select! {
+            e = wait_limits(child, group, soft, hard) => Some(e),
+            _ = super::fence::stopped(&mut f) => None,
+        };
+        if let Some(e) = ended {
+            return e;
+        }
+        let kill_at = f.borrow().kill_at;
+        return term_then_kill(child, group, kill_at).await;
+    }
+    wait_limits(child, group, soft, hard).await
+}
+
+/// SIGTERM for the group now; SIGKILL at `kill_at` if the process has not ended by then.
+async fn term_then_kill(child: &mut Child, group: &Group, kill_at: Instant) -> Ended {
+    group.signal(libc::SIGTERM);
+    tokio::select! {
+        r = child.wait() => return match r {
+            Ok(_) => Ended::Terminated,
+            Err(e) => Ended::WaitFailed(e),
+        },
+        _ = sleep_until(kill_at.into()) => {}
+    }
+    group.signal(libc::SIGKILL);
+    let _ = child.wait().await;
+    Ended::Killed
+}
+
+async fn wait_limits(
+    child: &mut Child,
+    group: &Group,
+    soft: Option<Instant>,
+    hard: Option<Instant>,
 ) -> Ended {
     let first = match (soft, hard) {
         (Some(s), Some(h)) => Some(s.min(h)),
@@ -187,15 +285,8 @@ async fn wait(
         _ => false,
     };
     if soft_first {
-        group.signal(libc::SIGTERM);
         let kill_at = hard.unwrap_or_else(|| Instant::now() + TERM_GRACE);
-        tokio::select! {
-            r = child.wait() => return match r {
-                Ok(_) => Ended::Terminated,
-                Err(e) => Ended::WaitFailed(e),
-            },
-            _ = sleep_until(kill_at.into()) => {}
-        }
+        return term_then_kill(child, group, kill_at).await;
     }
     group.signal(libc::SIGKILL);
     let _ = child.wait().await;
@@ -253,6 +344,7 @@ mod tests {
             soft_deadline: None,
             hard_deadline: None,
             cwd: None,
+            fence: None,
         }
     }
 

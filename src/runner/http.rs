@@ -213,6 +213,7 @@ mod tests {
             soft_deadline: None,
             hard_deadline: None,
             cwd: None,
+            fence: None,
         }
     }
 

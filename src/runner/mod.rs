@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 pub mod cloud;
 pub mod exec;
+pub mod fence;
 mod http;
 mod tail;
 
@@ -23,6 +24,9 @@ pub struct RunRequest<'a> {
     pub hard_deadline: Option<Instant>,
     /// Working directory of an `exec` process (default: the worker's).
     pub cwd: Option<&'a std::path::Path>,
+    /// The worker's hold on this run (None outside a worker): once it says stop, the run
+    /// ends without an outcome that counts.
+    pub fence: Option<fence::Fence>,
 }
 
 /// How a run ended. `output` is the tail of what the process printed (or the HTTP body).
@@ -125,14 +129,25 @@ pub async fn run_detailed(spec: &RunnerSpec, req: RunRequest<'_>) -> RunResult {
             connect_timeout,
             token_env,
         } => {
-            http::run(
+            let call = http::run(
                 http,
                 timeout.map(|d| d.0),
                 connect_timeout.map(|d| d.0),
                 token_env.as_deref(),
                 &req,
-            )
-            .await
+            );
+            match req.fence.clone() {
+                // A stopped run drops its request at once.
+                Some(mut f) => tokio::select! {
+                    r = call => r,
+                    _ = fence::stopped(&mut f) => RunResult::plain(RunOutcome::Retryable {
+                        error: "stopped by its worker (lease not renewed in time)".into(),
+                        retry_after: None,
+                        output: String::new(),
+                    }),
+                },
+                None => call.await,
+            }
         }
     }
 }

@@ -3,8 +3,8 @@
 //! its outcome is recorded. Each outcome carries its run's claim token: the script refuses
 //! a superseded run's outcome, and recognises a retried write whose first reply was lost.
 
-use super::{Shared, Shutdown};
-use crate::broker::ops::{Applied, Finish};
+use super::{RunId, Shared, Shutdown};
+use crate::broker::ops::{Applied, Finish, FinishKind};
 use crate::broker::QueueKeys;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 pub(crate) enum Msg {
     Done {
-        queue: Arc<QueueKeys>,
+        run: RunId,
         finish: Finish,
         notify: Option<String>,
         permit: Option<OwnedSemaphorePermit>,
@@ -23,22 +23,22 @@ pub(crate) enum Msg {
 
 pub(crate) fn send(
     shared: &Shared,
-    q: &Arc<QueueKeys>,
+    run: RunId,
     finish: Finish,
     notify: Option<String>,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = shared.finish_tx.send(Msg::Done {
-        queue: q.clone(),
+        run,
         finish,
         notify,
         permit: Some(permit),
     });
 }
 
-pub(crate) fn send_without_permit(shared: &Shared, q: &Arc<QueueKeys>, finish: Finish) {
+pub(crate) fn send_without_permit(shared: &Shared, run: RunId, finish: Finish) {
     let _ = shared.finish_tx.send(Msg::Done {
-        queue: q.clone(),
+        run,
         finish,
         notify: None,
         permit: None,
@@ -47,8 +47,8 @@ pub(crate) fn send_without_permit(shared: &Shared, q: &Arc<QueueKeys>, finish: F
 
 const BATCH: usize = 256;
 
-/// One queue's share of a batch: its keys, the outcomes and the `--wait` notifications.
-type QueueBatch = (Arc<QueueKeys>, Vec<Finish>, Vec<Option<String>>);
+/// One queue's share of a batch: the outcomes and the `--wait` notifications.
+type QueueBatch = (Vec<Finish>, Vec<Option<String>>);
 
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;
@@ -76,30 +76,32 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg
 }
 
 async fn record(shared: &Shared, batch: Vec<Msg>) {
-    let mut by_queue: HashMap<String, QueueBatch> = HashMap::new();
+    let mut by_queue: HashMap<usize, QueueBatch> = HashMap::new();
     let mut permits = Vec::new();
     for m in batch {
         if let Msg::Done {
-            queue,
+            run,
             finish,
             notify,
             permit,
         } = m
         {
-            let e = by_queue
-                .entry(queue.name.clone())
-                .or_insert_with(|| (queue.clone(), vec![], vec![]));
-            e.1.push(finish);
-            e.2.push(notify);
+            let e = by_queue.entry(run.queue).or_default();
+            e.0.push(finish);
+            e.1.push(notify);
             permits.push(permit);
         }
     }
-    for (_, (q, finishes, notifies)) in by_queue {
+    for (qi, (finishes, notifies)) in by_queue {
+        let q = shared.queues[qi].clone();
         let applied = write_with_retry(shared, &q, &finishes).await;
         {
             let mut leased = shared.leased.lock().unwrap();
             for f in &finishes {
-                leased.remove(&f.token);
+                leased.remove(&RunId {
+                    queue: qi,
+                    token: f.token,
+                });
             }
         }
         let Some(applied) = applied else { continue };
@@ -108,6 +110,10 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
                 Applied::Yes => {}
                 Applied::Already => {
                     tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "outcome was already recorded (the first reply was lost)");
+                }
+                Applied::Superseded if f.kind == FinishKind::Fenced => {
+                    tracing::info!(id = %f.id, run = f.token, queue = %q.name, "stopped run noted in the task's history (its lease had expired and the task was recovered)");
+                    continue;
                 }
                 Applied::Superseded => {
                     tracing::warn!(id = %f.id, run = f.token, queue = %q.name, outcome = f.kind.as_str(), "outcome refused: this run was superseded (its lease expired and the task was recovered, so it may have run again); the recovered run's outcome counts");

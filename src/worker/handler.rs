@@ -32,6 +32,8 @@ pub struct TaskContext {
     pub config: Arc<Config>,
     pub soft_deadline: Option<Instant>,
     pub hard_deadline: Option<Instant>,
+    /// The worker's hold on this run: a run told to stop must end (see `runner::fence`).
+    pub fence: Option<crate::runner::fence::Fence>,
 }
 
 impl TaskContext {
@@ -49,6 +51,7 @@ impl TaskContext {
             soft_deadline: self.soft_deadline,
             hard_deadline: self.hard_deadline,
             cwd,
+            fence: self.fence.clone(),
         }
     }
 }

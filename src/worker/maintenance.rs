@@ -4,7 +4,7 @@
 //! the scripts on Redis's clock; this host's clock only decides how long to sleep, and
 //! the heartbeat reports how far it is off.
 
-use super::Shared;
+use super::{RunId, Shared};
 use crate::broker::now_ms;
 use rand::Rng;
 use std::collections::HashMap;
@@ -73,35 +73,14 @@ async fn check_clock(shared: &Shared, was_skewed: &mut bool) {
 
 async fn heartbeat(shared: Arc<Shared>) {
     let mut was_skewed = false;
+    // Renewals keep a steady beat (a slow round trip does not push the next one back):
+    // each run's fencing deadlines are counted from its last renewal.
+    let mut tick = tokio::time::interval(shared.opts.heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        tick.tick().await;
+        renew_leases(&shared).await;
         check_clock(&shared, &mut was_skewed).await;
-        type Runs = (Arc<crate::broker::QueueKeys>, Vec<(String, u64)>);
-        let mut by_queue: HashMap<String, Runs> = HashMap::new();
-        for (token, (q, id)) in shared.leased.lock().unwrap().iter() {
-            by_queue
-                .entry(q.name.clone())
-                .or_insert_with(|| (q.clone(), vec![]))
-                .1
-                .push((id.clone(), *token));
-        }
-        for (_, (q, runs)) in by_queue {
-            match shared
-                .broker
-                .renew(&q, &shared.opts.id, &runs, shared.opts.lease)
-                .await
-            {
-                Ok(lost) => {
-                    let mut leased = shared.leased.lock().unwrap();
-                    for token in lost {
-                        // Stop renewing it: reported once, here; its outcome will be refused.
-                        if let Some((_, id)) = leased.remove(&token) {
-                            tracing::warn!(id = %id, run = token, queue = %q.name, "lease lost: this run was superseded (its lease expired and the task was recovered); the task may run twice");
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
-            }
-        }
         // The registry's "last seen" is on Redis's clock, as `ciq status` judges it.
         let skew = shared.clock_skew_ms.load(Ordering::Relaxed);
         let seen = (now_ms() as i64 - skew).max(0) as u64;
@@ -112,7 +91,61 @@ async fn heartbeat(shared: Arc<Shared>) {
         {
             tracing::debug!(error = %e, "worker registry heartbeat failed");
         }
-        tokio::time::sleep(shared.opts.heartbeat).await;
+    }
+}
+
+/// Renews the leases of this worker's runs, one script call per queue. A renewed run's
+/// fencing deadlines move to a lease after the moment the renewal was sent; a run the
+/// renewal reports superseded (recovered elsewhere, or canceled) is killed at once.
+async fn renew_leases(shared: &Arc<Shared>) {
+    let mut by_queue: HashMap<usize, Vec<(String, u64)>> = HashMap::new();
+    for (run, l) in shared.leased.lock().unwrap().iter() {
+        by_queue
+            .entry(run.queue)
+            .or_default()
+            .push((l.id.clone(), run.token));
+    }
+    for (qi, runs) in by_queue {
+        let q = &shared.queues[qi];
+        let sent = Instant::now();
+        match shared
+            .broker
+            .renew(q, &shared.opts.id, &runs, shared.opts.lease)
+            .await
+        {
+            Ok(lost) => {
+                let lost: Vec<RunId> = lost
+                    .into_iter()
+                    .map(|token| RunId { queue: qi, token })
+                    .collect();
+                {
+                    let mut leased = shared.leased.lock().unwrap();
+                    for (_, token) in &runs {
+                        let run = RunId {
+                            queue: qi,
+                            token: *token,
+                        };
+                        if lost.contains(&run) {
+                            if let Some(l) = leased.remove(&run) {
+                                tracing::warn!(id = %l.id, run = run.token, queue = %q.name, "lease lost: this run was superseded (its lease expired and the task was recovered, or it was canceled); stopping it");
+                            }
+                        } else if let Some(l) = leased.get_mut(&run) {
+                            l.renewed = l.renewed.max(sent);
+                        }
+                    }
+                }
+                for run in lost {
+                    if let Some(t) = super::fencing::kill_run(
+                        shared,
+                        run,
+                        "stopped by its worker: the run was superseded (lease lost)",
+                    ) {
+                        let _ = t.await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, queue = %q.name, "lease renewal failed; retrying"),
+        }
     }
 }
 
@@ -130,10 +163,13 @@ fn jittered(d: Duration) -> Duration {
 }
 
 /// Promotion and sweeping, done for each queue by whichever worker holds its upkeep
-/// lease; the others try to take the lease about once per lease period, so a crashed
-/// holder is replaced within about two periods (a stopping one hands it back).
+/// lease; the others try to take it just as the holder's lease would run out, so a
+/// holder that stopped renewing is replaced within one lease (a stopping one hands it
+/// back at once).
 async fn upkeep(shared: Arc<Shared>) {
-    let lease = shared.opts.upkeep_lease;
+    // Never longer than a task lease: a cut-off holder's queue is swept again by another
+    // worker within lease + sweep interval of the cut (docs/guarantees.md).
+    let lease = shared.opts.upkeep_lease.min(shared.opts.lease);
     let start = Instant::now();
     let mut st: Vec<Upkeep> = shared
         .queues
@@ -165,14 +201,19 @@ async fn upkeep(shared: Arc<Shared>) {
             }
             if !s.held && now >= s.try_at {
                 match shared.broker.upkeep_take(q, &shared.opts.id, lease).await {
-                    Ok(true) => {
+                    Ok(Ok(())) => {
                         tracing::debug!(queue = %q.name, "took the queue's upkeep lease");
                         s.held = true;
                         s.renew_at = now + lease / 3;
                         s.promote_at = now;
                         s.sweep_at = now;
                     }
-                    Ok(false) => s.try_at = now + jittered(lease),
+                    // Try again as the holder's lease runs out: a holder cut off from
+                    // Redis is replaced within one upkeep lease of its last renewal.
+                    Ok(Err(left)) => {
+                        let spread = rand::thread_rng().gen_range(1..=50);
+                        s.try_at = now + left + Duration::from_millis(spread);
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "upkeep lease attempt failed");
                         report_access(&shared, &e);
@@ -223,7 +264,11 @@ pub(crate) async fn release(shared: &Shared) {
 }
 
 async fn sweep(shared: &Shared, q: &crate::broker::QueueKeys) {
-    match shared.broker.sweep(q, shared.opts.max_deliveries).await {
+    match shared
+        .broker
+        .sweep(q, shared.opts.max_deliveries, Duration::ZERO)
+        .await
+    {
         Ok((0, 0)) => {}
         Ok((recovered, dead)) => {
             shared.metrics.recovered(&q.name, recovered + dead);

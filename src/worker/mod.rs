@@ -4,6 +4,7 @@
 //!
 //! `run` takes the shutdown signal as a parameter (a watch channel) so tests can stop it.
 
+mod fencing;
 mod finisher;
 pub mod handler;
 mod health;
@@ -95,11 +96,31 @@ pub struct Summary {
     pub requeued: u64,
 }
 
-/// One run of a task: one claim, one fencing token.
+/// One run of a task. Claim tokens are counted per queue, so a run is named by its
+/// queue (index into the worker's queues) and its token together: two queues hand out
+/// the same token numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RunId {
+    pub queue: usize,
+    pub token: u64,
+}
+
+/// A run whose handler is still going.
 struct Running {
-    queue: Arc<QueueKeys>,
     env: Envelope,
-    abort: Option<tokio::task::AbortHandle>,
+    started: Instant,
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// The run's fence (see `runner::fence`): moved forward at each renewal.
+    fence: watch::Sender<crate::runner::fence::FenceState>,
+    /// Why this worker stopped the run itself, once it did: its outcome is not used.
+    fenced: Option<String>,
+}
+
+/// A run this worker holds a lease for (running, or its outcome not yet recorded).
+pub(crate) struct Lease {
+    id: String,
+    /// When the claim or last successful renewal was sent (this host's monotonic clock).
+    renewed: Instant,
 }
 
 /// State shared by the loops of one worker.
@@ -109,12 +130,16 @@ pub(crate) struct Shared {
     config: Arc<Config>,
     handlers: Vec<Arc<dyn TaskHandler>>,
     queues: Vec<Arc<QueueKeys>>,
-    /// Runs whose handler is still going, by claim token (a task may be claimed again,
-    /// even by this worker, after its lease expired: each run is told apart by its token).
-    running: Mutex<HashMap<u64, Running>>,
+    /// Runs whose handler is still going (a task may be claimed again, even by this
+    /// worker, after its lease expired: each run is told apart by its id). Lock order:
+    /// `leased` before `running`.
+    running: Mutex<HashMap<RunId, Running>>,
     /// Runs this worker holds a lease for (running or waiting for their outcome to be
-    /// recorded), by claim token: their queue and task id.
-    leased: Mutex<HashMap<u64, (Arc<QueueKeys>, String)>>,
+    /// recorded).
+    leased: Mutex<HashMap<RunId, Lease>>,
+    /// The earliest fencing deadline of the running runs, as last computed (a lower bound:
+    /// runs started since have later ones).
+    fence_next: Mutex<Option<Instant>>,
     /// This host's clock minus the Redis server's (ms), measured at each heartbeat.
     clock_skew_ms: std::sync::atomic::AtomicI64,
     paused: Mutex<HashSet<String>>,
@@ -157,6 +182,7 @@ pub async fn run(
         queues,
         running: Mutex::new(HashMap::new()),
         leased: Mutex::new(HashMap::new()),
+        fence_next: Mutex::new(None),
         paused: Mutex::new(HashSet::new()),
         idle: watch::channel(false).0,
         hint: std::sync::atomic::AtomicUsize::new(0),
@@ -186,6 +212,7 @@ pub async fn run(
     };
     let finisher = tokio::spawn(finisher::run(shared.clone(), finish_rx));
     let mut background = maintenance::spawn_all(shared.clone());
+    background.push(tokio::spawn(fencing::run(shared.clone())));
     if let Some(l) = metrics_listener {
         tracing::info!(addr = %shared.opts.metrics_addr.map(|a| a.to_string()).unwrap_or_default(), "serving Prometheus metrics");
         let mut parts = vec![
@@ -256,7 +283,8 @@ impl Shared {
 
     /// Claims up to `n` tasks from the first queue (in weighted order) that has any;
     /// a queue a waiter just saw work in goes first (saves round trips on idle pickup).
-    async fn claim(&self, n: usize) -> broker::Result<Vec<(Arc<QueueKeys>, u64, String)>> {
+    /// Returns the time the claim was sent with the runs (their leases start no earlier).
+    async fn claim(&self, n: usize) -> broker::Result<(Instant, Vec<(RunId, String)>)> {
         let mut order = self.queue_order();
         if let Some(i) = self.hint.swap(0, Ordering::Relaxed).checked_sub(1) {
             order.retain(|&q| q != i);
@@ -264,6 +292,7 @@ impl Shared {
         }
         for i in order {
             let q = &self.queues[i];
+            let sent = Instant::now();
             match self
                 .broker
                 .claim(q, &self.opts.id, n, self.opts.lease)
@@ -275,13 +304,37 @@ impl Shared {
                 broker::ops::Claim::Tasks(v) => {
                     self.paused.lock().unwrap().remove(&q.name);
                     if !v.is_empty() {
-                        return Ok(v.into_iter().map(|(t, e)| (q.clone(), t, e)).collect());
+                        let runs = v
+                            .into_iter()
+                            .map(|(token, e)| (RunId { queue: i, token }, e));
+                        return Ok((sent, runs.collect()));
                     }
                 }
             }
         }
-        Ok(vec![])
+        Ok((Instant::now(), vec![]))
     }
+}
+
+/// The running tasks a stop must not cut yet, as "task args (running N s)".
+fn must_finish(shared: &Shared, now: Instant) -> Vec<String> {
+    let running = shared.running.lock().unwrap();
+    running
+        .values()
+        .filter(|r| {
+            crate::config::FINISH_ON_STOP
+                .iter()
+                .any(|(t, bound)| *t == r.env.task && now < r.started + *bound)
+        })
+        .map(|r| {
+            format!(
+                "{} {} (running {} s)",
+                r.env.task,
+                serde_json::Value::Object(r.env.args.clone()),
+                now.duration_since(r.started).as_secs()
+            )
+        })
+        .collect()
 }
 
 /// How often an idle worker claims without being woken (a safety net for the waiters).
@@ -300,6 +353,9 @@ async fn fetch_loop(shared: &Arc<Shared>) {
         while let Ok(p) = sem.clone().try_acquire_owned() {
             permits.push(p);
         }
+        // Never claim while a run this worker can no longer vouch for is still going
+        // (after a SIGSTOP, the claim could otherwise come before the fencing loop).
+        fencing::check_now(shared).await;
         match shared.claim(permits.len()).await {
             Err(e) => {
                 drop(permits);
@@ -311,7 +367,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
-            Ok(tasks) if tasks.is_empty() => {
+            Ok((_, tasks)) if tasks.is_empty() => {
                 shared.health.clear();
                 drop(permits);
                 backoff = Duration::from_millis(100);
@@ -324,12 +380,12 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 }
                 waiter::set_idle(shared, false);
             }
-            Ok(tasks) => {
+            Ok((sent, tasks)) => {
                 shared.health.clear();
                 backoff = Duration::from_millis(100);
                 permits.truncate(tasks.len());
-                for ((q, token, raw), permit) in tasks.into_iter().zip(permits) {
-                    task::start_task(shared, q, token, raw, permit);
+                for ((run, raw), permit) in tasks.into_iter().zip(permits) {
+                    task::start_task(shared, run, sent, raw, permit);
                 }
             }
         }
@@ -338,6 +394,8 @@ async fn fetch_loop(shared: &Arc<Shared>) {
 
 /// Graceful stop: let running tasks finish until the timeout or a second signal, then
 /// hand the rest back to pending (an interrupted run is not counted as an attempt).
+/// Platform starts (`config::FINISH_ON_STOP`) are waited for past the timeout, up to
+/// their own bound, saying what it waits for: only a second signal cuts them.
 async fn drain(shared: &Arc<Shared>) {
     let deadline = Instant::now() + shared.opts.shutdown_timeout;
     let mut shutdown = shared.shutdown.clone();
@@ -345,34 +403,53 @@ async fn drain(shared: &Arc<Shared>) {
     if n > 0 {
         tracing::info!(running = n, timeout = ?shared.opts.shutdown_timeout, "stopping: waiting for running tasks");
     }
-    while !shared.running.lock().unwrap().is_empty()
-        && Instant::now() < deadline
-        && *shutdown.borrow() != Shutdown::Now
-    {
+    let mut noted: Option<Instant> = None;
+    while !shared.running.lock().unwrap().is_empty() && *shutdown.borrow() != Shutdown::Now {
+        let now = Instant::now();
+        if now >= deadline {
+            let waiting = must_finish(shared, now);
+            if waiting.is_empty() {
+                break;
+            }
+            if noted.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5)) {
+                noted = Some(now);
+                tracing::warn!(
+                    starts = %waiting.join(", "),
+                    "stopping: waiting for {} platform start(s) to finish (a start cut midway leaves a half-made VM); signal again (Ctrl-C) to cut them",
+                    waiting.len()
+                );
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {},
             // A dropped sender cannot say "stop now" any more: treat it as that.
             r = shutdown.changed() => if r.is_err() { break },
         }
     }
-    let left: Vec<(u64, Running)> = shared.running.lock().unwrap().drain().collect();
-    for (token, r) in left {
-        if let Some(a) = &r.abort {
-            a.abort();
-        }
+    let left: Vec<(RunId, Running)> = shared.running.lock().unwrap().drain().collect();
+    for (run, r) in left {
         let mut env = r.env;
+        if let Some(t) = r.task {
+            t.abort();
+            // Its process group is killed when the run is dropped: wait for that.
+            let _ = t.await;
+        }
+        if let Some(why) = r.fenced {
+            finisher::send_without_permit(shared, run, fencing::fenced(env, run.token, why));
+            continue;
+        }
         env.deliveries += 1;
-        tracing::info!(id = %env.id, queue = %r.queue.name, "returning unfinished task to pending");
+        tracing::info!(id = %env.id, queue = %shared.queues[run.queue].name, "returning unfinished task to pending");
         shared.requeued.fetch_add(1, Ordering::Relaxed);
         let f = broker::ops::Finish {
             id: env.id.clone(),
-            token,
+            token: run.token,
             kind: broker::ops::FinishKind::Requeue,
             envelope: env.to_json(),
             delay_ms: 0,
             unique_key: env.unique_key.clone(),
             task: env.task.clone(),
         };
-        finisher::send_without_permit(shared, &r.queue, f);
+        finisher::send_without_permit(shared, run, f);
     }
 }

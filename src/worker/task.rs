@@ -2,8 +2,8 @@
 //! time limits with panics caught, and hand the outcome to the finisher.
 
 use super::handler::{Outcome, TaskContext, TaskHandler};
-use super::{finisher, policy, Running, Shared};
-use crate::broker::{self, Envelope, QueueKeys};
+use super::{finisher, policy, Lease, RunId, Running, Shared};
+use crate::broker::{self, Envelope};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// Decodes a claimed message and spawns its handler; poison goes straight to dead.
+/// `sent`: when the claim was sent (the lease runs from no earlier than that).
 pub(crate) fn start_task(
     shared: &Arc<Shared>,
-    q: Arc<QueueKeys>,
-    token: u64,
+    run: RunId,
+    sent: Instant,
     raw: String,
     permit: OwnedSemaphorePermit,
 ) {
@@ -24,14 +25,19 @@ pub(crate) fn start_task(
         Ok(e) => e.id.clone(),
         Err(_) => id_of(&raw),
     };
-    shared.leased.lock().unwrap().insert(token, (q.clone(), id));
+    shared
+        .leased
+        .lock()
+        .unwrap()
+        .insert(run, Lease { id, renewed: sent });
+    let qname = &shared.queues[run.queue].name;
     let env = match decoded {
         Ok(e) => e,
         Err(reason) => {
-            let env = stand_in_envelope(&raw, &q.name);
-            tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
-            let f = policy::poison(env, token, reason);
-            finisher::send(shared, &q, f, None, permit);
+            let env = stand_in_envelope(&raw, qname);
+            tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
+            let f = policy::poison(env, run.token, reason);
+            finisher::send(shared, run, f, None, permit);
             return;
         }
     };
@@ -42,28 +48,60 @@ pub(crate) fn start_task(
         .cloned()
     else {
         let reason = format!("unknown task {:?}", env.task);
-        tracing::warn!(id = %env.id, queue = %q.name, %reason, "poison message sent to dead");
-        let f = policy::poison(env, token, reason);
-        finisher::send(shared, &q, f, None, permit);
+        tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
+        let f = policy::poison(env, run.token, reason);
+        finisher::send(shared, run, f, None, permit);
         return;
     };
+    // A task delivered again (recovered, handed back, fenced) may still have an earlier
+    // run here, if this worker's clock let that run outlive its lease: end that run first.
+    let earlier = if env.deliveries > 0 {
+        let mut running = shared.running.lock().unwrap();
+        let old = running
+            .iter()
+            .find(|(_, r)| r.env.id == env.id)
+            .map(|(k, _)| *k);
+        old.and_then(|k| running.remove(&k).map(|r| (k, r)))
+    } else {
+        None
+    };
+    let earlier = earlier.and_then(|(k, r)| {
+        tracing::warn!(id = %env.id, run = k.token, "an earlier run of this task was still going here: killed before the new run starts");
+        if let Some(t) = &r.task {
+            t.abort();
+        }
+        let why = "superseded by a newer run of the same task".to_string();
+        finisher::send_without_permit(shared, k, super::fencing::fenced(r.env, k.token, why));
+        r.task
+    });
+    let (stop_at, kill_at) = crate::runner::fence::deadlines(sent, shared.opts.lease);
+    let (fence, fence_rx) = tokio::sync::watch::channel(crate::runner::fence::FenceState {
+        stop: false,
+        stop_at,
+        kill_at,
+    });
     shared.running.lock().unwrap().insert(
-        token,
+        run,
         Running {
-            queue: q.clone(),
             env: env.clone(),
-            abort: None,
+            started: Instant::now(),
+            task: None,
+            fence,
+            fenced: None,
         },
     );
     let s = shared.clone();
     let jh = tokio::spawn(async move {
+        if let Some(old) = earlier {
+            let _ = old.await;
+        }
         let started = Instant::now();
-        let outcome = execute(&s, handler, env.clone()).await;
+        let outcome = execute(&s, handler, env.clone(), fence_rx).await;
         let secs = started.elapsed().as_secs_f64();
-        complete(&s, q, token, env, outcome, permit, secs);
+        complete(&s, run, env, outcome, permit, secs);
     });
-    if let Some(r) = shared.running.lock().unwrap().get_mut(&token) {
-        r.abort = Some(jh.abort_handle());
+    if let Some(r) = shared.running.lock().unwrap().get_mut(&run) {
+        r.task = Some(jh);
     }
 }
 
@@ -97,7 +135,12 @@ fn stand_in_envelope(raw: &str, queue: &str) -> Envelope {
     }
 }
 
-async fn execute(shared: &Arc<Shared>, handler: Arc<dyn TaskHandler>, env: Envelope) -> Outcome {
+async fn execute(
+    shared: &Arc<Shared>,
+    handler: Arc<dyn TaskHandler>,
+    env: Envelope,
+    fence: crate::runner::fence::Fence,
+) -> Outcome {
     let task_cfg = shared.config.task(&env.task);
     let ms = |v: Option<u64>, c: Option<crate::config::Dur>| {
         v.map(Duration::from_millis).or(c.map(|d| d.0))
@@ -111,6 +154,7 @@ async fn execute(shared: &Arc<Shared>, handler: Arc<dyn TaskHandler>, env: Envel
         envelope: env,
         broker: shared.broker.clone(),
         config: shared.config.clone(),
+        fence: Some(fence.clone()),
     };
     let fut = std::panic::AssertUnwindSafe(handler.run(&ctx));
     let run = async {
@@ -120,6 +164,19 @@ async fn execute(shared: &Arc<Shared>, handler: Arc<dyn TaskHandler>, env: Envel
                 error: format!("handler panicked: {msg}"),
                 after: None,
             },
+        }
+    };
+    // A stopped run gets until its kill time to end (an `exec` process group has had
+    // SIGTERM); then it is dropped here, which kills what is left of it.
+    let mut stop = fence;
+    let run = async {
+        tokio::select! {
+            o = run => o,
+            _ = async {
+                crate::runner::fence::stopped(&mut stop).await;
+                let kill_at = stop.borrow().kill_at;
+                tokio::time::sleep_until(kill_at.into()).await;
+            } => Outcome::Retry { error: "stopped by its worker".into(), after: None },
         }
     };
     match hard {
@@ -159,16 +216,28 @@ async fn futures_catch<F: std::future::Future>(
 /// Records a finished handler's outcome, unless shutdown already took the task back.
 fn complete(
     shared: &Arc<Shared>,
-    q: Arc<QueueKeys>,
-    token: u64,
+    run: RunId,
     env: Envelope,
     outcome: Outcome,
     permit: OwnedSemaphorePermit,
     secs: f64,
 ) {
-    if shared.running.lock().unwrap().remove(&token).is_none() {
+    let Some(r) = shared.running.lock().unwrap().remove(&run) else {
+        return;
+    };
+    if let Some(why) = r.fenced {
+        // Stopped by this worker: whatever the handler said, it did not finish its work.
+        finisher::send(
+            shared,
+            run,
+            super::fencing::fenced(env, run.token, why),
+            None,
+            permit,
+        );
         return;
     }
+    let q = &shared.queues[run.queue];
+    let token = run.token;
     let task_name = env.task.clone();
     let task_cfg = shared.config.task(&env.task);
     let notify = env.notify;
@@ -221,7 +290,7 @@ fn complete(
         serde_json::json!({"id": f.id, "state": state, "error": error, "result": result})
             .to_string()
     });
-    finisher::send(shared, &q, f, outcome_json, permit);
+    finisher::send(shared, run, f, outcome_json, permit);
 }
 
 fn last_error(f: &broker::ops::Finish) -> String {

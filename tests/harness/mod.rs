@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod via;
 
 use std::net::TcpListener;
@@ -265,6 +266,21 @@ impl Ciq {
         String::from_utf8_lossy(&o.stdout).to_string()
     }
 
+    /// `ciq status --json`'s stdout; its exit code must be 0, or 9 when it reports a
+    /// CRITICAL problem (and then a problem says so).
+    pub fn status_json(&self) -> String {
+        let o = self.run(&["status", "--json"]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let critical = out.contains("\"severity\": \"critical\"");
+        assert_eq!(
+            o.status.code(),
+            Some(if critical { 9 } else { 0 }),
+            "status --json: {out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    }
+
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
         self.spawn_worker_via(&[], name, extra)
@@ -388,4 +404,26 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::E
         std::thread::sleep(Duration::from_millis(25));
     }
     None
+}
+
+/// Runs `cmd` to its end, or kills it after `limit` (a regression must fail the test,
+/// not hang it); panics naming the command when it had to be killed.
+pub fn bounded(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    let mut child = Proc(
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait_exit(&mut child, limit)
+        .unwrap_or_else(|| panic!("{cmd:?} still runs after {limit:?}"));
+    let (mut out, mut err) = (vec![], vec![]);
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+    std::process::Output {
+        status,
+        stdout: out,
+        stderr: err,
+    }
 }

@@ -157,7 +157,7 @@ fn shadow(b: Backend) {
         );
     }
     env.ciq.ok(&TICK);
-    let status = env.ciq.ok(&["status", "--json"]);
+    let status = env.ciq.status_json();
     let v: serde_json::Value = serde_json::from_str(&status).expect("status json");
     let status = format!(
         "{status}\nstarted: {}",

@@ -169,8 +169,11 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
     eprintln!("stage-2 race: 50 tests, 50 VM creates; ciq started {by_ciq}, the cron the rest");
 }
 
+/// A stop (the rollback stops the worker with SIGTERM) lets a platform start finish past
+/// the worker's shutdown timeout, saying what it waits for: the VM and its `gcp_instance`
+/// row are both made, and the cron that runs next starts nothing again.
 #[test]
-fn rollback_with_a_start_in_flight_leaves_nothing_and_the_cron_starts_the_test() {
+fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
     let p = RealPlatform::new();
     let id = p.add_tests(1, "linux", "commit")[0];
     let vm = format!("linux-{id}");
@@ -185,8 +188,65 @@ fn rollback_with_a_start_in_flight_leaves_nothing_and_the_cron_starts_the_test()
         "the start created its VM; {}",
         q.ciq.log("w1")
     );
-    // The rollback stops the worker (SIGTERM): the start cannot finish in time, so the
-    // task goes back to the queue and the bridge is stopped.
+    sigterm(&w);
+    assert!(
+        wait_until(Duration::from_secs(15), || q
+            .ciq
+            .log("w1")
+            .contains("waiting for 1 platform start(s) to finish")),
+        "the stop says what it waits for; {}",
+        q.ciq.log("w1")
+    );
+    assert!(
+        w.try_wait().unwrap().is_none(),
+        "the worker waits past its 1 s timeout"
+    );
+    p.knob("verify_hold", json!(false));
+    let st = wait_exit(&mut w, Duration::from_secs(90));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "{st:?}; {}",
+        q.ciq.log("w1")
+    );
+    assert_eq!(
+        p.gcp_instances(),
+        vec![(vm.clone(), Some(id))],
+        "the start finished"
+    );
+    assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 0);
+    // Back at stage 0 the cron runs alone: the test is started, nothing is redone.
+    set_flag(&p, false);
+    p.run_cron();
+    assert_eq!(p.gcp_instances(), vec![(vm.clone(), Some(id))]);
+    assert_eq!(p.vm_creates(), vec![vm.clone()], "one VM create in all");
+    assert_eq!(p.vms(), vec![vm]);
+    q.workers.clear();
+}
+
+/// A second signal cuts a start in flight: the task goes back to the queue and the
+/// bridge is stopped; nothing is in the platform's tables, and the cron's orphan scan
+/// removes the half-made VM and starts the test, leaving exactly one VM.
+#[test]
+fn a_second_signal_cuts_a_start_and_the_cron_leaves_exactly_one_vm() {
+    let p = RealPlatform::new();
+    let id = p.add_tests(1, "linux", "commit")[0];
+    let vm = format!("linux-{id}");
+    set_flag(&p, true);
+    p.knob("verify_hold", json!(true));
+    let mut q = queue(&p, "");
+    let mut w = q.ciq.spawn_worker("w1", &["--shutdown-timeout", "1s"]);
+    q.ciq
+        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
+    assert!(
+        wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
+        "the start created its VM; {}",
+        q.ciq.log("w1")
+    );
+    sigterm(&w);
+    assert!(wait_until(Duration::from_secs(15), || q
+        .ciq
+        .log("w1")
+        .contains("waiting for 1 platform start(s) to finish")));
     sigterm(&w);
     assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
     assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 1);
@@ -195,8 +255,6 @@ fn rollback_with_a_start_in_flight_leaves_nothing_and_the_cron_starts_the_test()
         "nothing in the platform's tables"
     );
     assert!(p.progress(id).is_empty());
-    // Back at stage 0 the cron runs alone: its orphan scan removes the half-made VM and
-    // it starts the test.
     p.knob("verify_hold", json!(false));
     set_flag(&p, false);
     p.run_cron();
@@ -258,6 +316,55 @@ fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
     assert_eq!(stats("retried"), 0);
 }
 
+/// A deferred start comes back soon (first retry within ~15 s, then growing), and
+/// discovery brings it forward: once the artifact appears, the next discovery tick starts
+/// the test at once instead of after the deferral's wait.
+#[test]
+fn a_deferred_start_retries_soon_and_discovery_brings_it_forward() {
+    let p = RealPlatform::new();
+    let id = p.add_tests(1, "linux", "commit")[0];
+    let commit = p.commit_of(id);
+    p.artifact(&commit, "in_progress");
+    set_flag(&p, true);
+    let mut q = queue(&p, "");
+    q.worker("w1", &[]);
+    let t0 = std::time::Instant::now();
+    let task = q
+        .ciq
+        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")])
+        .trim()
+        .to_string();
+    let stats = |f: &str| q.redis.int(&["HGET", "ciq:{test_execution}:stats", f]);
+    assert!(
+        wait_until(Duration::from_secs(40), || stats("deferred") >= 2),
+        "deferred twice; {}",
+        q.ciq.log("w1")
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "the first deferral came back within ~15 s ({:?})",
+        t0.elapsed()
+    );
+    // Now waiting 20 s; the artifact appears and discovery runs.
+    p.artifact(&commit, "ready");
+    let found = std::time::Instant::now();
+    q.discover();
+    assert!(
+        wait_until(Duration::from_secs(15), || p.gcp_instances().len() == 1),
+        "{}",
+        q.ciq.log("w1")
+    );
+    assert!(
+        found.elapsed() < Duration::from_secs(15),
+        "started {:?} after the artifact appeared",
+        found.elapsed()
+    );
+    let hist = q.ciq.ok(&["inspect", "task", &task]);
+    assert!(hist.contains("brought_forward"), "{hist}");
+    assert_eq!(stats("retried"), 0);
+    assert_eq!(p.vm_creates(), vec![format!("linux-{id}")]);
+}
+
 #[test]
 fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     let p = RealPlatform::new();
@@ -293,7 +400,7 @@ fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     );
     assert_eq!(p.vm_creates().len(), 3);
     tick();
-    let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
+    let v: Value = serde_json::from_str(&q.ciq.status_json()).unwrap();
     let s = &v["platform"];
     assert_eq!(s["mode"], "shadow", "{v}");
     assert_eq!(s["shadow"]["started"], 3, "{v}");
@@ -356,7 +463,7 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
         "{}",
         q.guard_log()
     );
-    let v: Value = serde_json::from_str(&q.ciq.ok(&["--json", "status"])).unwrap();
+    let v: Value = serde_json::from_str(&q.ciq.status_json()).unwrap();
     assert_eq!(v["platform"]["cron_guard"]["action"], "run", "{v}");
 }
 

@@ -126,6 +126,7 @@ fn a_page_action_needs_the_csrf_token_of_its_confirm_step_and_is_audited() {
 fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
+    ciq.config("[queues]\ndefault = 1\ntest_execution = 1\nmaintenance = 1\nbulk = 1\n");
     let dead = dead_task(&ciq, &redis);
     redis.cli(&["SET", "ciq:{default}:paused", "1"]); // keep the worker off what follows
     let later = enqueue(&ciq, &["noop", "--countdown", "10m"]);

@@ -9,6 +9,7 @@ use serde_json::Value;
 fn api_queues_and_status_carry_the_same_values_as_the_cli_json() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
+    ciq.config("[queues]\ndefault = 1\ntest_execution = 1\nmaintenance = 1\nother = 1\n");
     enqueue(&ciq, &["noop"]);
     enqueue(&ciq, &["noop", "--countdown", "5m"]);
     enqueue(&ciq, &["noop", "--queue", "other"]);
@@ -38,7 +39,10 @@ fn api_queues_and_status_carry_the_same_values_as_the_cli_json() {
         (Some(1), Some(1))
     );
     let st = web.get_json("/api/status");
-    let cli_st: Value = serde_json::from_str(&ciq.ok(&["--json", "status"])).unwrap();
+    let cli_st: Value = serde_json::from_str(&String::from_utf8_lossy(
+        &ciq.run(&["--json", "status"]).stdout,
+    ))
+    .unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&st), keys(&cli_st));
     assert!(st["problems"]

@@ -137,11 +137,11 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         redis.int(&["EXISTS", "ciq:{default}:unique:start_test:9"]),
         0
     );
-    // The run ends after its sleep: its outcome is refused, the task stays canceled.
+    // Its worker stops the run (or, were it to finish, its outcome would be refused):
+    // the task stays canceled.
     std::thread::sleep(Duration::from_millis(3500));
     let t = state(&ciq, &id);
     assert_eq!(t["state"], "canceled", "{t}");
-    assert_eq!(last_event(&t), "canceled");
     let evs: Vec<&str> = t["events"]
         .as_array()
         .unwrap()
@@ -150,9 +150,15 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         .collect();
     assert_eq!(
         evs,
-        ["enqueued", "claimed", "canceled"],
-        "the canceled run's claim is recorded"
+        ["enqueued", "claimed", "canceled", "fenced"],
+        "the canceled run's claim is recorded, then its worker's note that it stopped it"
     );
+    // The worker stopped the run at its next renewal, long before its 2.5 s sleep ended.
+    let (canceled_at, fenced_at) = (
+        t["events"][2]["at_ms"].as_u64().unwrap(),
+        t["events"][3]["at_ms"].as_u64().unwrap(),
+    );
+    assert!(fenced_at < canceled_at + 2000, "{t}");
     assert!(t["events"][1]["worker"]
         .as_str()
         .unwrap()

@@ -5,11 +5,15 @@
 -- batch's tasks (declared, so Redis Cluster and ACL key patterns see every key touched)
 -- ARGV[1] worker id, ARGV[2] unique key prefix, ARGV[3] dead cap,
 -- ARGV[4] history retention ms, ARGV[5] history cap (ended tasks per queue),
--- then groups of 7: id, claim token, kind (done|retry|defer|dead|requeue|failed), envelope
+-- then groups of 7: id, claim token, kind (done|retry|defer|dead|requeue|failed|fenced), envelope
 -- JSON (for done: the output tail, maybe empty), retry delay ms (due = Redis now +
 -- delay), unique key ('' = none), task name.
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
 -- 'defer' waits in the retry set like 'retry' but is counted as deferred (not a failure).
+-- 'fenced': the worker stopped this run itself because it could not renew the lease in
+-- time (or was told the run was superseded). Still current: back to pending like
+-- 'requeue' (not an attempt). Superseded: nothing changes but the task's history, which
+-- gets a 'fenced' event saying why the run stopped.
 -- Counters per queue and per task (`done`, `done:<task>`, ...) and the last time each
 -- task succeeded or failed (`last_done:<task>`, `last_failed:<task>`) go to the stats
 -- hash, summed per batch.
@@ -45,6 +49,15 @@ for i = 6, #ARGV, 7 do
   if (not cur) or string.sub(cur, 1, #me) ~= me then
     if cur or redis.call('ZSCORE', KEYS[8], token) then
       res[#res + 1] = 0
+      if kind == 'fenced' then
+        local line = redis.call('HGET', KEYS[9], id)
+        if line then
+          local e = {at = now, ev = 'fenced', worker = ARGV[1]}
+          local ok, te = pcall(cjson.decode, env)
+          if ok and type(te) == 'table' then e.error = te.last_error end
+          redis.call('HSET', KEYS[9], id, line .. '\n' .. cjson.encode(e))
+        end
+      end
     else
       res[#res + 1] = 2
     end
@@ -65,7 +78,7 @@ for i = 6, #ARGV, 7 do
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[5], now + tonumber(delay), id)
       count('deferred', task)
-    elseif kind == 'requeue' then
+    elseif kind == 'requeue' or kind == 'fenced' then
       redis.call('RPUSH', KEYS[4], env)
     else
       redis.call('HSET', KEYS[3], id, env)
@@ -123,7 +136,7 @@ if #hist > 0 then
         local e = {at = now, ev = evname[kind] or kind}
         local ok, te = pcall(cjson.decode, env)
         if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
-        if kind ~= 'dead' and kind ~= 'failed' and kind ~= 'requeue' then e.next_at = now + (tonumber(delay) or 0) end
+        if kind == 'retry' or kind == 'defer' then e.next_at = now + (tonumber(delay) or 0) end
         line = line .. cjson.encode(e)
       end
       set[#set + 1] = id

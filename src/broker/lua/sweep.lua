@@ -7,11 +7,14 @@
 -- KEYS[8] history HASH, KEYS[9] history index ZSET, KEYS[10..] the unique keys of the
 -- tasks the caller saw expiring (declared: Redis Cluster and ACLs see every key touched);
 -- an expired task whose unique key is not among them waits for the next sweep
--- ARGV[1] max tasks, ARGV[2] unique key prefix, ARGV[3] max deliveries
+-- ARGV[1] max tasks, ARGV[2] unique key prefix, ARGV[3] max deliveries,
+-- ARGV[4] overdue ms: only leases that expired at least this long ago (0 for the queue's
+-- upkeep holder; a backstop sweep by any other worker passes more, so it acts only
+-- when the holder has stopped sweeping)
 -- returns {recovered, dead}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[4] or 0), 'LIMIT', 0, tonumber(ARGV[1]))
 local recovered, dead = 0, 0
 local declared = {}
 for i = 10, #KEYS do declared[KEYS[i]] = true end

@@ -12,8 +12,10 @@ use std::process::ExitCode;
 
 /// Migrate the platform from its cron job to the queue, one stage at a time.
 ///
-/// Stages: 0 cron only; 1 worker and beat running (flag False, cron */10); 2 queue primary
-/// (flag True, cron */30); 3 queue only (cron line commented out). The stage is read from
+/// Stages: 0 cron only (flag False, cron */10); 1 install & monitor: worker and beat
+/// running (flag False, cron */10 through ciq cron-guard, which runs it every time); 2
+/// queue primary (flag True, cron */10 through ciq cron-guard, which runs it only when the
+/// queue cannot); 3 queue only (cron line commented out). The stage is read from
 /// the platform's config file, the cron entry and the services. Moving forward needs the
 /// gate checks to pass (broker, worker, beat, periodic tasks, no stale pending test);
 /// `ciq rollback` goes back to stage 0.
