@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Serve a dashboard and a JSON API in the browser: queues, tasks with their history,
-/// workers, beat. Prints one URL with a login token (`?token=…`).
+/// workers, beat, and Prometheus metrics at /metrics. Prints one URL with a login token
+/// (`?token=…`); every page and API path needs it (cookie or `Authorization: Bearer`).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  ciq web                                  # http://127.0.0.1:8765/?token=...\n  ciq web --listen 0.0.0.0:8765 --token-file /etc/ciq/web-token --allow-actions\n  curl -H \"Authorization: Bearer $(cat /etc/ciq/web-token)\" http://127.0.0.1:8765/api/queues\n\nA non-loopback --listen needs --token-file (exit 2 otherwise); for TLS, put nginx in front (see the README)."
