@@ -121,6 +121,20 @@ fn web_prints_one_url_with_a_random_token_that_logs_in() {
     assert_eq!(ok.status, 200);
     // The test token is not the random one.
     assert_eq!(web.get("/api/queues").status, 401);
+    // Nothing else it printed carries the token (stderr; stdout was the one line).
+    let mut web = web;
+    let _ = web._proc.0.kill();
+    let _ = web._proc.0.wait();
+    let mut rest = String::new();
+    use std::io::Read;
+    let _ = web._proc.0.stderr.take().unwrap().read_to_string(&mut rest);
+    let _ = web
+        ._proc
+        .0
+        .stdout
+        .take()
+        .map(|mut o| o.read_to_string(&mut rest));
+    assert!(!rest.contains(&token), "{rest}");
 }
 
 #[test]
