@@ -1749,7 +1749,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__web)
-            opts="-q -h --listen --token-file --allow-actions --audit-log --config --broker --database --json --quiet --help"
+            opts="-q -h --listen --token-file --allow-actions --audit-log --tls-cert --tls-key --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1764,6 +1764,14 @@ _ciq() {
                     return 0
                     ;;
                 --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -251,6 +251,8 @@ complete -c ciq -n "__fish_ciq_using_subcommand up" -s h -l help -d 'Print help 
 complete -c ciq -n "__fish_ciq_using_subcommand web" -l listen -d 'Address to listen on (port 0: any free port, printed)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand web" -l token-file -d 'Read the login token from FILE (letters, digits, - . _ ~; 16+ characters) instead of making a random one' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand web" -l audit-log -d 'Where actions are recorded, one JSON line each' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand web" -l tls-cert -d 'Serve HTTPS with this PEM certificate chain (needs --tls-key)' -r -F
+complete -c ciq -n "__fish_ciq_using_subcommand web" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand web" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand web" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand web" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r

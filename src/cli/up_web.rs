@@ -31,6 +31,8 @@ pub async fn bind(a: &UpWebArgs) -> CliResult<Option<(Options, TcpListener)>> {
         token_file: a.web_token_file.clone(),
         allow_actions: false,
         audit_log: "ciq-web-audit.jsonl".into(),
+        tls_cert: None,
+        tls_key: None,
     })?;
     let l = web::bind(opts.listen)
         .await

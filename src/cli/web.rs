@@ -31,6 +31,12 @@ pub struct WebArgs {
     /// Where actions are recorded, one JSON line each.
     #[arg(long, value_name = "FILE", default_value = "ciq-web-audit.jsonl")]
     pub audit_log: PathBuf,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 struct CliSource {
@@ -117,6 +123,10 @@ pub fn options(a: &WebArgs) -> CliResult<Options> {
         allow_actions: a.allow_actions,
         audit_log: a.audit_log.clone(),
         metrics: vec![],
+        tls: match (&a.tls_cert, &a.tls_key) {
+            (Some(c), Some(k)) => Some(web::tls::acceptor(c, k).map_err(CliError::usage)?),
+            _ => None,
+        },
     })
 }
 

@@ -93,7 +93,14 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
                 [
                     (
                         header::SET_COOKIE,
-                        format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+                        format!(
+                            "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{}",
+                            if app.opts.tls.is_some() {
+                                "; Secure"
+                            } else {
+                                ""
+                            }
+                        ),
                     ),
                     (header::LOCATION, to),
                 ],

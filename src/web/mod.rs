@@ -17,6 +17,7 @@ mod html;
 pub mod list;
 mod pages;
 mod rates;
+pub mod tls;
 
 pub use auth::valid_token;
 
@@ -45,7 +46,7 @@ pub trait Source: Send + Sync + 'static {
 }
 
 /// How `ciq web` was asked to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     pub listen: SocketAddr,
     /// The login token (random unless read from --token-file).
@@ -55,6 +56,8 @@ pub struct Options {
     pub audit_log: PathBuf,
     /// What `GET /metrics` answers (Prometheus text; behind the same token).
     pub metrics: Vec<crate::metrics::Part>,
+    /// HTTPS with this certificate and key (rustls); plain HTTP when None.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Shared by every handler.
@@ -158,7 +161,9 @@ pub async fn serve_on(
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    announce(format!("http://{addr}/?token={}", opts.token));
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    announce(format!("{scheme}://{addr}/?token={}", opts.token));
+    let tls = opts.tls.clone();
     let app = Arc::new(App {
         broker,
         source,
@@ -166,10 +171,16 @@ pub async fn serve_on(
         csrf: random_token(),
     });
     let sampler = tokio::spawn(rates::sampler(app.clone()));
-    let r = axum::serve(listener, routes(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| format!("web server stopped: {e}"));
+    let r = match tls {
+        Some(tls) => {
+            tls::serve(listener, tls, routes(app), shutdown).await;
+            Ok(())
+        }
+        None => axum::serve(listener, routes(app))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| format!("web server stopped: {e}")),
+    };
     sampler.abort();
     r
 }

@@ -155,3 +155,55 @@ fn web_refuses_a_non_loopback_address_without_a_token_file() {
     let o = ciq.run(&["web", "--listen", "0.0.0.0:0", "--token-file", "short"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn web_serves_https_with_a_certificate_and_key() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    crate::tls::make_certs(ciq.dir());
+    let web = start(&ciq, &["--tls-cert", "srv.pem", "--tls-key", "srv.key"]);
+    assert!(web.line.contains("https://127.0.0.1:"), "{}", web.line);
+    let ca = std::fs::read(ciq.dir().join("ca.pem")).unwrap();
+    let url = |p: &str| format!("https://{}{p}", web.addr);
+    let (ok, anon, plain) = block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
+        let ok = client
+            .get(url("/api/queues"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("an HTTPS request");
+        let anon = client
+            .get(url("/api/queues"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        // Plain HTTP on the TLS port gets no answer.
+        let plain = reqwest::get(format!("http://{}/api/queues", web.addr)).await;
+        (
+            (ok.status().as_u16(), ok.text().await.unwrap()),
+            anon.as_u16(),
+            plain.is_err(),
+        )
+    });
+    assert_eq!(ok.0, 200);
+    assert!(ok.1.contains("\"queue\":\"default\""), "{}", ok.1);
+    assert_eq!(anon, 401);
+    assert!(plain);
+    // A bad key file is refused at start (exit 2).
+    std::fs::write(ciq.dir().join("bad.key"), "not a key").unwrap();
+    let o = ciq.run(&[
+        "web",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "srv.pem",
+        "--tls-key",
+        "bad.key",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

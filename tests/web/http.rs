@@ -59,7 +59,7 @@ pub fn start(ciq: &Ciq, extra: &[&str]) -> Web {
         .read_line(&mut line)
         .expect("read url line");
     let addr = line
-        .split("http://")
+        .split("://")
         .nth(1)
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
