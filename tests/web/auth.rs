@@ -182,6 +182,21 @@ fn web_serves_https_with_a_certificate_and_key() {
             .await
             .unwrap()
             .status();
+        // Over HTTPS the login cookie is also Secure.
+        let first = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(url(&format!("/?token={TOKEN}")))
+            .send()
+            .await
+            .unwrap();
+        let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
         // Plain HTTP on the TLS port gets no answer.
         let plain = reqwest::get(format!("http://{}/api/queues", web.addr)).await;
         (
