@@ -47,13 +47,15 @@ pub fn start(ciq: &Ciq, extra: &[&str]) -> Web {
         args.extend(["--token-file", tfs.as_str()]);
     }
     args.extend(extra.iter().filter(|a| **a != "--random-token"));
-    let mut child = ciq
-        .cmd(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ciq web");
-    let out = child.stdout.take().unwrap();
+    // Wrapped at once: a failing test below still kills it.
+    let mut child = Proc(
+        ciq.cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ciq web"),
+    );
+    let out = child.0.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(out)
         .read_line(&mut line)
@@ -65,7 +67,7 @@ pub fn start(ciq: &Ciq, extra: &[&str]) -> Web {
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
     Web {
-        _proc: Proc(child),
+        _proc: child,
         addr,
         line,
     }
