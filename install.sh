@@ -5,7 +5,7 @@
 #                                   apt-get and /usr/local; use --prefix for a user install)
 #   ./install.sh --prefix ~/.local  install under another prefix
 #   ./install.sh --test-deps        only make sure the test suite can run: redis-server,
-#                                   faketime and tmux installed, local PostgreSQL/MariaDB started
+#                                   faketime, tmux and chromium installed, local PostgreSQL/MariaDB started
 #                                   if present, and .venv-platform/ (Python 3.11 with the vendored
 #                                   sample platform's requirements, for tests/platform_real)
 #   ./install.sh --uninstall        remove everything a previous install put in place
@@ -59,6 +59,14 @@ ensure_tmux() {
     command -v tmux >/dev/null && return 0
     say "tmux missing: installing it with apt-get (the ciq top tests need it)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux
+}
+
+# The `ciq web` test renders its pages in a real headless browser (Debian's chromium).
+ensure_chromium() {
+    command -v chromium >/dev/null && return 0
+    say "chromium missing: installing it with apt-get (the ciq web browser test needs it)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 }
 
 # The clock-skew tests run workers and beats under faketime (libfaketime).
@@ -207,5 +215,5 @@ do_uninstall() {
 case "$MODE" in
     install) do_install ;;
     uninstall) do_uninstall ;;
-    test-deps) ensure_redis; ensure_faketime; ensure_tmux; ensure_cargo; start_test_databases; ensure_platform_venv ;;
+    test-deps) ensure_redis; ensure_faketime; ensure_tmux; ensure_chromium; ensure_cargo; start_test_databases; ensure_platform_venv ;;
 esac

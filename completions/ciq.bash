@@ -19,6 +19,9 @@ _ciq() {
             ciq,beat)
                 cmd="ciq__subcmd__beat"
                 ;;
+            ciq,cancel)
+                cmd="ciq__subcmd__cancel"
+                ;;
             ciq,config)
                 cmd="ciq__subcmd__config"
                 ;;
@@ -67,6 +70,9 @@ _ciq() {
             ciq,up)
                 cmd="ciq__subcmd__up"
                 ;;
+            ciq,web)
+                cmd="ciq__subcmd__web"
+                ;;
             ciq,work)
                 cmd="ciq__subcmd__work"
                 ;;
@@ -84,6 +90,9 @@ _ciq() {
                 ;;
             ciq__subcmd__help,beat)
                 cmd="ciq__subcmd__help__subcmd__beat"
+                ;;
+            ciq__subcmd__help,cancel)
+                cmd="ciq__subcmd__help__subcmd__cancel"
                 ;;
             ciq__subcmd__help,config)
                 cmd="ciq__subcmd__help__subcmd__config"
@@ -132,6 +141,9 @@ _ciq() {
                 ;;
             ciq__subcmd__help,up)
                 cmd="ciq__subcmd__help__subcmd__up"
+                ;;
+            ciq__subcmd__help,web)
+                cmd="ciq__subcmd__help__subcmd__web"
                 ;;
             ciq__subcmd__help,work)
                 cmd="ciq__subcmd__help__subcmd__work"
@@ -227,7 +239,7 @@ _ciq() {
 
     case "${cmd}" in
         ciq)
-            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help"
+            opts="-q -h -V --config --broker --database --json --quiet --help --version enqueue work beat depth purge inspect requeue cancel pause resume status top config up web platform cron-guard migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -272,6 +284,40 @@ _ciq() {
                     return 0
                     ;;
                 --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__cancel)
+            opts="-q -h --unique --queue --terminate --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --unique)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --queue)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -519,7 +565,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help)
-            opts="enqueue work beat depth purge inspect requeue pause resume status top config up platform cron-guard migrate-from-cron rollback help"
+            opts="enqueue work beat depth purge inspect requeue cancel pause resume status top config up web platform cron-guard migrate-from-cron rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -533,6 +579,20 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__beat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__cancel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -869,6 +929,20 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__help__subcmd__web)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1589,7 +1663,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__up)
-            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --config --broker --database --json --quiet --help"
+            opts="-Q -c -q -h --data-dir --no-redis --use-existing-redis --redis-server --queues --concurrency --name --shutdown-timeout --lease --heartbeat --sweep --upkeep-lease --metrics-addr --web --web-token-file --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1644,6 +1718,60 @@ _ciq() {
                     return 0
                     ;;
                 --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ciq__subcmd__web)
+            opts="-q -h --listen --token-file --allow-actions --audit-log --tls-cert --tls-key --config --broker --database --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -7,11 +7,13 @@
 //!   about tasks.
 //! - `runner`: how a task's work is done outside ciq (`exec` process, `http` POST).
 //! - `platform`: the CI platform's database (sqlx) and its three tasks.
-//! - `metrics`: Prometheus text over HTTP for `work`, `beat` and `up`.
+//! - `metrics`: Prometheus metrics (prometheus-client, OpenMetrics text) served by axum for
+//!   `work`, `beat`, `up` and `web`.
 //! - `worker`: claims, runs, heartbeats, sweeps, shuts down gracefully.
 //! - `beat`: the periodic scheduler (leader lease + per-tick idempotency).
 //! - `rollout`: the staged migration from cron and the rollback.
 //! - `output`: tables / JSON / progress for the CLI.
+//! - `web`: `ciq web`, the dashboard and JSON API (over `broker` and `output`).
 //! - `cli`: one file per subcommand; `cli::main` is what the binary calls.
 
 pub mod beat;
@@ -25,4 +27,5 @@ pub mod rollout;
 pub mod runner;
 pub mod secrets;
 pub mod submit;
+pub mod web;
 pub mod worker;

@@ -33,3 +33,4 @@ mod stage1_guard;
 mod stage_table;
 mod tls;
 mod top;
+mod web;

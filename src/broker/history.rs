@@ -11,7 +11,7 @@ pub struct Event {
     /// When it happened (ms since the epoch).
     pub at: u64,
     /// enqueued, scheduled, claimed, done, retried, deferred, dead, failed, released,
-    /// lease_expired, requeued, purged.
+    /// lease_expired, requeued, purged, canceled.
     pub ev: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
@@ -95,19 +95,7 @@ impl Broker {
             if hist.is_none() && active.is_none() && data.is_none() {
                 continue;
             }
-            let active = active.map(|cur| {
-                // "<worker>|<claim token>|<claimed ms>|<envelope>" (keys.rs); the token
-                // once read as the claim time showed "since 1970-01-01T00:00:00.001Z".
-                let mut p = cur.splitn(4, '|');
-                let worker = p.next().unwrap_or("").to_string();
-                let _token = p.next();
-                let at = p.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-                (
-                    worker,
-                    at,
-                    p.next().and_then(|e| Envelope::from_json(e).ok()),
-                )
-            });
+            let active = active.map(|cur| parse_active(&cur));
             return Ok(Some(TaskRecord {
                 id: id.to_string(),
                 queue: queue.clone(),
@@ -144,10 +132,37 @@ impl Broker {
     }
 }
 
+/// An active entry: "<worker>|<claim token>|<claimed ms>|<envelope>" (before claim
+/// tokens: "<worker>|<claimed ms>|<envelope>") as (worker, claimed at ms, envelope).
+pub fn parse_active(cur: &str) -> (String, u64, Option<Envelope>) {
+    let p: Vec<&str> = cur.splitn(4, '|').collect();
+    let num = |s: Option<&&str>| s.and_then(|a| a.parse::<u64>().ok());
+    let worker = p.first().unwrap_or(&"").to_string();
+    if p.len() == 4 && num(p.get(1)).is_some() && num(p.get(2)).is_some() {
+        let env = Envelope::from_json(p[3]).ok();
+        return (worker, num(p.get(2)).unwrap_or(0), env);
+    }
+    let rest = cur.splitn(3, '|').nth(2).unwrap_or("");
+    (
+        worker,
+        num(p.get(1)).unwrap_or(0),
+        Envelope::from_json(rest).ok(),
+    )
+}
+
 impl TaskRecord {
-    /// pending, scheduled, running, retrying, deferred, done, dead, failed, purged.
+    /// pending, scheduled, running, retrying, deferred, done, dead, failed, purged,
+    /// canceled.
     pub fn state(&self) -> &'static str {
-        let last = self.events.last().map(|e| e.ev.as_str()).unwrap_or("");
+        // A `fenced` note says how a superseded run stopped (after its task was
+        // recovered or canceled): the task's state is what came before it.
+        let last = self
+            .events
+            .iter()
+            .rev()
+            .map(|e| e.ev.as_str())
+            .find(|ev| *ev != "fenced")
+            .unwrap_or("");
         let l = &self.live;
         if l.active.is_some() {
             "running"
@@ -169,6 +184,7 @@ impl TaskRecord {
             match last {
                 "done" => "done",
                 "purged" => "purged",
+                "canceled" => "canceled",
                 // A dead task trimmed from the dead set keeps its last word.
                 "dead" => "dead",
                 "failed" => "failed",
@@ -233,5 +249,24 @@ mod tests {
         assert_eq!(r.task().as_deref(), Some("noop"));
         r.live.retry_at = Some(9);
         assert_eq!(r.state(), "retrying");
+        r.live.retry_at = None;
+        r.events
+            .push(serde_json::from_str(r#"{"at":6,"ev":"canceled"}"#).unwrap());
+        assert_eq!(r.state(), "canceled");
+        // The canceled run's worker then notes how it stopped: still canceled.
+        r.events
+            .push(serde_json::from_str(r#"{"at":7,"ev":"fenced"}"#).unwrap());
+        assert_eq!(r.state(), "canceled");
+    }
+
+    #[test]
+    fn an_active_entry_with_a_claim_token_gives_its_claim_time_and_message() {
+        let env = r#"{"v":1,"id":"T","task":"noop","queue":"q","attempt":1,"max_retries":0,"enqueued_at":5}"#;
+        let (w, at, e) = parse_active(&format!("w1|42|1700|{env}"));
+        assert_eq!((w.as_str(), at), ("w1", 1700));
+        assert_eq!(e.map(|e| e.id), Some("T".to_string()));
+        let (w, at, e) = parse_active(&format!("w1|1700|{env}"));
+        assert_eq!((w.as_str(), at), ("w1", 1700));
+        assert!(e.is_some());
     }
 }

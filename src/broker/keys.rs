@@ -101,6 +101,12 @@ impl QueueKeys {
         format!("{PREFIX}:{{{}}}:fired:{entry}:{fire_ms}", self.name)
     }
 
+    /// HASH minute (epoch ms / 60000) -> "<done>,<failed>": the stats counters as
+    /// `ciq web` sampled them in that minute (the last hour), for done/failed per minute.
+    pub fn rate_samples(&self) -> String {
+        format!("{PREFIX}:{{{}}}:rate", self.name)
+    }
+
     /// Result of a finished task, kept briefly for `enqueue --wait`.
     pub fn result(&self, id: &str) -> String {
         format!("{PREFIX}:{{{}}}:result:{id}", self.name)

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod beat;
+pub mod cancel;
 pub mod cluster;
 mod conn;
 mod durability;
@@ -15,11 +16,13 @@ pub mod history;
 pub mod keys;
 pub mod ops;
 pub mod platform;
+pub mod rates;
 mod rollout;
 mod scripts;
 pub mod sentinel;
 pub mod server_info;
 mod upkeep;
+pub mod window;
 
 pub use conn::Conn;
 pub use durability::BrokerOptions;

@@ -27,3 +27,4 @@ script!(BEAT_SETTLE, "beat_settle.lua");
 script!(BEAT_OUTCOME, "beat_outcome.lua");
 script!(UPKEEP_RENEW, "upkeep_renew.lua");
 script!(UPKEEP_RELEASE, "upkeep_release.lua");
+script!(CANCEL, "cancel.lua");

@@ -98,7 +98,21 @@ pub struct DelayedRow {
 
 pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
-    let cfg = &ctx.config;
+    let view = build(&broker, &ctx.config, &a).await?;
+    if ctx.json {
+        output::json(&view);
+    } else {
+        print_tables(&view);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The view `inspect scheduled --json` prints (also `ciq web`'s beat page and API).
+pub async fn build(
+    broker: &crate::broker::Broker,
+    cfg: &crate::config::Config,
+    a: &ScheduledArgs,
+) -> CliResult<ScheduledView> {
     let leader = broker.beat_leader().await?.map(|l| LeaderRow {
         since: output::ts(l.since_ms),
         holder: l.holder,
@@ -186,18 +200,12 @@ pub async fn run(a: ScheduledArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         }
     }
     delayed.sort_by_key(|d| d.due_ms);
-    let view = ScheduledView {
+    Ok(ScheduledView {
         leader,
         beats,
         periodic,
         delayed,
-    };
-    if ctx.json {
-        output::json(&view);
-    } else {
-        print_tables(&view);
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_tables(v: &ScheduledView) {

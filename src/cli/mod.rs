@@ -1,6 +1,7 @@
 //! Command line: global options, one file per subcommand, one flat dispatch.
 
 mod beat;
+mod cancel;
 mod config_show;
 mod cron_guard;
 mod depth;
@@ -26,6 +27,8 @@ mod top;
 mod up;
 mod up_redis;
 mod up_standin;
+mod up_web;
+mod web;
 mod work;
 
 pub use error::{CliError, CliResult, Kind};
@@ -85,6 +88,7 @@ pub enum Command {
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
     Requeue(requeue::RequeueArgs),
+    Cancel(cancel::CancelArgs),
     Pause(pause::PauseArgs),
     Resume(pause::ResumeArgs),
     Status(status::StatusArgs),
@@ -93,6 +97,7 @@ pub enum Command {
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
     Up(up::UpArgs),
+    Web(web::WebArgs),
     /// The CI platform's database: check tables and pending tests.
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
@@ -250,6 +255,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Purge(a) => purge::run(a, ctx).await,
         Command::Inspect(c) => inspect::run(c, ctx).await,
         Command::Requeue(a) => requeue::run(a, ctx).await,
+        Command::Cancel(a) => cancel::run(a, ctx).await,
         Command::Pause(a) => pause::run_pause(a, ctx).await,
         Command::Resume(a) => pause::run_resume(a, ctx).await,
         Command::Status(a) => status::run(a, ctx).await,
@@ -257,6 +263,7 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Config(c) => config_show::run(c, ctx).await,
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,
+        Command::Web(a) => web::run(a, ctx).await,
         Command::CronGuard(a) => cron_guard::run(a, ctx).await,
         Command::MigrateFromCron(a) => migrate::run(a, ctx).await,
         Command::Rollback(a) => rollback::run(a, ctx).await,

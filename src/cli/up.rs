@@ -52,6 +52,8 @@ pub struct UpArgs {
     pub redis_server: String,
     #[command(flatten)]
     pub work: WorkArgs,
+    #[command(flatten)]
+    pub web: super::up_web::UpWebArgs,
 }
 
 pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
@@ -61,6 +63,7 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     apply(&a.work, &mut cfg)?;
     cfg.beat.check().map_err(CliError::usage)?;
     crate::beat::entries(&cfg, cfg.beat.lease.0 + cfg.beat.tick.0).map_err(CliError::usage)?;
+    let web = super::up_web::bind(&a.web).await?;
     let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
     if let Some(script) = super::up_standin::configure(&mut cfg, &data_dir)? {
         tracing::info!(bridge = %script.display(), "no [platform] configured: the stand-in bridge plays the platform's part (it creates no VM; started tests go to started-tests.log beside the database)");
@@ -94,7 +97,11 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         return Err(e);
     }
 
+    let web = super::up_web::spawn(web, &cfg, &broker, ctx.quiet);
     let outcome = run_services(&cfg, broker, a.work.name.as_deref(), shutdown).await;
+    if let Some(w) = web {
+        w.abort();
+    }
     if let Some(mut r) = local {
         r.stop().await;
         tracing::info!("stopped redis-server");

@@ -1,10 +1,15 @@
 //! The beat's own metrics: whether this process leads, its fires per entry, and each
 //! entry's last and next fire time and failure streak as recorded in Redis.
 
-use super::{esc, Part};
+use super::{FloatGauge, Part};
 use crate::broker::Broker;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 /// Fire times this beat process fired, per entry (a fire time another beat already
@@ -36,55 +41,59 @@ pub fn part(broker: Broker, holder: String, entries: Vec<String>, fires: Fires) 
     })
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EntryLabel {
+    entry: String,
+}
+
 async fn render(broker: &Broker, holder: &str, entries: &[String], fires: &Fires) -> String {
-    let mut o = String::new();
+    let mut reg = Registry::default();
     if let Ok(leader) = broker.beat_leader().await {
-        let ours = leader.is_some_and(|l| l.holder == holder);
-        o.push_str("# HELP ciq_beat_is_leader 1 while this beat process holds the leader lease (only the leader fires).\n# TYPE ciq_beat_is_leader gauge\n");
-        let _ = writeln!(o, "ciq_beat_is_leader {}", ours as u8);
-    }
-    o.push_str("# HELP ciq_beat_fires_total Fire times this beat process fired for a schedule entry.\n# TYPE ciq_beat_fires_total counter\n");
-    for e in entries {
-        let _ = writeln!(
-            o,
-            "ciq_beat_fires_total{{entry=\"{}\"}} {}",
-            esc(e),
-            fires.get(e)
+        let g = Gauge::<i64, AtomicI64>::default();
+        g.set(leader.is_some_and(|l| l.holder == holder) as i64);
+        reg.register(
+            "ciq_beat_is_leader",
+            "1 while this beat process holds the leader lease (only the leader fires)",
+            g,
         );
     }
-    let mut last = String::new();
-    let mut next = String::new();
-    let mut failing = String::new();
+    let fired = Family::<EntryLabel, Counter>::default();
+    let last = Family::<EntryLabel, FloatGauge>::default();
+    let next = Family::<EntryLabel, FloatGauge>::default();
+    let failing = Family::<EntryLabel, Gauge>::default();
+    reg.register(
+        "ciq_beat_fires",
+        "Fire times this beat process fired for a schedule entry",
+        fired.clone(),
+    );
+    reg.register(
+        "ciq_beat_last_fire_timestamp_seconds",
+        "When the entry last fired (any beat), Unix seconds",
+        last.clone(),
+    );
+    reg.register(
+        "ciq_beat_next_fire_timestamp_seconds",
+        "When the entry fires next, Unix seconds; in the past means overdue",
+        next.clone(),
+    );
+    reg.register(
+        "ciq_beat_entry_consecutive_failures",
+        "Failed tasks of the entry in a row (0 after a success)",
+        failing.clone(),
+    );
     for e in entries {
+        let l = EntryLabel { entry: e.clone() };
+        fired.get_or_create(&l).inc_by(fires.get(e));
         let Ok(s) = broker.beat_entry(e).await else {
             continue;
         };
-        let l = format!("entry=\"{}\"", esc(e));
         if let Some(ms) = s.last_fire_ms {
-            let _ = writeln!(
-                last,
-                "ciq_beat_last_fire_timestamp_seconds{{{l}}} {}",
-                ms as f64 / 1000.0
-            );
+            last.get_or_create(&l).set(ms as f64 / 1000.0);
         }
         if let Some(ms) = s.next_fire_ms {
-            let _ = writeln!(
-                next,
-                "ciq_beat_next_fire_timestamp_seconds{{{l}}} {}",
-                ms as f64 / 1000.0
-            );
+            next.get_or_create(&l).set(ms as f64 / 1000.0);
         }
-        let _ = writeln!(
-            failing,
-            "ciq_beat_entry_consecutive_failures{{{l}}} {}",
-            s.consecutive_failures
-        );
+        failing.get_or_create(&l).set(s.consecutive_failures as i64);
     }
-    o.push_str("# HELP ciq_beat_last_fire_timestamp_seconds When the entry last fired (any beat), Unix seconds.\n# TYPE ciq_beat_last_fire_timestamp_seconds gauge\n");
-    o.push_str(&last);
-    o.push_str("# HELP ciq_beat_next_fire_timestamp_seconds When the entry fires next, Unix seconds; in the past means overdue.\n# TYPE ciq_beat_next_fire_timestamp_seconds gauge\n");
-    o.push_str(&next);
-    o.push_str("# HELP ciq_beat_entry_consecutive_failures Failed tasks of the entry in a row (0 after a success).\n# TYPE ciq_beat_entry_consecutive_failures gauge\n");
-    o.push_str(&failing);
-    o
+    super::encode(&reg)
 }

@@ -1,5 +1,5 @@
-//! Prometheus metrics over HTTP, shared by `ciq work`, `ciq beat` and `ciq up`: one small
-//! server (`serve`) that concatenates the text of its parts at each scrape, and the
+//! Prometheus metrics (prometheus-client, OpenMetrics text) over HTTP, shared by `ciq work`, `ciq beat`, `ciq up` and `ciq web`:
+//! one axum server (`serve`) that concatenates the text of its parts at each scrape, and the
 //! cluster-wide gauges every process exports (`cluster`: queue depth and age, paused
 //! queues, live workers, whether a beat leads), read from Redis at scrape time.
 //! Alerts and dashboards aggregate with `max`, so several processes exporting the same
@@ -8,13 +8,16 @@
 pub mod beat;
 
 use crate::broker::{self, now_ms, Broker};
-use std::fmt::Write;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 type Render = dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync;
@@ -50,32 +53,59 @@ pub async fn bind(addr: SocketAddr) -> broker::Result<TcpListener> {
         .map_err(|e| broker::Error::Invalid(format!("cannot listen for metrics on {addr}: {e}")))
 }
 
+/// The text of every part, in order, then the one `# EOF` (what a scrape answers).
+pub async fn render(parts: &[Part]) -> String {
+    let mut body = String::new();
+    for p in parts {
+        body.push_str(&p.render().await);
+    }
+    let _ = prometheus_client::encoding::text::encode_eof(&mut body);
+    body
+}
+
+/// One part's text: its registry in OpenMetrics text, without the `# EOF` that
+/// `render` adds once at the end.
+pub fn encode(reg: &Registry) -> String {
+    let mut s = String::new();
+    let _ = prometheus_client::encoding::text::encode_registry(&mut s, reg);
+    s
+}
+
+/// Labels of the per-queue metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub queue: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueState {
+    queue: String,
+    state: String,
+}
+
+/// A float gauge (ages, timestamps).
+pub type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// An axum handler answering with the parts' text (`ciq web` mounts it at `/metrics`).
+pub async fn respond(parts: Arc<Vec<Part>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        render(&parts).await,
+    )
+        .into_response()
+}
+
 /// Serves `GET /metrics` (any path works) with the parts' text, in order, forever.
 pub async fn serve(listener: TcpListener, parts: Vec<Part>) {
     let parts = Arc::new(parts);
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let parts = parts.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await;
-            let mut body = String::new();
-            for p in parts.iter() {
-                body.push_str(&p.render().await);
-            }
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
-    }
-}
-
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let app = axum::Router::new().fallback(move || respond(parts.clone()));
+    // An accept error is logged by axum and the loop goes on; serve returns only when
+    // the listener is gone.
+    let _ = axum::serve(listener, app).await;
 }
 
 /// The cluster-wide gauges, from Redis: per queue depth, oldest pending age and paused
@@ -88,10 +118,26 @@ pub fn cluster(broker: Broker, queues: Vec<String>, heartbeat: Duration) -> Part
 }
 
 async fn render_cluster(broker: &Broker, queues: &[String], heartbeat: Duration) -> String {
-    let mut o = String::new();
-    o.push_str("# HELP ciq_queue_depth Tasks per queue and state (from Redis).\n# TYPE ciq_queue_depth gauge\n# HELP ciq_queue_oldest_pending_seconds Age of the oldest pending task.\n# TYPE ciq_queue_oldest_pending_seconds gauge\n");
+    let mut reg = Registry::default();
+    let depth = Family::<QueueState, Gauge>::default();
+    let oldest = Family::<QueueLabel, FloatGauge>::default();
+    let paused = Family::<QueueLabel, Gauge>::default();
+    reg.register(
+        "ciq_queue_depth",
+        "Tasks per queue and state (from Redis)",
+        depth.clone(),
+    );
+    reg.register(
+        "ciq_queue_oldest_pending_seconds",
+        "Age of the oldest pending task",
+        oldest.clone(),
+    );
+    reg.register(
+        "ciq_queue_paused",
+        "1 while the queue is paused",
+        paused.clone(),
+    );
     let now = now_ms();
-    let mut paused = vec![];
     for q in queues {
         if let Ok(d) = broker.depth(q, now).await {
             for (state, n) in [
@@ -101,26 +147,21 @@ async fn render_cluster(broker: &Broker, queues: &[String], heartbeat: Duration)
                 ("retry", d.retry),
                 ("dead", d.dead),
             ] {
-                let _ = writeln!(
-                    o,
-                    "ciq_queue_depth{{queue=\"{}\",state=\"{state}\"}} {n}",
-                    esc(&d.queue)
-                );
+                depth
+                    .get_or_create(&QueueState {
+                        queue: d.queue.clone(),
+                        state: state.into(),
+                    })
+                    .set(n as i64);
             }
-            let _ = writeln!(
-                o,
-                "ciq_queue_oldest_pending_seconds{{queue=\"{}\"}} {}",
-                esc(&d.queue),
-                d.oldest_pending_age_s.unwrap_or(0.0)
-            );
-            paused.push((d.queue.clone(), d.paused));
+            let l = QueueLabel {
+                queue: d.queue.clone(),
+            };
+            oldest
+                .get_or_create(&l)
+                .set(d.oldest_pending_age_s.unwrap_or(0.0));
+            paused.get_or_create(&l).set(d.paused as i64);
         }
-    }
-    o.push_str(
-        "# HELP ciq_queue_paused 1 while the queue is paused.\n# TYPE ciq_queue_paused gauge\n",
-    );
-    for (q, p) in paused {
-        let _ = writeln!(o, "ciq_queue_paused{{queue=\"{}\"}} {}", esc(&q), p as u8);
     }
     // What the "no worker" and "no beat leader" alerts read.
     let stale_ms = heartbeat.as_millis() as u64 * 3 + 2000;
@@ -129,12 +170,18 @@ async fn render_cluster(broker: &Broker, queues: &[String], heartbeat: Duration)
             .iter()
             .filter(|(_, _, at)| now.saturating_sub(*at) <= stale_ms)
             .count();
-        o.push_str("# HELP ciq_workers_alive Workers whose heartbeat is fresh.\n# TYPE ciq_workers_alive gauge\n");
-        let _ = writeln!(o, "ciq_workers_alive {alive}");
+        let g = Gauge::<i64, AtomicI64>::default();
+        g.set(alive as i64);
+        reg.register("ciq_workers_alive", "Workers whose heartbeat is fresh", g);
     }
     if let Ok(leader) = broker.beat_leader_raw().await {
-        o.push_str("# HELP ciq_beat_leader 1 while a beat holds the leader lease.\n# TYPE ciq_beat_leader gauge\n");
-        let _ = writeln!(o, "ciq_beat_leader {}", leader.is_some() as u8);
+        let g = Gauge::<i64, AtomicI64>::default();
+        g.set(leader.is_some() as i64);
+        reg.register(
+            "ciq_beat_leader",
+            "1 while a beat holds the leader lease",
+            g,
+        );
     }
-    o
+    encode(&reg)
 }

@@ -1,110 +1,116 @@
 //! Prometheus metrics of one worker process, served on `--metrics-addr` by
-//! `crate::metrics::serve` with the cluster gauges. Counters are this process's own
-//! (Prometheus sums across processes).
+//! `crate::metrics::serve` with the cluster gauges (prometheus-client families).
+//! Counters are this process's own (Prometheus sums across processes).
 
 use super::Shared;
-use crate::metrics::esc;
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::{Arc, Mutex};
+use crate::metrics::QueueLabel;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
 
 /// Run-time histogram bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    total: u64,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    task: String,
+    queue: String,
+    outcome: String,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskQueue {
+    task: String,
+    queue: String,
+}
+
+fn runtime_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// This process's counters; each scrape registers them (they are shared handles) with
+/// the in-flight gauge into a fresh registry.
 pub(crate) struct Metrics {
-    /// (task, queue, outcome) -> count
-    outcomes: Mutex<BTreeMap<(String, String, &'static str), u64>>,
-    runtime: Mutex<BTreeMap<(String, String), Histogram>>,
-    recovered: Mutex<BTreeMap<String, u64>>,
+    outcomes: Family<Outcome, Counter>,
+    runtime: Family<TaskQueue, Histogram, fn() -> Histogram>,
+    recovered: Family<QueueLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            outcomes: Family::default(),
+            runtime: Family::new_with_constructor(runtime_histogram),
+            recovered: Family::default(),
+        }
+    }
 }
 
 impl Metrics {
     pub(crate) fn record(&self, task: &str, queue: &str, outcome: &'static str, secs: f64) {
-        *self
-            .outcomes
-            .lock()
-            .unwrap()
-            .entry((task.into(), queue.into(), outcome))
-            .or_default() += 1;
-        let mut h = self.runtime.lock().unwrap();
-        let h = h.entry((task.into(), queue.into())).or_default();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.total += 1;
+        self.outcomes
+            .get_or_create(&Outcome {
+                task: task.into(),
+                queue: queue.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.runtime
+            .get_or_create(&TaskQueue {
+                task: task.into(),
+                queue: queue.into(),
+            })
+            .observe(secs);
     }
 
     pub(crate) fn recovered(&self, queue: &str, n: u64) {
-        *self
-            .recovered
-            .lock()
-            .unwrap()
-            .entry(queue.into())
-            .or_default() += n;
+        self.recovered
+            .get_or_create(&QueueLabel {
+                queue: queue.into(),
+            })
+            .inc_by(n);
     }
 }
 
 fn render(shared: &Shared) -> String {
     let m = &shared.metrics;
-    let mut o = String::new();
-    o.push_str("# HELP ciq_tasks_total Tasks finished by this worker, by outcome (done, retried, failed, dead).\n# TYPE ciq_tasks_total counter\n");
-    for ((t, q, outcome), n) in m.outcomes.lock().unwrap().iter() {
-        let _ = writeln!(
-            o,
-            "ciq_tasks_total{{task=\"{}\",queue=\"{}\",outcome=\"{outcome}\"}} {n}",
-            esc(t),
-            esc(q)
-        );
-    }
-    o.push_str("# HELP ciq_task_runtime_seconds Time from start to outcome of a task.\n# TYPE ciq_task_runtime_seconds histogram\n");
-    for ((t, q), h) in m.runtime.lock().unwrap().iter() {
-        let l = format!("task=\"{}\",queue=\"{}\"", esc(t), esc(q));
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "ciq_task_runtime_seconds_bucket{{{l},le=\"{b}\"}} {}",
-                h.counts[i]
-            );
-        }
-        let _ = writeln!(
-            o,
-            "ciq_task_runtime_seconds_bucket{{{l},le=\"+Inf\"}} {}",
-            h.total
-        );
-        let _ = writeln!(o, "ciq_task_runtime_seconds_sum{{{l}}} {}", h.sum);
-        let _ = writeln!(o, "ciq_task_runtime_seconds_count{{{l}}} {}", h.total);
-    }
-    o.push_str("# HELP ciq_lease_recoveries_total Tasks this worker's sweeper recovered after their worker died.\n# TYPE ciq_lease_recoveries_total counter\n");
-    {
-        // Every served queue appears (at 0 until a recovery), so rates and alerts see it.
-        let rec = m.recovered.lock().unwrap();
-        let mut qs: BTreeMap<&str, u64> =
-            shared.queues.iter().map(|q| (q.name.as_str(), 0)).collect();
-        qs.extend(rec.iter().map(|(q, n)| (q.as_str(), *n)));
-        for (q, n) in qs {
-            let _ = writeln!(o, "ciq_lease_recoveries_total{{queue=\"{}\"}} {n}", esc(q));
-        }
-    }
-    o.push_str("# HELP ciq_tasks_in_flight Tasks this worker is running now.\n# TYPE ciq_tasks_in_flight gauge\n");
-    let _ = writeln!(
-        o,
-        "ciq_tasks_in_flight {}",
-        shared.running.lock().unwrap().len()
+    let mut reg = Registry::default();
+    reg.register(
+        "ciq_tasks",
+        "Tasks finished by this worker, by outcome (done, retried, failed, dead)",
+        m.outcomes.clone(),
     );
-    o
+    reg.register(
+        "ciq_task_runtime_seconds",
+        "Time from start to outcome of a task",
+        m.runtime.clone(),
+    );
+    // Every served queue appears (at 0 until a recovery), so rates and alerts see it.
+    for q in &shared.queues {
+        let _ = m.recovered.get_or_create(&QueueLabel {
+            queue: q.name.clone(),
+        });
+    }
+    reg.register(
+        "ciq_lease_recoveries",
+        "Tasks this worker's sweeper recovered after their worker died",
+        m.recovered.clone(),
+    );
+    let in_flight = Gauge::<i64, AtomicI64>::default();
+    in_flight.set(shared.running.lock().unwrap().len() as i64);
+    reg.register(
+        "ciq_tasks_in_flight",
+        "Tasks this worker is running now",
+        in_flight,
+    );
+    crate::metrics::encode(&reg)
 }
 
 /// This worker's part of `/metrics`; `metrics::cluster` adds the Redis-wide gauges.

@@ -1,0 +1,132 @@
+//! Canceling one task (`ciq cancel`, the web's cancel action): reads where the task is
+//! and which unique key it holds, then `cancel.lua` makes the change atomically.
+
+use super::scripts::CANCEL;
+use super::{Broker, Envelope, QueueKeys, Result};
+
+/// Pending messages read per round trip while looking for the one to cancel.
+const PENDING_CHUNK: isize = 1000;
+
+/// What a cancel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canceled {
+    /// Canceled; it was pending, scheduled, retry or active.
+    From(String),
+    /// Running, and `terminate` was not asked for: nothing changed.
+    Running,
+    /// Already dead: nothing to cancel (requeue or purge it instead).
+    Dead,
+    /// No live task with this id in the queue (done, canceled, purged, or unknown).
+    NotLive,
+}
+
+impl Broker {
+    /// Cancels task `id` of `queue`; a running one only when `terminate`. `by` is
+    /// recorded in the history ("ciq cancel", "ciq web").
+    pub async fn cancel(
+        &self,
+        queue: &str,
+        id: &str,
+        terminate: bool,
+        by: &str,
+    ) -> Result<Canceled> {
+        let q = QueueKeys::new(queue);
+        // A task can move while we read (claimed, promoted): read again a few times.
+        for _ in 0..5 {
+            let mut c = self.conn();
+            let (active, data, dead): (Option<String>, Option<String>, Option<f64>) = redis::pipe()
+                .hget(&q.active, id)
+                .hget(&q.data, id)
+                .zscore(&q.dead, id)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if active.is_none() && dead.is_some() {
+                return Ok(Canceled::Dead);
+            }
+            let (env, pending) = match (&active, &data) {
+                (Some(cur), _) => (cur.splitn(4, '|').nth(3).map(String::from), None),
+                (None, Some(d)) => (Some(d.clone()), None),
+                (None, None) => match self.find_pending(&q, id).await? {
+                    Some(raw) => (Some(raw.clone()), Some(raw)),
+                    None => (None, None),
+                },
+            };
+            let unique = env
+                .as_deref()
+                .and_then(|e| Envelope::from_json(e).ok())
+                .and_then(|e| e.unique_key);
+            let unique_key = match &unique {
+                Some(u) => q.unique(u),
+                None => q.paused.clone(),
+            };
+            let (code, from): (i64, String) = CANCEL
+                .key(&q.pending)
+                .key(&q.scheduled)
+                .key(&q.retry)
+                .key(&q.data)
+                .key(&q.lease)
+                .key(&q.active)
+                .key(&q.superseded)
+                .key(&q.history)
+                .key(&q.history_ended)
+                .key(&q.stats)
+                .key(unique_key)
+                .arg(id)
+                .arg(pending.as_deref().unwrap_or(""))
+                .arg(if terminate { "1" } else { "0" })
+                .arg(super::now_ms())
+                .arg(by)
+                .arg(unique.as_deref().unwrap_or(""))
+                .invoke_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            match code {
+                1 => {
+                    // A client in `enqueue --wait` hears of it (its waiting ends).
+                    let note = serde_json::json!({
+                        "state": "canceled",
+                        "error": format!("canceled by {by} (it was {from})"),
+                    });
+                    let _ = self.notify(id, &note.to_string()).await;
+                    return Ok(Canceled::From(from));
+                }
+                2 => return Ok(Canceled::Running),
+                // Nothing was seen anywhere: not live. Something was seen but moved
+                // (claimed, promoted, its key changed): look again.
+                0 if active.is_none() && data.is_none() && pending.is_none() => {
+                    return Ok(Canceled::NotLive)
+                }
+                _ => continue,
+            }
+        }
+        Ok(Canceled::NotLive)
+    }
+
+    /// The pending message of task `id` exactly as stored, read oldest first in chunks
+    /// (a cancel is rare; the dashboard never calls this to render).
+    async fn find_pending(&self, q: &QueueKeys, id: &str) -> Result<Option<String>> {
+        let mut c = self.conn();
+        let needle = format!("\"id\":\"{id}\"");
+        let mut start: isize = 0;
+        loop {
+            let chunk: Vec<String> = redis::cmd("LRANGE")
+                .arg(&q.pending)
+                .arg(-(start + PENDING_CHUNK))
+                .arg(-(start + 1))
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if let Some(raw) = chunk
+                .iter()
+                .find(|r| r.contains(&needle) && Envelope::from_json(r).is_ok_and(|e| e.id == id))
+            {
+                return Ok(Some(raw.clone()));
+            }
+            if (chunk.len() as isize) < PENDING_CHUNK {
+                return Ok(None);
+            }
+            start += PENDING_CHUNK;
+        }
+    }
+}

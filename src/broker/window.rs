@@ -1,0 +1,145 @@
+//! One window of a queue's tasks in one state, for the web dashboard's lists: a count
+//! and at most `count` entries from `offset`, in two round trips whatever the queue's
+//! length (LLEN/ZCARD with LRANGE/ZRANGE, then one HMGET). Never KEYS, never a scan.
+
+use super::{Broker, QueueKeys, Result};
+
+/// Which set a window reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    Pending,
+    Active,
+    Scheduled,
+    Retry,
+    Dead,
+    /// Tasks that ended (done, failed, dead, purged, canceled) whose history is kept,
+    /// by end time.
+    Ended,
+}
+
+impl Listed {
+    pub const ALL: [Listed; 6] = [
+        Listed::Pending,
+        Listed::Active,
+        Listed::Scheduled,
+        Listed::Retry,
+        Listed::Dead,
+        Listed::Ended,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Listed::Pending => "pending",
+            Listed::Active => "active",
+            Listed::Scheduled => "scheduled",
+            Listed::Retry => "retry",
+            Listed::Dead => "dead",
+            Listed::Ended => "ended",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Listed> {
+        Listed::ALL.into_iter().find(|l| l.name() == s)
+    }
+    /// Pending, scheduled, retrying and running tasks read soonest first; ended ones
+    /// newest first.
+    pub fn newest_first_by_default(self) -> bool {
+        matches!(self, Listed::Dead | Listed::Ended)
+    }
+}
+
+/// One entry: the id (None for an undecodable pending message), its time (enqueued,
+/// lease expiry, due, died or ended, ms) and the raw record (envelope JSON, the active
+/// entry "<worker>|<token>|<claimed ms>|<envelope>", or the history lines).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: Option<String>,
+    pub at_ms: u64,
+    pub raw: Option<String>,
+}
+
+impl Broker {
+    /// `(total in that state, entries)`; `offset` counts from the oldest end unless
+    /// `newest_first`.
+    pub async fn window(
+        &self,
+        queue: &str,
+        state: Listed,
+        offset: u64,
+        count: u64,
+        newest_first: bool,
+    ) -> Result<(u64, Vec<Entry>)> {
+        let q = QueueKeys::new(queue);
+        let mut c = self.conn();
+        let count = count.max(1) as isize;
+        let off = offset as isize;
+        if state == Listed::Pending {
+            // LPUSH puts the newest at index 0.
+            let (start, stop) = if newest_first {
+                (off, off + count - 1)
+            } else {
+                (-(off + count), -(off + 1))
+            };
+            let (total, mut raws): (u64, Vec<String>) = redis::pipe()
+                .llen(&q.pending)
+                .lrange(&q.pending, start, stop)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if !newest_first {
+                raws.reverse();
+            }
+            let out = raws
+                .into_iter()
+                .map(|r| {
+                    let env = super::Envelope::from_json(&r).ok();
+                    Entry {
+                        id: env.as_ref().map(|e| e.id.clone()),
+                        at_ms: env.map_or(0, |e| e.enqueued_at),
+                        raw: Some(r),
+                    }
+                })
+                .collect();
+            return Ok((total, out));
+        }
+        let (zset, hash) = match state {
+            Listed::Active => (&q.lease, &q.active),
+            Listed::Scheduled => (&q.scheduled, &q.data),
+            Listed::Retry => (&q.retry, &q.data),
+            Listed::Dead => (&q.dead, &q.data),
+            Listed::Ended | Listed::Pending => (&q.history_ended, &q.history),
+        };
+        let (start, stop) = (off, off + count - 1);
+        let mut p = redis::pipe();
+        p.zcard(zset);
+        if newest_first {
+            p.zrevrange_withscores(zset, start, stop);
+        } else {
+            p.zrange_withscores(zset, start, stop);
+        }
+        let (total, items): (u64, Vec<(String, f64)>) =
+            p.query_async(&mut c).await.map_err(|e| self.err(e))?;
+        if items.is_empty() {
+            return Ok((total, vec![]));
+        }
+        let ids: Vec<&String> = items.iter().map(|(id, _)| id).collect();
+        let raws: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(hash)
+            .arg(&ids)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok((
+            total,
+            items
+                .into_iter()
+                .zip(raws)
+                // The ended index also holds `u:<key>` fields (the last holder of a key).
+                .filter(|((id, _), _)| !(state == Listed::Ended && id.starts_with("u:")))
+                .map(|((id, score), raw)| Entry {
+                    id: Some(id),
+                    at_ms: score as u64,
+                    raw,
+                })
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,83 @@
+//! `ciq cancel ID` / `--unique KEY`: one task becomes canceled (its history says so,
+//! its queue's depth drops, its unique key is released); a running one only with
+//! `--terminate`.
+
+use super::{CliError, CliResult, Ctx, Kind};
+use crate::broker::cancel::Canceled;
+use crate::output;
+use std::process::ExitCode;
+
+/// Cancel one pending, scheduled or retrying task (a running one with --terminate).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ciq cancel 01JD3W6ZJ2K9Q8X7V5T4R3P2N1\n  ciq cancel --unique start_test:4211 --terminate\n\n\
+Exit codes: 0 canceled; 1 no record of the task, or it is dead or already ended;\n\
+6 it is running and --terminate was not given (nothing changed); 3 Redis unreachable."
+)]
+pub struct CancelArgs {
+    /// The task id `ciq enqueue` printed.
+    #[arg(required_unless_present = "unique", conflicts_with = "unique")]
+    pub id: Option<String>,
+    /// The task holding (or that last held) this unique key, e.g. start_test:4211.
+    #[arg(long, value_name = "KEY")]
+    pub unique: Option<String>,
+    /// Only look in this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Also cancel a running task: its run loses its lease at once (refused as
+    /// superseded; its worker stops it) and it is recorded canceled.
+    #[arg(long)]
+    pub terminate: bool,
+}
+
+pub async fn run(a: CancelArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let broker = ctx.broker().await?;
+    let what = match (&a.id, &a.unique) {
+        (Some(id), _) => format!("task {id}"),
+        (None, Some(u)) => format!("a task with unique key {u:?}"),
+        (None, None) => return Err(CliError::usage("give a task id or --unique KEY")),
+    };
+    let Some(rec) = super::inspect_task::find(
+        &broker,
+        ctx,
+        a.id.as_deref(),
+        a.unique.as_deref(),
+        a.queue.as_deref(),
+    )
+    .await?
+    else {
+        return Err(CliError::failure(format!("no record of {what}"))
+            .with_hint("check the id (ciq inspect task ID), or try --queue"));
+    };
+    let id = rec.id.clone();
+    let res = broker
+        .cancel(&rec.queue, &id, a.terminate, "ciq cancel")
+        .await?;
+    match res {
+        Canceled::From(from) => {
+            if ctx.json {
+                output::json(
+                    &serde_json::json!({"id": id, "queue": rec.queue, "canceled": true, "from": from}),
+                );
+            } else {
+                output::print_line(&format!("canceled {id} (was {from}) in {}", rec.queue));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Canceled::Running => Err(CliError::new(
+            Kind::Refused,
+            format!("task {id} is running: nothing changed"),
+        )
+        .with_hint(format!("ciq cancel {id} --terminate  (stops its run)"))),
+        Canceled::Dead => Err(
+            CliError::failure(format!("task {id} is dead: nothing to cancel")).with_hint(format!(
+                "ciq requeue {id} --queue {0}, or ciq purge {0} --state dead",
+                rec.queue
+            )),
+        ),
+        Canceled::NotLive => Err(CliError::failure(format!(
+            "task {id} is {}: nothing to cancel",
+            rec.state()
+        ))),
+    }
+}
