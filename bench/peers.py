@@ -24,6 +24,7 @@ import bench as B  # noqa: E402  (../shared/bench/peers/bench.py)
 
 NEW = os.environ.get("CIQ_BIN", "target/release/ciq")
 OLD = os.environ.get("CIQ_OLD_BIN")
+ALT = os.environ.get("CIQ_ALT_BIN")  # compare: a third build (e.g. another allocator), c32 hist-off and c1
 REPS = int(os.environ.get("REPS", "3"))
 N = int(os.environ.get("N", "20000"))
 N1 = int(os.environ.get("N_C1", "10000"))
@@ -44,6 +45,9 @@ def configs(rs, mode):
         for tag, b in bins:
             out.append((f"ciq {tag} 2x c32 hist-{'on' if hist else 'off'}".replace("  ", " "),
                         ciq(rs, b, f"ciq-{tag or 'new'}", hist), 2, 32, N))
+    if ALT and mode == "compare":
+        out.append(("ciq alt 2x c32 hist-off", ciq(rs, ALT, "ciq-alt"), 2, 32, N))
+        bins = bins + [("alt", ALT)]
     for tag, b in bins:
         out.append((f"ciq {tag} 2x c1".replace("  ", " "), ciq(rs, b, f"ciq-{tag or 'new'}"), 2, 1, N1))
     if mode == "compare":
@@ -112,11 +116,12 @@ def table(rows, mode):
                  ("ciq old 2x c32 hist-off", "bullmq 2x c32"), ("ciq old 2x c32 hist-on", "bullmq 2x c32"),
                  ("ciq old 2x c32 hist-on", "celery prefork c2 acks_late"),
                  ("ciq new 2x c32 hist-off", "ciq old 2x c32 hist-off"), ("ciq new 2x c32 hist-on", "ciq old 2x c32 hist-on"),
-                 ("ciq new 2x c1", "ciq old 2x c1")]
+                 ("ciq new 2x c1", "ciq old 2x c1"), ("ciq new 2x c32 hist-off", "ciq alt 2x c32 hist-off"),
+                 ("ciq new 2x c1", "ciq alt 2x c1")]
         for a, b in pairs:
             if a in drains and b in drains:
                 lines.append(f"- throughput {a} / {b}: {ratio(a, b)}")
-        for a, b in pairs[-3:]:
+        for a, b in pairs[-5:]:
             if a in drains and b in drains:
                 lines.append(f"- Redis CPU per task {a} / {b}: {ratio(a, b, 'redis_cpu_us_per_task')}")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ if not envs then return {} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expiry = now + tonumber(ARGV[1])
-local ids, good = {}, {}
+local ids, good = {}, envs
 local bad_count = 0
 for i = 1, #envs do
   local env = envs[i]
@@ -27,9 +27,10 @@ for i = 1, #envs do
     if ok and type(dec) == 'table' and type(dec.id) == 'string' and dec.id ~= '' then id = dec.id end
   end
   if id then
-    good[#good + 1] = env
+    if bad_count > 0 then good[#ids + 1] = env end
     ids[#ids + 1] = id
   else
+    if bad_count == 0 then good = {unpack(envs, 1, #ids)} end
     local bad = 'malformed-' .. now .. '-' .. string.sub(redis.sha1hex(env), 1, 12)
     redis.call('HSET', KEYS[4], bad, cjson.encode({v = 1, id = bad, task = '(malformed)', queue = ARGV[4],
       attempt = 1, max_retries = 0, enqueued_at = now, deliveries = 1,
@@ -39,7 +40,7 @@ for i = 1, #envs do
   end
 end
 if bad_count > 0 then redis.call('HINCRBY', KEYS[7], 'dead', bad_count) end
-local n = #good
+local n = #ids
 if n == 0 then return {} end
 local first = redis.call('INCRBY', KEYS[8], n) - n + 1
 local head = ARGV[2] .. '|'

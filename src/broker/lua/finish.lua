@@ -33,7 +33,12 @@ local res = {}
 -- Counters and last times are kept per field and task name and joined into hash fields
 -- once per batch (no string built per task).
 local counts = {}
-local last = {last_done = {}, last_failed = {}}
+local last = {}
+local function stamp(field, task)
+  local per = last[field]
+  if not per then per = {}; last[field] = per end
+  per[task] = true
+end
 local died = false
 local function count(field, task)
   local per = counts[field]
@@ -83,13 +88,13 @@ for j = 1, #ids do
     local release = false
     if kind == 'done' then
       count('done', task)
-      last.last_done[task] = true
+      stamp('last_done', task)
       release = true
     elseif kind == 'retry' then
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
       count('retried', task)
-      last.last_failed[task] = true
+      stamp('last_failed', task)
     elseif kind == 'defer' then
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
@@ -100,7 +105,7 @@ for j = 1, #ids do
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[6], now, id)
       count(kind == 'failed' and 'failed' or 'dead', task)
-      last.last_failed[task] = true
+      stamp('last_failed', task)
       died = true
       release = true
     end
@@ -115,12 +120,10 @@ for j = 1, #ids do
     res[j] = 1
   end
 end
-if #applied > 0 then
-  for s = 1, #applied, 1000 do
-    local slice = {unpack(applied, s, math.min(s + 999, #applied))}
-    redis.call('ZREM', KEYS[1], unpack(slice))
-    redis.call('HDEL', KEYS[2], unpack(slice))
-  end
+for s = 1, #applied, 1000 do
+  local e = math.min(s + 999, #applied)
+  redis.call('ZREM', KEYS[1], unpack(applied, s, e))
+  redis.call('HDEL', KEYS[2], unpack(applied, s, e))
 end
 for f, per in pairs(counts) do
   local total = 0
