@@ -242,8 +242,8 @@ impl Broker {
             return Ok(Claim::Tasks(Vec::new()));
         }
         let envs = items.split_off(1);
-        let first: i64 = redis::from_owned_redis_value(items.swap_remove(0))
-            .map_err(|e| self.err(e))?;
+        let first: i64 =
+            redis::from_owned_redis_value(items.swap_remove(0)).map_err(|e| self.err(e))?;
         if first < 0 {
             return Ok(Claim::Paused);
         }
