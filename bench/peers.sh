@@ -4,7 +4,7 @@
 #                                          # commands/task, bytes/pending task (history off/on, c32/c1)
 #   CIQ_OLD_BIN=/tmp/ciq-main bash bench/peers.sh compare
 #                                          # new vs old ciq vs BullMQ vs Celery, alternating per rep
-# Knobs: CIQ_BIN [target/release/ciq], CIQ_OLD_BIN, REPS [3], N [20000] (c32 drains),
+# Knobs: CIQ_BIN [target/release/ciq], CIQ_OLD_BIN, CIQ_ALT_BIN (compare: a third build, c32 hist-off and c1), REPS [3], N [20000] (c32 drains),
 #   N_C1 [10000], N_CELERY [5000], LAT_COUNT [200] (compare: idle pickup probes; 0 = skip),
 #   PEERS_SRC [../shared/bench/peers], PEERS_DIR [a writable copy of it under $TMPDIR].
 # Needs redis-server; compare also needs node + npm and python3 (the venv with Celery is made
