@@ -234,23 +234,29 @@ impl Broker {
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
-        if let redis::Value::Array(items) = &v {
-            if let [redis::Value::Int(-1)] = items.as_slice() {
-                return Ok(Claim::Paused);
-            }
-            // With `min_replicas`, a run starts only once its claim is on a replica: a
-            // failover cannot lose the claim and hand the task to a second worker. If
-            // that cannot be confirmed the claim is not used (its lease expires and the
-            // task is recovered: late, never twice).
-            if !items.is_empty() {
-                self.replicated(&mut c).await?;
-            }
+        // {-1}: paused; {}: nothing pending; else {first token, envelope, ...}, the runs'
+        // tokens counting up from the first.
+        let mut items: Vec<redis::Value> =
+            redis::from_owned_redis_value(v).map_err(|e| self.err(e))?;
+        if items.is_empty() {
+            return Ok(Claim::Tasks(Vec::new()));
         }
-        let flat: Vec<String> = redis::from_redis_value(&v).map_err(|e| self.err(e))?;
-        let tasks = flat
-            .chunks_exact(2)
-            .map(|p| (p[0].parse().unwrap_or(0), p[1].clone()))
-            .collect();
+        let envs = items.split_off(1);
+        let first: i64 =
+            redis::from_owned_redis_value(items.swap_remove(0)).map_err(|e| self.err(e))?;
+        if first < 0 {
+            return Ok(Claim::Paused);
+        }
+        // With `min_replicas`, a run starts only once its claim is on a replica: a
+        // failover cannot lose the claim and hand the task to a second worker. If that
+        // cannot be confirmed the claim is not used (its lease expires and the task is
+        // recovered: late, never twice).
+        self.replicated(&mut c).await?;
+        let tasks = (first as u64..)
+            .zip(envs)
+            .map(|(token, e)| Ok((token, redis::from_owned_redis_value::<String>(e)?)))
+            .collect::<redis::RedisResult<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
         Ok(Claim::Tasks(tasks))
     }
 

@@ -22,33 +22,53 @@
 -- expired and the task was recovered: another run's outcome counts, and the unique key
 -- stays with it); 2 already applied (a retried write whose first reply was lost: the
 -- entry is gone and no sweep recovered it, and only this run could have removed it).
+-- The active entries of the batch are read with one HMGET and the applied runs' lease
+-- and active entries removed with one ZREM and one HDEL, so the Redis commands per call
+-- hardly grow with the batch. A task that appears twice in one batch (an earlier run
+-- stopped, and the newer run, both ending together) is judged as if the items were
+-- applied one after another: once one of its runs applied, its active entry is gone.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local res = {}
+-- Counters and last times are kept per field and task name and joined into hash fields
+-- once per batch (no string built per task).
 local counts = {}
 local last = {}
+local function stamp(field, task)
+  local per = last[field]
+  if not per then per = {}; last[field] = per end
+  per[task] = true
+end
 local died = false
 local function count(field, task)
-  counts[field] = (counts[field] or 0) + 1
-  counts[field .. ':' .. task] = (counts[field .. ':' .. task] or 0) + 1
+  local per = counts[field]
+  if not per then per = {}; counts[field] = per end
+  per[task] = (per[task] or 0) + 1
 end
-local hist = {}
 local declared = {}
 for i = 11, #KEYS do declared[KEYS[i]] = true end
+local ids = {}
 for i = 6, #ARGV, 7 do
   local uniq = ARGV[i + 5]
   if uniq ~= '' and not declared[ARGV[2] .. uniq] then
     return redis.error_reply('ciq finish: unique key ' .. ARGV[2] .. uniq .. ' not declared')
   end
+  ids[#ids + 1] = ARGV[i]
 end
-for i = 6, #ARGV, 7 do
+if #ids == 0 then return res end
+local curs = redis.call('HMGET', KEYS[2], unpack(ids))
+local wp = ARGV[1] .. '|'
+local taken, applied = {}, {}  -- ids applied in this batch (set, list): their active entry goes (HDEL below)
+local hj = {}     -- history: per applied item, its ARGV index, active entry, claimed-at offset
+for j = 1, #ids do
+  local i = 6 + 7 * (j - 1)
   local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local delay, uniq, task = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local me = ARGV[1] .. '|' .. token .. '|'
-  local cur = redis.call('HGET', KEYS[2], id)
+  local cur = curs[j]
+  if taken[id] then cur = false end
+  local me = wp .. token .. '|'
   if (not cur) or string.sub(cur, 1, #me) ~= me then
     if cur or redis.call('ZSCORE', KEYS[8], token) then
-      res[#res + 1] = 0
+      res[j] = 0
       if kind == 'fenced' then
         local line = redis.call('HGET', KEYS[9], id)
         if line then
@@ -59,24 +79,25 @@ for i = 6, #ARGV, 7 do
         end
       end
     else
-      res[#res + 1] = 2
+      res[j] = 2
     end
   else
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
+    taken[id] = true
+    applied[#applied + 1] = id
+    local task = ARGV[i + 6]
     local release = false
     if kind == 'done' then
       count('done', task)
-      last['last_done:' .. task] = now
+      stamp('last_done', task)
       release = true
     elseif kind == 'retry' then
       redis.call('HSET', KEYS[3], id, env)
-      redis.call('ZADD', KEYS[5], now + tonumber(delay), id)
+      redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
       count('retried', task)
-      last['last_failed:' .. task] = now
+      stamp('last_failed', task)
     elseif kind == 'defer' then
       redis.call('HSET', KEYS[3], id, env)
-      redis.call('ZADD', KEYS[5], now + tonumber(delay), id)
+      redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
       count('deferred', task)
     elseif kind == 'requeue' or kind == 'fenced' then
       redis.call('RPUSH', KEYS[4], env)
@@ -84,20 +105,42 @@ for i = 6, #ARGV, 7 do
       redis.call('HSET', KEYS[3], id, env)
       redis.call('ZADD', KEYS[6], now, id)
       count(kind == 'failed' and 'failed' or 'dead', task)
-      last['last_failed:' .. task] = now
+      stamp('last_failed', task)
       died = true
       release = true
     end
-    hist[#hist + 1] = {id, string.match(cur, '^(%d+)|', #me + 1), cur, kind, env, delay, uniq, task}
+    hj[#hj + 1] = i
+    hj[#hj + 1] = cur
+    hj[#hj + 1] = #me + 1
+    local uniq = ARGV[i + 5]
     if release and uniq ~= '' then
       local k = ARGV[2] .. uniq
       if redis.call('GET', k) == id then redis.call('DEL', k) end
     end
-    res[#res + 1] = 1
+    res[j] = 1
   end
 end
-for f, n in pairs(counts) do redis.call('HINCRBY', KEYS[7], f, n) end
-for f, v in pairs(last) do redis.call('HSET', KEYS[7], f, v) end
+for s = 1, #applied, 1000 do
+  local e = math.min(s + 999, #applied)
+  redis.call('ZREM', KEYS[1], unpack(applied, s, e))
+  redis.call('HDEL', KEYS[2], unpack(applied, s, e))
+end
+for f, per in pairs(counts) do
+  local total = 0
+  for task, n in pairs(per) do
+    redis.call('HINCRBY', KEYS[7], f .. ':' .. task, n)
+    total = total + n
+  end
+  redis.call('HINCRBY', KEYS[7], f, total)
+end
+local lastset = {}
+for f, tasks in pairs(last) do
+  for task in pairs(tasks) do
+    lastset[#lastset + 1] = f .. ':' .. task
+    lastset[#lastset + 1] = now
+  end
+end
+if #lastset > 0 then redis.call('HSET', KEYS[7], unpack(lastset)) end
 if died then
   local over = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[3])
   if over > 0 then
@@ -107,18 +150,20 @@ if died then
 end
 -- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
 -- batch); ended tasks indexed by end time, the index trimmed by age and count.
-if #hist > 0 then
-  local ids = {}
-  for j, h in ipairs(hist) do ids[j] = h[1] end
-  local old = redis.call('HMGET', KEYS[9], unpack(ids))
+if #hj > 0 then
+  local hids = {}
+  for j = 1, #hj, 3 do hids[#hids + 1] = ARGV[hj[j]] end
+  local old = redis.call('HMGET', KEYS[9], unpack(hids))
   local wq = cjson.encode(ARGV[1])
   local set, ended = {}, {}
   local evname = {retry = 'retried', defer = 'deferred', requeue = 'released'}
-  for j, h in ipairs(hist) do
-    local id, claimed, cur, kind, env, delay, uniq, task = h[1], h[2] or now, h[3], h[4], h[5], h[6], h[7], h[8]
+  for j = 1, #hids do
+    local i, cur = hj[3 * j - 2], hj[3 * j - 1]
+    local id, kind, env, delay, uniq, task = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
     -- not recorded: that keeps the bulk path at full speed. Everything else is.
     if old[j] or kind ~= 'done' then
+      local claimed = string.match(cur, '^(%d+)|', hj[3 * j]) or now
       local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
       if not attempt then
         -- A message re-encoded by a Lua script (a sweep) has its keys in another order.
@@ -129,18 +174,18 @@ if #hist > 0 then
       if not line then
         line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'
       end
-      line = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n'
+      local outcome
       if kind == 'done' then
-        line = line .. '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
+        outcome = '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
       else
         local e = {at = now, ev = evname[kind] or kind}
         local ok, te = pcall(cjson.decode, env)
         if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
         if kind == 'retry' or kind == 'defer' then e.next_at = now + (tonumber(delay) or 0) end
-        line = line .. cjson.encode(e)
+        outcome = cjson.encode(e)
       end
       set[#set + 1] = id
-      set[#set + 1] = line
+      set[#set + 1] = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n' .. outcome
       if kind == 'done' or kind == 'dead' or kind == 'failed' then
         ended[#ended + 1] = now
         ended[#ended + 1] = id

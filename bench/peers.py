@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""ciq against BullMQ and Celery (and against an earlier ciq build) on one private Redis.
+
+Run through bench/peers.sh, which prepares ../shared/bench/peers (its venv and node
+modules) and calls this with that directory's Python. Modes:
+
+  compare   every config below, systems alternating within each rep, REPS reps:
+            ciq new/old x history off/on at --concurrency 32, ciq new/old at c1,
+            BullMQ c32, Celery prefork c2 (acks_late); then idle pickup latency
+            (ciq new/old, BullMQ). Prints the markdown table with per-rep ratios.
+  regress   ciq (CIQ_BIN) alone, history off/on at c32 and c1: tasks/s, Redis CPU per
+            task, Redis commands per task, bytes per pending task, worker CPU per task.
+            One command to see a hot-path regression.
+
+The drains, systems and the private Redis are those of ../shared/bench/peers/bench.py
+(imported, not copied): N no-op tasks pre-filled, 2 worker processes, `ciq:bench:done`
+polled every 10 ms; Redis CPU and commandstats over spawn -> last task.
+"""
+import json, os, statistics, subprocess, sys, time
+
+PEERS = os.environ["PEERS_DIR"]
+sys.path.insert(0, PEERS)
+import bench as B  # noqa: E402  (../shared/bench/peers/bench.py)
+
+NEW = os.environ.get("CIQ_BIN", "target/release/ciq")
+OLD = os.environ.get("CIQ_OLD_BIN")
+ALT = os.environ.get("CIQ_ALT_BIN")  # compare: a third build (e.g. another allocator), c32 hist-off and c1
+REPS = int(os.environ.get("REPS", "3"))
+N = int(os.environ.get("N", "20000"))
+N1 = int(os.environ.get("N_C1", "10000"))
+LAT = int(os.environ.get("LAT_COUNT", "200"))
+
+
+def ciq(rs, binary, name, traced=False):
+    s = (B.CiqTraced if traced else B.Ciq)(rs)
+    s.bin, s.name = binary, name
+    return s
+
+
+def configs(rs, mode):
+    """(label, system object, worker processes, concurrency, tasks)."""
+    bins = [("new", NEW), ("old", OLD)] if OLD and mode == "compare" else [("", NEW)]
+    out = []
+    for hist in (False, True):
+        for tag, b in bins:
+            out.append((f"ciq {tag} 2x c32 hist-{'on' if hist else 'off'}".replace("  ", " "),
+                        ciq(rs, b, f"ciq-{tag or 'new'}", hist), 2, 32, N))
+    if ALT and mode == "compare":
+        out.append(("ciq alt 2x c32 hist-off", ciq(rs, ALT, "ciq-alt"), 2, 32, N))
+        bins = bins + [("alt", ALT)]
+    for tag, b in bins:
+        out.append((f"ciq {tag} 2x c1".replace("  ", " "), ciq(rs, b, f"ciq-{tag or 'new'}"), 2, 1, N1))
+    if mode == "compare":
+        out.append(("bullmq 2x c32", B.Bull(rs), 2, 32, N))
+        out.append(("celery prefork c2 acks_late", B.Celery(rs), 1, 2, int(os.environ.get("N_CELERY", "5000"))))
+    return out
+
+
+def latency(rs, meta, rows):
+    systems = [("ciq new", ciq(rs, NEW, "ciq-new"), "ciq")]
+    if OLD:
+        systems.append(("ciq old", ciq(rs, OLD, "ciq-old"), "ciq"))
+    systems.append(("bullmq", B.Bull(rs), "bull"))
+    for rep in range(REPS):
+        for label, s, kind in systems:
+            rs.r.flushdb()
+            w = s.workers(1, 32)
+            time.sleep(2.0)
+            out = subprocess.run([B.NODE, os.path.join(PEERS, "node", "latprobe.js"), kind, str(LAT), "20"],
+                                 capture_output=True, text=True, env=dict(os.environ, REDIS_PORT=str(rs.port)))
+            w.stop()
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            rec = {"kind": "latency", "tag": label, "rep": rep, **res, **meta}
+            B.emit(rec)
+            rows.append(rec)
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def table(rows, mode):
+    drains = {}
+    for r in rows:
+        if r["kind"] == "drain":
+            drains.setdefault(r["tag"], []).append(r)
+    lines = ["| config | tasks/s (steady) | Redis CPU µs/task | cmds/task | bytes/pending task | worker CPU µs/task |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for tag, rs in drains.items():
+        tps = [r["steady_tps"] or r["wall_tps"] for r in rs]
+        lines.append(f"| {tag} | {med(tps):,.0f} ({min(tps):,.0f}–{max(tps):,.0f}) | {med(r['redis_cpu_us_per_task'] for r in rs):.1f} | "
+                     f"{med(r['cmds_per_task'] for r in rs):.2f} | {med(r['mem_per_task_B'] for r in rs):.0f} | "
+                     f"{med(r['worker_cpu_us_per_task'] for r in rs):.1f} |")
+    lat = {}
+    for r in rows:
+        if r["kind"] == "latency":
+            lat.setdefault(r["tag"], []).append(r)
+    if lat:
+        lines += ["", "| idle pickup (enqueue call -> task start) | p50 ms | p99 ms |", "|---|---:|---:|"]
+        for tag, rs in lat.items():
+            lines.append(f"| {tag} | {med(r['p50_ms'] for r in rs):.2f} | {med(r['p99_ms'] for r in rs):.2f} |")
+    if mode == "compare":
+        def ratio(a, b, key="tps"):
+            by = {}
+            for r in rows:
+                if r["kind"] == "drain" and r["tag"] in (a, b):
+                    v = r["steady_tps"] or r["wall_tps"] if key == "tps" else r[key]
+                    by.setdefault(r["rep"], {})[r["tag"]] = v
+            rs = [d[a] / d[b] for d in by.values() if a in d and b in d and d[b]]
+            return f"{med(rs):.2f}× ({min(rs):.2f}–{max(rs):.2f})" if rs else "-"
+        lines += ["", "Ratios, median of per-rep ratios (min–max):", ""]
+        pairs = [("ciq new 2x c32 hist-off", "bullmq 2x c32"), ("ciq new 2x c32 hist-on", "bullmq 2x c32"),
+                 ("ciq new 2x c32 hist-off", "celery prefork c2 acks_late"),
+                 ("ciq new 2x c32 hist-on", "celery prefork c2 acks_late"),
+                 ("ciq old 2x c32 hist-off", "bullmq 2x c32"), ("ciq old 2x c32 hist-on", "bullmq 2x c32"),
+                 ("ciq old 2x c32 hist-on", "celery prefork c2 acks_late"),
+                 ("ciq new 2x c32 hist-off", "ciq old 2x c32 hist-off"), ("ciq new 2x c32 hist-on", "ciq old 2x c32 hist-on"),
+                 ("ciq new 2x c1", "ciq old 2x c1"), ("ciq new 2x c32 hist-off", "ciq alt 2x c32 hist-off"),
+                 ("ciq new 2x c1", "ciq alt 2x c1")]
+        for a, b in pairs:
+            if a in drains and b in drains:
+                lines.append(f"- throughput {a} / {b}: {ratio(a, b)}")
+        for a, b in pairs[-5:]:
+            if a in drains and b in drains:
+                lines.append(f"- Redis CPU per task {a} / {b}: {ratio(a, b, 'redis_cpu_us_per_task')}")
+    return "\n".join(lines)
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "regress"
+    if mode not in ("compare", "regress"):
+        raise SystemExit(__doc__)
+    os.makedirs(os.path.dirname(B.OUT), exist_ok=True)
+    rs = B.RedisServer()
+    rows = []
+    up0 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    try:
+        meta = {"mode": mode, "new_bin": NEW, "old_bin": OLD, "redis": rs.version}
+        for rep in range(REPS):
+            for label, s, procs, conc, n in configs(rs, mode):
+                rec, _ = B.drain(rs, s, n, procs, conc, label, extra={"rep": rep, **meta})
+                rows.append(rec)
+        if mode == "compare" and LAT:
+            latency(rs, meta, rows)
+    finally:
+        rs.stop()
+    up1 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"\nload before: {up0}\nload after:  {up1}\nraw: {B.OUT}\n")
+    print(table(rows, mode))
+
+
+if __name__ == "__main__":
+    main()
