@@ -160,3 +160,46 @@ fn one_worker_serving_three_queues_runs_each_task_once_at_every_concurrency() {
         }
     }
 }
+
+/// `ciq cancel --terminate` on a running `exec` task: the worker's next renewal finds the
+/// run superseded and kills its process group at once; the run never reaches its end and
+/// the task stays canceled.
+#[test]
+fn cancel_terminate_stops_a_running_exec_tasks_process_group() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let file = config(&ciq, "");
+    let id = enqueue(&ciq, "test_execution", "30", Some("start_test:5"));
+    let _w = ciq.spawn_worker("a", &["--concurrency", "2"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || !runs(&file).is_empty()),
+        "the run starts; log: {}",
+        ciq.log("a")
+    );
+    let pid = runs(&file)[0].pid;
+    let t0 = std::time::Instant::now();
+    ciq.ok(&["cancel", &id, "--terminate"]);
+    assert!(
+        wait_until(Duration::from_secs(3), || !crate::fencing::process_alive(
+            pid
+        )),
+        "the run's process is gone within a heartbeat or two; log: {}",
+        ciq.log("a")
+    );
+    eprintln!(
+        "cancel --terminate: run gone {} ms after the cancel",
+        t0.elapsed().as_millis()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        runs(&file)[0].end.is_none(),
+        "the run never finished its work"
+    );
+    assert_eq!(
+        starts_per_task(&file).get(&id),
+        Some(&1),
+        "and did not run again"
+    );
+    let t = ciq.ok(&["inspect", "task", &id]);
+    assert!(t.contains("CANCELED"), "{t}");
+}
