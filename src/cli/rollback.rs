@@ -71,7 +71,7 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let before = in_flight(ctx).await;
     if !before.is_empty() {
         eprintln!(
-            "in flight now ({}): {} — stopping the worker lets them finish or returns them to the queue; the platform's tables only change when the platform's own start_test finishes",
+            "in flight now ({}): {} — stopping the worker lets them finish (a platform start gets up to 10 minutes past the shutdown timeout; the worker logs what it waits for) or returns them to the queue; the platform's tables only change when the platform's own start_test finishes",
             before.len(),
             before.join(", ")
         );
