@@ -26,6 +26,7 @@ pub mod platform;
 pub mod rollout;
 pub mod runner;
 pub mod secrets;
+pub mod shutdown;
 pub mod submit;
 pub mod web;
 pub mod worker;

@@ -18,7 +18,7 @@ mod tick;
 use crate::broker::{self, Broker};
 use crate::config::schedule::DEFAULT_CATCH_UP_MAX;
 use crate::config::Config;
-use crate::worker::Shutdown;
+use crate::shutdown::Shutdown;
 use plan::Policy;
 use schedule::Rule;
 use std::sync::Arc;
