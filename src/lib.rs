@@ -28,5 +28,6 @@ pub mod runner;
 pub mod secrets;
 pub mod shutdown;
 pub mod submit;
+pub mod template;
 pub mod web;
 pub mod worker;

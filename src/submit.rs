@@ -6,29 +6,6 @@ use crate::config::Config;
 
 pub type Args = serde_json::Map<String, serde_json::Value>;
 
-/// Fills `{name}` placeholders of a template (unique keys, argv) from the args.
-pub fn render_template(tpl: &str, args: &Args) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = tpl;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| format!("template {tpl:?}: unclosed '{{'"))?;
-        let name = &rest[open + 1..open + close];
-        let v = args
-            .get(name)
-            .ok_or_else(|| format!("template {tpl:?} needs the argument {name:?}"))?;
-        match v {
-            serde_json::Value::String(s) => out.push_str(s),
-            other => out.push_str(&other.to_string()),
-        }
-        rest = &rest[open + close + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 /// The envelope for `task` with `args`: queue (or `queue`), max retries and unique key
 /// (`unique`, else the task's template) from the config. Errors are one line. Every path
 /// that builds a message comes through here (enqueue, beat, discovery, `ciq up`), so a
@@ -54,7 +31,7 @@ pub fn build_envelope(
     crate::broker::keys::validate_queue_name(&queue)?;
     let unique_key = match (unique, &t.unique) {
         (Some(u), _) => Some(u.to_string()),
-        (None, Some(tpl)) => Some(render_template(tpl, &args)?),
+        (None, Some(tpl)) => Some(crate::template::render(tpl, &args)?),
         (None, None) => None,
     };
     if unique_key
@@ -77,24 +54,5 @@ fn check_arg_types(task: &str, args: &Args) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| format!("start_test: {e}")),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unique_templates_fill_from_args() {
-        let mut a = Args::new();
-        a.insert("test_id".into(), 42.into());
-        assert_eq!(
-            render_template("start_test:{test_id}", &a).unwrap(),
-            "start_test:42"
-        );
-        assert!(render_template("x:{missing}", &a).is_err());
-        assert!(render_template("x:{test_id", &a)
-            .unwrap_err()
-            .contains("unclosed"));
     }
 }

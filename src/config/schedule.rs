@@ -192,7 +192,7 @@ pub fn resolve(
             ));
         }
         if let Some(tpl) = &t.unique {
-            crate::submit::render_template(tpl, &e.args).map_err(|m| (key("args"), m))?;
+            crate::template::render(tpl, &e.args).map_err(|m| (key("args"), m))?;
         }
         if e.catch_up_max == Some(0) {
             return Err((key("catch_up_max"), "must be at least 1".into()));
