@@ -20,6 +20,7 @@ pub mod beat;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod cron;
 pub mod metrics;
 pub mod output;
 pub mod platform;

@@ -165,7 +165,7 @@ pub fn resolve(
                 "entry names use 1-64 letters, digits, '_', '-' or '.'".into(),
             ));
         }
-        crate::beat::schedule::Rule::parse(
+        crate::cron::Rule::parse(
             e.every.map(|d| d.0),
             e.cron.as_deref(),
             e.timezone.as_deref(),
