@@ -5,7 +5,7 @@
 //! never fires.
 
 use super::duration::Dur;
-use super::TaskConfig;
+use super::{QueueConfig, TaskConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -199,6 +199,26 @@ pub fn resolve(
         }
     }
     Ok(entries)
+}
+
+/// Every entry goes to a queue workers listen to by default (`[schedule.NAME] queue`, or
+/// the entry's task's queue), as `checks::routes` asks of every task.
+pub fn routes(
+    queues: &[QueueConfig],
+    schedule: &BTreeMap<String, ScheduleFile>,
+    tasks: &BTreeMap<String, TaskConfig>,
+) -> Result<(), (String, String)> {
+    for (name, e) in schedule {
+        let q = match (&e.queue, tasks.get(e.task_name(name))) {
+            (Some(q), _) => q.as_str(),
+            (None, Some(t)) => t.queue.as_str(),
+            (None, None) => continue,
+        };
+        if let Some(m) = super::checks::unrouted(q, queues) {
+            return Err((format!("schedule.{name}.queue"), m));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
