@@ -6,29 +6,6 @@ use crate::config::Config;
 
 pub type Args = serde_json::Map<String, serde_json::Value>;
 
-/// Fills `{name}` placeholders of a template (unique keys, argv) from the args.
-pub fn render_template(tpl: &str, args: &Args) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = tpl;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| format!("template {tpl:?}: unclosed '{{'"))?;
-        let name = &rest[open + 1..open + close];
-        let v = args
-            .get(name)
-            .ok_or_else(|| format!("template {tpl:?} needs the argument {name:?}"))?;
-        match v {
-            serde_json::Value::String(s) => out.push_str(s),
-            other => out.push_str(&other.to_string()),
-        }
-        rest = &rest[open + close + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 /// The envelope for `task` with `args`: queue (or `queue`), max retries and unique key
 /// (`unique`, else the task's template) from the config. Errors are one line. Every path
 /// that builds a message comes through here (enqueue, beat, discovery, `ciq up`), so a
@@ -54,7 +31,7 @@ pub fn build_envelope(
     crate::broker::keys::validate_queue_name(&queue)?;
     let unique_key = match (unique, &t.unique) {
         (Some(u), _) => Some(u.to_string()),
-        (None, Some(tpl)) => Some(render_template(tpl, &args)?),
+        (None, Some(tpl)) => Some(crate::template::render(tpl, &args)?),
         (None, None) => None,
     };
     if unique_key
@@ -73,28 +50,42 @@ pub fn build_envelope(
 /// when a worker first meets it): `start_test` needs `test_id`, a positive integer.
 fn check_arg_types(task: &str, args: &Args) -> Result<(), String> {
     match task {
-        "start_test" => crate::platform::tasks::test_id_arg(args)
+        "start_test" => test_id_arg(args)
             .map(|_| ())
             .map_err(|e| format!("start_test: {e}")),
         _ => Ok(()),
     }
 }
 
+/// `test_id` from the task's args (`start_test`): a number or a numeric string, as the
+/// platform's `TestId`.
+pub fn test_id_arg(args: &Args) -> Result<i32, String> {
+    let v = args
+        .get("test_id")
+        .ok_or_else(|| "missing argument test_id".to_string())?;
+    let n = match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    n.and_then(|n| i32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("argument test_id must be a positive integer, got {v}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn unique_templates_fill_from_args() {
-        let mut a = Args::new();
-        a.insert("test_id".into(), 42.into());
-        assert_eq!(
-            render_template("start_test:{test_id}", &a).unwrap(),
-            "start_test:42"
-        );
-        assert!(render_template("x:{missing}", &a).is_err());
-        assert!(render_template("x:{test_id", &a)
-            .unwrap_err()
-            .contains("unclosed"));
+    fn test_id_accepts_numbers_and_numeric_strings_only() {
+        let m = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(test_id_arg(&m(json!({"test_id": 42}))), Ok(42));
+        assert_eq!(test_id_arg(&m(json!({"test_id": " 7"}))), Ok(7));
+        assert!(test_id_arg(&m(json!({"test_id": "x"}))).is_err());
+        assert!(test_id_arg(&m(json!({"test_id": 0}))).is_err());
+        assert!(test_id_arg(&m(json!({"test_id": 99999999999u64}))).is_err());
+        assert!(test_id_arg(&m(json!({}))).is_err());
     }
 }

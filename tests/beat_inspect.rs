@@ -170,7 +170,7 @@ fn once_with_redis_down_fails_fast_with_the_broker_exit_code() {
 /// lease; a dropped sender does not make it spin or stop.
 #[test]
 fn beat_run_is_reusable_and_stops_on_its_shutdown_channel() {
-    use ciq::worker::Shutdown;
+    use ciq::shutdown::Shutdown;
     let redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ciq.toml");

@@ -437,7 +437,7 @@ fn worker_run_stops_when_its_shutdown_sender_is_dropped() {
         let ov = lib_overrides(dir.path(), &redis.url());
         let cfg = Arc::new(ciq::config::load(&ov).unwrap());
         let broker = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
-        let (tx, rx) = tokio::sync::watch::channel(ciq::worker::Shutdown::Run);
+        let (tx, rx) = tokio::sync::watch::channel(ciq::shutdown::Shutdown::Run);
         let opts = ciq::worker::WorkerOptions::from_config(&cfg, "lib-test".into());
         let handlers: Vec<Arc<dyn ciq::worker::handler::TaskHandler>> =
             vec![Arc::new(ciq::worker::handler::Noop)];

@@ -12,15 +12,14 @@
 
 mod leader;
 pub mod plan;
-pub mod schedule;
 mod tick;
 
 use crate::broker::{self, Broker};
 use crate::config::schedule::DEFAULT_CATCH_UP_MAX;
 use crate::config::Config;
-use crate::worker::Shutdown;
+use crate::cron::Rule;
+use crate::shutdown::Shutdown;
 use plan::Policy;
-use schedule::Rule;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

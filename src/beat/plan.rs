@@ -1,8 +1,8 @@
 //! Which fire times are due now, given the cursor kept in Redis and the catch-up
 //! policy. Pure, so the restart behaviour is tested without a clock or a Redis.
 
-use super::schedule::Rule;
 use crate::config::schedule::CatchUp;
+use crate::cron::Rule;
 
 /// What one entry should do on this tick.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -58,13 +58,13 @@ pub async fn run(a: BeatArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         tracing::warn!("no [schedule] entries configured; the beat has nothing to fire");
     }
     let cfg = Arc::new(cfg);
-    let shutdown = super::work::shutdown_on_signals();
+    let shutdown = crate::shutdown::on_signals();
     // --once is a command: an unreachable Redis fails at once (exit 3). A long-running
     // beat waits for Redis instead.
     let broker = if a.once {
         ctx.broker().await?
     } else {
-        let stop = super::work::stopped(&shutdown);
+        let stop = crate::shutdown::stopped(&shutdown);
         match crate::broker::Broker::connect_retrying(&cfg.broker.value, &cfg.broker_options, stop)
             .await?
         {

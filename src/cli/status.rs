@@ -1,6 +1,7 @@
 //! `ciq status`: everything an operator needs at a glance, problems first, each with the
 //! command that fixes it.
 
+use super::status_health::{problem, Problem};
 use super::{CliResult, Ctx};
 use crate::broker::admin::{Depth, ServerInfo};
 use crate::broker::now_ms;
@@ -90,21 +91,6 @@ pub struct WorkerStatus {
 pub struct BeatStatus {
     pub holder: String,
     pub since_ms: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Problem {
-    pub severity: String,
-    pub message: String,
-    pub fix: String,
-}
-
-pub(super) fn problem(severity: &str, message: String, fix: &str) -> Problem {
-    Problem {
-        severity: severity.into(),
-        message,
-        fix: fix.into(),
-    }
 }
 
 pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
@@ -205,7 +191,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
     if !workers.iter().any(|w| w.alive) {
         problems.push(super::status_health::no_worker(info.as_ref()));
     }
-    problems.extend(super::status_health::reported(&workers));
+    problems.extend(reported(&workers));
     for w in workers.iter().filter(|w| !w.alive) {
         problems.push(problem(
             "warning",
@@ -305,6 +291,23 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         queues,
         problems,
     }
+}
+
+/// Problems workers put in their heartbeat (e.g. Redis refusing their commands).
+fn reported(workers: &[WorkerStatus]) -> Vec<Problem> {
+    workers
+        .iter()
+        .filter(|w| w.alive)
+        .filter_map(|w| {
+            w.problem.as_ref().map(|p| {
+                problem(
+                    "critical",
+                    format!("worker {} cannot work: {p}", w.id),
+                    "fix the Redis ACL rules or password for the worker's user (README, \"Redis ACL user\")",
+                )
+            })
+        })
+        .collect()
 }
 
 /// Part of the broker cannot be read: a critical problem, and `status` exits 3.

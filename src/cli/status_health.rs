@@ -1,9 +1,24 @@
-//! `status` problems about Redis memory and what workers report about themselves:
-//! an evicting policy (queued tasks may vanish), memory near or at `maxmemory` (writes,
-//! heartbeats included, fail), and a worker whose commands Redis refuses (ACL).
+//! `status` problems (`Problem`: what is wrong and its fix) that Redis itself shows: an
+//! evicting policy (queued tasks may vanish), memory near or at `maxmemory` (writes,
+//! heartbeats included, fail), an unhealthy cluster, and no worker alive.
 
-use super::status::{problem, Problem, WorkerStatus};
 use crate::broker::admin::ServerInfo;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Problem {
+    pub severity: String,
+    pub message: String,
+    pub fix: String,
+}
+
+pub(super) fn problem(severity: &str, message: String, fix: &str) -> Problem {
+    Problem {
+        severity: severity.into(),
+        message,
+        fix: fix.into(),
+    }
+}
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_048_576.0)
@@ -45,23 +60,6 @@ pub fn memory(info: &ServerInfo) -> Vec<Problem> {
         _ => {}
     }
     out
-}
-
-/// Problems workers put in their heartbeat (e.g. Redis refusing their commands).
-pub fn reported(workers: &[WorkerStatus]) -> Vec<Problem> {
-    workers
-        .iter()
-        .filter(|w| w.alive)
-        .filter_map(|w| {
-            w.problem.as_ref().map(|p| {
-                problem(
-                    "critical",
-                    format!("worker {} cannot work: {p}", w.id),
-                    "fix the Redis ACL rules or password for the worker's user (README, \"Redis ACL user\")",
-                )
-            })
-        })
-        .collect()
 }
 
 /// "No worker is alive", unless Redis being out of memory explains the silence.

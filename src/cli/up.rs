@@ -2,7 +2,7 @@
 
 use super::up_redis::{answers, answers_socket, default_data_dir, local_port, socket_in};
 use super::up_redis::{Listen, LocalRedis};
-use super::work::{apply, handlers, shutdown_on_signals, WorkArgs};
+use super::work::{apply, handlers, WorkArgs};
 use super::{CliError, CliResult, Ctx};
 use crate::beat::BeatOptions;
 use crate::broker::Broker;
@@ -70,7 +70,7 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     }
     let plan = choose_redis(&mut cfg, &a, &data_dir, ctx.quiet).await?;
     let cfg = Arc::new(cfg);
-    let shutdown = shutdown_on_signals();
+    let shutdown = crate::shutdown::on_signals();
 
     let local = match &plan {
         Some(at) => {
@@ -220,7 +220,7 @@ async fn run_services(
     cfg: &Arc<Config>,
     broker: Broker,
     name: Option<&str>,
-    shutdown: tokio::sync::watch::Receiver<worker::Shutdown>,
+    shutdown: tokio::sync::watch::Receiver<crate::shutdown::Shutdown>,
 ) -> CliResult<ExitCode> {
     let db = crate::platform::db::connect(&cfg.database.value, &cfg.platform).await?;
     tracing::info!(database = %crate::secrets::redact_url(&cfg.database.value), "platform database ready");

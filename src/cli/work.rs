@@ -3,10 +3,9 @@
 use super::{CliError, CliResult, Ctx};
 use crate::config::{checks, parse_duration, Config, QueueConfig};
 use crate::worker::handler::{ConfiguredRunner, Noop, TaskHandler};
-use crate::worker::{self, Shutdown, WorkerOptions};
+use crate::worker::{self, WorkerOptions};
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// Run a worker: claim tasks from the queues, run them, record outcomes.
 ///
@@ -140,48 +139,17 @@ pub fn handlers(cfg: &Arc<Config>) -> Vec<Arc<dyn TaskHandler>> {
     ]
 }
 
-/// Resolves once a stop was asked for (or nobody can ask any more).
-pub fn stopped(shutdown: &watch::Receiver<Shutdown>) -> impl std::future::Future<Output = ()> {
-    let mut rx = shutdown.clone();
-    async move {
-        let _ = rx.wait_for(|s| *s != Shutdown::Run).await;
-    }
-}
-
-/// A watch channel fed by SIGTERM/SIGINT: first Graceful, then Now.
-pub fn shutdown_on_signals() -> watch::Receiver<Shutdown> {
-    let (tx, rx) = watch::channel(Shutdown::Run);
-    tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
-        for level in [Shutdown::Graceful, Shutdown::Now] {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            tracing::info!(stop = ?level, "stop signal received");
-            let _ = tx.send(level);
-        }
-    });
-    rx
-}
-
 pub async fn run(a: WorkArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     super::logging::init();
     super::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     apply(&a, &mut cfg)?;
     let cfg = Arc::new(cfg);
-    let shutdown = shutdown_on_signals();
+    let shutdown = crate::shutdown::on_signals();
     let Some(broker) = crate::broker::Broker::connect_retrying(
         &cfg.broker.value,
         &cfg.broker_options,
-        stopped(&shutdown),
+        crate::shutdown::stopped(&shutdown),
     )
     .await?
     else {

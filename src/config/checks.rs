@@ -125,7 +125,7 @@ pub fn task(name: &str, t: &TaskConfig) -> Check {
     }
 }
 
-fn unrouted(queue: &str, queues: &[QueueConfig]) -> Option<String> {
+pub(super) fn unrouted(queue: &str, queues: &[QueueConfig]) -> Option<String> {
     (!queues.iter().any(|q| q.name == queue)).then(|| {
         format!(
             "queue {queue:?} is not in [queues] ({}): no worker started without -Q would take its tasks; add it to [queues]",
@@ -141,25 +141,6 @@ pub fn routes(queues: &[QueueConfig], tasks: &BTreeMap<String, TaskConfig>) -> C
     for (name, t) in tasks {
         if let Some(m) = unrouted(&t.queue, queues) {
             return Err((format!("tasks.{name}.queue"), m));
-        }
-    }
-    Ok(())
-}
-
-/// The same for `[schedule.NAME] queue` (or the entry's task's queue).
-pub fn schedule_routes(
-    queues: &[QueueConfig],
-    schedule: &BTreeMap<String, super::schedule::ScheduleFile>,
-    tasks: &BTreeMap<String, TaskConfig>,
-) -> Check {
-    for (name, e) in schedule {
-        let q = match (&e.queue, tasks.get(e.task_name(name))) {
-            (Some(q), _) => q.as_str(),
-            (None, Some(t)) => t.queue.as_str(),
-            (None, None) => continue,
-        };
-        if let Some(m) = unrouted(q, queues) {
-            return Err((format!("schedule.{name}.queue"), m));
         }
     }
     Ok(())

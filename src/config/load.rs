@@ -360,8 +360,7 @@ fn resolve(
     }
 
     let schedule = schedule::resolve(raw.schedule, &tasks).map_err(|(k, m)| semantic(k, m))?;
-    super::checks::schedule_routes(&queues.value, &schedule, &tasks)
-        .map_err(|(k, m)| semantic(k, m))?;
+    schedule::routes(&queues.value, &schedule, &tasks).map_err(|(k, m)| semantic(k, m))?;
     let beat = schedule::resolve_beat(raw.beat).map_err(|(k, m)| semantic(k, m))?;
     let broker_ca_file = std::env::var("CIQ_BROKER_CA_FILE")
         .ok()

@@ -5,7 +5,7 @@
 //! never fires.
 
 use super::duration::Dur;
-use super::TaskConfig;
+use super::{QueueConfig, TaskConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -165,7 +165,7 @@ pub fn resolve(
                 "entry names use 1-64 letters, digits, '_', '-' or '.'".into(),
             ));
         }
-        crate::beat::schedule::Rule::parse(
+        crate::cron::Rule::parse(
             e.every.map(|d| d.0),
             e.cron.as_deref(),
             e.timezone.as_deref(),
@@ -192,13 +192,33 @@ pub fn resolve(
             ));
         }
         if let Some(tpl) = &t.unique {
-            crate::submit::render_template(tpl, &e.args).map_err(|m| (key("args"), m))?;
+            crate::template::render(tpl, &e.args).map_err(|m| (key("args"), m))?;
         }
         if e.catch_up_max == Some(0) {
             return Err((key("catch_up_max"), "must be at least 1".into()));
         }
     }
     Ok(entries)
+}
+
+/// Every entry goes to a queue workers listen to by default (`[schedule.NAME] queue`, or
+/// the entry's task's queue), as `checks::routes` asks of every task.
+pub fn routes(
+    queues: &[QueueConfig],
+    schedule: &BTreeMap<String, ScheduleFile>,
+    tasks: &BTreeMap<String, TaskConfig>,
+) -> Result<(), (String, String)> {
+    for (name, e) in schedule {
+        let q = match (&e.queue, tasks.get(e.task_name(name))) {
+            (Some(q), _) => q.as_str(),
+            (None, Some(t)) => t.queue.as_str(),
+            (None, None) => continue,
+        };
+        if let Some(m) = super::checks::unrouted(q, queues) {
+            return Err((format!("schedule.{name}.queue"), m));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -85,13 +85,12 @@ pub struct Periodic {
     pub interval_ms: Option<u64>,
 }
 
-/// The gap between two fire times of a 5-field cron expression.
+/// The gap between the next two fire times of a cron expression, read as the beat reads
+/// it (crontab weekdays, `@hourly`...).
 fn cron_interval_ms(expr: &str) -> Option<u64> {
-    use std::str::FromStr;
-    let s = cron::Schedule::from_str(&format!("0 {expr}")).ok()?;
-    let mut it = s.upcoming(chrono::Utc);
-    let (a, b) = (it.next()?, it.next()?);
-    u64::try_from((b - a).num_milliseconds()).ok()
+    crate::cron::Rule::parse(None, Some(expr), None)
+        .ok()?
+        .interval_ms(crate::broker::now_ms())
 }
 
 /// Periodic entries to check: the resolved schedule (the platform's two tasks unless
@@ -433,6 +432,18 @@ mod tests {
         s.entries[0].interval_ms = Some(60_000);
         assert!(!evaluate(&s, &r, now)[2].ok, "a 1m entry 40m late fails");
         assert_eq!(super::cron_interval_ms("*/5 * * * *"), Some(300_000));
+    }
+
+    #[test]
+    fn a_gate_reads_cron_as_the_beat_does() {
+        // Shorthands, and crontab's weekdays (0 and 7 = Sunday), not the `cron` crate's.
+        assert_eq!(super::cron_interval_ms("@hourly"), Some(3_600_000));
+        assert_eq!(super::cron_interval_ms("@daily"), Some(86_400_000));
+        let week = Some(7 * 86_400_000);
+        assert_eq!(super::cron_interval_ms("0 9 * * 0"), week);
+        assert_eq!(super::cron_interval_ms("0 9 * * 7"), week);
+        assert_eq!(super::cron_interval_ms("@weekly"), week);
+        assert_eq!(super::cron_interval_ms("not cron"), None);
     }
 
     #[test]

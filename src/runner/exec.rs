@@ -164,7 +164,7 @@ fn render_argv(
         return Err("exec runner has an empty argv".into());
     }
     tpl.iter()
-        .map(|p| crate::submit::render_template(p, args))
+        .map(|p| crate::template::render(p, args))
         .collect()
 }
 

@@ -3,9 +3,10 @@
 //! its outcome is recorded. Each outcome carries its run's claim token: the script refuses
 //! a superseded run's outcome, and recognises a retried write whose first reply was lost.
 
-use super::{RunId, Shared, Shutdown};
+use super::{RunId, Shared};
 use crate::broker::ops::{Applied, Finish, FinishKind};
 use crate::broker::QueueKeys;
+use crate::shutdown::Shutdown;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

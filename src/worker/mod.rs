@@ -17,6 +17,7 @@ mod waiter;
 
 use crate::broker::{self, now_ms, Broker, Envelope, QueueKeys};
 use crate::config::{Config, QueueConfig};
+use crate::shutdown::Shutdown;
 use handler::TaskHandler;
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
@@ -24,14 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
-
-/// Shutdown levels: a first signal asks for a graceful stop, a second for an immediate one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Shutdown {
-    Run,
-    Graceful,
-    Now,
-}
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {

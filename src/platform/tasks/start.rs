@@ -4,9 +4,9 @@
 //! once per test at a time (the unique key `start_test:<id>`, plus the bridge's per-test
 //! lock) and defers it while the platform says "not yet" — ciq never cancels a test.
 
-use super::test_id_arg;
 use crate::platform::bridge;
 use crate::platform::mode::{self, Effective};
+use crate::submit::test_id_arg;
 use crate::worker::handler::{Outcome, TaskContext};
 
 pub async fn run(ctx: &TaskContext) -> Outcome {

@@ -1,5 +1,7 @@
-//! When an entry fires: `every` (aligned to the epoch) or a 5-field cron expression in
-//! an IANA time zone.
+//! When a periodic entry fires: `every` (aligned to the epoch) or a 5-field crontab
+//! expression (or `@hourly`...) in an IANA time zone. The one reader of cron expressions:
+//! the config check, the beat and the rollout gates all read a schedule here, so they
+//! agree on crontab's rules (weekday 0 and 7 = Sunday; day-of-month OR day-of-week).
 //!
 //! Fire times are pure functions of the rule and the clock, so every beat process on
 //! every host computes the same fire time for the same tick; that shared number is what
@@ -25,7 +27,7 @@ pub struct CronRule {
     pub tz: Tz,
     /// One schedule, or two when both day fields are restricted: crontab fires when
     /// *either* matches, the `cron` crate only when both do, so we take the earlier.
-    schedules: Vec<cron::Schedule>,
+    schedules: Vec<::cron::Schedule>,
 }
 
 /// Shortest `every` accepted: fire times are kept in whole milliseconds and a tick
@@ -71,7 +73,7 @@ impl Rule {
                     tz,
                     schedules,
                 });
-                if rule.next_after(crate::broker::now_ms()).is_none() {
+                if rule.next_after(now_ms()).is_none() {
                     return Err(("cron", format!("cron expression {expr:?} never fires")));
                 }
                 Ok(rule)
@@ -101,6 +103,13 @@ impl Rule {
         }
     }
 
+    /// The gap between the first two fire times after `t_ms`: how often the entry fires
+    /// (for a cron rule, as seen from `t_ms`).
+    pub fn interval_ms(&self, t_ms: u64) -> Option<u64> {
+        let first = self.next_after(t_ms)?;
+        Some(self.next_after(first)? - first)
+    }
+
     /// Human text stored beside the entry and shown by `inspect scheduled`; a change in
     /// it tells the beat that the operator edited the schedule.
     pub fn describe(&self) -> String {
@@ -113,6 +122,13 @@ impl Rule {
 
 fn every_ms(d: Duration) -> u64 {
     (d.as_millis() as u64).max(1)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl CronRule {
@@ -156,7 +172,7 @@ impl CronRule {
 
 /// Parses a crontab expression (5 fields, or @hourly/@daily/...) into `cron` crate
 /// schedules (which want a seconds field and number weekdays 1 = Sunday).
-fn parse_cron(expr: &str) -> Result<Vec<cron::Schedule>, String> {
+fn parse_cron(expr: &str) -> Result<Vec<::cron::Schedule>, String> {
     let expr = expr.trim();
     let expanded = match expr.to_ascii_lowercase().as_str() {
         "@hourly" => "0 * * * *",
@@ -179,7 +195,7 @@ fn parse_cron(expr: &str) -> Result<Vec<cron::Schedule>, String> {
     let build = |dom: &str, dow: &str| {
         let six = format!("0 {} {} {} {} {}", f[0], f[1], dom, f[3], dow);
         // The crate's message echoes our 6-field form and a caret line: keep its last line.
-        cron::Schedule::from_str(&six).map_err(|e| {
+        ::cron::Schedule::from_str(&six).map_err(|e| {
             let msg = e.to_string();
             let last = msg
                 .lines()
