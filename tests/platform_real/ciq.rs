@@ -169,18 +169,15 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
     eprintln!("stage-2 race: 50 tests, 50 VM creates; ciq started {by_ciq}, the cron the rest");
 }
 
-/// A stop (the rollback stops the worker with SIGTERM) lets a platform start finish past
-/// the worker's shutdown timeout, saying what it waits for: the VM and its `gcp_instance`
-/// row are both made, and the cron that runs next starts nothing again.
-#[test]
-fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
-    let p = RealPlatform::new();
+/// A start whose VM create the fake GCP holds, and a worker told to stop (SIGTERM, as
+/// the rollback does) while it runs: returns once the worker says it waits for the start.
+fn stop_during_a_held_start(p: &RealPlatform) -> (Queue, Proc, i64, String) {
     let id = p.add_tests(1, "linux", "commit")[0];
     let vm = format!("linux-{id}");
-    set_flag(&p, true);
+    set_flag(p, true);
     p.knob("verify_hold", json!(true));
-    let mut q = queue(&p, "");
-    let mut w = q.ciq.spawn_worker("w1", &["--shutdown-timeout", "1s"]);
+    let q = queue(p, "");
+    let w = q.ciq.spawn_worker("w1", &["--shutdown-timeout", "1s"]);
     q.ciq
         .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
     assert!(
@@ -197,6 +194,16 @@ fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
         "the stop says what it waits for; {}",
         q.ciq.log("w1")
     );
+    (q, w, id, vm)
+}
+
+/// A stop (the rollback stops the worker with SIGTERM) lets a platform start finish past
+/// the worker's shutdown timeout, saying what it waits for: the VM and its `gcp_instance`
+/// row are both made, and the cron that runs next starts nothing again.
+#[test]
+fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
+    let p = RealPlatform::new();
+    let (mut q, mut w, id, vm) = stop_during_a_held_start(&p);
     assert!(
         w.try_wait().unwrap().is_none(),
         "the worker waits past its 1 s timeout"
@@ -229,24 +236,7 @@ fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
 #[test]
 fn a_second_signal_cuts_a_start_and_the_cron_leaves_exactly_one_vm() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let vm = format!("linux-{id}");
-    set_flag(&p, true);
-    p.knob("verify_hold", json!(true));
-    let mut q = queue(&p, "");
-    let mut w = q.ciq.spawn_worker("w1", &["--shutdown-timeout", "1s"]);
-    q.ciq
-        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
-    assert!(
-        wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
-        "the start created its VM; {}",
-        q.ciq.log("w1")
-    );
-    sigterm(&w);
-    assert!(wait_until(Duration::from_secs(15), || q
-        .ciq
-        .log("w1")
-        .contains("waiting for 1 platform start(s) to finish")));
+    let (mut q, mut w, id, vm) = stop_during_a_held_start(&p);
     sigterm(&w);
     assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
     assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 1);
