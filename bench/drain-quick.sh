@@ -12,8 +12,9 @@ redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --dir "$D
     --daemonize yes --pidfile "$DIR/redis.pid" >/dev/null
 trap 'kill "$(cat "$DIR/redis.pid")" 2>/dev/null; rm -rf "$DIR"' EXIT
 URL="redis://127.0.0.1:$PORT/0"
-# ciq refuses queue names it was not told about: declare the bench queue.
-printf '[queues]\nbench = 1\n' > "$DIR/ciq.toml"
+# ciq refuses queue names it was not told about: declare the bench queue (and the
+# platform's, where its built-in tasks go).
+printf '[queues]\nbench = 1\ntest_execution = 1\ndefault = 1\nmaintenance = 1\n' > "$DIR/ciq.toml"
 export CIQ_CONFIG="$DIR/ciq.toml"
 rc() { redis-cli -p "$PORT" "$@"; }
 until rc ping >/dev/null 2>&1; do sleep 0.05; done
