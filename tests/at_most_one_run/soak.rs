@@ -14,12 +14,14 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::time::Instant;
 
+// The times come from `date` without libfaketime: the slow-clock worker's children
+// inherit its clock, whose readings lag more the longer the worker has run.
 const SCRIPT: &str = r#"#!/bin/sh
 exec 9>"$SOAK_DIR/lock-$CIQ_TASK_ID"
-if ! flock -n 9; then echo "$CIQ_TASK_ID $SOAK_WORKER $(date +%s%3N)" >> "$SOAK_DIR/overlaps"; fi
-echo "start $CIQ_TASK_ID $SOAK_WORKER $(date +%s%3N)" >> "$SOAK_DIR/runs"
+if ! flock -n 9; then echo "$CIQ_TASK_ID $SOAK_WORKER $(LD_PRELOAD= date +%s%3N)" >> "$SOAK_DIR/overlaps"; fi
+echo "start $CIQ_TASK_ID $SOAK_WORKER $(LD_PRELOAD= date +%s%3N)" >> "$SOAK_DIR/runs"
 sleep "$1"
-echo "end $CIQ_TASK_ID $SOAK_WORKER $(date +%s%3N)" >> "$SOAK_DIR/runs"
+echo "end $CIQ_TASK_ID $SOAK_WORKER $(LD_PRELOAD= date +%s%3N)" >> "$SOAK_DIR/runs"
 "#;
 
 fn now_ms() -> u64 {
@@ -209,7 +211,10 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
                 // outcome reached Redis: the task ran again, as designed.
                 (Some(_), Some(_)) => redone += 1,
                 // Finished by a worker nothing happened to, and still run again.
-                (Some(_), None) => live_lost += 1,
+                (Some(_), None) => {
+                    live_lost += 1;
+                    eprintln!("finished run redone with no fault on its worker: {a:?} then {b:?}");
+                }
                 (None, Some(f)) => recovery.push(b.2 - f.0),
                 (None, None) => {}
             }
