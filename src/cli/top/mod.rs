@@ -64,6 +64,20 @@ pub struct App {
 }
 
 impl App {
+    /// Nothing read yet, nothing selected.
+    fn new(read_only: bool) -> App {
+        App {
+            snap: None,
+            rates: Default::default(),
+            selected: 0,
+            pending_moves: 0,
+            confirm: None,
+            message: None,
+            read_only,
+            quit: false,
+        }
+    }
+
     /// After a refresh with `n` queues: keeps the selection on one of them and applies
     /// the arrow presses that came before there was anything to select.
     pub fn settle(&mut self, n: usize) {
@@ -189,16 +203,7 @@ async fn event_loop(
     interval: Duration,
     stuck: f64,
 ) -> CliResult<()> {
-    let mut app = App {
-        snap: None,
-        rates: Default::default(),
-        selected: 0,
-        pending_moves: 0,
-        confirm: None,
-        message: None,
-        read_only,
-        quit: false,
-    };
+    let mut app = App::new(read_only);
     let io = |e: std::io::Error| CliError::failure(format!("terminal: {e}"));
     let mut next = Instant::now();
     while !app.quit {
@@ -238,16 +243,7 @@ mod tests {
     use super::*;
 
     fn app() -> App {
-        App {
-            snap: None,
-            rates: Default::default(),
-            selected: 0,
-            pending_moves: 0,
-            confirm: None,
-            message: None,
-            read_only: false,
-            quit: false,
-        }
+        App::new(false)
     }
 
     #[test]
