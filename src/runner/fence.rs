@@ -80,13 +80,15 @@ pub const CANNOT_START: &str = "ciq: cannot start ";
 
 /// A deadline line for the supervisor: milliseconds from now until stop and kill.
 pub(crate) fn line(s: &FenceState) -> String {
+    let (stop, kill) = remaining(s);
+    format!("{stop} {kill}\n")
+}
+
+/// Milliseconds from now until stop (0 once told to stop) and kill.
+fn remaining(s: &FenceState) -> (u64, u64) {
     let now = Instant::now();
     let ms = |t: Instant| t.saturating_duration_since(now).as_millis() as u64;
-    if s.stop {
-        format!("0 {}\n", ms(s.kill_at))
-    } else {
-        format!("{} {}\n", ms(s.stop_at), ms(s.kill_at))
-    }
+    (if s.stop { 0 } else { ms(s.stop_at) }, ms(s.kill_at))
 }
 
 enum Event {
@@ -104,10 +106,13 @@ const GONE_GRACE: Duration = Duration::from_secs(2);
 /// The supervisor's arguments before the program's: the deadlines as at its start, so
 /// a worker stopped before it sends its first line still has the run stopped in time.
 pub(crate) fn args(s: &FenceState) -> Vec<String> {
-    let l = line(s);
-    let mut it = l.split_whitespace().map(String::from);
-    let (stop, kill) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
-    vec![SUPERVISE_ARG.into(), stop, kill, "--".into()]
+    let (stop, kill) = remaining(s);
+    vec![
+        SUPERVISE_ARG.into(),
+        stop.to_string(),
+        kill.to_string(),
+        "--".into(),
+    ]
 }
 
 /// `ciq __fence STOP_MS KILL_MS -- ARGV…`: runs ARGV in this process group and enforces

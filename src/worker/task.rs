@@ -56,23 +56,20 @@ pub(crate) fn start_task(
     // A task delivered again (recovered, handed back, fenced) may still have an earlier
     // run here, if this worker's clock let that run outlive its lease: end that run first.
     let earlier = if env.deliveries > 0 {
-        let mut running = shared.running.lock().unwrap();
-        let old = running
+        let running = shared.running.lock().unwrap();
+        running
             .iter()
             .find(|(_, r)| r.env.id == env.id)
-            .map(|(k, _)| *k);
-        old.and_then(|k| running.remove(&k).map(|r| (k, r)))
+            .map(|(k, _)| *k)
     } else {
         None
     };
-    let earlier = earlier.and_then(|(k, r)| {
-        tracing::warn!(id = %env.id, run = k.token, "an earlier run of this task was still going here: killed before the new run starts");
-        if let Some(t) = &r.task {
-            t.abort();
-        }
-        let why = "superseded by a newer run of the same task".to_string();
-        finisher::send_without_permit(shared, k, super::fencing::fenced(r.env, k.token, why));
-        r.task
+    let earlier = earlier.and_then(|k| {
+        super::fencing::kill_run(
+            shared,
+            k,
+            "superseded by a newer run of the same task, which starts once this one is gone",
+        )
     });
     let (stop_at, kill_at) = crate::runner::fence::deadlines(sent, shared.opts.lease);
     let (fence, fence_rx) = tokio::sync::watch::channel(crate::runner::fence::FenceState {
