@@ -1561,7 +1561,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__rollback)
-            opts="-y -q -h --yes --dry-run --verify-cron --config --broker --database --json --quiet --help"
+            opts="-y -q -h --yes --dry-run --force --verify-cron --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

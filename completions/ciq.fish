@@ -322,6 +322,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l broker -d 'Redis UR
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s y -l yes -d 'Do not ask; run every step (needed without a terminal)'
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l dry-run -d 'Print the plan; change nothing'
+complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l force -d 'Cut platform starts in flight instead of letting them finish: a second SIGTERM to the stopping worker hands them back to the queue (the platform\'s orphan scan deletes the VM a cut start made). Without it, the stop waits up to 10 minutes for them and says what it waits for; Ctrl-C twice cuts it then'
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'

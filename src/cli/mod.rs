@@ -23,6 +23,7 @@ mod rollback;
 mod rollout_ui;
 pub(crate) mod status;
 mod status_health;
+mod stop_watch;
 mod top;
 mod up;
 mod up_redis;

@@ -25,6 +25,12 @@ pub struct RollbackArgs {
     /// Print the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Cut platform starts in flight instead of letting them finish: a second SIGTERM to
+    /// the stopping worker hands them back to the queue (the platform's orphan scan
+    /// deletes the VM a cut start made). Without it, the stop waits up to 10 minutes for
+    /// them and says what it waits for; Ctrl-C twice cuts it then.
+    #[arg(long)]
+    pub force: bool,
     /// After the rollback, wait up to this long for the cron log to show a new run.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub verify_cron: Option<Duration>,
@@ -71,9 +77,14 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let before = in_flight(ctx).await;
     if !before.is_empty() {
         eprintln!(
-            "in flight now ({}): {} — stopping the worker lets them finish (a platform start gets up to 10 minutes past the shutdown timeout; the worker logs what it waits for) or returns them to the queue; the platform's tables only change when the platform's own start_test finishes",
+            "in flight now ({}): {} — {}; the platform's tables only change when the platform's own start_test finishes",
             before.len(),
-            before.join(", ")
+            before.join(", "),
+            if a.force {
+                "--force: stopping the worker cuts them and returns them to the queue"
+            } else {
+                "stopping the worker lets them finish (a platform start gets up to 10 minutes past the shutdown timeout; the stop says what it waits for) or returns them to the queue"
+            }
         );
     }
     let report = rollout_ui::run_steps(
@@ -83,7 +94,10 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         &r,
         &steps,
         mode,
-        a.verify_cron,
+        rollout_ui::StepOptions {
+            verify_wait: a.verify_cron,
+            force: a.force,
+        },
     )?;
     if let Some(step) = report.aborted {
         return Err(CliError::failure(format!(

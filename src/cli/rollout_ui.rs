@@ -156,7 +156,17 @@ pub fn log_event(
     log(r, &e)
 }
 
-/// Runs the needed steps in order, with a progress line per step on stderr.
+/// How steps run beyond their mode.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StepOptions {
+    /// After setting the cron back, wait up to this long for the cron log to show a run.
+    pub verify_wait: Option<Duration>,
+    /// Cut what a stopping worker waits for (platform starts) instead of letting it finish.
+    pub force: bool,
+}
+
+/// Runs the needed steps in order, with a progress line per step on stderr. A step that
+/// stops the worker says what the worker waits for while it stops; `force` cuts it.
 pub fn run_steps(
     ctx: &Ctx,
     command: &str,
@@ -164,8 +174,9 @@ pub fn run_steps(
     r: &Rollout,
     steps: &[Step],
     mode: Mode,
-    verify_wait: Option<Duration>,
+    opts: StepOptions,
 ) -> CliResult<RunReport> {
+    let StepOptions { verify_wait, force } = opts;
     let mut report = RunReport::default();
     let n = steps.len();
     if crate::rollout::plan::changes_anything(steps) {
@@ -219,7 +230,22 @@ pub fn run_steps(
         } else {
             output::spinner(&s.title)
         };
-        let result = apply::apply(s, r, verify_wait);
+        let quiet = ctx.quiet;
+        let line = spin.clone();
+        let mut watch = super::stop_watch::LiveStop::new(
+            ctx,
+            Box::new(move |l: &str| match (quiet, line.is_hidden()) {
+                (true, _) => {}
+                (false, true) => eprintln!("{l}"),
+                (false, false) => line.println(l),
+            }),
+        );
+        let worker_stop = apply::WorkerStop {
+            force,
+            watch: &mut watch,
+        };
+        let result = apply::apply(s, r, verify_wait, worker_stop);
+        drop(watch);
         spin.finish_and_clear();
         match result {
             Ok(o) => {

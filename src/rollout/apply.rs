@@ -27,7 +27,19 @@ fn outcome(before: impl Into<String>, after: impl Into<String>) -> Outcome {
     }
 }
 
-pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Result<Outcome> {
+/// How a step that stops the worker does it: `force` cuts platform starts in flight
+/// (see `stop::stop_worker`), `watch` shows what the stop waits for.
+pub struct WorkerStop<'a> {
+    pub force: bool,
+    pub watch: &'a mut dyn super::stop::StopWatch,
+}
+
+pub fn apply(
+    step: &Step,
+    r: &Rollout,
+    verify_cron_wait: Option<Duration>,
+    worker_stop: WorkerStop,
+) -> Result<Outcome> {
     if let Some(why) = &step.blocked {
         return Err(Error::Edit {
             what: step.title.clone(),
@@ -68,7 +80,9 @@ pub fn apply(step: &Step, r: &Rollout, verify_cron_wait: Option<Duration>) -> Re
         }
         Action::StopUnit { unit } => {
             let before = sc.state(unit)?;
-            if before.active {
+            if before.active && *unit == r.worker_unit {
+                super::stop::stop_worker(&sc, unit, worker_stop.force, worker_stop.watch)?;
+            } else if before.active {
                 sc.call("stop", Some(unit))?;
             }
             if before.enabled {

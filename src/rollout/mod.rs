@@ -12,7 +12,7 @@
 //!
 //! Bottom up: `text` and `fsutil` (byte-exact lines, backups, atomic writes), `proc`
 //! (programs with a time limit), the three things that change — `config_py`, `crontab`,
-//! `systemd` — then `state` (the stage read from those, and drift), `plan` (the steps to
+//! `systemd` (and `stop`, the worker's stop watched) — then `state` (the stage read from those, and drift), `plan` (the steps to
 //! a target, each with its diff), `apply` (running and verifying one step), `gates`
 //! (Redis health before moving forward) and `audit` (who did what, append-only).
 //! Nothing here prints; the CLI renders.
@@ -29,6 +29,7 @@ pub mod notes;
 pub mod plan;
 pub mod proc;
 pub mod state;
+pub mod stop;
 pub mod systemd;
 pub mod text;
 

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// TimeoutStopSec, so this stays above the worker's.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(700);
 
+/// How often `run_watched` calls its tick.
+const TICK: Duration = Duration::from_millis(100);
+
 /// What a program call returned.
 #[derive(Debug)]
 pub struct Ran {
@@ -45,6 +48,19 @@ impl Ran {
 
 /// Runs `program args…` with stdin closed; fails if it cannot start or outlives `timeout`.
 pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Ran, Error> {
+    run_watched(program, args, timeout, &mut || {})
+}
+
+/// `run`, calling `tick` about every 100 ms while the program runs. The program gets its
+/// own process group, so a Ctrl-C on the terminal reaches ciq (which decides what it
+/// means) and not the program.
+pub fn run_watched(
+    program: &str,
+    args: &[&str],
+    timeout: Duration,
+    tick: &mut dyn FnMut(),
+) -> Result<Ran, Error> {
+    use std::os::unix::process::CommandExt;
     let what = format!("{program} {}", args.join(" "));
     let err = |msg: String| Error::Program {
         cmd: what.clone(),
@@ -55,6 +71,7 @@ pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Ran, Error
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| err(format!("cannot start: {e}")))?;
     let mut out_pipe = child.stdout.take();
@@ -74,7 +91,12 @@ pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Ran, Error
         s
     });
     let deadline = Instant::now() + timeout;
+    let mut next_tick = Instant::now() + TICK;
     let status = loop {
+        if Instant::now() >= next_tick {
+            tick();
+            next_tick = Instant::now() + TICK;
+        }
         match child.try_wait() {
             Ok(Some(s)) => break s,
             Ok(None) if Instant::now() >= deadline => {

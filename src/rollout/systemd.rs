@@ -82,8 +82,31 @@ impl Systemctl<'_> {
 
     /// Runs `systemctl VERB [UNIT]`; fails with systemctl's own message.
     pub fn call(&self, verb: &str, unit: Option<&str>) -> Result<(), Error> {
+        self.call_watched(verb, unit, &mut || {})
+    }
+
+    /// `call`, with `tick` called about every 100 ms while systemctl runs (a stop that
+    /// waits for the unit to end).
+    pub fn call_watched(
+        &self,
+        verb: &str,
+        unit: Option<&str>,
+        tick: &mut dyn FnMut(),
+    ) -> Result<(), Error> {
         let mut args = vec![verb];
         args.extend(unit);
+        proc::run_watched(self.program, &args, proc::CALL_TIMEOUT, tick)?.check(&format!(
+            "{} {}",
+            self.program,
+            args.join(" ")
+        ))?;
+        Ok(())
+    }
+
+    /// Sends SIGTERM to the unit's main process only (`systemctl kill --kill-who=main`):
+    /// to a worker that is already stopping, a second signal that cuts what it waits for.
+    pub fn terminate_main(&self, unit: &str) -> Result<(), Error> {
+        let args = ["kill", "--kill-who=main", "--signal=SIGTERM", unit];
         proc::run(self.program, &args, proc::CALL_TIMEOUT)?.check(&format!(
             "{} {}",
             self.program,

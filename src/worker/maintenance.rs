@@ -34,6 +34,7 @@ fn info_json(shared: &Shared) -> String {
         "clock_skew_ms": shared.clock_skew_ms.load(Ordering::Relaxed),
         "version": env!("CARGO_PKG_VERSION"),
         "problem": shared.health.current(),
+        "stopping": shared.stopping.lock().unwrap().clone(),
     })
     .to_string()
 }
@@ -81,16 +82,21 @@ async fn heartbeat(shared: Arc<Shared>) {
         tick.tick().await;
         renew_leases(&shared).await;
         check_clock(&shared, &mut was_skewed).await;
-        // The registry's "last seen" is on Redis's clock, as `ciq status` judges it.
-        let skew = shared.clock_skew_ms.load(Ordering::Relaxed);
-        let seen = (now_ms() as i64 - skew).max(0) as u64;
-        if let Err(e) = shared
-            .broker
-            .worker_heartbeat(&shared.opts.id, &info_json(&shared), seen)
-            .await
-        {
-            tracing::debug!(error = %e, "worker registry heartbeat failed");
-        }
+        beat_now(&shared).await;
+    }
+}
+
+/// Writes this worker's registry entry now (its info and "last seen", on Redis's clock,
+/// as `ciq status` judges it).
+pub(super) async fn beat_now(shared: &Shared) {
+    let skew = shared.clock_skew_ms.load(Ordering::Relaxed);
+    let seen = (now_ms() as i64 - skew).max(0) as u64;
+    if let Err(e) = shared
+        .broker
+        .worker_heartbeat(&shared.opts.id, &info_json(shared), seen)
+        .await
+    {
+        tracing::debug!(error = %e, "worker registry heartbeat failed");
     }
 }
 

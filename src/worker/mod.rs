@@ -4,6 +4,7 @@
 //!
 //! `run` takes the shutdown signal as a parameter (a watch channel) so tests can stop it.
 
+mod drain;
 mod fencing;
 mod finisher;
 pub mod handler;
@@ -151,6 +152,8 @@ pub(crate) struct Shared {
     metrics: metrics::Metrics,
     /// Access problems (ACL, login) Redis reports for this worker, for its heartbeat.
     health: health::Health,
+    /// While stopping: what the stop waits for (published with the heartbeat).
+    stopping: Mutex<Option<drain::Stopping>>,
 }
 
 /// Runs a worker until `shutdown` says stop; returns what it did.
@@ -190,6 +193,7 @@ pub async fn run(
         requeued: AtomicU64::new(0),
         metrics: metrics::Metrics::default(),
         health: health::Health::default(),
+        stopping: Mutex::new(None),
     });
     health::preflight(&shared.broker, &shared.queues).await?;
     tracing::info!(
@@ -222,7 +226,7 @@ pub async fn run(
     background.extend(waiter::spawn_all(shared.clone()));
 
     fetch_loop(&shared).await;
-    drain(&shared).await;
+    drain::drain(&shared).await;
 
     let _ = shared.finish_tx.send(finisher::Msg::Stop);
     let _ = finisher.await;
@@ -309,27 +313,6 @@ impl Shared {
     }
 }
 
-/// The running tasks a stop must not cut yet, as "task args (running N s)".
-fn must_finish(shared: &Shared, now: Instant) -> Vec<String> {
-    let running = shared.running.lock().unwrap();
-    running
-        .values()
-        .filter(|r| {
-            crate::config::FINISH_ON_STOP
-                .iter()
-                .any(|(t, bound)| *t == r.env.task && now < r.started + *bound)
-        })
-        .map(|r| {
-            format!(
-                "{} {} (running {} s)",
-                r.env.task,
-                serde_json::Value::Object(r.env.args.clone()),
-                now.duration_since(r.started).as_secs()
-            )
-        })
-        .collect()
-}
-
 /// How often an idle worker claims without being woken (a safety net for the waiters).
 const IDLE_RECHECK: Duration = Duration::from_secs(60);
 
@@ -382,67 +365,5 @@ async fn fetch_loop(shared: &Arc<Shared>) {
                 }
             }
         }
-    }
-}
-
-/// Graceful stop: let running tasks finish until the timeout or a second signal, then
-/// hand the rest back to pending (an interrupted run is not counted as an attempt).
-/// Platform starts (`config::FINISH_ON_STOP`) are waited for past the timeout, up to
-/// their own bound, saying what it waits for: only a second signal cuts them.
-async fn drain(shared: &Arc<Shared>) {
-    let deadline = Instant::now() + shared.opts.shutdown_timeout;
-    let mut shutdown = shared.shutdown.clone();
-    let n = shared.running.lock().unwrap().len();
-    if n > 0 {
-        tracing::info!(running = n, timeout = ?shared.opts.shutdown_timeout, "stopping: waiting for running tasks");
-    }
-    let mut noted: Option<Instant> = None;
-    while !shared.running.lock().unwrap().is_empty() && *shutdown.borrow() != Shutdown::Now {
-        let now = Instant::now();
-        if now >= deadline {
-            let waiting = must_finish(shared, now);
-            if waiting.is_empty() {
-                break;
-            }
-            if noted.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5)) {
-                noted = Some(now);
-                tracing::warn!(
-                    starts = %waiting.join(", "),
-                    "stopping: waiting for {} platform start(s) to finish (a start cut midway leaves a half-made VM); signal again (Ctrl-C) to cut them",
-                    waiting.len()
-                );
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {},
-            // A dropped sender cannot say "stop now" any more: treat it as that.
-            r = shutdown.changed() => if r.is_err() { break },
-        }
-    }
-    let left: Vec<(RunId, Running)> = shared.running.lock().unwrap().drain().collect();
-    for (run, r) in left {
-        let mut env = r.env;
-        if let Some(t) = r.task {
-            t.abort();
-            // Its process group is killed when the run is dropped: wait for that.
-            let _ = t.await;
-        }
-        if let Some(why) = r.fenced {
-            finisher::send_without_permit(shared, run, fencing::fenced(env, run.token, why));
-            continue;
-        }
-        env.deliveries += 1;
-        tracing::info!(id = %env.id, queue = %shared.queues[run.queue].name, "returning unfinished task to pending");
-        shared.requeued.fetch_add(1, Ordering::Relaxed);
-        let f = broker::ops::Finish {
-            id: env.id.clone(),
-            token: run.token,
-            kind: broker::ops::FinishKind::Requeue,
-            envelope: env.to_json(),
-            delay_ms: 0,
-            unique_key: env.unique_key.clone(),
-            task: env.task.clone(),
-        };
-        finisher::send_without_permit(shared, run, f);
     }
 }

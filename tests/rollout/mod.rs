@@ -5,6 +5,7 @@
 mod checks;
 mod crontab_format;
 mod flows;
+mod stop_wait;
 mod wizard;
 
 use crate::harness::{free_port, Ciq, Redis};
@@ -53,6 +54,11 @@ echo "$*" >> "$SIM/systemctl.log"
 verb="$1"; shift
 [ "$1" = "--quiet" ] && shift
 unit="${1%.service}"
+# kill [--kill-who=main] [--signal=SIG] UNIT: the unit is the last argument.
+[ "$verb" = kill ] && for a in "$@"; do unit="${a%.service}"; done
+# A unit with a real process behind it has its pid in $SIM/pid/UNIT.
+pid=$(cat "$SIM/pid/$unit" 2>/dev/null)
+gone() { [ ! -d "/proc/$pid" ] || grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; }
 f="$SIM/fail/$verb-$unit"
 if [ -e "$f" ]; then
   n=$(cat "$f")
@@ -65,7 +71,13 @@ case "$verb" in
   start|restart)
     case "$unit" in ciq-*) [ -e "@UNITS@/$unit.service" ] || { echo "Unit $unit.service not found." >&2; exit 5; } ;; esac
     touch "$SIM/active/$unit"; echo "$verb" >> "$SIM/history-$unit" ;;
-  stop) rm -f "$SIM/active/$unit" ;;
+  stop)
+    # As systemd does: SIGTERM to the main process, then wait for it to end.
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; until gone; do sleep 0.1; done; rm -f "$SIM/pid/$unit"; fi
+    rm -f "$SIM/active/$unit" ;;
+  kill)
+    [ -n "$pid" ] && ! gone || { echo "Failed to kill unit $unit.service: No main process" >&2; exit 1; }
+    kill -TERM "$pid" ;;
   enable) touch "$SIM/enabled/$unit" ;;
   disable) rm -f "$SIM/enabled/$unit" ;;
   daemon-reload) : ;;
@@ -105,7 +117,7 @@ pub struct Rig {
     pub cron: Cron,
 }
 
-fn write_exec(path: &Path, text: &str) {
+pub fn write_exec(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

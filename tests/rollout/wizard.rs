@@ -1,6 +1,8 @@
 //! The rollback wizard driven through a pseudo-terminal.
 
 use super::*;
+use crate::harness::wait_exit;
+use std::time::Duration;
 
 /// Runs `ciq ARGS` under a pseudo-terminal, answering prompts: each (expect, send) waits
 /// for `expect` in the output, then types `send`.
@@ -291,4 +293,38 @@ fn rollout_wizard_says_skipped_not_done_and_compares_with_stage_0_skipping_each_
             );
         }
     }
+}
+
+/// In the wizard, the worker's stop says what it waits for; one Ctrl-C only warns, a
+/// second cuts the platform start (a second SIGTERM to the worker), and the rollback goes
+/// on to stage 0.
+#[test]
+fn rollback_wizard_ctrl_c_twice_cuts_the_start_the_stopping_worker_waits_for() {
+    let rig = Rig::new(Cron::File);
+    let mut w = super::stop_wait::worker_holding_a_start(&rig);
+    let steps = ["Step 1/6", "Step 2/6", "Step 3/6", "Step 4/6", "Step 5/6"];
+    let mut script = vec![];
+    for (i, s) in steps.iter().enumerate() {
+        script.push((*s, ""));
+        script.push(("Apply this step?", "\r"));
+        if i == 1 {
+            // Step 2 stops the worker.
+            script.push(("waiting for start_test test 7", "\x03"));
+            script.push(("Press Ctrl-C again to cut", "\x03"));
+            script.push(("cutting: a second SIGTERM to ciq-worker", ""));
+        }
+    }
+    script.push(("rollback complete", ""));
+    let (c, out) = wizard(&rig, &script);
+    assert_eq!(c, 0, "{out}");
+    assert!(
+        wait_exit(&mut w, Duration::from_secs(10)).is_some(),
+        "the worker ended"
+    );
+    assert_eq!(
+        rig.redis.int(&["LLEN", "ciq:{test_execution}:pending"]),
+        1,
+        "the cut start is back in the queue"
+    );
+    rig.assert_stage(0);
 }

@@ -120,7 +120,15 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
     }
     let _lock = crate::rollout::lock::acquire(&r.state_dir)?;
     let rerun = format!("ciq migrate-from-cron --to-stage {target}");
-    let report = rollout_ui::run_steps(ctx, command, &rerun, &r, &steps, Mode::Unattended, None)?;
+    let report = rollout_ui::run_steps(
+        ctx,
+        command,
+        &rerun,
+        &r,
+        &steps,
+        Mode::Unattended,
+        rollout_ui::StepOptions::default(),
+    )?;
     let after = assess(&Observed::read(&r)?, &r);
     if after.stage != Some(target) {
         return Err(CliError::failure(format!(
