@@ -181,7 +181,7 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         .await?;
     pb.finish_and_clear();
     let Some(o) = outcome else {
-        let rec = super::inspect_task::find(&broker, ctx, Some(res.id()), None, Some(&env.queue))
+        let rec = super::inspect::task::find(&broker, ctx, Some(res.id()), None, Some(&env.queue))
             .await
             .ok()
             .flatten();
@@ -217,7 +217,7 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
 
 /// Where a task that has not finished is, from its history record.
 fn where_it_is(r: &crate::broker::history::TaskRecord) -> String {
-    let v = super::inspect_task::view(r);
+    let v = super::inspect::task::view(r);
     let at = |t: &Option<String>| t.clone().unwrap_or_else(|| "?".into());
     match v.state.as_str() {
         "retrying" | "deferred" => format!(

@@ -1,13 +1,17 @@
 //! `ciq up`: everything on one machine, for trying ciq and for small installs.
 
-use super::up_redis::{answers, answers_socket, default_data_dir, local_port, socket_in};
-use super::up_redis::{Listen, LocalRedis};
-use super::work::{apply, handlers, WorkArgs};
-use super::{CliError, CliResult, Ctx};
+mod local_redis;
+mod standin;
+mod web;
+
 use crate::beat::BeatOptions;
 use crate::broker::Broker;
+use crate::cli::work::{apply, handlers, WorkArgs};
+use crate::cli::{CliError, CliResult, Ctx};
 use crate::config::{Config, Source};
 use crate::worker::{self, WorkerOptions};
+use local_redis::{answers, answers_socket, default_data_dir, local_port, socket_in};
+use local_redis::{Listen, LocalRedis};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,19 +57,19 @@ pub struct UpArgs {
     #[command(flatten)]
     pub work: WorkArgs,
     #[command(flatten)]
-    pub web: super::up_web::UpWebArgs,
+    pub web: web::UpWebArgs,
 }
 
 pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
-    super::logging::init();
-    super::logging::config_warnings(&ctx.config);
+    crate::cli::logging::init();
+    crate::cli::logging::config_warnings(&ctx.config);
     let mut cfg = ctx.config.clone();
     apply(&a.work, &mut cfg)?;
     cfg.beat.check().map_err(CliError::usage)?;
     crate::beat::entries(&cfg, cfg.beat.lease.0 + cfg.beat.tick.0).map_err(CliError::usage)?;
-    let web = super::up_web::bind(&a.web).await?;
+    let web = web::bind(&a.web).await?;
     let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
-    if let Some(script) = super::up_standin::configure(&mut cfg, &data_dir)? {
+    if let Some(script) = standin::configure(&mut cfg, &data_dir)? {
         tracing::info!(bridge = %script.display(), "no [platform] configured: the stand-in bridge plays the platform's part (it creates no VM; started tests go to started-tests.log beside the database)");
     }
     let plan = choose_redis(&mut cfg, &a, &data_dir, ctx.quiet).await?;
@@ -97,7 +101,7 @@ pub async fn run(a: UpArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         return Err(e);
     }
 
-    let web = super::up_web::spawn(web, &cfg, &broker, ctx.quiet);
+    let web = web::spawn(web, &cfg, &broker, ctx.quiet);
     let outcome = run_services(&cfg, broker, a.work.name.as_deref(), shutdown).await;
     if let Some(w) = web {
         w.abort();
@@ -133,7 +137,7 @@ async fn choose_redis(
     let sock = socket_in(&data_dir.join("redis"))?;
     if answers_socket(&sock).await {
         return Err(CliError::new(
-            super::Kind::Refused,
+            crate::cli::Kind::Refused,
             format!(
                 "another ciq up is running with the data directory {} (its Redis answers at unix://{})",
                 data_dir.display(),
@@ -177,7 +181,7 @@ async fn say_which_redis(
         ),
         None if !info.aof_enabled && !use_existing => {
             return Err(CliError::new(
-                super::Kind::Refused,
+                crate::cli::Kind::Refused,
                 format!(
                     "the Redis already running at {} (Redis {}) has AOF off: a restart of it would lose every queued task",
                     broker.addr(),
@@ -235,7 +239,7 @@ async fn run_services(
     // One endpoint (--metrics-addr / [worker] metrics_addr) with the beat's metrics too.
     wopts
         .extra_metrics
-        .push(super::beat::metrics_part(cfg, &broker, &bopts));
+        .push(crate::cli::beat::metrics_part(cfg, &broker, &bopts));
     let (w, b) = tokio::join!(
         worker::run(
             wopts,

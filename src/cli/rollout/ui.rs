@@ -1,7 +1,7 @@
 //! What `migrate-from-cron` and `rollback` share on the terminal: the plan, progress
 //! lines, the per-step wizard and the audit entries written while steps run.
 
-use super::{CliError, CliResult, Ctx, Kind};
+use crate::cli::{CliError, CliResult, Ctx, Kind};
 use crate::config::rollout::Rollout;
 use crate::output;
 use crate::rollout::audit::{self, Entry};

@@ -87,11 +87,11 @@ const WATCH_MIN: std::time::Duration = std::time::Duration::from_millis(500);
 pub fn watch_interval(
     watch: Option<&str>,
     count: Option<u64>,
-) -> super::CliResult<Option<std::time::Duration>> {
+) -> crate::cli::CliResult<Option<std::time::Duration>> {
     let Some(w) = watch else {
         return Ok(None);
     };
-    let usage = |m: String| super::CliError::usage(format!("--watch: {m}"));
+    let usage = |m: String| crate::cli::CliError::usage(format!("--watch: {m}"));
     let d = crate::config::parse_duration(w).map_err(usage)?;
     crate::config::checks::within(d, WATCH_MIN, crate::config::checks::KNOB_MAX).map_err(usage)?;
     if count.is_none() && !crate::output::stdout_is_tty() {

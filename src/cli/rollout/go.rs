@@ -1,10 +1,10 @@
 //! `migrate-from-cron next | --to-stage N`: plan, gates, confirmation, then the steps.
 
-use super::super::rollout_ui::{self, Mode};
-use super::super::{CliError, CliResult, Ctx, Kind};
+use super::migrate::{record, ApplyOpts};
 use super::status::{print_drift, print_gates};
-use super::{record, ApplyOpts};
+use super::ui::{self, Mode};
 use crate::broker::now_ms;
+use crate::cli::{CliError, CliResult, Ctx, Kind};
 use crate::output;
 use crate::rollout::gates;
 use crate::rollout::state::{assess, Observed};
@@ -12,7 +12,7 @@ use crate::rollout::{plan, stage_name, LAST_STAGE};
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCode> {
-    let r = rollout_ui::rollout_config(ctx)?;
+    let r = ui::rollout_config(ctx)?;
     let o = Observed::read(&r)?;
     let a = assess(&o, &r);
     let base = a.base();
@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
         vec![]
     };
     if ctx.json && opts.dry_run {
-        output::json(&rollout_ui::PlanJson {
+        output::json(&ui::PlanJson {
             from: a.stage,
             to: target,
             drift: &a.drift,
@@ -57,7 +57,7 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
     if a.stage.is_none() {
         print_drift(&a);
     }
-    rollout_ui::print_plan(
+    ui::print_plan(
         &format!("Plan: {from} -> stage {target} ({})", stage_name(target)),
         &steps,
     );
@@ -102,7 +102,7 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
                 CliError::new(Kind::Refused, format!("{what}; nothing changed")).with_hint(hint),
             );
         }
-        rollout_ui::log_event(
+        ui::log_event(
             &r,
             command,
             &format!("gates for stage {target}"),
@@ -114,20 +114,20 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
             failing.len()
         );
     }
-    if !opts.yes && !rollout_ui::confirm_all(&format!("Move to stage {target}?"))? {
+    if !opts.yes && !ui::confirm_all(&format!("Move to stage {target}?"))? {
         eprintln!("aborted: nothing changed");
         return Ok(ExitCode::from(1));
     }
     let _lock = crate::rollout::lock::acquire(&r.state_dir)?;
     let rerun = format!("ciq migrate-from-cron --to-stage {target}");
-    let report = rollout_ui::run_steps(
+    let report = ui::run_steps(
         ctx,
         command,
         &rerun,
         &r,
         &steps,
         Mode::Unattended,
-        rollout_ui::StepOptions::default(),
+        ui::StepOptions::default(),
     )?;
     let after = assess(&Observed::read(&r)?, &r);
     if after.stage != Some(target) {
@@ -137,7 +137,7 @@ pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCo
         .with_hint("ciq migrate-from-cron status"));
     }
     if report.applied > 0 {
-        rollout_ui::log_event(
+        ui::log_event(
             &r,
             command,
             &format!("stage {target}"),

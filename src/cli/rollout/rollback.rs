@@ -1,8 +1,8 @@
 //! `ciq rollback`: back to stage 0 (cron only). Works while Redis is down: no step
 //! talks to the broker.
 
-use super::rollout_ui::{self, Mode};
-use super::{CliError, CliResult, Ctx, Kind};
+use super::ui::{self, Mode};
+use crate::cli::{CliError, CliResult, Ctx, Kind};
 use crate::config::parse_duration;
 use crate::output;
 use crate::rollout::plan;
@@ -37,11 +37,11 @@ pub struct RollbackArgs {
 }
 
 pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
-    let r = rollout_ui::rollout_config(ctx)?;
+    let r = ui::rollout_config(ctx)?;
     let o = Observed::read(&r)?;
     let steps = plan::rollback(&o, &r)?;
     if ctx.json && a.dry_run {
-        output::json(&rollout_ui::PlanJson {
+        output::json(&ui::PlanJson {
             from: assess(&o, &r).stage,
             to: 0,
             drift: &[],
@@ -50,7 +50,7 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         });
         return Ok(ExitCode::SUCCESS);
     }
-    rollout_ui::print_plan("Plan: rollback to stage 0 (cron only)", &steps);
+    ui::print_plan("Plan: rollback to stage 0 (cron only)", &steps);
     if a.dry_run {
         eprintln!("dry run: nothing changed");
         return Ok(ExitCode::SUCCESS);
@@ -60,7 +60,7 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         Mode::Unattended
     } else if a.yes {
         Mode::Unattended
-    } else if rollout_ui::can_prompt() {
+    } else if ui::can_prompt() {
         Mode::Wizard
     } else {
         return Err(CliError::new(
@@ -87,14 +87,14 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             }
         );
     }
-    let report = rollout_ui::run_steps(
+    let report = ui::run_steps(
         ctx,
         "rollback",
         "ciq rollback",
         &r,
         &steps,
         mode,
-        rollout_ui::StepOptions {
+        ui::StepOptions {
             verify_wait: a.verify_cron,
             force: a.force,
         },
@@ -121,7 +121,7 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let after = assess(&now, &r);
     if after.stage == Some(0) && report.skipped.is_empty() && report.not_done.is_empty() {
         if report.applied > 0 {
-            rollout_ui::log_event(&r, "rollback", "rollback", "completed", "stage 0".into())?;
+            ui::log_event(&r, "rollback", "rollback", "completed", "stage 0".into())?;
         }
         super::migrate::record(&r, 0);
         forget_shadow(ctx).await;

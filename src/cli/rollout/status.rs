@@ -1,8 +1,8 @@
 //! `migrate-from-cron status`: the stage, the drift and the gate checks for the next stage.
 
-use super::super::rollout_ui;
-use super::super::{CliResult, Ctx};
+use super::ui;
 use crate::broker::now_ms;
+use crate::cli::{CliResult, Ctx};
 use crate::output;
 use crate::rollout::gates::{self, Gate};
 use crate::rollout::notes::{self, StageNote};
@@ -25,7 +25,7 @@ struct StatusJson {
 }
 
 pub async fn run(ctx: &Ctx) -> CliResult<ExitCode> {
-    let r = rollout_ui::rollout_config(ctx)?;
+    let r = ui::rollout_config(ctx)?;
     let o = Observed::read(&r)?;
     let a = assess(&o, &r);
     let next = Some(a.base() + 1).filter(|n| *n <= LAST_STAGE);
@@ -93,7 +93,7 @@ pub async fn run(ctx: &Ctx) -> CliResult<ExitCode> {
 fn exit_code(stage: Option<u8>) -> ExitCode {
     match stage {
         Some(_) => ExitCode::SUCCESS,
-        None => ExitCode::from(super::super::Kind::Drift as u8),
+        None => ExitCode::from(crate::cli::Kind::Drift as u8),
     }
 }
 

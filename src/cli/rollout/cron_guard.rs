@@ -2,8 +2,8 @@
 //! the migration. It keeps the cron and ciq from ever starting the same test twice, and
 //! makes the cron the automatic fallback when the queue cannot run.
 
-use super::{CliError, CliResult, Ctx};
 use crate::broker::{now_ms, Broker};
+use crate::cli::{CliError, CliResult, Ctx};
 use crate::platform::cron_lock::{self, Kind};
 use crate::platform::mode::{self, Effective};
 use std::io::Write;

@@ -4,12 +4,12 @@
 //! bridge. It plays the platform's part on the SQLite file — it, not ciq, writes the rows
 //! a real `start_test` would — so the embedded default works like the real thing.
 
-use super::{CliError, CliResult};
+use crate::cli::{CliError, CliResult};
 use crate::config::Config;
 use std::path::{Path, PathBuf};
 
-const STANDIN: &str = include_str!("../../contrib/sample-platform/standin_bridge.py");
-const BRIDGE: &str = include_str!("../../contrib/sample-platform/ciq_bridge.py");
+const STANDIN: &str = include_str!("../../../contrib/sample-platform/standin_bridge.py");
+const BRIDGE: &str = include_str!("../../../contrib/sample-platform/ciq_bridge.py");
 
 /// The SQLite file of a `sqlite:` URL, made absolute.
 fn sqlite_path(url: &str) -> Option<PathBuf> {

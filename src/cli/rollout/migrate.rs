@@ -1,11 +1,9 @@
 //! `ciq migrate-from-cron status | next | --to-stage N`: the staged move from the cron job
 //! to the queue, one stage at a time, behind gate checks. `status.rs` reads, `go.rs` moves.
 
-mod go;
-mod status;
-
-use super::{CliError, CliResult, Ctx};
+use super::{go, status};
 use crate::broker::now_ms;
+use crate::cli::{CliError, CliResult, Ctx};
 use crate::output;
 use crate::rollout::notes::{self, StageNote};
 use std::process::ExitCode;

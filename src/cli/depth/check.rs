@@ -1,8 +1,8 @@
 //! `ciq depth --check`: the monitoring-plugin form of `depth` (exit 0/1/2/3 and one line
 //! with performance data), for existing Nagios/Icinga/Sensu setups.
 
-use super::depth_read::depths;
-use super::Ctx;
+use super::read::depths;
+use crate::cli::Ctx;
 use crate::config::parse_duration;
 use std::process::ExitCode;
 
@@ -51,7 +51,7 @@ pub async fn run(queues: &[String], a: &Thresholds, ctx: &Ctx) -> ExitCode {
         Ok(b) => b,
         Err(e) => return report(Status::Unknown, &e.msg),
     };
-    if let Err(e) = super::known_queue::require_known(&broker, ctx, queues).await {
+    if let Err(e) = crate::cli::known_queue::require_known(&broker, ctx, queues).await {
         return report(Status::Unknown, &e.msg);
     }
     let ds = match depths(&broker, ctx, queues).await {

@@ -1,9 +1,9 @@
 //! `ciq inspect scheduled`: everything that will run later — periodic entries with
 //! their last and next run and which beat leads, and delayed or retrying tasks.
 
-use super::{CliResult, Ctx};
 use crate::broker::admin::State;
 use crate::broker::now_ms;
+use crate::cli::{CliResult, Ctx};
 use crate::output;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -137,7 +137,8 @@ pub async fn build(
             last_seen_ms: at,
         })
         .collect();
-    let entries = crate::beat::entries(cfg, cfg.beat.lease.0).map_err(super::CliError::usage)?;
+    let entries =
+        crate::beat::entries(cfg, cfg.beat.lease.0).map_err(crate::cli::CliError::usage)?;
     let mut periodic = vec![];
     for e in entries {
         let st = broker.beat_entry(&e.name).await?;

@@ -29,7 +29,7 @@ pub struct LiveStop {
 }
 
 impl LiveStop {
-    pub fn new(ctx: &super::Ctx, say: Box<dyn FnMut(&str)>) -> LiveStop {
+    pub fn new(ctx: &crate::cli::Ctx, say: Box<dyn FnMut(&str)>) -> LiveStop {
         LiveStop {
             broker_url: ctx.config.broker.value.clone(),
             options: ctx.config.broker_options.clone(),

@@ -4,7 +4,7 @@
 //! the data directory, in its own process group (a Ctrl-C at the terminal reaches `up`,
 //! which stops it last), stopped with SIGTERM (which flushes the AOF) when `up` exits.
 
-use super::{CliError, CliResult, Kind};
+use crate::cli::{CliError, CliResult, Kind};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

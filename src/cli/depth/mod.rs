@@ -1,8 +1,11 @@
 //! `ciq depth`: how much work waits in each queue.
 
-use super::depth_read::depths_each;
-use super::{CliResult, Ctx};
+mod check;
+pub(super) mod read;
+
+use crate::cli::{CliResult, Ctx};
 use crate::output;
+use read::depths_each;
 use std::process::ExitCode;
 
 /// Per queue: pending, active, scheduled, retry, dead, age of the oldest pending task, paused.
@@ -30,15 +33,15 @@ pub struct DepthArgs {
 
 pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     if a.check {
-        let t = super::depth_check::Thresholds {
+        let t = check::Thresholds {
             warn: a.warn,
             crit: a.crit,
             max_age: a.max_age.clone(),
         };
-        return Ok(super::depth_check::run(&a.queues, &t, ctx).await);
+        return Ok(check::run(&a.queues, &t, ctx).await);
     }
     let broker = ctx.broker().await?;
-    super::known_queue::require_known(&broker, ctx, &a.queues).await?;
+    crate::cli::known_queue::require_known(&broker, ctx, &a.queues).await?;
     // Every readable queue is shown; one that cannot be read (a cluster node down) is
     // named on stderr and makes the exit code 3.
     let (ds, failed) = depths_each(&broker, ctx, &a.queues).await;
@@ -48,7 +51,7 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         for (q, e) in &failed {
             eprintln!("error: cannot read queue {q}: {e}");
         }
-        ExitCode::from(super::Kind::Broker as u8)
+        ExitCode::from(crate::cli::Kind::Broker as u8)
     };
     if ctx.json {
         output::json(&ds);

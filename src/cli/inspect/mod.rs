@@ -1,9 +1,12 @@
 //! `ciq inspect active|dead|scheduled|task`: what runs now, what gave up, what runs
 //! later, and one task's whole story, read from Redis.
 
-use super::{CliResult, Ctx};
+pub(super) mod scheduled;
+pub(super) mod task;
+
 use crate::broker::admin::State;
 use crate::broker::now_ms;
+use crate::cli::{CliResult, Ctx};
 use crate::output;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -17,11 +20,11 @@ pub enum InspectCommand {
     Dead(DeadArgs),
     /// Periodic entries (schedule, next/last run, last outcome, lease holder) and
     /// delayed or retrying tasks (id, task, queue, due time, attempt).
-    Scheduled(super::inspect_scheduled::ScheduledArgs),
+    Scheduled(scheduled::ScheduledArgs),
     /// One task's state and history: enqueued, claimed (worker, attempt), retried (error,
     /// next run), done (output tail) or dead (reason), with times; kept for
     /// [worker] history_retention after it ends.
-    Task(super::inspect_task::TaskArgs),
+    Task(task::TaskArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,7 +80,7 @@ async fn queues(
     let broker = ctx.broker().await?;
     let qs = match only {
         Some(q) => {
-            super::known_queue::require_known(&broker, ctx, std::slice::from_ref(q)).await?;
+            crate::cli::known_queue::require_known(&broker, ctx, std::slice::from_ref(q)).await?;
             vec![q.clone()]
         }
         None => broker.known_queues(&ctx.config.queue_names()).await?,
@@ -89,8 +92,8 @@ pub async fn run(cmd: InspectCommand, ctx: &Ctx) -> CliResult<ExitCode> {
     match cmd {
         InspectCommand::Active(f) => active(f, ctx).await,
         InspectCommand::Dead(a) => dead(a, ctx).await,
-        InspectCommand::Scheduled(a) => super::inspect_scheduled::run(a, ctx).await,
-        InspectCommand::Task(a) => super::inspect_task::run(a, ctx).await,
+        InspectCommand::Scheduled(a) => scheduled::run(a, ctx).await,
+        InspectCommand::Task(a) => task::run(a, ctx).await,
     }
 }
 

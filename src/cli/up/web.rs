@@ -2,9 +2,9 @@
 //! same process; its address is bound before anything starts, and its URL (with the
 //! token) is printed once the broker is known.
 
-use super::web::WebArgs;
-use super::CliResult;
 use crate::broker::Broker;
+use crate::cli::web::WebArgs;
+use crate::cli::CliResult;
 use crate::config::Config;
 use crate::web::{self, Options};
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ pub async fn bind(a: &UpWebArgs) -> CliResult<Option<(Options, TcpListener)>> {
     let Some(listen) = &a.web else {
         return Ok(None);
     };
-    let opts = super::web::options(&WebArgs {
+    let opts = crate::cli::web::options(&WebArgs {
         listen: listen.clone(),
         token_file: a.web_token_file.clone(),
         allow_actions: false,
@@ -36,7 +36,7 @@ pub async fn bind(a: &UpWebArgs) -> CliResult<Option<(Options, TcpListener)>> {
     })?;
     let l = web::bind(opts.listen)
         .await
-        .map_err(|e| super::CliError::failure(format!("--web: {e}")))?;
+        .map_err(|e| crate::cli::CliError::failure(format!("--web: {e}")))?;
     Ok(Some((opts, l)))
 }
 
@@ -48,7 +48,7 @@ pub fn spawn(
     quiet: bool,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let (mut opts, listener) = bound?;
-    let source = super::web::source(cfg, broker, &mut opts);
+    let source = crate::cli::web::source(cfg, broker, &mut opts);
     let broker = broker.clone();
     Some(tokio::spawn(async move {
         let r = web::serve_on(

@@ -1,8 +1,8 @@
 //! Reading queue depths for `depth`, `depth --check` and `status`.
 
-use super::{CliResult, Ctx};
 use crate::broker::admin::Depth;
 use crate::broker::{now_ms, Broker};
+use crate::cli::{CliResult, Ctx};
 
 /// Every queue's depth; the first queue that cannot be read is the error.
 pub async fn depths(broker: &Broker, ctx: &Ctx, only: &[String]) -> CliResult<Vec<Depth>> {

@@ -1,14 +1,16 @@
 //! `ciq status`: everything an operator needs at a glance, problems first, each with the
 //! command that fixes it.
 
-use super::status_health::{problem, Problem};
-use super::{CliResult, Ctx};
+mod health;
+
 use crate::broker::admin::{Depth, ServerInfo};
 use crate::broker::now_ms;
 use crate::broker::server_info::NodeStatus;
+use crate::cli::{CliResult, Ctx};
 use crate::config::parse_duration;
 use crate::output;
 use crate::secrets::redact_url;
+use health::{problem, Problem};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
@@ -131,7 +133,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         ));
     }
     if let Some(i) = &info {
-        problems.extend(super::status_health::memory(i));
+        problems.extend(health::memory(i));
     }
     let mut broken: Vec<String> = vec![];
     let (nodes, cluster_state) = match broker.cluster_nodes().await {
@@ -139,7 +141,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         Some(Ok((nodes, state))) => {
             // Only what stops reading or writing makes `status` fail; warnings (a node
             // without AOF, a node flagged `fail?`) do not.
-            for p in super::status_health::cluster(&nodes, &state) {
+            for p in health::cluster(&nodes, &state) {
                 if p.severity == "critical" {
                     broken.push(p.message.clone());
                 }
@@ -189,7 +191,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         })
         .collect();
     if !workers.iter().any(|w| w.alive) {
-        problems.push(super::status_health::no_worker(info.as_ref()));
+        problems.push(health::no_worker(info.as_ref()));
     }
     problems.extend(reported(&workers));
     for w in workers.iter().filter(|w| !w.alive) {
@@ -235,7 +237,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
             "systemctl start ciq-beat   (or: ciq beat)",
         ));
     }
-    let (queues, unread) = super::depth_read::depths_each(&broker, ctx, &[]).await;
+    let (queues, unread) = crate::cli::depth::read::depths_each(&broker, ctx, &[]).await;
     for (q, e) in unread {
         unreadable(
             &mut broken,
@@ -441,9 +443,9 @@ fn render(s: &Status) -> String {
 /// reported, else 0: a script or a monitor can act on the code alone.
 fn exit_code(s: &Status) -> ExitCode {
     if !s.broker.reachable || s.broker.error.is_some() {
-        ExitCode::from(super::Kind::Broker as u8)
+        ExitCode::from(crate::cli::Kind::Broker as u8)
     } else if s.problems.iter().any(|p| p.severity == "critical") {
-        ExitCode::from(super::Kind::Critical as u8)
+        ExitCode::from(crate::cli::Kind::Critical as u8)
     } else {
         ExitCode::SUCCESS
     }
@@ -451,9 +453,9 @@ fn exit_code(s: &Status) -> ExitCode {
 
 pub async fn run(a: StatusArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let stuck = parse_duration(&a.stuck_after)
-        .map_err(|e| super::CliError::usage(format!("--stuck-after: {e}")))?
+        .map_err(|e| crate::cli::CliError::usage(format!("--stuck-after: {e}")))?
         .as_secs_f64();
-    let watch = super::status_health::watch_interval(a.watch.as_deref(), a.count)?;
+    let watch = health::watch_interval(a.watch.as_deref(), a.count)?;
     let mut left = a.count;
     loop {
         let s = collect(ctx, stuck).await;

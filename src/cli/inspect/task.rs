@@ -1,9 +1,9 @@
 //! `ciq inspect task ID` / `--unique KEY`: one task's state and history (enqueued,
 //! claimed, retried, done or dead, with times, errors and the output tail).
 
-use super::{CliError, CliResult, Ctx};
 use crate::broker::history::{Event, TaskRecord};
 use crate::broker::Broker;
+use crate::cli::{CliError, CliResult, Ctx};
 use crate::output;
 use serde::Serialize;
 use std::process::ExitCode;
