@@ -53,13 +53,21 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         }
         ExitCode::from(crate::cli::Kind::Broker as u8)
     };
-    if ctx.json {
-        output::json(&ds);
-        return Ok(code);
-    }
-    let rows = ds
-        .iter()
-        .map(|d| {
+    output::list(
+        ctx.json,
+        &ds,
+        None,
+        &[
+            "queue",
+            "pending",
+            "active",
+            "scheduled",
+            "retry",
+            "dead",
+            "oldest",
+            "paused",
+        ],
+        |d| {
             vec![
                 d.queue.clone(),
                 d.pending.to_string(),
@@ -72,20 +80,7 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
                     .unwrap_or_else(|| "-".into()),
                 if d.paused { "yes".into() } else { "no".into() },
             ]
-        })
-        .collect();
-    output::table(
-        &[
-            "queue",
-            "pending",
-            "active",
-            "scheduled",
-            "retry",
-            "dead",
-            "oldest",
-            "paused",
-        ],
-        rows,
+        },
     );
     Ok(code)
 }

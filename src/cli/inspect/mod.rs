@@ -126,40 +126,35 @@ async fn active(f: QueueFilter, ctx: &Ctx) -> CliResult<ExitCode> {
             });
         }
     }
-    if ctx.json {
-        output::json(&rows);
-    } else if rows.is_empty() {
-        eprintln!("no task is running");
-    } else {
-        output::table(
-            &[
-                "id",
-                "task",
-                "queue",
-                "args",
-                "worker",
-                "started",
-                "runtime",
-                "attempt",
-                "lease expires",
-            ],
-            rows.iter()
-                .map(|r| {
-                    vec![
-                        r.id.clone(),
-                        r.task.clone(),
-                        r.queue.clone(),
-                        serde_json::Value::Object(r.args.clone()).to_string(),
-                        r.worker.clone(),
-                        r.started_at.clone(),
-                        output::age(r.runtime_s),
-                        r.attempt.to_string(),
-                        r.lease_expires_at.clone(),
-                    ]
-                })
-                .collect(),
-        );
-    }
+    output::list(
+        ctx.json,
+        &rows,
+        Some("no task is running"),
+        &[
+            "id",
+            "task",
+            "queue",
+            "args",
+            "worker",
+            "started",
+            "runtime",
+            "attempt",
+            "lease expires",
+        ],
+        |r| {
+            vec![
+                r.id.clone(),
+                r.task.clone(),
+                r.queue.clone(),
+                serde_json::Value::Object(r.args.clone()).to_string(),
+                r.worker.clone(),
+                r.started_at.clone(),
+                output::age(r.runtime_s),
+                r.attempt.to_string(),
+                r.lease_expires_at.clone(),
+            ]
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -191,35 +186,30 @@ async fn dead(a: DeadArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             });
         }
     }
-    if ctx.json {
-        output::json(&rows);
-    } else if rows.is_empty() {
-        eprintln!("no dead tasks");
-    } else {
-        output::table(
-            &[
-                "id",
-                "task",
-                "queue",
-                "died",
-                "attempt",
-                "reason",
-                "last error",
-            ],
-            rows.iter()
-                .map(|r| {
-                    vec![
-                        r.id.clone(),
-                        r.task.clone(),
-                        r.queue.clone(),
-                        r.died_at.clone(),
-                        r.attempt.to_string(),
-                        r.reason.clone(),
-                        r.last_error.chars().take(120).collect(),
-                    ]
-                })
-                .collect(),
-        );
-    }
+    output::list(
+        ctx.json,
+        &rows,
+        Some("no dead tasks"),
+        &[
+            "id",
+            "task",
+            "queue",
+            "died",
+            "attempt",
+            "reason",
+            "last error",
+        ],
+        |r| {
+            vec![
+                r.id.clone(),
+                r.task.clone(),
+                r.queue.clone(),
+                r.died_at.clone(),
+                r.attempt.to_string(),
+                r.reason.clone(),
+                r.last_error.chars().take(120).collect(),
+            ]
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }
