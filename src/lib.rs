@@ -8,6 +8,7 @@
 //!     zone); the one reader of cron expressions (config checks, beat, rollout gates).
 //!   - `template`: `{name}` placeholders filled from a task's args (unique keys, argv).
 //!   - `shutdown`: the stop signal (`Shutdown` levels) every long-running part listens to.
+//!   - `sys`: files edited safely, byte-exact lines, programs run with a time limit.
 //! - `broker`: Redis keys, Lua transitions, the envelope; the only code that talks to Redis
 //!   about tasks.
 //! - `config`: flags > `CIQ_*` env > `ciq.toml` > defaults, with the source of each value.
@@ -36,6 +37,7 @@ pub mod runner;
 pub mod secrets;
 pub mod shutdown;
 pub mod submit;
+pub mod sys;
 pub mod template;
 pub mod web;
 pub mod worker;

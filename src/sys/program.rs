@@ -1,7 +1,6 @@
-//! Running `systemctl` and `crontab` with a time limit (a hung program must not hang the
-//! rollback), capturing their output.
+//! Running a program (`systemctl`, `crontab`) with a time limit, capturing its output: a
+//! hung program must not hang its caller (the rollback).
 
-use super::Error;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,6 +11,14 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(700);
 
 /// How often `run_watched` calls its tick.
 const TICK: Duration = Duration::from_millis(100);
+
+/// A program that could not start, gave no answer in time, or failed: `cmd: msg`.
+#[derive(Debug, thiserror::Error)]
+#[error("{cmd}: {msg}")]
+pub struct ProgramError {
+    pub cmd: String,
+    pub msg: String,
+}
 
 /// What a program call returned.
 #[derive(Debug)]
@@ -24,7 +31,7 @@ pub struct Ran {
 
 impl Ran {
     /// `Err` with the program's own message unless it exited 0.
-    pub fn check(self, what: &str) -> Result<Ran, Error> {
+    pub fn check(self, what: &str) -> Result<Ran, ProgramError> {
         if self.ok {
             return Ok(self);
         }
@@ -34,7 +41,7 @@ impl Ran {
         } else {
             msg
         };
-        Err(Error::Program {
+        Err(ProgramError {
             cmd: what.to_string(),
             msg: format!(
                 "exited with {}{}{}",
@@ -47,7 +54,7 @@ impl Ran {
 }
 
 /// Runs `program args…` with stdin closed; fails if it cannot start or outlives `timeout`.
-pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Ran, Error> {
+pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Ran, ProgramError> {
     run_watched(program, args, timeout, &mut || {})
 }
 
@@ -59,10 +66,10 @@ pub fn run_watched(
     args: &[&str],
     timeout: Duration,
     tick: &mut dyn FnMut(),
-) -> Result<Ran, Error> {
+) -> Result<Ran, ProgramError> {
     use std::os::unix::process::CommandExt;
     let what = format!("{program} {}", args.join(" "));
-    let err = |msg: String| Error::Program {
+    let err = |msg: String| ProgramError {
         cmd: what.clone(),
         msg,
     };

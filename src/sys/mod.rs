@@ -1,0 +1,8 @@
+//! Small helpers over the operating system, at the ground: any layer may use them.
+//! - `files`: reading a file that may be missing, timestamped backups, atomic writes.
+//! - `lines`: lines with their own terminators (an edit keeps CRLF and the rest byte-exact).
+//! - `program`: a program run with a time limit, its output captured.
+
+pub mod files;
+pub mod lines;
+pub mod program;
