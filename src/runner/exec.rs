@@ -191,11 +191,7 @@ struct Group(Option<i32>);
 impl Group {
     fn signal(&self, sig: i32) {
         if let Some(pgid) = self.0 {
-            // SAFETY: kill(2) with a negative pid signals that process group; no memory
-            // is involved and a vanished group just returns ESRCH.
-            unsafe {
-                libc::kill(-pgid, sig);
-            }
+            crate::sys::process_group::signal(pgid, sig);
         }
     }
 
