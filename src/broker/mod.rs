@@ -30,6 +30,7 @@ pub use envelope::{new_id, now_ms, Envelope};
 pub use error::{Error, Result};
 pub use keys::QueueKeys;
 
+use crate::backoff::Backoff;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,7 +175,7 @@ impl Broker {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Option<Broker>> {
         tokio::pin!(stop);
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let attempt = tokio::select! {
                 r = Broker::connect_with(url, opts) => r,
@@ -183,12 +184,12 @@ impl Broker {
             match attempt {
                 Ok(b) => return Ok(Some(b)),
                 Err(e) if e.is_unreachable() => {
-                    tracing::warn!(error = %e, retry_in = ?delay, "broker unreachable; retrying");
+                    let wait = backoff.next_wait();
+                    tracing::warn!(error = %e, retry_in = ?wait, "broker unreachable; retrying");
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {},
+                        _ = tokio::time::sleep(wait) => {},
                         _ = &mut stop => return Ok(None),
                     }
-                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(e),
             }

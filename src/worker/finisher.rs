@@ -4,6 +4,7 @@
 //! a superseded run's outcome, and recognises a retried write whose first reply was lost.
 
 use super::{RunId, Shared};
+use crate::backoff::Backoff;
 use crate::broker::ops::{Applied, Finish, FinishKind};
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
@@ -141,7 +142,7 @@ async fn write_with_retry(
     q: &QueueKeys,
     finishes: &[Finish],
 ) -> Option<Vec<Applied>> {
-    let mut delay = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
     let mut gave_up_at: Option<Instant> = None;
     loop {
         match shared
@@ -164,9 +165,9 @@ async fn write_with_retry(
                         return None;
                     }
                 }
-                tracing::warn!(queue = %q.name, error = %e, retry_in = ?delay, "cannot record task outcomes; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                let wait = backoff.next_wait();
+                tracing::warn!(queue = %q.name, error = %e, retry_in = ?wait, "cannot record task outcomes; retrying");
+                tokio::time::sleep(wait).await;
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod policy;
 mod task;
 mod waiter;
 
+use crate::backoff::Backoff;
 use crate::broker::{self, now_ms, Broker, Envelope, QueueKeys};
 use crate::config::{Config, QueueConfig};
 use crate::shutdown::Shutdown;
@@ -319,7 +320,7 @@ const IDLE_RECHECK: Duration = Duration::from_secs(60);
 async fn fetch_loop(shared: &Arc<Shared>) {
     let sem = Arc::new(Semaphore::new(shared.opts.concurrency));
     let mut shutdown = shared.shutdown.clone();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     while !shared.stopping() {
         let first = tokio::select! {
             p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -336,17 +337,17 @@ async fn fetch_loop(shared: &Arc<Shared>) {
             Err(e) => {
                 drop(permits);
                 shared.health.note(&e);
-                tracing::warn!(error = %e, retry_in = ?backoff, "cannot claim tasks; retrying");
+                let wait = backoff.next_wait();
+                tracing::warn!(error = %e, retry_in = ?wait, "cannot claim tasks; retrying");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {},
+                    _ = tokio::time::sleep(wait) => {},
                     r = shutdown.changed() => if r.is_err() { break },
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Ok((_, tasks)) if tasks.is_empty() => {
                 shared.health.clear();
                 drop(permits);
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 waiter::set_idle(shared, true);
                 tokio::select! {
                     _ = shared.wake.notified() => {},
@@ -358,7 +359,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
             }
             Ok((sent, tasks)) => {
                 shared.health.clear();
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 permits.truncate(tasks.len());
                 for ((run, raw), permit) in tasks.into_iter().zip(permits) {
                     task::start_task(shared, run, sent, raw, permit);
