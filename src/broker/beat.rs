@@ -3,7 +3,7 @@
 //! slot, an idempotent enqueue in the queue's slot, then a settle step (three scripts,
 //! each in one slot, so it works on Redis Cluster; see `beat_claim.lua`).
 
-use super::ops::Enqueued;
+use super::enqueue::Enqueued;
 use super::scripts::{BEAT_CLAIM, BEAT_LEASE, BEAT_OUTCOME, BEAT_RELEASE, BEAT_SETTLE};
 use super::{keys, Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -134,6 +134,12 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         Ok(r == 1)
+    }
+
+    /// The raw value of the beat leader key (JSON written by `ciq beat`), if any.
+    pub async fn beat_leader_raw(&self) -> Result<Option<String>> {
+        let mut c = self.conn();
+        c.get(keys::beat("leader")).await.map_err(|e| self.err(e))
     }
 
     /// Who holds the lease now, if anyone (undecodable values read as absent).

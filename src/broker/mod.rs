@@ -1,28 +1,44 @@
-//! Redis broker: key names (`keys`), Lua transitions (`scripts`, `lua/`), the message
-//! format (`envelope`), the task lifecycle operations (`ops`) and operator reads and
-//! writes (`admin`), each task's recorded history (`history`), the platform tasks'
-//! bookkeeping (`platform`). Nothing outside this
+//! Redis broker: the only code that talks to Redis about tasks. Nothing outside this
 //! module builds a key or sends a script.
+//!
+//! - Plumbing: `keys` (every key name), `scripts` and `lua/` (one script per atomic
+//!   transition), `envelope` (the message format), `conn`, `cluster`, `sentinel`,
+//!   `durability` (acknowledged writes), `error`.
+//! - A task's life, one file per operation: `enqueue`, `claim` (with lease renewal and
+//!   the idle wait), `finish`, `outcome` (what `enqueue --wait` reads), `sweep`,
+//!   `promote`, `upkeep` (who sweeps and promotes a queue), `cancel`, `requeue`, `purge`.
+//! - Reads: `queues` (depth, pause, counters), `tasks` (a queue's tasks by state),
+//!   `history` (each task's record), `window` (the dashboard's lists), `workers`,
+//!   `server_info`, `rates`; `beat` and `platform` hold the beat's and the platform
+//!   tasks' own state.
 
-pub mod admin;
 pub mod beat;
 pub mod cancel;
+pub mod claim;
 pub mod cluster;
 mod conn;
 mod durability;
+pub mod enqueue;
 pub mod envelope;
 mod error;
+pub mod finish;
 pub mod history;
 pub mod keys;
-pub mod ops;
+mod outcome;
 pub mod platform;
+mod promote;
+mod purge;
+pub mod queues;
 pub mod rates;
-mod rollout;
+mod requeue;
 mod scripts;
 pub mod sentinel;
 pub mod server_info;
+mod sweep;
+pub mod tasks;
 mod upkeep;
 pub mod window;
+mod workers;
 
 pub use conn::Conn;
 pub use durability::BrokerOptions;

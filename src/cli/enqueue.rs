@@ -2,7 +2,7 @@
 //! webhooks, so it starts, enqueues and exits in milliseconds.
 
 use super::{CliError, CliResult, Ctx, Kind};
-use crate::broker::ops::Enqueued;
+use crate::broker::enqueue::Enqueued;
 use crate::broker::{new_id, now_ms, Envelope};
 use crate::config::parse_duration;
 use crate::output;

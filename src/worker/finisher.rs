@@ -5,7 +5,7 @@
 
 use super::{RunId, Shared};
 use crate::backoff::Backoff;
-use crate::broker::ops::{Applied, Finish, FinishKind};
+use crate::broker::finish::{Applied, Finish, FinishKind};
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
 use std::collections::HashMap;

@@ -42,7 +42,7 @@ pub struct WorkerOptions {
     pub max_deliveries: u32,
     pub dead_max: u64,
     /// Ended tasks' histories kept per queue (`inspect task`).
-    pub history: crate::broker::ops::HistoryLimits,
+    pub history: crate::broker::finish::HistoryLimits,
     /// Serve Prometheus metrics here (`--metrics-addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// More metrics for the same endpoint (`ciq up` adds its beat's).
@@ -63,7 +63,7 @@ impl WorkerOptions {
             shutdown_timeout: w.shutdown_timeout.0,
             max_deliveries: w.max_deliveries,
             dead_max: w.dead_max,
-            history: crate::broker::ops::HistoryLimits {
+            history: crate::broker::finish::HistoryLimits {
                 retention_ms: w.history_retention.as_millis(),
                 max: w.history_max,
             },
@@ -296,10 +296,10 @@ impl Shared {
                 .claim(q, &self.opts.id, n, self.opts.lease)
                 .await?
             {
-                broker::ops::Claim::Paused => {
+                broker::claim::Claim::Paused => {
                     self.paused.lock().unwrap().insert(q.name.clone());
                 }
-                broker::ops::Claim::Tasks(v) => {
+                broker::claim::Claim::Tasks(v) => {
                     self.paused.lock().unwrap().remove(&q.name);
                     if !v.is_empty() {
                         let runs = v

@@ -257,7 +257,7 @@ fn complete(
     // A task recovered after a lost lease (or handed back at a stop): its fate is worth a line.
     let recovered = env.deliveries > 0;
     let f = policy::finish_for(env, token, &outcome, task_cfg);
-    use broker::ops::FinishKind;
+    use broker::finish::FinishKind;
     let label = match (&outcome, f.kind) {
         (Outcome::Done(_), _) => "done",
         (_, FinishKind::Defer) => "deferred",
@@ -306,7 +306,7 @@ fn complete(
     finisher::send(shared, run, f, outcome_json, permit);
 }
 
-fn last_error(f: &broker::ops::Finish) -> String {
+fn last_error(f: &broker::finish::Finish) -> String {
     Envelope::from_json(&f.envelope)
         .ok()
         .and_then(|e| e.last_error)

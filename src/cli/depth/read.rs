@@ -1,6 +1,6 @@
 //! Reading queue depths for `depth`, `depth --check` and `status`.
 
-use crate::broker::admin::Depth;
+use crate::broker::queues::Depth;
 use crate::broker::{now_ms, Broker};
 use crate::cli::{CliResult, Ctx};
 

@@ -4,8 +4,8 @@
 pub(super) mod scheduled;
 pub(super) mod task;
 
-use crate::broker::admin::State;
 use crate::broker::now_ms;
+use crate::broker::tasks::State;
 use crate::cli::{CliResult, Ctx};
 use crate::output;
 use serde::Serialize;

@@ -1,8 +1,8 @@
 //! `ciq inspect scheduled`: everything that will run later — periodic entries with
 //! their last and next run and which beat leads, and delayed or retrying tasks.
 
-use crate::broker::admin::State;
 use crate::broker::now_ms;
+use crate::broker::tasks::State;
 use crate::cli::{CliResult, Ctx};
 use crate::output;
 use serde::Serialize;

@@ -2,7 +2,7 @@
 //! evicting policy (queued tasks may vanish), memory near or at `maxmemory` (writes,
 //! heartbeats included, fail), an unhealthy cluster, and no worker alive.
 
-use crate::broker::admin::ServerInfo;
+use crate::broker::server_info::ServerInfo;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -3,9 +3,10 @@
 
 mod health;
 
-use crate::broker::admin::{Depth, ServerInfo};
 use crate::broker::now_ms;
+use crate::broker::queues::Depth;
 use crate::broker::server_info::NodeStatus;
+use crate::broker::server_info::ServerInfo;
 use crate::cli::{CliResult, Ctx};
 use crate::config::parse_duration;
 use crate::output;

@@ -1,0 +1,110 @@
+//! Claiming: pending tasks leased to a worker in one atomic step, each run with its
+//! fencing token; the leases renewed while the runs go on; and an idle worker's wait
+//! for a pending task (without taking it).
+
+use super::scripts::{CLAIM, RENEW};
+use super::{Broker, QueueKeys, Result};
+use std::time::Duration;
+
+/// What `claim` found.
+#[derive(Debug)]
+pub enum Claim {
+    Paused,
+    /// Per run: its claim token and the raw envelope JSON, decoded by the worker (a bad
+    /// one is dead-lettered there).
+    Tasks(Vec<(u64, String)>),
+}
+
+impl Broker {
+    /// Takes up to `n` pending tasks and leases them to `worker` in one atomic step.
+    pub async fn claim(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+    ) -> Result<Claim> {
+        let mut c = self.conn();
+        let v: redis::Value = CLAIM
+            .key(&q.pending)
+            .key(&q.lease)
+            .key(&q.active)
+            .key(&q.data)
+            .key(&q.paused)
+            .key(&q.dead)
+            .key(&q.stats)
+            .key(&q.claims)
+            .arg(lease.as_millis() as u64)
+            .arg(worker)
+            .arg(n)
+            .arg(&q.name)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        // {-1}: paused; {}: nothing pending; else {first token, envelope, ...}, the runs'
+        // tokens counting up from the first.
+        let mut items: Vec<redis::Value> =
+            redis::from_owned_redis_value(v).map_err(|e| self.err(e))?;
+        if items.is_empty() {
+            return Ok(Claim::Tasks(Vec::new()));
+        }
+        let envs = items.split_off(1);
+        let first: i64 =
+            redis::from_owned_redis_value(items.swap_remove(0)).map_err(|e| self.err(e))?;
+        if first < 0 {
+            return Ok(Claim::Paused);
+        }
+        // With `min_replicas`, a run starts only once its claim is on a replica: a
+        // failover cannot lose the claim and hand the task to a second worker. If that
+        // cannot be confirmed the claim is not used (its lease expires and the task is
+        // recovered: late, never twice).
+        self.replicated(&mut c).await?;
+        let tasks = (first as u64..)
+            .zip(envs)
+            .map(|(token, e)| Ok((token, redis::from_owned_redis_value::<String>(e)?)))
+            .collect::<redis::RedisResult<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(Claim::Tasks(tasks))
+    }
+
+    /// Extends the leases of this worker's runs (task id, claim token); returns the
+    /// tokens of runs that were superseded (their lease expired and the task recovered).
+    pub async fn renew(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        runs: &[(String, u64)],
+        lease: Duration,
+    ) -> Result<Vec<u64>> {
+        let mut c = self.conn();
+        let mut inv = RENEW.key(&q.lease);
+        inv.key(&q.active)
+            .key(&q.superseded)
+            .arg(lease.as_millis() as u64)
+            .arg(worker);
+        for (id, token) in runs {
+            inv.arg(id).arg(token);
+        }
+        inv.invoke_async(&mut c).await.map_err(|e| self.err(e))
+    }
+
+    /// Blocks (on `conn`, a dedicated connection) until `q` has a pending task or the
+    /// timeout passes, without taking the task: BLMOVE from the list's tail to its tail.
+    pub async fn wait_pending(
+        &self,
+        conn: &mut super::Conn,
+        q: &QueueKeys,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let v: Option<String> = redis::cmd("BLMOVE")
+            .arg(&q.pending)
+            .arg(&q.pending)
+            .arg("RIGHT")
+            .arg("RIGHT")
+            .arg(timeout.as_secs_f64())
+            .query_async(conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(v.is_some())
+    }
+}
