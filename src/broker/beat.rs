@@ -381,24 +381,6 @@ impl Broker {
         Ok(adopted)
     }
 
-    /// How task `id` ended, from the outcome message the worker leaves for submitters
-    /// that asked (`Envelope::notify`): Some("done"), Some("failed"), or None (not yet).
-    pub async fn task_outcome(&self, id: &str) -> Result<Option<&'static str>> {
-        let mut c = self.conn();
-        let v: Option<String> = c
-            .lindex(keys::notify(id), 0)
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(
-            v.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-                .and_then(|j| match j.get("state").and_then(|s| s.as_str()) {
-                    Some("done") => Some("done"),
-                    Some(_) => Some("failed"),
-                    None => None,
-                }),
-        )
-    }
-
     /// Records the outcome of an entry's last task (once per task).
     pub async fn beat_outcome(&self, entry: &str, id: &str, outcome: &str) -> Result<bool> {
         let mut c = self.conn();

@@ -24,7 +24,7 @@ mod error;
 pub mod finish;
 pub mod history;
 pub mod keys;
-mod outcome;
+pub mod outcome;
 pub mod platform;
 mod promote;
 mod purge;

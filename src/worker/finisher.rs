@@ -6,6 +6,7 @@
 use super::{RunId, Shared};
 use crate::backoff::Backoff;
 use crate::broker::finish::{Applied, Finish, FinishKind};
+use crate::broker::outcome::TaskOutcome;
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ pub(crate) enum Msg {
     Done {
         run: RunId,
         finish: Finish,
-        notify: Option<String>,
+        /// For a client in `enqueue --wait` (boxed: most tasks have none).
+        notify: Option<Box<TaskOutcome>>,
         permit: Option<OwnedSemaphorePermit>,
     },
     Stop,
@@ -27,13 +29,13 @@ pub(crate) fn send(
     shared: &Shared,
     run: RunId,
     finish: Finish,
-    notify: Option<String>,
+    notify: Option<TaskOutcome>,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = shared.finish_tx.send(Msg::Done {
         run,
         finish,
-        notify,
+        notify: notify.map(Box::new),
         permit: Some(permit),
     });
 }
@@ -50,7 +52,7 @@ pub(crate) fn send_without_permit(shared: &Shared, run: RunId, finish: Finish) {
 const BATCH: usize = 256;
 
 /// One queue's share of a batch: the outcomes and the `--wait` notifications.
-type QueueBatch = (Vec<Finish>, Vec<Option<String>>);
+type QueueBatch = (Vec<Finish>, Vec<Option<Box<TaskOutcome>>>);
 
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;

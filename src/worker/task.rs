@@ -3,6 +3,7 @@
 
 use super::handler::{Outcome, TaskContext, TaskHandler};
 use super::{finisher, policy, Lease, RunId, Running, Shared};
+use crate::broker::outcome::{Ended, TaskOutcome};
 use crate::broker::{self, Envelope};
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -288,22 +289,28 @@ fn complete(
         }
     }
     let settled = !matches!(f.kind, FinishKind::Retry | FinishKind::Defer);
-    let outcome_json = (notify && settled).then(|| {
+    let told = (notify && settled).then(|| {
         let (state, error) = match &outcome {
-            Outcome::Done(_) => ("done", None),
+            Outcome::Done(_) => (Ended::Done, None),
             Outcome::Retry { error, .. } | Outcome::Fail { error } => {
-                ("dead", Some(crate::secrets::redact_url(error)))
+                (Ended::Dead, Some(crate::secrets::redact_url(error)))
             }
-            Outcome::Defer { reason, .. } => ("dead", Some(crate::secrets::redact_url(reason))),
+            Outcome::Defer { reason, .. } => {
+                (Ended::Dead, Some(crate::secrets::redact_url(reason)))
+            }
         };
         let result = match &outcome {
             Outcome::Done(r) => r.as_deref().map(crate::secrets::redact_url),
             _ => None,
         };
-        serde_json::json!({"id": f.id, "state": state, "error": error, "result": result})
-            .to_string()
+        TaskOutcome {
+            error,
+            id: Some(f.id.clone()),
+            result,
+            state,
+        }
     });
-    finisher::send(shared, run, f, outcome_json, permit);
+    finisher::send(shared, run, f, told, permit);
 }
 
 fn last_error(f: &broker::finish::Finish) -> String {
