@@ -32,27 +32,14 @@ pub(crate) fn start_task(
         .unwrap()
         .insert(run, Lease { id, renewed: sent });
     let qname = &shared.queues[run.queue].name;
-    let env = match decoded {
-        Ok(e) => e,
-        Err(reason) => {
-            let env = stand_in_envelope(&raw, qname);
+    let (env, handler) = match route(shared, decoded, &raw, qname) {
+        Routed::Run(env, handler) => (env, handler),
+        Routed::Poison(env, reason) => {
             tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
             let f = policy::poison(env, run.token, reason);
             finisher::send(shared, run, f, None, permit);
             return;
         }
-    };
-    let Some(handler) = shared
-        .handlers
-        .iter()
-        .find(|h| h.handles(&env.task))
-        .cloned()
-    else {
-        let reason = format!("unknown task {:?}", env.task);
-        tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
-        let f = policy::poison(env, run.token, reason);
-        finisher::send(shared, run, f, None, permit);
-        return;
     };
     // A task delivered again (recovered, handed back, fenced) may still have an earlier
     // run here, if this worker's clock let that run outlive its lease: end that run first.
@@ -116,6 +103,28 @@ pub(crate) fn start_task(
     });
     if let Some(r) = shared.running.lock().unwrap().get_mut(&run) {
         r.task = Some(jh);
+    }
+}
+
+/// Where a claimed message goes: to the handler of its task, or to dead as poison.
+enum Routed {
+    Run(Envelope, Arc<dyn TaskHandler>),
+    /// The message (a stand-in when it does not decode) and why it cannot run.
+    Poison(Envelope, String),
+}
+
+/// Poison: a message that does not decode, or whose task no handler takes.
+fn route(shared: &Shared, decoded: Result<Envelope, String>, raw: &str, queue: &str) -> Routed {
+    let env = match decoded {
+        Ok(env) => env,
+        Err(reason) => return Routed::Poison(stand_in_envelope(raw, queue), reason),
+    };
+    match shared.handlers.iter().find(|h| h.handles(&env.task)) {
+        Some(h) => Routed::Run(env, h.clone()),
+        None => {
+            let reason = format!("unknown task {:?}", env.task);
+            Routed::Poison(env, reason)
+        }
     }
 }
 
