@@ -1,8 +1,7 @@
 //! `migrate-from-cron next | --to-stage N`: plan, gates, confirmation, then the steps.
 
-use super::migrate::{record, ApplyOpts};
 use super::status::{print_drift, print_gates};
-use super::ui::{self, Mode};
+use super::ui::{self, record, Mode};
 use crate::broker::now_ms;
 use crate::cli::{CliError, CliResult, Ctx, Kind};
 use crate::output;
@@ -10,6 +9,19 @@ use crate::rollout::gates;
 use crate::rollout::state::{assess, Observed};
 use crate::rollout::{plan, stage_name, LAST_STAGE};
 use std::process::ExitCode;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ApplyOpts {
+    /// Print the plan and the gate checks; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go ahead although gate checks fail (recorded in the audit log).
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask (needed without a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+}
 
 pub async fn run(ctx: &Ctx, to: Option<u8>, opts: ApplyOpts) -> CliResult<ExitCode> {
     let r = ui::rollout_config(ctx)?;

@@ -1,11 +1,9 @@
 //! `ciq migrate-from-cron status | next | --to-stage N`: the staged move from the cron job
 //! to the queue, one stage at a time, behind gate checks. `status.rs` reads, `go.rs` moves.
 
-use super::{go, status};
-use crate::broker::now_ms;
+use super::go::{self, ApplyOpts};
+use super::status;
 use crate::cli::{CliError, CliResult, Ctx};
-use crate::output;
-use crate::rollout::notes::{self, StageNote};
 use std::process::ExitCode;
 
 /// Migrate the platform from its cron job to the queue, one stage at a time.
@@ -37,19 +35,6 @@ pub enum MigrateAction {
     Next(ApplyOpts),
 }
 
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ApplyOpts {
-    /// Print the plan and the gate checks; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Go ahead although gate checks fail (recorded in the audit log).
-    #[arg(long)]
-    pub force: bool,
-    /// Do not ask (needed without a terminal).
-    #[arg(long, short)]
-    pub yes: bool,
-}
-
 pub async fn run(a: MigrateArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     match (a.action, a.to_stage) {
         (Some(MigrateAction::Status), _) => status::run(ctx).await,
@@ -59,21 +44,5 @@ pub async fn run(a: MigrateArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             CliError::usage("say what to do: status, next or --to-stage N")
                 .with_hint("ciq migrate-from-cron status"),
         ),
-    }
-}
-
-/// `status --json`: a stable schema.
-/// Notes the stage reached; the stage itself is always read from the machine.
-pub fn record(r: &crate::config::rollout::Rollout, stage: u8) {
-    let note = StageNote {
-        stage,
-        at: output::ts(now_ms()),
-        by: crate::rollout::audit::who(),
-    };
-    if notes::read_note(&r.state_dir).map(|n| n.stage) == Some(stage) {
-        return;
-    }
-    if let Err(e) = notes::write_note(&r.state_dir, &note) {
-        eprintln!("warning: cannot record the stage: {e}");
     }
 }

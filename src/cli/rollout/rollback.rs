@@ -123,7 +123,7 @@ pub async fn run(a: RollbackArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         if report.applied > 0 {
             ui::log_event(&r, "rollback", "rollback", "completed", "stage 0".into())?;
         }
-        super::migrate::record(&r, 0);
+        ui::record(&r, 0);
         forget_shadow(ctx).await;
         eprintln!("rollback complete: stage 0 (cron only)");
         return Ok(ExitCode::SUCCESS);

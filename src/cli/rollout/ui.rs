@@ -1,10 +1,12 @@
 //! What `migrate-from-cron` and `rollback` share on the terminal: the plan, progress
 //! lines, the per-step wizard and the audit entries written while steps run.
 
+use crate::broker::now_ms;
 use crate::cli::{CliError, CliResult, Ctx, Kind};
 use crate::config::rollout::Rollout;
 use crate::output;
 use crate::rollout::audit::{self, Entry};
+use crate::rollout::notes::{self, StageNote};
 use crate::rollout::plan::Step;
 use crate::rollout::{apply, Error};
 use std::time::Duration;
@@ -154,6 +156,21 @@ pub fn log_event(
     let mut e = Entry::new(command, step, outcome);
     e.reason = Some(reason);
     log(r, &e)
+}
+
+/// Notes the stage reached; the stage itself is always read from the machine.
+pub fn record(r: &crate::config::rollout::Rollout, stage: u8) {
+    let note = StageNote {
+        stage,
+        at: output::ts(now_ms()),
+        by: crate::rollout::audit::who(),
+    };
+    if notes::read_note(&r.state_dir).map(|n| n.stage) == Some(stage) {
+        return;
+    }
+    if let Err(e) = notes::write_note(&r.state_dir, &note) {
+        eprintln!("warning: cannot record the stage: {e}");
+    }
 }
 
 /// How steps run beyond their mode.
