@@ -201,17 +201,7 @@ fn resolve(
     for (name, t) in raw.tasks {
         let builtin = tasks.remove(&name);
         let is_builtin = builtin.is_some();
-        let base = builtin.unwrap_or_else(|| TaskConfig {
-            queue: "default".into(),
-            max_retries: 3,
-            backoff: Dur::secs(30),
-            backoff_max: Dur::secs(600),
-            soft_time_limit: None,
-            time_limit: None,
-            unique: None,
-            runner: None,
-            source: Source::File,
-        });
+        let base = builtin.unwrap_or_else(|| TaskConfig::plain("default", 3, Source::File));
         if !is_builtin && t.runner.is_none() {
             return Err(semantic(
                 format!("tasks.{name}.runner"),
