@@ -58,7 +58,11 @@ fn assert_one_vm_and_no_stale_rows(p: &RealPlatform, q: &Queue, id: i64, vm: &st
         q.logs()
     );
     assert!(
-        poll(Duration::from_secs(20), || stat(q, "test_execution", "done") == 1),
+        poll(Duration::from_secs(20), || stat(
+            q,
+            "test_execution",
+            "done"
+        ) == 1),
         "{}",
         q.logs()
     );
@@ -130,17 +134,27 @@ fn a_cut_start_is_not_restarted_under_a_name_gcp_is_still_deleting_scan_first() 
     // The start comes back (lease recovery) while GCP is still deleting the name.
     q.worker("w2", &[]);
     assert!(
-        poll(Duration::from_secs(60), || stat(&q, "test_execution", "deferred") >= 2
+        poll(Duration::from_secs(60), || stat(
+            &q,
+            "test_execution",
+            "deferred"
+        ) >= 2
             && stat(&q, "maintenance", "done") >= 1),
         "deferred twice, maintain brought forward; {}",
         q.logs()
     );
-    assert_eq!(inserts(&p, &vm), (1, 0), "no insert while the name is taken");
+    assert_eq!(
+        inserts(&p, &vm),
+        (1, 0),
+        "no insert while the name is taken"
+    );
     assert!(p.gcp_instances().is_empty());
     assert_eq!(vm_status(&p, &vm).as_deref(), Some("STOPPING"));
     let hist = start_history(&q, &task);
+    // (The history keeps the end of a long reason: the bridge's sentence for the name.)
     assert!(
-        hist.contains("vm_name_busy") && hist.contains("still being deleted"),
+        hist.contains("deferred")
+            && hist.contains("is still being deleted by GCP (status STOPPING"),
         "{hist}"
     );
     // GCP finishes the delete; maintain confirms it, then the start goes through.
@@ -164,33 +178,44 @@ fn a_cut_start_is_not_restarted_under_a_name_gcp_is_still_deleting_start_first()
     assert!(p.gcp_instances().is_empty(), "the cut start wrote no row");
     p.knob("verify_hold", json!(false));
     p.knob("delete_fail", json!({ vm.clone(): 1 }));
-    let task = q
-        .redis
-        .cli(&["LRANGE", "ciq:{test_execution}:pending", "0", "0"])
-        .trim()
-        .to_string();
+    let env: Value = serde_json::from_str(
+        q.redis
+            .cli(&["LRANGE", "ciq:{test_execution}:pending", "0", "0"])
+            .trim(),
+    )
+    .expect("the pending start's envelope");
+    let task = env["id"].as_str().unwrap().to_string();
 
     q.worker("w2", &[]);
+    let mut hist = String::new();
     assert!(
-        poll(Duration::from_secs(60), || vm_status(&p, &vm).as_deref()
-            == Some("STOPPING")
-            && stat(&q, "test_execution", "deferred") >= 3),
-        "the start deferred, the scan it brought forward is deleting the VM; {:?}; {}",
+        poll(Duration::from_secs(90), || {
+            hist = start_history(&q, &task);
+            hist.contains("is still being deleted by GCP (status STOPPING")
+        }),
+        "the start deferred, the scan it brought forward is deleting the VM; {:?}; {hist}\n{}",
         p.vm_deletes(),
         q.logs()
+    );
+    let events = hist.split_once("\nhistory\n").map_or("", |(_, h)| h);
+    let first = events.find("gcp_instance row, left by a start cut midway");
+    let later = events.find("is still being deleted by GCP");
+    assert!(
+        first.is_some() && first < later,
+        "the start came before the scan, then waited for GCP: {hist}"
     );
     assert_eq!(
         p.vm_deletes().first(),
         Some(&(vm.clone(), false)),
         "the scan's first delete failed and was retried"
     );
-    assert_eq!(inserts(&p, &vm), (1, 0), "no insert while the name is taken");
-    assert!(p.gcp_instances().is_empty());
-    let hist = start_history(&q, &task);
-    assert!(
-        hist.contains("without a gcp_instance row") && hist.contains("still being deleted"),
-        "the start came before the scan, then waited for GCP: {hist}"
+    assert_eq!(vm_status(&p, &vm).as_deref(), Some("STOPPING"));
+    assert_eq!(
+        inserts(&p, &vm),
+        (1, 0),
+        "no insert while the name is taken"
     );
+    assert!(p.gcp_instances().is_empty());
     p.knob("delete_hold", json!(false));
     assert_one_vm_and_no_stale_rows(&p, &q, id, &vm);
 }
