@@ -56,6 +56,16 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Starts the node again with its arguments (a killed node coming back).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -95,6 +105,16 @@ pub struct SentinelSet {
 impl SentinelSet {
     /// Primary + one replica (AOF off: the replica is the copy) + 3 sentinels, quorum 2.
     pub fn start() -> SentinelSet {
+        SentinelSet::start_with(false)
+    }
+
+    /// Like `start`, with AOF (`appendfsync always`) on both data nodes: a killed master
+    /// that comes back keeps what it had, whether or not it was failed over meanwhile.
+    pub fn start_aof() -> SentinelSet {
+        SentinelSet::start_with(true)
+    }
+
+    fn start_with(aof: bool) -> SentinelSet {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_node = |port: u16, extra: &[String]| {
             let d = dir.path().join(format!("d{port}"));
@@ -107,7 +127,9 @@ impl SentinelSet {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                if aof { "yes" } else { "no" },
+                "--appendfsync",
+                "always",
                 "--daemonize",
                 "no",
                 "--repl-diskless-sync",
