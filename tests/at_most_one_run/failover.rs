@@ -76,7 +76,11 @@ fn with_min_replicas_a_renewal_no_replica_confirmed_does_not_keep_a_run_going() 
     );
     // The old master comes back (AOF) as the new master's replica: with `min_replicas =
     // 1` nothing is acknowledged until a replica is there again.
-    set.data.iter_mut().find(|d| d.port == old).unwrap().restart();
+    set.data
+        .iter_mut()
+        .find(|d| d.port == old)
+        .unwrap()
+        .restart();
     assert!(
         wait_until(Duration::from_secs(30), || runs(&file).len() >= 2
             && runs(&file)[1].end.is_some()),
@@ -130,13 +134,18 @@ fn with_min_replicas_a_claim_no_replica_confirmed_is_given_back_without_spending
     assert_eq!(stat_sum(&redis, "recovered"), 0, "no lease expired: {log}");
     assert_eq!(stat_sum(&redis, "dead"), 0, "nothing went dead");
     assert_eq!(
-        redis.int(&["LLEN", "ciq:{default}:pending"]) + redis.int(&["HLEN", "ciq:{default}:active"]),
+        redis.int(&["LLEN", "ciq:{default}:pending"])
+            + redis.int(&["HLEN", "ciq:{default}:active"]),
         2,
         "both tasks are still there"
     );
     for id in &ids {
         let t = ciq.ok(&["inspect", "task", id, "--json"]);
         let v: serde_json::Value = serde_json::from_str(&t).unwrap();
-        assert_eq!(v["attempt"].as_u64(), Some(1), "{id} is on its first attempt: {t}");
+        assert_eq!(
+            v["attempt"].as_u64(),
+            Some(1),
+            "{id} is on its first attempt: {t}"
+        );
     }
 }

@@ -5,13 +5,18 @@
 //! task is alive cannot take it and records an overlap (a killed run's lock is released
 //! by the kernel, so there are no false alarms). Prints one table.
 //!
-//! The suite runs a short soak; `bench/fault-soak.sh` runs a long one
-//! (`CIQ_SOAK_SECS`, `CIQ_SOAK_TASKS`).
+//! `sentinel` runs the same soak through Sentinel with `min_replicas = 1`, with
+//! failovers among the faults.
+//!
+//! The suite runs short soaks; `bench/fault-soak.sh` runs a long one
+//! (`CIQ_SOAK_SECS`, `CIQ_SOAK_TASKS`, `CIQ_SOAK_SENTINEL=1`).
+
+mod sentinel;
 
 use super::*;
 use crate::harness::proxy::HoldingProxy;
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 // The times come from `date` without libfaketime: the slow-clock worker's children
@@ -31,11 +36,26 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-struct Worker {
+pub(crate) struct Worker {
     name: String,
-    proxy: HoldingProxy,
+    /// Its way to Redis, which a partition holds; None under Sentinel, where a worker
+    /// goes straight to whichever master the sentinels name.
+    proxy: Option<HoldingProxy>,
     slow_clock: bool,
     proc: Option<Proc>,
+}
+
+/// The soak's four workers (the last with a slow clock), each through a holding proxy
+/// to `upstream` when given.
+fn workers(upstream: Option<u16>) -> Vec<Worker> {
+    (0..4)
+        .map(|i| Worker {
+            name: format!("w{i}"),
+            proxy: upstream.map(HoldingProxy::start),
+            slow_clock: i == 3,
+            proc: None,
+        })
+        .collect()
 }
 
 fn libfaketime() -> String {
@@ -57,8 +77,10 @@ fn spawn(ciq: &Ciq, w: &Worker) -> Proc {
         .open(ciq.dir().join(format!("{}.log", w.name)))
         .unwrap();
     let mut c = ciq.cmd(&["work", "--name", &w.name, "--concurrency", "4"]);
-    c.env("CIQ_BROKER", w.proxy.url())
-        .env("CIQ_LEASE", "2s")
+    if let Some(p) = &w.proxy {
+        c.env("CIQ_BROKER", p.url());
+    }
+    c.env("CIQ_LEASE", "2s")
         .env("CIQ_HEARTBEAT", "500ms")
         .env("CIQ_SWEEP", "500ms")
         .env("CIQ_UPKEEP_LEASE", "1s")
@@ -76,11 +98,118 @@ fn spawn(ciq: &Ciq, w: &Worker) -> Proc {
     c.spawn().map(Proc).expect("spawn worker")
 }
 
+/// The soak's config: the three queues and the recording task, then `extra`.
+fn soak_config(ciq: &Ciq, extra: &str) {
+    std::fs::write(ciq.dir().join("soak.sh"), SCRIPT).unwrap();
+    ciq.config(&format!(
+        "[queues]\ntest_execution = 6\ndefault = 3\nmaintenance = 1\n\n[worker]\nmax_deliveries = 1000\n\n\
+         [tasks.rec]\nmax_retries = 1000\nbackoff = \"100ms\"\nbackoff_max = \"1s\"\nrunner = {{ exec = [\"sh\", \"{}\", \"{{s}}\"] }}\n{extra}",
+        ciq.dir().join("soak.sh").display()
+    ));
+}
+
+/// Enqueues soak task `i` (unique, on one of the three queues, 0.5 to 3 s long); its
+/// id once acknowledged, or why not.
+fn try_enqueue(ciq: &Ciq, i: usize) -> Result<String, String> {
+    let s = format!("s={:.1}", rand::thread_rng().gen_range(0.5..3.0));
+    let u = format!("soak:{i}");
+    let o = ciq.run(&[
+        "enqueue",
+        "rec",
+        "--queue",
+        QUEUES[i % 3],
+        "--arg",
+        &s,
+        "--unique",
+        &u,
+    ]);
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).to_string())
+    }
+}
+
+/// A fault: when (ms since the epoch), whom (a worker's name, or `redis`), what.
+pub(crate) type Fault = (u64, String, &'static str);
+
+/// Faults on Redis itself, which every worker feels.
+fn hits_every_worker(kind: &str) -> bool {
+    kind == "redis restart" || is_failover(kind)
+}
+
+fn is_failover(kind: &str) -> bool {
+    kind == "failover" || kind == "master kill -9"
+}
+
+/// Hits one worker: a partition (its proxy holds every byte), SIGSTOP past the lease,
+/// or `kill -9` and a restart.
+fn worker_fault(ciq: &Ciq, w: &mut Worker, kind: &str) {
+    let mut rng = rand::thread_rng();
+    match kind {
+        "partition" => {
+            let p = w
+                .proxy
+                .as_ref()
+                .expect("a partition needs the worker's proxy");
+            p.hold();
+            std::thread::sleep(Duration::from_millis(rng.gen_range(2500..4000)));
+            p.release();
+        }
+        "sigstop" => {
+            let pid = w.proc.as_ref().unwrap().id() as i32;
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+            std::thread::sleep(Duration::from_millis(rng.gen_range(2500..4000)));
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+        "kill -9" => {
+            if let Some(mut p) = w.proc.take() {
+                sigkill(&mut p);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            w.proc = Some(spawn(ciq, w));
+        }
+        k => panic!("not a worker fault: {k}"),
+    }
+}
+
+/// Tasks not yet at the end of their road, read with `int` (a nil reply is 0; None:
+/// Redis did not answer, so not drained).
+fn left(int: &dyn Fn(&[&str]) -> Option<i64>) -> Option<i64> {
+    let mut n = 0;
+    for q in QUEUES {
+        for c in [
+            "LLEN pending",
+            "HLEN active",
+            "ZCARD retry",
+            "ZCARD scheduled",
+        ] {
+            let (cmd, k) = c.split_once(' ').unwrap();
+            n += int(&[cmd, &format!("ciq:{{{q}}}:{k}")])?;
+        }
+    }
+    Some(n)
+}
+
+/// Waits for the queues to drain, then stops the workers.
+fn drain_and_stop(int: &dyn Fn(&[&str]) -> Option<i64>, workers: &mut [Worker]) {
+    wait_until(Duration::from_secs(120), || left(int) == Some(0));
+    for w in workers.iter_mut() {
+        if let Some(p) = w.proc.as_mut() {
+            sigterm(p);
+            wait_exit(p, Duration::from_secs(15));
+        }
+    }
+}
+
 /// What the soak saw.
 #[derive(Debug, Default)]
 pub(crate) struct Soak {
+    /// What ran where (the table's tasks line).
+    pub setup: String,
     pub tasks: usize,
     pub runs: usize,
+    pub duplicates: usize,
     pub overlaps: usize,
     pub lost: usize,
     pub acked_lost: usize,
@@ -88,116 +217,34 @@ pub(crate) struct Soak {
     pub live_lost: usize,
     pub faults: BTreeMap<&'static str, usize>,
     pub recovery_ms: Vec<u64>,
+    /// Recovery of the runs a failover interrupted, per kind of failover (Sentinel soak).
+    pub failover_recovery_ms: BTreeMap<&'static str, Vec<u64>>,
 }
 
-pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
-    let mut redis = Redis::start_aof();
-    let ciq = Ciq::new(&redis);
-    std::fs::write(ciq.dir().join("soak.sh"), SCRIPT).unwrap();
-    ciq.config(&format!(
-        "[queues]\ntest_execution = 6\ndefault = 3\nmaintenance = 1\n\n[worker]\nmax_deliveries = 1000\n\n\
-         [tasks.rec]\nmax_retries = 1000\nbackoff = \"100ms\"\nbackoff_max = \"1s\"\nrunner = {{ exec = [\"sh\", \"{}\", \"{{s}}\"] }}\n",
-        ciq.dir().join("soak.sh").display()
-    ));
-    let mut workers: Vec<Worker> = (0..4)
-        .map(|i| Worker {
-            name: format!("w{i}"),
-            proxy: HoldingProxy::start(redis.port),
-            slow_clock: i == 3,
-            proc: None,
-        })
-        .collect();
-    for w in workers.iter_mut() {
-        w.proc = Some(spawn(&ciq, w));
-    }
-    let mut rng = rand::thread_rng();
-    let mut ids = vec![];
-    for i in 0..tasks {
-        let q = QUEUES[i % 3];
-        let s = format!("{:.1}", rng.gen_range(0.5..3.0));
-        ids.push(enqueue(&ciq, q, &s, Some(&format!("soak:{i}"))));
-    }
-    // Faults: (time, worker, kind); a Redis restart hits every worker.
-    let mut faults: Vec<(u64, String, &'static str)> = vec![];
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(secs) {
-        std::thread::sleep(Duration::from_millis(rng.gen_range(1500..3000)));
-        let wi = rng.gen_range(0..workers.len());
-        let kind = ["partition", "sigstop", "kill -9", "redis restart"][rng.gen_range(0..4)];
-        *counts.entry(kind).or_default() += 1;
-        let w = &mut workers[wi];
-        faults.push((now_ms(), w.name.clone(), kind));
-        match kind {
-            "partition" => {
-                w.proxy.hold();
-                std::thread::sleep(Duration::from_millis(rng.gen_range(2500..4000)));
-                w.proxy.release();
-            }
-            "sigstop" => {
-                let pid = w.proc.as_ref().unwrap().id() as i32;
-                unsafe { libc::kill(pid, libc::SIGSTOP) };
-                std::thread::sleep(Duration::from_millis(rng.gen_range(2500..4000)));
-                unsafe { libc::kill(pid, libc::SIGCONT) };
-            }
-            "kill -9" => {
-                if let Some(mut p) = w.proc.take() {
-                    sigkill(&mut p);
-                }
-                std::thread::sleep(Duration::from_millis(500));
-                w.proc = Some(spawn(&ciq, w));
-            }
-            _ => {
-                redis.restart();
-            }
-        }
-    }
-    let left = || -> i64 {
-        QUEUES
-            .iter()
-            .map(|q| {
-                [
-                    "LLEN pending",
-                    "HLEN active",
-                    "ZCARD retry",
-                    "ZCARD scheduled",
-                ]
-                .iter()
-                .map(|c| {
-                    let (cmd, k) = c.split_once(' ').unwrap();
-                    redis.int(&[cmd, &format!("ciq:{{{q}}}:{k}")])
-                })
-                .sum::<i64>()
-            })
-            .sum()
-    };
-    wait_until(Duration::from_secs(120), || left() == 0);
-    for w in workers.iter_mut() {
-        if let Some(p) = w.proc.as_mut() {
-            sigterm(p);
-            wait_exit(p, Duration::from_secs(15));
-        }
-    }
-    // Every acknowledged enqueue reached the end of its road (done, or dead with a reason).
-    let ended: std::collections::HashSet<String> = QUEUES
-        .iter()
-        .flat_map(|q| {
-            redis
-                .cli(&["ZRANGE", &format!("ciq:{{{q}}}:history:ended"), "0", "-1"])
-                .lines()
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+/// Reads the runs and Redis's ended tasks and judges them against the faults. `ended`:
+/// every task id that reached the end of its road (done, or dead with a reason).
+fn analyse(
+    ciq: &Ciq,
+    ids: &[String],
+    ended: &HashSet<String>,
+    faults: &[Fault],
+    workers: &[Worker],
+) -> Soak {
     let runs = runs_with_worker(&ciq.dir().join("runs"));
     let mut by_task: HashMap<&str, Vec<&SoakRun>> = HashMap::new();
     for r in &runs {
         by_task.entry(r.0.as_str()).or_default().push(r);
     }
-    let started: std::collections::HashSet<&str> = by_task.keys().copied().collect();
-    let mut recovery = vec![];
-    let mut redone = 0;
-    let mut live_lost = 0;
+    let started: HashSet<&str> = by_task.keys().copied().collect();
+    let mut s = Soak {
+        tasks: ids.len(),
+        runs: runs.len(),
+        duplicates: by_task.values().map(|r| r.len() - 1).sum(),
+        ..Soak::default()
+    };
+    for f in faults {
+        *s.faults.entry(f.2).or_default() += 1;
+    }
     for rs in by_task.values() {
         for pair in rs.windows(2) {
             let (a, b) = (pair[0], pair[1]);
@@ -205,24 +252,34 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
             let fault = faults
                 .iter()
                 .rev()
-                .find(|f| f.0 <= b.2 && f.0 >= a.2 && (f.1 == a.1 || f.2 == "redis restart"));
+                .find(|f| f.0 <= b.2 && f.0 >= a.2 && (f.1 == a.1 || hits_every_worker(f.2)));
             match (a.3, fault) {
-                // Finished, but its worker was cut off, stopped or killed before the
-                // outcome reached Redis: the task ran again, as designed.
-                (Some(_), Some(_)) => redone += 1,
+                // Finished, but its worker was cut off, stopped or killed (or Redis
+                // failed over) before the outcome was safe in Redis: the task ran again,
+                // as designed.
+                (Some(_), Some(_)) => s.completed_redone += 1,
                 // Finished by a worker nothing happened to, and still run again.
                 (Some(_), None) => {
-                    live_lost += 1;
+                    s.live_lost += 1;
                     eprintln!("finished run redone with no fault on its worker: {a:?} then {b:?}");
                 }
-                (None, Some(f)) => recovery.push(b.2 - f.0),
+                (None, Some(f)) => {
+                    s.recovery_ms.push(b.2 - f.0);
+                    if is_failover(f.2) {
+                        let v = s.failover_recovery_ms.entry(f.2).or_default();
+                        v.push(b.2 - f.0);
+                    }
+                }
                 (None, None) => {}
             }
         }
     }
-    recovery.sort_unstable();
+    s.recovery_ms.sort_unstable();
+    for v in s.failover_recovery_ms.values_mut() {
+        v.sort_unstable();
+    }
     let overlap_lines = std::fs::read_to_string(ciq.dir().join("overlaps")).unwrap_or_default();
-    let overlaps = overlap_lines.lines().count();
+    s.overlaps = overlap_lines.lines().count();
     // What led to each overlap: the task's runs and the faults around them.
     for l in overlap_lines.lines() {
         let id = l.split_whitespace().next().unwrap_or("");
@@ -232,27 +289,68 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
         eprintln!("overlap {l}: runs {rs:?}; faults {near:?}");
         let hist = ciq.run(&["inspect", "task", id]);
         eprintln!("{}", String::from_utf8_lossy(&hist.stdout));
-        for w in &workers {
+        for w in workers {
             let log = ciq.log(&w.name);
             for line in log.lines().filter(|x| x.contains(id)) {
                 eprintln!("{}: {line}", w.name);
             }
         }
     }
-    Soak {
-        tasks: ids.len(),
-        runs: runs.len(),
-        overlaps,
-        lost: ids.iter().filter(|i| !ended.contains(*i)).count(),
-        acked_lost: ids
-            .iter()
-            .filter(|i| !started.contains(i.as_str()) && !ended.contains(*i))
-            .count(),
-        completed_redone: redone,
-        live_lost,
-        faults: counts,
-        recovery_ms: recovery,
+    s.lost = ids.iter().filter(|i| !ended.contains(*i)).count();
+    s.acked_lost = ids
+        .iter()
+        .filter(|i| !started.contains(i.as_str()) && !ended.contains(*i))
+        .count();
+    s
+}
+
+/// Every id in the three queues' `history:ended`, read with `cli`.
+fn ended(cli: &dyn Fn(&[&str]) -> String) -> HashSet<String> {
+    QUEUES
+        .iter()
+        .flat_map(|q| {
+            cli(&["ZRANGE", &format!("ciq:{{{q}}}:history:ended"), "0", "-1"])
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
+    let mut redis = Redis::start_aof();
+    let ciq = Ciq::new(&redis);
+    soak_config(&ciq, "");
+    let mut workers = workers(Some(redis.port));
+    for w in workers.iter_mut() {
+        w.proc = Some(spawn(&ciq, w));
     }
+    let mut ids = vec![];
+    for i in 0..tasks {
+        ids.push(try_enqueue(&ciq, i).unwrap_or_else(|e| panic!("enqueue {i}: {e}")));
+    }
+    // Faults: (time, worker, kind); a Redis restart hits every worker.
+    let mut faults: Vec<Fault> = vec![];
+    let mut rng = rand::thread_rng();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_millis(rng.gen_range(1500..3000)));
+        let wi = rng.gen_range(0..workers.len());
+        let kind = ["partition", "sigstop", "kill -9", "redis restart"][rng.gen_range(0..4)];
+        if kind == "redis restart" {
+            faults.push((now_ms(), "redis".into(), kind));
+            redis.restart();
+        } else {
+            faults.push((now_ms(), workers[wi].name.clone(), kind));
+            worker_fault(&ciq, &mut workers[wi], kind);
+        }
+    }
+    let int = |a: &[&str]| redis.try_cli(a).ok().map(|o| o.trim().parse().unwrap_or(0));
+    drain_and_stop(&int, &mut workers);
+    let ended = ended(&|a| redis.cli(a));
+    let mut s = analyse(&ciq, &ids, &ended, &faults, &workers);
+    s.setup = "unique, 3 queues, 4 workers x c4, one with a 3 % slow clock".into();
+    s
 }
 
 /// A run: (task id, worker, start ms, end ms).
@@ -285,23 +383,48 @@ fn runs_with_worker(file: &std::path::Path) -> Vec<SoakRun> {
     out
 }
 
+/// The `p` quantile of sorted milliseconds, in seconds ("-" when there are none).
+fn pct(ms: &[u64], p: f64) -> String {
+    if ms.is_empty() {
+        return "-".into();
+    }
+    let i = ((ms.len() as f64 - 1.0) * p).round() as usize;
+    format!("{:.1} s", ms[i] as f64 / 1000.0)
+}
+
 impl Soak {
     pub(crate) fn table(&self) -> String {
-        let pct = |p: f64| -> String {
-            if self.recovery_ms.is_empty() {
-                return "-".into();
-            }
-            let i = ((self.recovery_ms.len() as f64 - 1.0) * p).round() as usize;
-            format!("{:.1} s", self.recovery_ms[i] as f64 / 1000.0)
-        };
         let faults: Vec<String> = self
             .faults
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
+        let r = &self.recovery_ms;
+        let failover: String = ["failover", "master kill -9"]
+            .iter()
+            .filter(|k| self.faults.contains_key(*k))
+            .map(|k| {
+                let f = self
+                    .failover_recovery_ms
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_default();
+                let what = if *k == "failover" {
+                    "SENTINEL FAILOVER"
+                } else {
+                    "kill -9 of the master"
+                };
+                format!(
+                    "| recovery after {what}, p50 / p99 (n={}) | {} / {} |\n",
+                    f.len(),
+                    pct(&f, 0.5),
+                    pct(&f, 0.99)
+                )
+            })
+            .collect();
         format!(
             "| fault soak | |\n|---|---:|\n\
-             | tasks (unique, 3 queues, 4 workers x c4, one with a 3 % slow clock) | {} |\n\
+             | tasks ({}) | {} |\n\
              | faults | {} |\n\
              | runs | {} |\n\
              | overlapping runs (must be 0) | {} |\n\
@@ -310,7 +433,8 @@ impl Soak {
              | outcomes of live workers lost (must be 0) | {} |\n\
              | finished runs redone (their worker was cut off, stopped or killed before the outcome reached Redis) | {} |\n\
              | duplicate runs (interrupted, run again) | {} |\n\
-             | recovery after a fault, p50 / p99 (n={}) | {} / {} |\n",
+             | recovery after a fault, p50 / p99 (n={}) | {} / {} |\n{failover}",
+            self.setup,
             self.tasks,
             faults.join(", "),
             self.runs,
@@ -319,30 +443,36 @@ impl Soak {
             self.acked_lost,
             self.live_lost,
             self.completed_redone,
-            self.runs.saturating_sub(self.tasks),
-            self.recovery_ms.len(),
-            pct(0.5),
-            pct(0.99),
+            self.duplicates,
+            r.len(),
+            pct(r, 0.5),
+            pct(r, 0.99),
         )
     }
+
+    /// The soak's promises; panics with the table when one is broken.
+    pub(crate) fn assert_held(&self) {
+        eprintln!("{}", self.table());
+        assert_eq!(self.overlaps, 0, "{}", self.table());
+        assert_eq!(self.lost, 0, "{}", self.table());
+        assert_eq!(self.acked_lost, 0, "{}", self.table());
+        assert_eq!(self.live_lost, 0, "{}", self.table());
+    }
+}
+
+/// `CIQ_SOAK_SECS` and `CIQ_SOAK_TASKS`, or the suite's defaults.
+fn knobs(secs: u64, tasks: usize) -> (u64, usize) {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse().ok());
+    (
+        var("CIQ_SOAK_SECS").unwrap_or(secs),
+        var("CIQ_SOAK_TASKS").map_or(tasks, |t: u64| t as usize),
+    )
 }
 
 /// The short soak of the suite: 40 s of faults over 400 tasks. Never two runs of a task
 /// at once, nothing lost.
 #[test]
 fn fault_soak_never_two_runs_at_once_and_nothing_lost() {
-    let secs = std::env::var("CIQ_SOAK_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
-    let tasks = std::env::var("CIQ_SOAK_TASKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    let s = soak(secs, tasks);
-    eprintln!("{}", s.table());
-    assert_eq!(s.overlaps, 0, "{}", s.table());
-    assert_eq!(s.lost, 0, "{}", s.table());
-    assert_eq!(s.acked_lost, 0, "{}", s.table());
-    assert_eq!(s.live_lost, 0, "{}", s.table());
+    let (secs, tasks) = knobs(40, 400);
+    soak(secs, tasks).assert_held();
 }
