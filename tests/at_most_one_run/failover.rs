@@ -16,7 +16,7 @@ use std::time::Instant;
 /// it alive) while the only lease a failover keeps expired under it.
 #[test]
 fn with_min_replicas_a_renewal_no_replica_confirmed_does_not_keep_a_run_going() {
-    let mut set = SentinelSet::start_aof();
+    let mut set = SentinelSet::start_aof(1);
     let ciq = Ciq {
         home: tempfile::tempdir().expect("tempdir"),
         broker: set.url(),
