@@ -130,8 +130,10 @@ fn try_enqueue(ciq: &Ciq, i: usize) -> Result<String, String> {
     }
 }
 
-/// A fault: when (ms since the epoch), whom (a worker's name, or `redis`), what.
-pub(crate) type Fault = (u64, String, &'static str);
+/// A fault: when (ms since the epoch), whom (a worker's name, or `redis`), what, and
+/// until when it lasted for the runs (a failover: until the new master had a replica in
+/// sync, so acknowledged writes were possible again; else its start).
+pub(crate) type Fault = (u64, String, &'static str, u64);
 
 /// Faults on Redis itself, which every worker feels.
 fn hits_every_worker(kind: &str) -> bool {
@@ -248,11 +250,12 @@ fn analyse(
     for rs in by_task.values() {
         for pair in rs.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            // The fault that hit run a's worker (or Redis) last before b started.
+            // The fault that hit run a's worker (or Redis) last before b started, while
+            // a was under way.
             let fault = faults
                 .iter()
                 .rev()
-                .find(|f| f.0 <= b.2 && f.0 >= a.2 && (f.1 == a.1 || hits_every_worker(f.2)));
+                .find(|f| f.0 <= b.2 && f.3 >= a.2 && (f.1 == a.1 || hits_every_worker(f.2)));
             match (a.3, fault) {
                 // Finished, but its worker was cut off, stopped or killed (or Redis
                 // failed over) before the outcome was safe in Redis: the task ran again,
@@ -261,7 +264,12 @@ fn analyse(
                 // Finished by a worker nothing happened to, and still run again.
                 (Some(_), None) => {
                     s.live_lost += 1;
-                    eprintln!("finished run redone with no fault on its worker: {a:?} then {b:?}");
+                    eprintln!("finished run redone with no fault on its worker: {a:?} then {b:?}; faults {faults:?}");
+                    for w in workers {
+                        for line in ciq.log(&w.name).lines().filter(|x| x.contains(&a.0)) {
+                            eprintln!("{}: {line}", w.name);
+                        }
+                    }
                 }
                 (None, Some(f)) => {
                     s.recovery_ms.push(b.2 - f.0);
@@ -337,11 +345,12 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
         std::thread::sleep(Duration::from_millis(rng.gen_range(1500..3000)));
         let wi = rng.gen_range(0..workers.len());
         let kind = ["partition", "sigstop", "kill -9", "redis restart"][rng.gen_range(0..4)];
+        let t = now_ms();
         if kind == "redis restart" {
-            faults.push((now_ms(), "redis".into(), kind));
+            faults.push((t, "redis".into(), kind, t));
             redis.restart();
         } else {
-            faults.push((now_ms(), workers[wi].name.clone(), kind));
+            faults.push((t, workers[wi].name.clone(), kind, t));
             worker_fault(&ciq, &mut workers[wi], kind);
         }
     }

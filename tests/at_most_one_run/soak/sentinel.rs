@@ -42,7 +42,8 @@ fn promoted_and_in_sync(set: &SentinelSet, old: u16) {
 }
 
 /// `SENTINEL FAILOVER`, asked again while the sentinels refuse (a failover still
-/// settling); then waits for the promotion and the replica. Returns when it was asked.
+/// settling); then waits for the promotion and a replica in sync. Returns when it was
+/// asked.
 fn failover(set: &SentinelSet) -> u64 {
     let old = set.master_port();
     let mut at = now_ms();
@@ -131,12 +132,19 @@ pub(crate) fn sentinel_soak(secs: u64, tasks: usize) -> Soak {
             std::thread::sleep(Duration::from_millis(rng.gen_range(1500..3000)));
             // Every other fault a failover, the two kinds in turn.
             match n % 4 {
-                0 => faults.push((failover(&set), "redis".into(), "failover")),
-                2 => faults.push((kill_master(&mut set), "redis".into(), "master kill -9")),
+                0 => {
+                    let at = failover(&set);
+                    faults.push((at, "redis".into(), "failover", now_ms()));
+                }
+                2 => {
+                    let at = kill_master(&mut set);
+                    faults.push((at, "redis".into(), "master kill -9", now_ms()));
+                }
                 _ => {
                     let wi = rng.gen_range(0..workers.len());
                     let kind = ["sigstop", "kill -9"][rng.gen_range(0..2)];
-                    faults.push((now_ms(), workers[wi].name.clone(), kind));
+                    let t = now_ms();
+                    faults.push((t, workers[wi].name.clone(), kind, t));
                     worker_fault(&ciq, &mut workers[wi], kind);
                 }
             }
