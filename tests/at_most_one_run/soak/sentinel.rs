@@ -2,10 +2,10 @@
 //! through three sentinels (a master and one replica: `min_replicas` must count every
 //! replica the sentinels may promote — with two replicas and `min_replicas = 1` this
 //! soak saw acknowledged enqueues lost and overlapping runs, as the failover promoted
-//! the replica that had not confirmed them); every other fault is a failover — `SENTINEL FAILOVER`, or
-//! `kill -9` of the master (the sentinels promote the replica; the old master comes
-//! back with its AOF and becomes the new master's replica) — and the rest SIGSTOP past
-//! the lease or `kill -9` of a worker (one worker's clock 3 % slow). A third of the tasks
+//! the replica that had not confirmed them). Half the faults are failovers, in turn
+//! `SENTINEL FAILOVER` and `kill -9` of the master (the sentinels promote the replica;
+//! the old master comes back with its AOF and becomes the new master's replica); the
+//! rest SIGSTOP past the lease or `kill -9` of a worker (one worker's clock 3 % slow). A third of the tasks
 //! are enqueued before the faults, the rest while they hit, each retried until
 //! acknowledged. Partitions are left out: a worker reaches the master the sentinels
 //! name directly, so no holding proxy sits on its way.
@@ -128,9 +128,11 @@ pub(crate) fn sentinel_soak(secs: u64, tasks: usize) -> Soak {
         let mut rng = rand::thread_rng();
         let t0 = Instant::now();
         let mut n = 0;
-        while t0.elapsed() < Duration::from_secs(secs) {
+        // At least one failover of each kind and a fault on a worker, however long
+        // they take.
+        while t0.elapsed() < Duration::from_secs(secs) || n < 3 {
             std::thread::sleep(Duration::from_millis(rng.gen_range(1500..3000)));
-            // Every other fault a failover, the two kinds in turn.
+            // Half the faults failovers, the two kinds in turn.
             match n % 4 {
                 0 => {
                     let at = failover(&set);
