@@ -101,6 +101,9 @@ pub struct Finish {
     pub unique_key: Option<String>,
     /// Task name, for per-task counters.
     pub task: String,
+    /// The run's attempt, as claimed (for the history's `claimed` event; 0 = unknown, the
+    /// script then reads it from the active entry).
+    pub attempt: u32,
 }
 
 impl Broker {
@@ -301,7 +304,8 @@ impl Broker {
                 .arg(&f.envelope)
                 .arg(f.delay_ms)
                 .arg(f.unique_key.as_deref().unwrap_or(""))
-                .arg(&f.task);
+                .arg(&f.task)
+                .arg(f.attempt);
         }
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
         self.replicated(&mut c).await?;

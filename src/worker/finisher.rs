@@ -2,12 +2,15 @@
 //! through Redis outages so an outcome is never dropped. A task's slot is freed only once
 //! its outcome is recorded. Each outcome carries its run's claim token: the script refuses
 //! a superseded run's outcome, and recognises a retried write whose first reply was lost.
+//! While there is more work, the slots a batch frees are refilled by a claim sent with
+//! the batch (one round trip for both); the claimed tasks start once the batch is recorded.
 
-use super::{RunId, Shared};
+use super::{fencing, task, RunId, Shared};
 use crate::broker::ops::{Applied, Finish, FinishKind};
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -76,7 +79,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg
     }
 }
 
-async fn record(shared: &Shared, batch: Vec<Msg>) {
+async fn record(shared: &Arc<Shared>, batch: Vec<Msg>) {
     let mut by_queue: HashMap<usize, QueueBatch> = HashMap::new();
     let mut permits = Vec::new();
     for m in batch {
@@ -90,9 +93,48 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
             let e = by_queue.entry(run.queue).or_default();
             e.0.push(finish);
             e.1.push(notify);
-            permits.push(permit);
+            permits.extend(permit);
         }
     }
+    // The slots these outcomes free: while the last claim found all it asked for, the
+    // next tasks for them are claimed in the same round trip as the outcomes are recorded
+    // (both requests go out together on the one connection), and start only once the
+    // outcomes are recorded. At --concurrency 1 that is one round trip per task instead
+    // of two.
+    let next = !permits.is_empty() && shared.more.load(Ordering::Relaxed) && !shared.stopping();
+    if next {
+        fencing::check_now(shared).await;
+    }
+    let claim = async {
+        if next {
+            Some(shared.claim(permits.len()).await)
+        } else {
+            None
+        }
+    };
+    let (recorded, claimed) = tokio::join!(write_all(shared, by_queue), claim);
+    match claimed {
+        Some(Ok((sent, tasks))) => {
+            let mut permits = permits;
+            permits.truncate(tasks.len());
+            for ((run, raw), permit) in tasks.into_iter().zip(permits) {
+                if recorded {
+                    task::start_task(shared, run, sent, raw, permit);
+                } else {
+                    hand_back(shared, run, raw);
+                }
+            }
+        }
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "could not claim with the outcomes; the fetch loop claims");
+        }
+        None => drop(permits),
+    }
+}
+
+/// Records each queue's outcomes; false when some could not be recorded (given up).
+async fn write_all(shared: &Shared, by_queue: HashMap<usize, QueueBatch>) -> bool {
+    let mut all = true;
     for (qi, (finishes, notifies)) in by_queue {
         let q = shared.queues[qi].clone();
         let applied = write_with_retry(shared, &q, &finishes).await;
@@ -105,7 +147,10 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
                 });
             }
         }
-        let Some(applied) = applied else { continue };
+        let Some(applied) = applied else {
+            all = false;
+            continue;
+        };
         for ((f, applied), n) in finishes.iter().zip(applied).zip(notifies) {
             match applied {
                 Applied::Yes => {}
@@ -128,7 +173,26 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
             }
         }
     }
-    drop(permits);
+    all
+}
+
+/// A task claimed for a slot whose earlier outcome could not be recorded (the worker is
+/// stopping and Redis is away): not started, handed back to pending (not an attempt).
+/// One that does not decode is left to its lease (a sweep recovers it).
+fn hand_back(shared: &Shared, run: RunId, raw: String) {
+    if let Ok(env) = crate::broker::Envelope::from_json(&raw) {
+        let finish = Finish {
+            id: env.id,
+            token: run.token,
+            kind: FinishKind::Requeue,
+            envelope: raw,
+            delay_ms: 0,
+            unique_key: env.unique_key,
+            task: env.task,
+            attempt: env.attempt,
+        };
+        send_without_permit(shared, run, finish);
+    }
 }
 
 /// Writes one queue's outcomes, retrying while Redis is away. While the worker is

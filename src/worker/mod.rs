@@ -141,6 +141,10 @@ pub(crate) struct Shared {
     idle: watch::Sender<bool>,
     /// Index+1 of the queue whose waiter saw work last (0 = none): tried first.
     hint: std::sync::atomic::AtomicUsize,
+    /// The last claim got all it asked for: there is probably more pending, so the
+    /// finisher claims for the slots it frees in the round trip that records their
+    /// outcomes (see `finisher`).
+    more: std::sync::atomic::AtomicBool,
     wake: Notify,
     finish_tx: mpsc::UnboundedSender<finisher::Msg>,
     shutdown: watch::Receiver<Shutdown>,
@@ -182,6 +186,7 @@ pub async fn run(
         paused: Mutex::new(HashSet::new()),
         idle: watch::channel(false).0,
         hint: std::sync::atomic::AtomicUsize::new(0),
+        more: std::sync::atomic::AtomicBool::new(false),
         wake: Notify::new(),
         finish_tx,
         shutdown,
@@ -301,6 +306,7 @@ impl Shared {
                 broker::ops::Claim::Tasks(v) => {
                     self.paused.lock().unwrap().remove(&q.name);
                     if !v.is_empty() {
+                        self.more.store(v.len() >= n, Ordering::Relaxed);
                         let runs = v
                             .into_iter()
                             .map(|(token, e)| (RunId { queue: i, token }, e));
@@ -309,6 +315,7 @@ impl Shared {
                 }
             }
         }
+        self.more.store(false, Ordering::Relaxed);
         Ok((Instant::now(), vec![]))
     }
 }
