@@ -283,6 +283,11 @@ impl Shared {
         self.paused.lock().unwrap().contains(q)
     }
 
+    /// The queue a claim tries first now (weighted random order).
+    fn next_queue(&self) -> usize {
+        self.queue_order().first().copied().unwrap_or(0)
+    }
+
     /// Claims up to `n` tasks from the first queue (in weighted order) that has any;
     /// a queue a waiter just saw work in goes first (saves round trips on idle pickup).
     /// Returns the time the claim was sent with the runs (their leases start no earlier).
