@@ -176,6 +176,7 @@ fn start_claimed(
             shared.more.store(false, Ordering::Relaxed);
         }
         Claim::Tasks(tasks) => {
+            shared.found(qi, !tasks.is_empty());
             shared
                 .more
                 .store(tasks.len() >= permits.len(), Ordering::Relaxed);
