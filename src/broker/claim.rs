@@ -2,7 +2,8 @@
 //! fencing token; the leases renewed while the runs go on; and an idle worker's wait
 //! for a pending task (without taking it).
 
-use super::scripts::{CLAIM, RENEW};
+use super::refill::claim_call;
+use super::scripts::RENEW;
 use super::{Broker, Error, QueueKeys, Result};
 use std::time::Duration;
 
@@ -34,24 +35,18 @@ impl Broker {
         lease: Duration,
     ) -> Result<Claim> {
         let mut c = self.conn();
-        let v: redis::Value = CLAIM
-            .key(&q.pending)
-            .key(&q.lease)
-            .key(&q.active)
-            .key(&q.data)
-            .key(&q.paused)
-            .key(&q.dead)
-            .key(&q.stats)
-            .key(&q.claims)
-            .arg(lease.as_millis() as u64)
-            .arg(worker)
-            .arg(n)
-            .arg(&q.name)
+        let v: redis::Value = claim_call(q, worker, n, lease)
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
-        // {-1}: paused; {}: nothing pending; else {first token, envelope, ...}, the runs'
-        // tokens counting up from the first.
+        let claim = self.claim_reply(v)?;
+        self.confirm_claim(&mut c, q, worker, &claim).await?;
+        Ok(claim)
+    }
+
+    /// `claim.lua`'s reply: {-1}: paused; {}: nothing pending; else {first token,
+    /// envelope, ...}, the runs' tokens counting up from the first.
+    pub(crate) fn claim_reply(&self, v: redis::Value) -> Result<Claim> {
         let mut items: Vec<redis::Value> =
             redis::from_owned_redis_value(v).map_err(|e| self.err(e))?;
         if items.is_empty() {
@@ -68,15 +63,31 @@ impl Broker {
             .map(|(token, e)| Ok((token, redis::from_owned_redis_value::<String>(e)?)))
             .collect::<redis::RedisResult<Vec<_>>>()
             .map_err(|e| self.err(e))?;
-        // With `min_replicas`, a run starts only once its claim is on a replica: a
-        // failover cannot lose the claim and hand the task to a second worker. If that
-        // cannot be confirmed the claim is not used: its tasks are given back, as they
-        // were (late, never twice, no attempt spent).
-        if let Err(e) = self.replicated(&mut c).await {
-            self.release_unconfirmed(q, worker, &tasks).await;
+        Ok(Claim::Tasks(tasks))
+    }
+
+    /// With `min_replicas`, a run starts only once its claim is on a replica: a failover
+    /// cannot lose the claim and hand the task to a second worker. If that cannot be
+    /// confirmed the claim is not used: its tasks are given back, as they were (late,
+    /// never twice, no attempt spent).
+    pub(crate) async fn confirm_claim(
+        &self,
+        c: &mut super::Conn,
+        q: &QueueKeys,
+        worker: &str,
+        claim: &Claim,
+    ) -> Result<()> {
+        let Claim::Tasks(tasks) = claim else {
+            return Ok(());
+        };
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.replicated(c).await {
+            self.release_unconfirmed(q, worker, tasks).await;
             return Err(e);
         }
-        Ok(Claim::Tasks(tasks))
+        Ok(())
     }
 
     /// Extends the leases of this worker's runs (task id, claim token). With

@@ -1,7 +1,7 @@
 //! Finishing: a batch of runs' outcomes recorded in one script, each carrying its run's
 //! fencing token, so a superseded run changes nothing.
 
-use super::scripts::FINISH;
+use super::refill::{applied, finish_call};
 use super::{Broker, QueueKeys, Result};
 
 /// What `finish` did with one run's outcome.
@@ -70,6 +70,9 @@ pub struct Finish {
     pub unique_key: Option<String>,
     /// Task name, for per-task counters.
     pub task: String,
+    /// The run's attempt, as claimed (for the history's `claimed` event; 0 = unknown, the
+    /// script then reads it from the active entry).
+    pub attempt: u32,
 }
 
 impl Broker {
@@ -83,48 +86,11 @@ impl Broker {
         hist: HistoryLimits,
     ) -> Result<Vec<Applied>> {
         let mut c = self.conn();
-        let mut inv = FINISH.key(&q.lease);
-        inv.key(&q.active)
-            .key(&q.data)
-            .key(&q.pending)
-            .key(&q.retry)
-            .key(&q.dead)
-            .key(&q.stats)
-            .key(&q.superseded)
-            .key(&q.history)
-            .key(&q.history_ended);
-        let mut uniques: Vec<String> = items
-            .iter()
-            .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
-            .collect();
-        uniques.sort_unstable();
-        uniques.dedup();
-        for k in &uniques {
-            inv.key(k);
-        }
-        inv.arg(worker)
-            .arg(q.unique_prefix())
-            .arg(dead_max)
-            .arg(hist.retention_ms)
-            .arg(hist.max);
-        for f in items {
-            inv.arg(&f.id)
-                .arg(f.token)
-                .arg(f.kind.as_str())
-                .arg(&f.envelope)
-                .arg(f.delay_ms)
-                .arg(f.unique_key.as_deref().unwrap_or(""))
-                .arg(&f.task);
-        }
-        let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        let res: Vec<i64> = finish_call(q, worker, items, dead_max, hist)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
         self.replicated(&mut c).await?;
-        Ok(res
-            .into_iter()
-            .map(|r| match r {
-                1 => Applied::Yes,
-                2 => Applied::Already,
-                _ => Applied::Superseded,
-            })
-            .collect())
+        Ok(applied(res))
     }
 }

@@ -5,7 +5,8 @@
 //!   transition), `envelope` (the message format), `conn`, `cluster`, `sentinel`,
 //!   `durability` (acknowledged writes), `error`.
 //! - A task's life, one file per operation: `enqueue`, `claim` (with lease renewal and
-//!   the idle wait), `finish`, `outcome` (what `enqueue --wait` reads), `sweep`,
+//!   the idle wait), `finish`, `refill` (a batch's outcomes and the claim that refills
+//!   its slots in one round trip), `outcome` (what `enqueue --wait` reads), `sweep`,
 //!   `promote`, `upkeep` (who sweeps and promotes a queue), `cancel`, `requeue`, `purge`.
 //! - Reads: `queues` (depth, pause, counters), `tasks` (a queue's tasks by state),
 //!   `history` (each task's record), `window` (the dashboard's lists), `workers`,
@@ -30,6 +31,7 @@ mod promote;
 mod purge;
 pub mod queues;
 pub mod rates;
+mod refill;
 mod requeue;
 mod scripts;
 pub mod sentinel;
