@@ -2,8 +2,7 @@
 //! fencing token; the leases renewed while the runs go on; and an idle worker's wait
 //! for a pending task (without taking it).
 
-use super::refill::claim_call;
-use super::scripts::RENEW;
+use super::scripts::{CLAIM, RENEW};
 use super::{Broker, Error, QueueKeys, Result};
 use std::time::Duration;
 
@@ -136,4 +135,26 @@ impl Broker {
             .map_err(|e| self.err(e))?;
         Ok(v.is_some())
     }
+}
+
+/// The `claim.lua` call that leases up to `n` tasks of `q` to `worker`.
+pub(crate) fn claim_call(
+    q: &QueueKeys,
+    worker: &str,
+    n: usize,
+    lease: Duration,
+) -> redis::ScriptInvocation<'static> {
+    let mut inv = CLAIM.key(&q.pending);
+    inv.key(&q.lease)
+        .key(&q.active)
+        .key(&q.data)
+        .key(&q.paused)
+        .key(&q.dead)
+        .key(&q.stats)
+        .key(&q.claims)
+        .arg(lease.as_millis() as u64)
+        .arg(worker)
+        .arg(n)
+        .arg(&q.name);
+    inv
 }

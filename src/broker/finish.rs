@@ -1,7 +1,7 @@
 //! Finishing: a batch of runs' outcomes recorded in one script, each carrying its run's
 //! fencing token, so a superseded run changes nothing.
 
-use super::refill::{applied, finish_call};
+use super::scripts::FINISH;
 use super::{Broker, QueueKeys, Result};
 
 /// What `finish` did with one run's outcome.
@@ -93,4 +93,60 @@ impl Broker {
         self.replicated(&mut c).await?;
         Ok(applied(res))
     }
+}
+
+/// The `finish.lua` call that records `items` (outcomes of `worker`'s runs on `q`).
+pub(crate) fn finish_call(
+    q: &QueueKeys,
+    worker: &str,
+    items: &[Finish],
+    dead_max: u64,
+    hist: HistoryLimits,
+) -> redis::ScriptInvocation<'static> {
+    let mut inv = FINISH.key(&q.lease);
+    inv.key(&q.active)
+        .key(&q.data)
+        .key(&q.pending)
+        .key(&q.retry)
+        .key(&q.dead)
+        .key(&q.stats)
+        .key(&q.superseded)
+        .key(&q.history)
+        .key(&q.history_ended);
+    let mut uniques: Vec<String> = items
+        .iter()
+        .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
+        .collect();
+    uniques.sort_unstable();
+    uniques.dedup();
+    for k in &uniques {
+        inv.key(k);
+    }
+    inv.arg(worker)
+        .arg(q.unique_prefix())
+        .arg(dead_max)
+        .arg(hist.retention_ms)
+        .arg(hist.max);
+    for f in items {
+        inv.arg(&f.id)
+            .arg(f.token)
+            .arg(f.kind.as_str())
+            .arg(&f.envelope)
+            .arg(f.delay_ms)
+            .arg(f.unique_key.as_deref().unwrap_or(""))
+            .arg(&f.task)
+            .arg(f.attempt);
+    }
+    inv
+}
+
+/// `finish.lua`'s reply, per item.
+pub(crate) fn applied(res: Vec<i64>) -> Vec<Applied> {
+    res.into_iter()
+        .map(|r| match r {
+            1 => Applied::Yes,
+            2 => Applied::Already,
+            _ => Applied::Superseded,
+        })
+        .collect()
 }
