@@ -6,7 +6,7 @@
 //! What the stop waits for is also published with the worker's heartbeat (`stopping` in
 //! its registry entry), so `ciq rollback` can show it live while it stops the unit.
 
-use super::{fencing, finisher, RunId, Running, Shared};
+use super::{fencing, outbox, RunId, Running, Shared};
 use crate::broker::{self, now_ms};
 use crate::shutdown::Shutdown;
 use serde::Serialize;
@@ -142,7 +142,7 @@ pub(super) async fn drain(shared: &Arc<Shared>) {
             let _ = t.await;
         }
         if let Some(why) = r.fenced {
-            finisher::send_without_permit(shared, run, fencing::fenced(env, run.token, why));
+            outbox::send_without_permit(shared, run, fencing::fenced(env, run.token, why));
             continue;
         }
         env.deliveries += 1;
@@ -158,7 +158,7 @@ pub(super) async fn drain(shared: &Arc<Shared>) {
             task: env.task.clone(),
             attempt: env.attempt,
         };
-        finisher::send_without_permit(shared, run, f);
+        outbox::send_without_permit(shared, run, f);
     }
 }
 

@@ -8,7 +8,7 @@
 //! is killed at once. A stopped run's outcome is never used: the finisher records it as
 //! `fenced` (back to pending if the lease was still this run's, else a history note).
 
-use super::{finisher, RunId, Shared};
+use super::{outbox, RunId, Shared};
 use crate::broker::finish::{Finish, FinishKind};
 use crate::runner::fence;
 use std::sync::Arc;
@@ -113,7 +113,7 @@ pub(crate) fn kill_run(shared: &Shared, run: RunId, why: &str) -> Option<JoinHan
     if let Some(t) = &task {
         t.abort();
     }
-    finisher::send_without_permit(shared, run, fenced(r.env, run.token, why));
+    outbox::send_without_permit(shared, run, fenced(r.env, run.token, why));
     task
 }
 

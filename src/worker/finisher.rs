@@ -5,6 +5,7 @@
 //! While there is more work, the slots a batch frees are refilled by a claim sent with
 //! the batch (one round trip for both); the claimed tasks start once the batch is recorded.
 
+use super::outbox::Msg;
 use super::{fencing, task, RunId, Shared};
 use crate::backoff::Backoff;
 use crate::broker::claim::Claim;
@@ -17,41 +18,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
-
-pub(crate) enum Msg {
-    Done {
-        run: RunId,
-        finish: Finish,
-        /// For a client in `enqueue --wait` (boxed: most tasks have none).
-        notify: Option<Box<TaskOutcome>>,
-        permit: Option<OwnedSemaphorePermit>,
-    },
-    Stop,
-}
-
-pub(crate) fn send(
-    shared: &Shared,
-    run: RunId,
-    finish: Finish,
-    notify: Option<TaskOutcome>,
-    permit: OwnedSemaphorePermit,
-) {
-    let _ = shared.finish_tx.send(Msg::Done {
-        run,
-        finish,
-        notify: notify.map(Box::new),
-        permit: Some(permit),
-    });
-}
-
-pub(crate) fn send_without_permit(shared: &Shared, run: RunId, finish: Finish) {
-    let _ = shared.finish_tx.send(Msg::Done {
-        run,
-        finish,
-        notify: None,
-        permit: None,
-    });
-}
 
 const BATCH: usize = 256;
 

@@ -12,6 +12,7 @@ mod health;
 mod maintenance;
 pub use maintenance::CLOCK_SKEW_WARN_MS;
 mod metrics;
+mod outbox;
 pub mod policy;
 mod task;
 mod waiter;
@@ -149,7 +150,7 @@ pub(crate) struct Shared {
     /// Queues whose last claim came back empty, and when (see `next_queue`).
     empty: Mutex<HashMap<usize, Instant>>,
     wake: Notify,
-    finish_tx: mpsc::UnboundedSender<finisher::Msg>,
+    finish_tx: mpsc::UnboundedSender<outbox::Msg>,
     shutdown: watch::Receiver<Shutdown>,
     started_ms: u64,
     done: AtomicU64,
@@ -237,7 +238,7 @@ pub async fn run(
     fetch_loop(&shared).await;
     drain::drain(&shared).await;
 
-    let _ = shared.finish_tx.send(finisher::Msg::Stop);
+    let _ = shared.finish_tx.send(outbox::Msg::Stop);
     let _ = finisher.await;
     for h in background {
         h.abort();

@@ -2,7 +2,7 @@
 //! time limits with panics caught, and hand the outcome to the finisher.
 
 use super::handler::{Outcome, TaskContext, TaskHandler};
-use super::{finisher, policy, Lease, RunId, Running, Shared};
+use super::{outbox, policy, Lease, RunId, Running, Shared};
 use crate::broker::outcome::{Ended, TaskOutcome};
 use crate::broker::{self, Envelope};
 use std::future::Future;
@@ -37,7 +37,7 @@ pub(crate) fn start_task(
         Routed::Poison(env, reason) => {
             tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
             let f = policy::poison(env, run.token, reason);
-            finisher::send(shared, run, f, None, permit);
+            outbox::send(shared, run, f, None, permit);
             return;
         }
     };
@@ -250,7 +250,7 @@ fn complete(
     };
     if let Some(why) = r.fenced {
         // Stopped by this worker: whatever the handler said, it did not finish its work.
-        finisher::send(
+        outbox::send(
             shared,
             run,
             super::fencing::fenced(env, run.token, why),
@@ -319,7 +319,7 @@ fn complete(
             state,
         }
     });
-    finisher::send(shared, run, f, told, permit);
+    outbox::send(shared, run, f, told, permit);
 }
 
 fn last_error(f: &broker::finish::Finish) -> String {
