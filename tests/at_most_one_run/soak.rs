@@ -24,13 +24,6 @@ sleep "$1"
 echo "end $CIQ_TASK_ID $SOAK_WORKER $(LD_PRELOAD= date +%s%3N)" >> "$SOAK_DIR/runs"
 "#;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 struct Worker {
     name: String,
     proxy: HoldingProxy,
@@ -174,8 +167,7 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
     wait_until(Duration::from_secs(120), || left() == 0);
     for w in workers.iter_mut() {
         if let Some(p) = w.proc.as_mut() {
-            sigterm(p);
-            wait_exit(p, Duration::from_secs(15));
+            p.stop(Duration::from_secs(15));
         }
     }
     // Every acknowledged enqueue reached the end of its road (done, or dead with a reason).
@@ -183,7 +175,7 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
         .iter()
         .flat_map(|q| {
             redis
-                .cli(&["ZRANGE", &format!("ciq:{{{q}}}:history:ended"), "0", "-1"])
+                .cli(&["ZRANGE", &keys::q(q).history_ended, "0", "-1"])
                 .lines()
                 .map(String::from)
                 .collect::<Vec<_>>()

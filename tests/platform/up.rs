@@ -79,8 +79,7 @@ fn up_starts_redis_and_picks_up_pending_tests() {
     eprintln!("ciq up: a test added later started {later:?} after it was inserted");
     assert!(later < Duration::from_secs(3), "took {later:?}");
 
-    sigterm(&up);
-    let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
+    let st = up.stop(Duration::from_secs(20)).expect("up stops on SIGTERM");
     assert!(st.success(), "{st}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
@@ -150,8 +149,7 @@ fn up_beside_a_redis_without_aof_refuses_it_unless_told() {
             upl = std::fs::read_to_string(c.dir().join("up.log")).unwrap_or_default();
             upl.contains(&line)
         });
-        sigterm(&up);
-        let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
+        let st = up.stop(Duration::from_secs(20)).expect("up stops on SIGTERM");
         assert!(ok && upl.contains(&want), "{upl}");
         assert!(st.success(), "{st}\n{upl}");
     }

@@ -1,7 +1,7 @@
 //! A primary, a replica and three sentinels on free loopback ports, killed on drop, with
 //! fast failure detection (down-after 1 s) so failover tests stay short.
 
-use crate::harness::free_port;
+use crate::harness::{free_port, redis_server};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,12 +31,7 @@ impl Node {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (install it with ./install.sh)");
+        let child = redis_server(&self.args);
         self.child = Some(child);
         assert!(
             wait(Duration::from_secs(10), || self.cli(&["PING"]).trim()

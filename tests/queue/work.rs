@@ -1,0 +1,81 @@
+//! Queue core (issue 2): enqueue → work → done, and what happens when things break.
+
+use crate::harness::*;
+use std::time::{Duration, Instant};
+
+/// Enqueues a `noop` with these args and waits until a worker is running it; returns its id.
+fn start_running(ciq: &Ciq, args_json: &str) -> String {
+    let id = ciq.ok(&["enqueue", "noop", "--args-json", args_json]);
+    assert!(
+        wait_until(Duration::from_secs(5), || ciq.depth("default")["active"]
+            == 1),
+        "the task never became active: {:?}",
+        ciq.depth("default")
+    );
+    id.trim().to_string()
+}
+
+#[test]
+fn enqueue_work_done() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let id = ciq.ok(&["enqueue", "noop", "--arg", "incr=ciq:bench:done"]);
+    assert_eq!(id.trim().len(), 26, "prints a ULID: {id}");
+    let mut w = ciq.spawn_worker("w1", &[]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "ciq:bench:done"])
+        == 1));
+    let st = w.stop(Duration::from_secs(10)).expect("worker stops on SIGTERM");
+    assert!(st.success());
+}
+
+/// `noop` is benchmark support: it writes only keys under `ciq:bench:`. Naming any other
+/// key (ciq's own included) fails the task permanently and writes nothing.
+#[test]
+fn noop_writes_only_bench_keys() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let bad = [
+        ("incr", &keys::q("default").paused),
+        ("record", &keys::workers()),
+        ("lat_key", "t:lat"),
+        ("incr", "ciq:bench:"),
+    ];
+    for (i, (arg, key)) in bad.iter().enumerate() {
+        // Raw envelopes: `enqueue` itself refuses an arg named like `lat_key`.
+        let env = serde_json::json!({"v": 1, "id": format!("B{i}"), "task": "noop",
+            "queue": "default", "args": {*arg: key, "enq_ts": 1.0}, "attempt": 1,
+            "max_retries": 0, "enqueued_at": 1});
+        redis.cli(&["LPUSH", &keys::q("default").pending, &env.to_string()]);
+    }
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"incr": "ciq:bench:ok", "record": "ciq:bench:runs"}"#,
+    ]);
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")["dead"]
+        == bad.len()));
+    assert!(wait_until(Duration::from_secs(5), || redis
+        .int(&["GET", "ciq:bench:ok"])
+        == 1));
+    w.stop(Duration::from_secs(10));
+    assert_eq!(redis.list("ciq:bench:runs").len(), 1);
+    for (_, key) in bad {
+        assert_eq!(redis.int(&["EXISTS", key]), 0, "{key} was not written");
+    }
+    assert_eq!(ciq.depth("default")["paused"], false);
+    let dead: Vec<serde_json::Value> =
+        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    for d in &dead {
+        assert_eq!(d["reason"], "failed permanently", "{d}");
+        assert!(
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("must name a key under \"ciq:bench:\""),
+            "{d}"
+        );
+    }
+}
