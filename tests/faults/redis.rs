@@ -6,20 +6,6 @@ use crate::harness::*;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-/// One `error:` line on stderr (a `hint:` line may follow) containing `needle`.
-fn assert_one_error(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "exit code; stderr: {err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "one error line: {err}");
-    assert!(errors[0].contains(needle), "{needle:?} in {err}");
-    assert!(
-        err.lines()
-            .all(|l| l.starts_with("error:") || l.starts_with("hint:")),
-        "nothing but the error and its hint: {err}"
-    );
-}
-
 fn problems(ciq: &Ciq) -> Vec<(String, String)> {
     let o = ciq.run(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("status --json");

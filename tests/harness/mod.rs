@@ -187,6 +187,20 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
+/// One `error:` line on stderr (a `hint:` line may follow) containing `needle`.
+pub fn assert_one_error(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit code; stderr: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(needle), "{needle:?} in {err}");
+    assert!(
+        err.lines()
+            .all(|l| l.starts_with("error:") || l.starts_with("hint:")),
+        "nothing but the error and its hint: {err}"
+    );
+}
+
 /// Wall-clock time in ms since the epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -4,6 +4,18 @@
 use crate::harness::*;
 use std::time::{Duration, Instant};
 
+/// Enqueues a `noop` with these args and waits until a worker is running it; returns its id.
+fn start_running(ciq: &Ciq, args_json: &str) -> String {
+    let id = ciq.ok(&["enqueue", "noop", "--args-json", args_json]);
+    assert!(
+        wait_until(Duration::from_secs(5), || ciq.depth("default")["active"]
+            == 1),
+        "the task never became active: {:?}",
+        ciq.depth("default")
+    );
+    id.trim().to_string()
+}
+
 #[test]
 fn worker_run_stops_when_its_shutdown_sender_is_dropped() {
     use std::sync::Arc;
