@@ -1,4 +1,5 @@
-//! install.sh: idempotent, installs what the README says, and --uninstall leaves nothing.
+//! install.sh: idempotent, installs what the README says, and --uninstall leaves nothing,
+//! including what `ciq up` created.
 
 use std::path::Path;
 use std::process::Command;

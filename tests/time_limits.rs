@@ -1,6 +1,5 @@
-//! Time limits and lease takeover: the worker's hard limit, the exec runner's soft and
-//! hard limits, an http runner timeout, each followed by a retry; and a late outcome
-//! from a worker whose lease was taken over.
+//! Time limits: the worker's hard limit, the exec runner's soft and hard limits, an http
+//! runner timeout, each followed by a retry.
 
 use crate::harness::via::lines;
 use crate::harness::*;

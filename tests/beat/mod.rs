@@ -1,6 +1,6 @@
 //! Beat (issue 3): exactly-once firing with several beats, failover after kill -9,
 //! one catch-up after downtime, config errors, SIGTERM release, `--once`, fencing,
-//! Redis restart, start-up with Redis down. Helpers here are shared with `beat_inspect`.
+//! Redis restart, start-up with Redis down. Helpers here are shared with `crash` and `inspect`.
 
 mod crash;
 mod inspect;

@@ -1,7 +1,7 @@
 //! What the command line gets checked for (issue 19): a queue name that is not declared
 //! is refused by every command that takes one, as the config file refuses it; a task's
 //! declared argument type is enforced when it is queued; a Redis error is one line with a
-//! documented exit code; `status` and `depth --check` do not say OK over an evicting Redis.
+//! documented exit code; every bad value or input is one line and its exit code.
 
 use crate::harness::*;
 

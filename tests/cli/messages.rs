@@ -1,6 +1,7 @@
 //! Small messages a new user meets in the first hour (issue 12): a bad broker URL says
 //! what is expected, an SQLite database that cannot be opened is not called a "database
-//! server", and `noop fail=true` fails saying why instead of passing silently.
+//! server", `noop fail=true` fails saying why instead of passing silently, and usage does not ask for a
+//! broker the environment already names.
 
 use crate::harness::*;
 use std::time::Duration;

@@ -1,6 +1,6 @@
-//! Hardening (issue 10 points 3, 4, 7, 8, 9): eviction and out-of-memory reported, not
-//! silent; ACL and login failures named with the broker exit code; every bad value
-//! refused at parse time with one line and its documented exit code.
+//! When Redis refuses (issue 10 points 3, 4, 7, 8): eviction and out-of-memory reported,
+//! not silent (`status`, `depth --check`, bulk enqueue); ACL and login failures named with
+//! the broker exit code.
 
 use crate::harness::*;
 use std::process::Output;

@@ -1,4 +1,5 @@
-//! The shipped monitoring kit (contrib/monitoring): the alert rules and the Grafana
+//! Metrics: a worker's `/metrics` serves Prometheus text, beat and `up` serve theirs, and
+//! the shipped monitoring kit (contrib/monitoring): the alert rules and the Grafana
 //! dashboard load into the test's own types (promtool is not available from the
 //! registries we reach, so this is the schema check), and every metric they name is in
 //! a worker's `/metrics`, with the values the "no worker" and "no beat leader" alerts read.

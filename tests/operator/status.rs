@@ -1,4 +1,4 @@
-//! Operator views (issue 6): `depth --check` monitoring codes, `status`, metrics.
+//! `ciq status` (issue 6): problems first, each with its fix.
 
 use crate::harness::*;
 use std::time::Duration;

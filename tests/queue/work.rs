@@ -1,4 +1,4 @@
-//! Queue core (issue 2): enqueue → work → done, and what happens when things break.
+//! Enqueue → claim → done (issue 2), and the built-in `noop` writes only its bench keys.
 
 use crate::harness::*;
 use std::time::{Duration, Instant};
