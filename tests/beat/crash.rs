@@ -6,7 +6,10 @@
 use super::{history, pending};
 use crate::harness::*;
 
-const ENTRY: &str = &keys::beat_entry("hourly");
+/// The beat's record of the `hourly` entry.
+fn entry() -> String {
+    keys::beat_entry("hourly")
+}
 
 /// Runs `beat --once` (the entry fires once), then rewinds Redis to the moment after the
 /// claim: the fire is recorded as claimed and pending; `enqueued` says whether the enqueue
@@ -19,14 +22,14 @@ fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
     let v: serde_json::Value = serde_json::from_str(env).unwrap();
     let id = v["id"].as_str().unwrap().to_string();
     let fire_ms = redis
-        .cli(&["HGET", ENTRY, "last_fire_ms"])
+        .cli(&["HGET", &entry(), "last_fire_ms"])
         .trim()
         .to_string();
     assert!(!fire_ms.is_empty());
     let p = format!(
         r#"{{"id":"{id}","fire_ms":{fire_ms},"at_ms":{fire_ms},"late":false,"holder":"gone@host","token":1,"ttl_ms":600000,"envelope":{env}}}"#
     );
-    redis.cli(&["HSET", ENTRY, "pending_fire", &p]);
+    redis.cli(&["HSET", &entry(), "pending_fire", &p]);
     redis.cli(&["DEL", &keys::beat_history("hourly")]);
     if !enqueued {
         redis.cli(&[
@@ -41,7 +44,7 @@ fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
 }
 
 fn settled(redis: &Redis, id: &str) {
-    assert_eq!(redis.cli(&["HEXISTS", ENTRY, "pending_fire"]).trim(), "0");
+    assert_eq!(redis.cli(&["HEXISTS", &entry(), "pending_fire"]).trim(), "0");
     let h = history(redis, "hourly");
     assert_eq!(h.len(), 1, "one history line for the fire");
     assert_eq!(h[0].task_id, id);
@@ -87,7 +90,7 @@ fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(&redis), 1);
     // Make it look like an older version wrote this state, and still leads.
-    redis.cli(&["RENAME", ENTRY, &keys::legacy_beat("entry:hourly")]);
+    redis.cli(&["RENAME", &entry(), &keys::legacy_beat("entry:hourly")]);
     redis.cli(&[
         "RENAME",
         &keys::beat_history("hourly"),
@@ -108,7 +111,7 @@ fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(pending(&redis), 1, "nothing fired beside the older leader");
-    assert_eq!(redis.cli(&["EXISTS", ENTRY]).trim(), "0");
+    assert_eq!(redis.cli(&["EXISTS", &entry()]).trim(), "0");
     redis.cli(&["DEL", &keys::legacy_beat("leader")]); // the older beat stopped
     ciq.ok(&["beat", "--once"]);
     assert_eq!(
@@ -118,7 +121,7 @@ fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
     );
     assert_eq!(redis.cli(&["EXISTS", &keys::legacy_beat("entry:hourly")]).trim(), "0");
     assert!(!redis
-        .cli(&["HGET", ENTRY, "last_fire_ms"])
+        .cli(&["HGET", &entry(), "last_fire_ms"])
         .trim()
         .is_empty());
     assert_eq!(

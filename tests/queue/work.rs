@@ -23,9 +23,10 @@ fn enqueue_work_done() {
 fn noop_writes_only_bench_keys() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
+    let (paused, workers) = (keys::q("default").paused, keys::workers());
     let bad = [
-        ("incr", &keys::q("default").paused),
-        ("record", &keys::workers()),
+        ("incr", paused.as_str()),
+        ("record", workers.as_str()),
         ("lat_key", "t:lat"),
         ("incr", "ciq:bench:"),
     ];

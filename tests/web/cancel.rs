@@ -54,10 +54,11 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
         );
     }
     for k in ["LLEN", "ZCARD", "ZCARD", "HLEN"] {
+        let q = keys::q("default");
         let key = match k {
-            "LLEN" => &keys::q("default").pending,
-            "HLEN" => &keys::q("default").data,
-            _ => &keys::q("default").scheduled,
+            "LLEN" => &q.pending,
+            "HLEN" => &q.data,
+            _ => &q.scheduled,
         };
         assert_eq!(redis.int(&[k, key]), 0, "{k} {key}");
     }
