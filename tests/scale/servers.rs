@@ -69,16 +69,8 @@ impl Drop for Node {
     }
 }
 
-pub fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
+/// The harness's poll (`wait_until`), under the name the scale tests use.
+pub use crate::harness::wait_until as wait;
 
 #[allow(dead_code)] // `dir` is held so the nodes' files outlive them
 pub struct SentinelSet {
