@@ -1,8 +1,10 @@
 //! install.sh: idempotent, installs what the README says, and --uninstall leaves nothing,
 //! including what `ciq up` created.
 
+use crate::harness::*;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = vec![];
@@ -259,18 +261,6 @@ fn every_path_the_installed_sample_config_names_exists() {
     assert_eq!(made_by_up, 1, "the sample's database: {strings:?}");
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 /// `ciq up` with the sample config (--broker on a free port, so it starts its Redis there) creates
 /// started-tests.log at once, so the README's `tail -f started-tests.log` works before
 /// the first start; and `install.sh --uninstall` names every file `up` created.
@@ -287,19 +277,22 @@ fn what_ciq_up_creates_is_named_by_uninstall() {
     ciq.config(&sample);
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("up.log");
-    let mut up = ciq
-        .cmd(&["up"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn ciq up");
+    let mut up = Proc(
+        ciq.cmd(&["up"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn ciq up"),
+    );
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     let ok = wait_until(Duration::from_secs(20), || {
         read().contains("ciq up: using Redis")
     });
     let started = ciq.dir().join("started-tests.log");
     let exists = started.exists();
-    let st = up.stop(Duration::from_secs(20)).expect("up stops on SIGTERM");
+    let st = up
+        .stop(Duration::from_secs(20))
+        .expect("up stops on SIGTERM");
     assert!(ok && st.success(), "{st}\n{}", read());
     assert!(exists, "started-tests.log exists once up runs:\n{}", read());
     let tail = std::process::Command::new("tail")
@@ -310,7 +303,7 @@ fn what_ciq_up_creates_is_named_by_uninstall() {
     assert!(tail.status.success() && tail.stdout.is_empty());
 
     let mut made = vec![];
-    files(ciq.dir(), &mut made);
+    files_below(ciq.dir(), &mut made);
     made.retain(|p| p != &ciq.config_path());
     let names = |f: &str| made.iter().any(|p| p.ends_with(f));
     assert!(

@@ -2,6 +2,7 @@
 //! workers keep dying) goes dead and the worker keeps going; retries back off, then the
 //! task goes dead with its reason.
 
+use crate::harness::via::{counts, lines, Mode, Via};
 use crate::harness::*;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,8 @@ fn malformed_message_goes_dead_and_the_next_task_runs() {
     assert!(wait_until(Duration::from_secs(10), || redis
         .int(&["GET", "ciq:bench:done"])
         == 1));
-    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")["dead"]
+    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
+        ["dead"]
         == 2));
     let dead: Vec<serde_json::Value> =
         serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
@@ -50,7 +52,8 @@ fn an_unknown_task_goes_dead_and_the_next_task_runs() {
     assert!(wait_until(Duration::from_secs(10), || redis
         .int(&["GET", "ciq:bench:done"])
         == 1));
-    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")["dead"]
+    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
+        ["dead"]
         == 1));
     let dead: Vec<serde_json::Value> =
         serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
@@ -91,7 +94,8 @@ fn a_task_whose_workers_keep_dying_goes_dead_at_the_delivery_cap() {
     let mut sweeper = ciq.spawn_worker("sweeper", &["--queues", "maintenance"]);
     // The sweeper of a worker on another queue does not touch `default`; one on it does.
     let mut w = ciq.spawn_worker("last", &[]);
-    assert!(wait_until(Duration::from_secs(15), || ciq.depth("default")["dead"]
+    assert!(wait_until(Duration::from_secs(15), || ciq.depth("default")
+        ["dead"]
         == 1));
     let dead: Vec<serde_json::Value> =
         serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
@@ -123,7 +127,8 @@ fn retries(via: Via) {
     let retrying: Vec<String> = (0..n).map(|_| via.enqueue(&ciq, 0, Mode::Retry)).collect();
     let perm = via.enqueue(&ciq, 0, Mode::Fail);
     assert!(
-        wait_until(Duration::from_secs(30), || ciq.depth("default")["dead"] == n + 1),
+        wait_until(Duration::from_secs(30), || ciq.depth("default")["dead"]
+            == n + 1),
         "{}",
         ciq.depth("default")
     );
@@ -196,7 +201,10 @@ fn retries(via: Via) {
     }
     // Counters: exhausted retries are `dead`, a permanent failure is `failed`.
     assert_eq!(
-        (redis.stat("default", "dead"), redis.stat("default", "failed")),
+        (
+            redis.stat("default", "dead"),
+            redis.stat("default", "failed")
+        ),
         (n as i64, 1)
     );
     // requeue gives it a fresh set of attempts
@@ -206,7 +214,9 @@ fn retries(via: Via) {
     )
     .get(&retrying[0])
         == Some(&6)));
-    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")["dead"] == n + 1));
+    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
+        ["dead"]
+        == n + 1));
     w.stop(Duration::from_secs(10));
 }
 via_both!(

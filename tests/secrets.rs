@@ -310,11 +310,13 @@ fn inspect_redacts_secrets_where_args_are_shown() {
         rows[0].clone()
     };
     let mut w = ciq.spawn_worker("w", &[]);
-    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")["active"]
+    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
+        ["active"]
         == 1));
     let row = shown("active", true);
     assert!(row["worker"].as_str().unwrap().starts_with("w@"));
-    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")["dead"]
+    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")
+        ["dead"]
         == 1));
     shown("dead", false);
     w.stop(Duration::from_secs(10));

@@ -35,7 +35,8 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
         .to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(15), || ciq.depth("default")["dead"] == 1),
+        wait_until(Duration::from_secs(15), || ciq.depth("default")["dead"]
+            == 1),
         "{}",
         ciq.log("w")
     );
@@ -95,7 +96,8 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
     let id = ciq.ok(&["enqueue", "slow"]).trim().to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(20), || redis.stat("default", "done") == 1),
+        wait_until(Duration::from_secs(20), || redis.stat("default", "done")
+            == 1),
         "{}",
         ciq.log("w")
     );
@@ -202,7 +204,8 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         .to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(15), || redis.stat("default", "done") == 1),
+        wait_until(Duration::from_secs(15), || redis.stat("default", "done")
+            == 1),
         "{}",
         ciq.log("w")
     );

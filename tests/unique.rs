@@ -2,7 +2,7 @@
 //! or retrying.
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn same_unique_key_twice_is_one_task() {
@@ -20,7 +20,8 @@ fn same_unique_key_twice_is_one_task() {
     assert_eq!(ciq.depth("default")["pending"], 1);
     // Once done, the key is free again.
     let mut w = ciq.spawn_worker("w", &[]);
-    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")["pending"]
+    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")
+        ["pending"]
         == 0
         && ciq.depth("default")["active"] == 0));
     w.stop(Duration::from_secs(10));

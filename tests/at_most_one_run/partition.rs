@@ -34,9 +34,9 @@ fn a_worker_cut_off_from_redis_stops_its_run_before_the_task_runs_elsewhere() {
     let file = config(&ciq, "");
     let mut a = spawn_worker_at(&ciq, &proxy.url(), "a");
     assert!(
-        wait_until(Duration::from_secs(10), || QUEUES.iter().all(|q| redis
-            .cli(&["GET", &keys::q(q).upkeep])
-            .starts_with("a@"))),
+        wait_until(Duration::from_secs(10), || QUEUES
+            .iter()
+            .all(|q| redis.cli(&["GET", &keys::q(q).upkeep]).starts_with("a@"))),
         "a holds every queue's upkeep lease; log: {}",
         ciq.log("a")
     );

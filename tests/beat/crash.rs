@@ -36,7 +36,7 @@ fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
             "DEL",
             &keys::q("default").pending,
             &keys::q("default").history,
-            &keys::q("default").fired("hourly", fire_ms),
+            &keys::q("default").fired("hourly", fire_ms.parse().unwrap()),
         ]);
         assert_eq!(pending(redis), 0);
     }
@@ -44,7 +44,10 @@ fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
 }
 
 fn settled(redis: &Redis, id: &str) {
-    assert_eq!(redis.cli(&["HEXISTS", &entry(), "pending_fire"]).trim(), "0");
+    assert_eq!(
+        redis.cli(&["HEXISTS", &entry(), "pending_fire"]).trim(),
+        "0"
+    );
     let h = history(redis, "hourly");
     assert_eq!(h.len(), 1, "one history line for the fire");
     assert_eq!(h[0].task_id, id);
@@ -119,7 +122,12 @@ fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
         1,
         "the adopted cursor says this hour already fired"
     );
-    assert_eq!(redis.cli(&["EXISTS", &keys::legacy_beat("entry:hourly")]).trim(), "0");
+    assert_eq!(
+        redis
+            .cli(&["EXISTS", &keys::legacy_beat("entry:hourly")])
+            .trim(),
+        "0"
+    );
     assert!(!redis
         .cli(&["HGET", &entry(), "last_fire_ms"])
         .trim()

@@ -21,12 +21,7 @@ pub(crate) struct Fire {
 }
 
 pub(crate) fn history(redis: &Redis, entry: &str) -> Vec<Fire> {
-    let raw = redis.cli(&[
-        "LRANGE",
-        &keys::beat_history(entry),
-        "0",
-        "-1",
-    ]);
+    let raw = redis.cli(&["LRANGE", &keys::beat_history(entry), "0", "-1"]);
     let mut v: Vec<Fire> = raw
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -440,7 +435,9 @@ fn a_beat_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
         "a beat does not exit while Redis is down"
     );
     assert!(
-        quitter.stop(Duration::from_secs(3)).is_some_and(|s| s.success()),
+        quitter
+            .stop(Duration::from_secs(3))
+            .is_some_and(|s| s.success()),
         "SIGTERM while waiting for Redis stops it: {}",
         ciq.log("quitter")
     );

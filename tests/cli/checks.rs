@@ -4,6 +4,7 @@
 //! documented exit code; every bad value or input is one line and its exit code.
 
 use crate::harness::*;
+use std::time::{Duration, Instant};
 
 /// Exit `code`, exactly one `error:` line that contains `needle`, no panic.
 fn assert_refused(o: &std::process::Output, code: i32, needle: &str, what: &str) {

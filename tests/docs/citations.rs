@@ -1,7 +1,6 @@
 //! Every document the docs and the source cite is in the repository.
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
 
 /// Text files of the repository a reader follows references in (not third_party/, not
 /// the tests, which name the missing documents on purpose).
@@ -17,7 +16,7 @@ fn doc_and_source_files() -> Vec<std::path::PathBuf> {
         "man",
         "completions",
     ] {
-        files(&root.join(d), &mut out);
+        files_below(&root.join(d), &mut out);
     }
     out.retain(|p| std::fs::read_to_string(p).is_ok());
     out

@@ -69,7 +69,8 @@ fn kill_9_mid_task(via: Via) {
     let t0 = Instant::now();
     let _b = ciq.spawn_worker("b", &[]);
     assert!(
-        wait_until(Duration::from_secs(30), || redis.stat("default", "done") == 1),
+        wait_until(Duration::from_secs(30), || redis.stat("default", "done")
+            == 1),
         "the task completes on another worker; log: {}",
         ciq.log("b")
     );
@@ -118,7 +119,8 @@ fn kill_9_recovery_at_shipped_defaults_is_within_30s() {
     assert!(took >= Duration::from_secs(10), "recovered in {took:?}");
     eprintln!("kill -9 recovery at the shipped defaults: {took:?}");
     assert!(
-        wait_until(Duration::from_secs(10), || redis.stat("default", "done") == 1),
+        wait_until(Duration::from_secs(10), || redis.stat("default", "done")
+            == 1),
         "and it completes"
     );
     assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
@@ -283,7 +285,11 @@ fn sigterm_lets_a_long_task_finish(via: Via) {
     let st = w.stop(Duration::from_secs(10)).expect("stops");
     assert!(st.success(), "{st}");
     assert_eq!(via.finished(&ciq, &redis), vec![id], "finished before exit");
-    assert_eq!(redis.stat("default", "done"), 1, "and its outcome was recorded");
+    assert_eq!(
+        redis.stat("default", "done"),
+        1,
+        "and its outcome was recorded"
+    );
     assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
 }
 via_both!(
@@ -303,7 +309,9 @@ fn sigterm_past_the_timeout(via: Via) {
     let b = via.enqueue(&ciq, 0, Mode::Ok);
     let c = via.enqueue(&ciq, 0, Mode::Ok);
     assert_eq!(pending_ids(&redis), vec![b.clone(), c.clone()]);
-    let st = w.stop(Duration::from_secs(5)).expect("stops after the shutdown timeout");
+    let st = w
+        .stop(Duration::from_secs(5))
+        .expect("stops after the shutdown timeout");
     assert!(st.success());
     assert_eq!(
         pending_ids(&redis),

@@ -3,7 +3,6 @@
 //! the broker exit code.
 
 use crate::harness::*;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn problems(ciq: &Ciq) -> Vec<(String, String)> {

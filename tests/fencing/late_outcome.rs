@@ -1,7 +1,8 @@
 //! A late outcome from a worker whose lease was taken over is ignored.
 
+use crate::harness::via::lines;
 use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Worker A is frozen (SIGSTOP) past its lease; B recovers the task and finishes it.
 /// When A wakes, its run ends in a permanent failure: that late outcome must not change
@@ -34,15 +35,14 @@ if mkdir "$DIR/first" 2>/dev/null; then sleep 1; exit 1; fi
         == 1));
     unsafe { libc::kill(a.id() as i32, libc::SIGSTOP) };
     let mut b = ciq.spawn_worker("b", &[]);
-    let taken_over = wait_until(Duration::from_secs(20), || redis.stat("default", "done") == 1);
+    let taken_over = wait_until(Duration::from_secs(20), || {
+        redis.stat("default", "done") == 1
+    });
     unsafe { libc::kill(a.id() as i32, libc::SIGCONT) };
     assert!(taken_over, "B finishes the task; log: {}", ciq.log("b"));
     // A's run has long failed; once A is awake and stopped, its outcome has been sent.
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        a.stop(Duration::from_secs(15)).is_some(),
-        "A stops"
-    );
+    assert!(a.stop(Duration::from_secs(15)).is_some(), "A stops");
     b.stop(Duration::from_secs(10));
     let starts = lines(&ciq, "starts");
     assert_eq!(starts.len(), 2, "{starts:?}");

@@ -293,7 +293,8 @@ fn sigstop_past_the_lease_the_run_is_stopped_before_the_task_is_recovered() {
         "no duplicate was queued"
     );
     assert!(
-        wait_until(Duration::from_secs(15), || redis.stat("default", "done") == 1),
+        wait_until(Duration::from_secs(15), || redis.stat("default", "done")
+            == 1),
         "run 2's outcome is recorded; log: {}",
         ciq.log("a")
     );
@@ -351,7 +352,8 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
     let status: serde_json::Value =
         serde_json::from_str(&ciq.status_json()).expect("status --json");
     assert!(
-        wait_until(Duration::from_secs(30), || redis.stat("default", "done") == 6),
+        wait_until(Duration::from_secs(30), || redis.stat("default", "done")
+            == 6),
         "all tasks done; logs: {}\n{}\n{}",
         ciq.log("normal"),
         ciq.log("ahead"),
@@ -361,7 +363,11 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
     for id in &ids {
         assert_eq!(starts.get(id), Some(&1), "each task ran once: {starts:?}");
     }
-    assert_eq!(redis.stat("default", "recovered"), 0, "no lease was taken early");
+    assert_eq!(
+        redis.stat("default", "recovered"),
+        0,
+        "no lease was taken early"
+    );
     for w in ws.iter_mut() {
         assert!(w.stop(Duration::from_secs(10)).is_some_and(|s| s.success()));
     }

@@ -130,8 +130,7 @@ impl Ciq {
 
     /// `ciq inspect dead --json`: the dead tasks.
     pub fn dead(&self) -> Vec<serde_json::Value> {
-        serde_json::from_str(&self.ok(&["inspect", "dead", "--json"]))
-            .expect("inspect dead --json")
+        serde_json::from_str(&self.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
     }
 
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
@@ -199,6 +198,18 @@ pub fn assert_one_error(o: &Output, code: i32, needle: &str) {
             .all(|l| l.starts_with("error:") || l.starts_with("hint:")),
         "nothing but the error and its hint: {err}"
     );
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_below(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
 }
 
 /// Wall-clock time in ms since the epoch.

@@ -49,10 +49,7 @@ pub fn stop_all<'a>(
     for p in &procs {
         sigterm(&p.0);
     }
-    procs
-        .into_iter()
-        .map(|p| p.wait_or_kill(timeout))
-        .collect()
+    procs.into_iter().map(|p| p.wait_or_kill(timeout)).collect()
 }
 
 impl Drop for Proc {
@@ -84,4 +81,3 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
     None
 }
-

@@ -2,8 +2,8 @@
 //! one place a test starts a `redis-server` process (`redis_server`): the harness's
 //! `Redis`, the TLS broker, and the Sentinel and Cluster nodes all go through it.
 
-use std::net::TcpListener;
 use std::ffi::OsStr;
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -195,7 +195,6 @@ impl Drop for Redis {
         self.kill();
     }
 }
-
 
 /// Starts `redis-server` with these arguments, its output discarded: every test that
 /// needs a Redis process (the harness's `Redis`, the TLS broker, Sentinel and Cluster

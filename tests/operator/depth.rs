@@ -1,7 +1,7 @@
 //! `ciq depth --check`: the monitoring exit codes.
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn depth_check_returns_each_monitoring_code() {

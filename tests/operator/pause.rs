@@ -1,7 +1,7 @@
 //! `ciq pause` and `ciq resume`: a paused queue is not taken until resumed.
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn paused_queue_is_not_taken_until_resumed() {

@@ -1,7 +1,6 @@
 //! `ciq purge`: states its counts and never touches active tasks.
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
 
 #[test]
 fn purge_states_counts_and_never_touches_active() {

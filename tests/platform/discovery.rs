@@ -161,7 +161,8 @@ fn shadow(b: Backend) {
     let v: serde_json::Value = serde_json::from_str(&status).expect("status json");
     let status = format!(
         "{status}\nstarted: {}",
-        env.redis.cli(&["HGETALL", &keys::platform_shadow_started()])
+        env.redis
+            .cli(&["HGETALL", &keys::platform_shadow_started()])
     );
     let p = &v["platform"];
     assert_eq!(p["mode"], "shadow", "{status}");

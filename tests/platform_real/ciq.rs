@@ -3,7 +3,7 @@
 //! deferral that uses no attempt, the shadow stage, and the guard's stage-2 decisions.
 
 use super::*;
-use crate::harness::{sigkill, sigterm, wait_exit, wait_until, Ciq, Proc, Redis};
+use crate::harness::{keys, sigkill, sigterm, wait_exit, wait_until, Ciq, Proc, Redis};
 use std::time::Duration;
 
 /// A Redis and a ciq whose config points at the platform (config.py is the source of the
@@ -220,7 +220,10 @@ fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
         vec![(vm.clone(), Some(id))],
         "the start finished"
     );
-    assert_eq!(q.redis.int(&["LLEN", &keys::q("test_execution").pending]), 0);
+    assert_eq!(
+        q.redis.int(&["LLEN", &keys::q("test_execution").pending]),
+        0
+    );
     // Back at stage 0 the cron runs alone: the test is started, nothing is redone.
     set_flag(&p, false);
     p.run_cron();
@@ -238,7 +241,10 @@ fn a_second_signal_cuts_a_start_and_the_cron_leaves_exactly_one_vm() {
     let p = RealPlatform::new();
     let (mut q, mut w, id, vm) = stop_during_a_held_start(&p);
     assert!(w.stop(Duration::from_secs(30)).is_some());
-    assert_eq!(q.redis.int(&["LLEN", &keys::q("test_execution").pending]), 1);
+    assert_eq!(
+        q.redis.int(&["LLEN", &keys::q("test_execution").pending]),
+        1
+    );
     assert!(
         p.gcp_instances().is_empty(),
         "nothing in the platform's tables"

@@ -1,7 +1,7 @@
 //! `enqueue --wait`: it exits with the task's outcome (done, dead, retrying, timed out).
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn enqueue_wait_exits_with_the_task_outcome() {

@@ -1,7 +1,7 @@
 //! Enqueue → claim → done (issue 2), and the built-in `noop` writes only its bench keys.
 
 use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn enqueue_work_done() {
@@ -13,7 +13,9 @@ fn enqueue_work_done() {
     assert!(wait_until(Duration::from_secs(10), || redis
         .int(&["GET", "ciq:bench:done"])
         == 1));
-    let st = w.stop(Duration::from_secs(10)).expect("worker stops on SIGTERM");
+    let st = w
+        .stop(Duration::from_secs(10))
+        .expect("worker stops on SIGTERM");
     assert!(st.success());
 }
 
@@ -44,7 +46,8 @@ fn noop_writes_only_bench_keys() {
         r#"{"incr": "ciq:bench:ok", "record": "ciq:bench:runs"}"#,
     ]);
     let mut w = ciq.spawn_worker("w", &[]);
-    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")["dead"]
+    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")
+        ["dead"]
         == bad.len()));
     assert!(wait_until(Duration::from_secs(5), || redis
         .int(&["GET", "ciq:bench:ok"])

@@ -330,12 +330,7 @@ impl Rig {
             ("process_pending_tests", "default"),
             ("maintain", "maintenance"),
         ] {
-            r.cli(&[
-                "HSET",
-                &keys::beat_entry(entry),
-                "last_fire_ms",
-                &now,
-            ]);
+            r.cli(&["HSET", &keys::beat_entry(entry), "last_fire_ms", &now]);
             r.cli(&[
                 "HSET",
                 &keys::q(queue).stats,

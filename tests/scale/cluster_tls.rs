@@ -4,7 +4,6 @@
 use super::cluster_servers::{ClusterSet, QUEUES};
 use super::servers::wait;
 use super::{ciq_for, runs, spawn_worker};
-use crate::harness::*;
 use std::time::Duration;
 
 #[test]

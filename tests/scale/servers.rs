@@ -2,8 +2,8 @@
 //! fast failure detection (down-after 1 s) so failover tests stay short.
 
 use crate::harness::{free_port, redis_server};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// One redis-server process (data node or sentinel).
 pub struct Node {

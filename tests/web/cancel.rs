@@ -49,7 +49,10 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
         assert_eq!(t["state"], "canceled", "{t}");
         assert_eq!(last_event(&t), "canceled");
         assert_eq!(
-            redis.int(&["EXISTS", &keys::q("default").unique(&format!("start_test:{n}"))]),
+            redis.int(&[
+                "EXISTS",
+                &keys::q("default").unique(&format!("start_test:{n}"))
+            ]),
             0
         );
     }
@@ -165,7 +168,9 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         .unwrap()
         .contains("w-cancel"));
     assert_eq!(
-        redis.cli(&["HGET", &keys::q("default").stats, "done"]).trim(),
+        redis
+            .cli(&["HGET", &keys::q("default").stats, "done"])
+            .trim(),
         ""
     );
 }
