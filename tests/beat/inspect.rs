@@ -45,6 +45,15 @@ struct Delayed {
     attempt: u32,
 }
 
+/// SIGTERM to the beat and the worker together: the beat exits within 5 s, the worker
+/// within 10 s.
+fn stop_beat_and_worker(b: &mut Proc, w: &mut Proc) {
+    sigterm(b);
+    sigterm(w);
+    assert!(b.wait_or_kill(Duration::from_secs(5)).is_some());
+    assert!(w.wait_or_kill(Duration::from_secs(10)).is_some());
+}
+
 #[test]
 fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     let redis = Redis::start();
@@ -115,10 +124,7 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
         !listed.contains("s@"),
         "a stopped standby leaves the list: {listed}"
     );
-    sigterm(&b);
-    sigterm(&w);
-    assert!(b.wait_or_kill(Duration::from_secs(5)).is_some());
-    assert!(w.wait_or_kill(Duration::from_secs(10)).is_some());
+    stop_beat_and_worker(&mut b, &mut w);
 }
 
 #[test]
@@ -145,10 +151,7 @@ fn failing_periodic_task_counts_consecutive_failures() {
         field("last_outcome").as_str(),
         "failed" | "pending"
     ));
-    sigterm(&b);
-    sigterm(&w);
-    assert!(b.wait_or_kill(Duration::from_secs(5)).is_some());
-    assert!(w.wait_or_kill(Duration::from_secs(10)).is_some());
+    stop_beat_and_worker(&mut b, &mut w);
 }
 
 #[test]
