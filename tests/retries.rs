@@ -24,8 +24,7 @@ fn malformed_message_goes_dead_and_the_next_task_runs() {
     assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
         ["dead"]
         == 2));
-    let dead: Vec<serde_json::Value> =
-        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    let dead = ciq.dead();
     let reasons: Vec<&str> = dead.iter().filter_map(|d| d["reason"].as_str()).collect();
     assert!(
         reasons.iter().any(|r| r.contains("malformed")),
@@ -55,8 +54,7 @@ fn an_unknown_task_goes_dead_and_the_next_task_runs() {
     assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
         ["dead"]
         == 1));
-    let dead: Vec<serde_json::Value> =
-        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    let dead = ciq.dead();
     assert_eq!(dead[0]["id"], id.as_str());
     assert!(
         dead[0]["reason"]
@@ -97,8 +95,7 @@ fn a_task_whose_workers_keep_dying_goes_dead_at_the_delivery_cap() {
     assert!(wait_until(Duration::from_secs(15), || ciq.depth("default")
         ["dead"]
         == 1));
-    let dead: Vec<serde_json::Value> =
-        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    let dead = ciq.dead();
     assert!(
         dead[0]["reason"]
             .as_str()

@@ -58,8 +58,7 @@ fn noop_writes_only_bench_keys() {
         assert_eq!(redis.int(&["EXISTS", key]), 0, "{key} was not written");
     }
     assert_eq!(ciq.depth("default")["paused"], false);
-    let dead: Vec<serde_json::Value> =
-        serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).unwrap();
+    let dead = ciq.dead();
     for d in &dead {
         assert_eq!(d["reason"], "failed permanently", "{d}");
         assert!(
