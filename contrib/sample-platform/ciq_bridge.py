@@ -32,7 +32,9 @@ start-test results (exit code):
     missing (0)          no such test
     deferred (75)        none of the above; reason is one of artifact_not_ready,
                          gcp_retryable, maintenance, github_error, lock_busy, unknown (from
-                         the platform's log records of the call), retry_after_s suits it
+                         the platform's log records of the call), retry_after_s suits it;
+                         or vm_name_busy: the VM name the start would insert is still
+                         taken (see vm_name_busy below), checked before start_test runs
     error (1)            unexpected exception: traceback on stderr, message in "reason"
 maintain: maintained (0, with counts), deferred (75, lock_busy), error (1).
 pending: pending (0) with {"platforms": {"linux": {"maintenance": bool, "pending": [ids],
@@ -61,7 +63,7 @@ from contextlib import contextmanager
 
 EXIT_OK, EXIT_ERROR, EXIT_DEFERRED = 0, 1, 75
 RETRY_AFTER_S = {"artifact_not_ready": 120, "gcp_retryable": 60, "maintenance": 300,
-                 "github_error": 60, "lock_busy": 15, "unknown": 120}
+                 "github_error": 60, "lock_busy": 15, "unknown": 120, "vm_name_busy": 15}
 DEFAULT_LOCK_DIR = "/run/lock/ciq-sample-platform"
 SECRET_KEYS = ("GITHUB_TOKEN", "GITHUB_CLIENT_KEY", "GITHUB_CI_KEY", "HMAC_KEY", "EMAIL_API_KEY")
 LOG_TAIL = 8
@@ -217,8 +219,41 @@ def has_instance(test_id):
     return GcpInstance.query.filter(GcpInstance.test_id == test_id).first() is not None
 
 
+def vm_name_busy(compute, config, vm_name):
+    """Why a start must not insert VM `vm_name` now (a sentence), or None when it may.
+
+    GCP deletes asynchronously: a deleted VM stays listed (STOPPING) until its delete
+    operation is done, and an insert of its name meanwhile fails with HTTP 409, which the
+    platform's start_test does not catch (in its cron's loop it aborts the loop). A start
+    cut midway (kill -9, power loss) leaves a VM with no gcp_instance row; the platform's
+    orphan scan deletes it and records a PendingDeletion row, which its
+    verify_pending_deletions drops once the delete is confirmed. While the name is listed
+    or such a row remains, the start waits: inserting then would 409, or leave a row whose
+    retried delete would later hit the new VM. Reads only (the platform's own list call).
+    """
+    from mod_ci.controllers import get_running_instances
+    from mod_ci.models import PendingDeletion
+
+    zone, project = config.get('ZONE', ''), config.get('PROJECT_NAME', '')
+    pending = PendingDeletion.query.filter(PendingDeletion.vm_name == vm_name).first()
+    listed = next((vm for vm in get_running_instances(compute, project, zone)
+                   if vm.get('name') == vm_name), None)
+    if listed is not None:
+        status = listed.get('status', 'UNKNOWN')
+        if pending is not None or status == 'STOPPING':
+            tracked = f", PendingDeletion op {pending.operation_name}" if pending is not None else ""
+            return f"VM {vm_name} is still being deleted by GCP (status {status}{tracked})"
+        return (f"VM {vm_name} exists ({status}) without a gcp_instance row, left by a start cut "
+                "midway; the orphan scan (maintain) deletes it first")
+    if pending is not None:
+        return (f"the deletion of VM {vm_name} is not yet verified (PendingDeletion op "
+                f"{pending.operation_name}); verify_pending_deletions (maintain) confirms it first")
+    return None
+
+
 def start_test_cmd(run, test_id, locks):
     from github import GithubException
+    from googleapiclient.errors import HttpError
 
     from database import create_session
     from mod_ci.controllers import (deschedule_test, get_compute_service_object,
@@ -275,7 +310,18 @@ def start_test_cmd(run, test_id, locks):
                     db.remove()
                     return read_back(test_id, capture, base)
 
-            start_test(compute, run.app, db, repository, test, bot_token)
+            vm_name = f"{test.platform.value}-{test.id}"  # as start_test names it
+            busy = vm_name_busy(compute, config, vm_name)
+            if busy is not None:
+                return deferred("vm_name_busy", capture, message=busy, detail=busy, **base)
+            try:
+                start_test(compute, run.app, db, repository, test, bot_token)
+            except HttpError as e:
+                if getattr(e.resp, 'status', None) != 409:
+                    raise
+                # Taken between the check and the insert (by a process outside the lock).
+                msg = f"VM {vm_name}: GCP answered 409 to the insert: {e}"
+                return deferred("vm_name_busy", capture, message=msg, detail=msg, **base)
             db.remove()  # read the outcome in a fresh session
             return read_back(test_id, capture, base)
         finally:

@@ -14,11 +14,22 @@ State layout (the Rust fixture in tests/platform_real/mod.rs writes the knobs):
   knobs.verify_hold      while true, every VM create operation stays RUNNING
   knobs.delete_fail      deletes that still raise an HTTP 500 (a count, or {vm name: count});
                          decremented per failed delete
+  knobs.delete_delay_s   seconds a VM delete takes, as on GCP where deletion is asynchronous:
+                         meanwhile the VM is still listed with status STOPPING, its delete
+                         operation is RUNNING, and an insert of its name fails with HTTP 409
+                         alreadyExists; then the VM is gone and the operation DONE
+                         (default 0: a delete takes effect at once)
+  knobs.delete_hold      while true, every delete stays in progress like that (set it false
+                         to let the held deletes finish)
   knobs.pulls            {pr_nr: "open" | "closed" | "error" (GitHub answers 502)}; default open
   known_commits          commits the fixture seeded (artifacts exist for them unless a knob says no)
-  vms                    {name: {"creationTimestamp", "status"}} (tests may add old ones)
+  vms                    {name: {"creationTimestamp", "status"}} (tests may add old ones);
+                         a VM being deleted also has "deleting": its delete operation
   operations             {op name: {"vm", "kind", "done_at", "error"}}
-  creates / deletes / statuses / insert_attempts    records, in order
+  creates / deletes / statuses / insert_attempts    records, in order (an insert refused
+                         because the name exists has "status": 409)
+An insert of a name that exists (being deleted or not) raises HttpError 409 alreadyExists,
+as the real API does; the platform's start_test does not catch it.
 Any other outbound connection (not loopback) raises.
 """
 
@@ -51,6 +62,7 @@ def state():
             s.setdefault(k, {})
         for k in ("creates", "deletes", "statuses", "insert_attempts"):
             s.setdefault(k, [])
+        _finish_deletes(s)
         yield s
         tmp = path + f".{os.getpid()}"
         with open(tmp, "w") as f:
@@ -66,6 +78,19 @@ def _now_iso():
 # ---------------------------------------------------------------- fake GCP compute
 
 
+def _delete_done(s, op):
+    """A delete operation is done once its time has come, unless knobs.delete_hold."""
+    return not s["knobs"].get("delete_hold") and time.time() >= op.get("done_at", 0)
+
+
+def _finish_deletes(s):
+    """VMs whose delete operation is done are gone (GCP finishes deleting on its own)."""
+    for name, vm in list(s["vms"].items()):
+        op = s["operations"].get(vm.get("deleting", ""))
+        if op is not None and _delete_done(s, op):
+            del s["vms"][name]
+
+
 class _Call:
     def __init__(self, fn):
         self._fn = fn
@@ -74,11 +99,12 @@ class _Call:
         return self._fn()
 
 
-def _http_error(status, reason):
+def _http_error(status, reason, message=None):
     import httplib2
     from googleapiclient.errors import HttpError
 
-    body = json.dumps({"error": {"code": status, "message": reason, "errors": [{"reason": reason}]}})
+    body = json.dumps({"error": {"code": status, "message": message or reason,
+                                 "errors": [{"reason": reason, "message": message or reason}]}})
     return HttpError(httplib2.Response({"status": status}), body.encode(), uri="fake://compute")
 
 
@@ -86,9 +112,11 @@ class _Instances:
     def insert(self, project, zone, body):
         def run():
             name = body["name"]
+            conflict = None
             with state() as s:
                 k = s["knobs"]
-                s["insert_attempts"].append({"name": name, "time": time.time(), "pid": os.getpid()})
+                attempt = {"name": name, "time": time.time(), "pid": os.getpid()}
+                s["insert_attempts"].append(attempt)
                 if k.get("insert_error"):
                     e = k["insert_error"]
                     return {"error": {"errors": [{"code": e["code"], "message": e.get("message", "")}]}}
@@ -100,19 +128,22 @@ class _Instances:
                     s["operations"][op] = {"vm": name, "kind": "insert", "done_at": 0, "error": err}
                     return {"name": op, "status": "RUNNING"}
                 if name in s["vms"]:
-                    return {"error": {"errors": [{"code": "RESOURCE_ALREADY_EXISTS",
-                                                  "message": f"The resource '{name}' already exists"}]}}
-                s["vms"][name] = {"name": name, "creationTimestamp": _now_iso(), "status": "PROVISIONING"}
-                s["creates"].append({"name": name, "time": time.time(), "pid": os.getpid()})
-                delay = float(k.get("verify_delay_s", 0))
-                s["operations"][op] = {"vm": name, "kind": "insert", "done_at": time.time() + delay}
-                return {"name": op, "status": "RUNNING"}
+                    attempt["status"] = 409
+                    conflict = f"The resource 'projects/{project}/zones/{zone}/instances/{name}' already exists"
+                else:
+                    s["vms"][name] = {"name": name, "creationTimestamp": _now_iso(), "status": "PROVISIONING"}
+                    s["creates"].append({"name": name, "time": time.time(), "pid": os.getpid()})
+                    delay = float(k.get("verify_delay_s", 0))
+                    s["operations"][op] = {"vm": name, "kind": "insert", "done_at": time.time() + delay}
+            if conflict:
+                raise _http_error(409, "alreadyExists", conflict)
+            return {"name": op, "status": "RUNNING"}
         return _Call(run)
 
     def list(self, project, zone):
         def run():
             with state() as s:
-                items = list(s["vms"].values())
+                items = [{k: v for k, v in vm.items() if k != "deleting"} for vm in s["vms"].values()]
             return {"items": items} if items else {}
         return _Call(run)
 
@@ -130,21 +161,33 @@ class _Instances:
                     failing = True
                 else:
                     failing = False
+                vm = s["vms"].get(instance)
                 if failing:
                     rec["ok"] = False
                     s["deletes"].append(rec)
                     fail = True
-                elif instance not in s["vms"]:
+                elif vm is None:
                     rec["ok"] = False
                     s["deletes"].append(rec)
                     fail = None
+                elif vm.get("deleting") in s["operations"]:
+                    # Already being deleted: the same operation answers for it.
+                    fail = False
+                    rec["ok"] = True
+                    s["deletes"].append(rec)
+                    op = vm["deleting"]
                 else:
                     fail = False
-                    del s["vms"][instance]
                     rec["ok"] = True
                     s["deletes"].append(rec)
                     op = f"op-delete-{instance}-{len(s['deletes'])}"
-                    s["operations"][op] = {"vm": instance, "kind": "delete", "done_at": 0}
+                    delay = float(k.get("delete_delay_s", 0))
+                    s["operations"][op] = {"vm": instance, "kind": "delete", "done_at": time.time() + delay}
+                    if delay > 0 or k.get("delete_hold"):
+                        vm["status"] = "STOPPING"
+                        vm["deleting"] = op
+                    else:
+                        del s["vms"][instance]
             if fail is True:
                 raise _http_error(500, "backendError")
             if fail is None:
@@ -165,11 +208,16 @@ class _ZoneOperations:
                 op = s["operations"].get(operation)
                 if op is None:
                     raise _http_error(404, "notFound")
-                held = op.get("kind") == "insert" and s["knobs"].get("verify_hold")
-                if held or time.time() < op.get("done_at", 0):
+                if op.get("kind") == "delete":
+                    running = not _delete_done(s, op)
+                else:
+                    held = op.get("kind") == "insert" and s["knobs"].get("verify_hold")
+                    running = held or time.time() < op.get("done_at", 0)
+                if running:
                     return {"name": operation, "status": "RUNNING"}
-                if op.get("kind") == "insert" and op["vm"] in s["vms"]:
-                    s["vms"][op["vm"]]["status"] = "RUNNING"
+                vm = s["vms"].get(op["vm"])
+                if op.get("kind") == "insert" and vm is not None and "deleting" not in vm:
+                    vm["status"] = "RUNNING"
                 out = {"name": operation, "status": "DONE"}
                 if op.get("error"):
                     out["error"] = op["error"]

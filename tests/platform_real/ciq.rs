@@ -8,10 +8,10 @@ use std::time::Duration;
 
 /// A Redis and a ciq whose config points at the platform (config.py is the source of the
 /// database; the bridge runs with the platform venv, the fakes on its PYTHONPATH).
-struct Queue {
-    redis: Redis,
-    ciq: Ciq,
-    workers: Vec<Proc>,
+pub(super) struct Queue {
+    pub(super) redis: Redis,
+    pub(super) ciq: Ciq,
+    pub(super) workers: Vec<Proc>,
 }
 
 impl Drop for Queue {
@@ -22,7 +22,7 @@ impl Drop for Queue {
     }
 }
 
-fn queue(p: &RealPlatform, extra: &str) -> Queue {
+pub(super) fn queue(p: &RealPlatform, extra: &str) -> Queue {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let pycache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("platform-pycache");
@@ -47,7 +47,7 @@ fn queue(p: &RealPlatform, extra: &str) -> Queue {
 }
 
 impl Queue {
-    fn worker(&mut self, name: &str, extra: &[&str]) {
+    pub(super) fn worker(&mut self, name: &str, extra: &[&str]) {
         let w = self.ciq.spawn_worker(name, extra);
         self.workers.push(w);
     }
@@ -86,12 +86,12 @@ impl Queue {
         std::fs::read_to_string(self.ciq.dir().join("guard.log")).unwrap_or_default()
     }
 
-    fn logs(&self) -> String {
+    pub(super) fn logs(&self) -> String {
         (1..=3).map(|i| self.ciq.log(&format!("w{i}"))).collect()
     }
 }
 
-fn set_flag(p: &RealPlatform, on: bool) {
+pub(super) fn set_flag(p: &RealPlatform, on: bool) {
     let path = p.config_py();
     let text = std::fs::read_to_string(&path).unwrap();
     let text: String = text
@@ -171,7 +171,7 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
 
 /// A start whose VM create the fake GCP holds, and a worker told to stop (SIGTERM, as
 /// the rollback does) while it runs: returns once the worker says it waits for the start.
-fn stop_during_a_held_start(p: &RealPlatform) -> (Queue, Proc, i64, String) {
+pub(super) fn stop_during_a_held_start(p: &RealPlatform) -> (Queue, Proc, i64, String) {
     let id = p.add_tests(1, "linux", "commit")[0];
     let vm = format!("linux-{id}");
     set_flag(p, true);

@@ -14,6 +14,7 @@
 mod bridge;
 mod ciq;
 mod contrib;
+mod gcp_delete;
 
 use serde_json::{json, Value};
 use sqlx::Row;
