@@ -240,7 +240,8 @@ fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
 fn a_second_signal_cuts_a_start_and_the_cron_leaves_exactly_one_vm() {
     let p = RealPlatform::new();
     let (mut q, mut w, id, vm) = stop_during_a_held_start(&p);
-    assert!(w.stop(Duration::from_secs(30)).is_some());
+    sigterm(&w);
+    assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
     assert_eq!(
         q.redis.int(&["LLEN", &keys::q("test_execution").pending]),
         1
