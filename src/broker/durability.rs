@@ -4,8 +4,9 @@
 //! Pair it with Redis's own `min-replicas-to-write N` so a master cut off from its
 //! replicas refuses writes instead of accepting ones a failover would drop.
 
+use super::ops::{Finish, FinishKind, HistoryLimits};
 use super::sentinel::SentinelAuth;
-use super::{Broker, Conn, Error, Result};
+use super::{Broker, Conn, Envelope, Error, QueueKeys, Result};
 use std::time::Duration;
 
 /// How the broker connects and how durable a write must be before it counts.
@@ -61,5 +62,49 @@ impl Broker {
             });
         }
         Ok(())
+    }
+
+    /// Gives back the runs of a claim no replica confirmed: each task goes back to the
+    /// front of pending as it was claimed, not counted as an attempt, so a replica that
+    /// is away costs the tasks time, never their retries (the sweep would count each
+    /// expired lease as one). Best effort: if this write fails too, the leases expire
+    /// and the sweep recovers the tasks.
+    pub(crate) async fn release_unconfirmed(
+        &self,
+        q: &QueueKeys,
+        worker: &str,
+        runs: &[(u64, String)],
+    ) {
+        let items: Vec<Finish> = runs
+            .iter()
+            .filter_map(|(token, raw)| {
+                let env = Envelope::from_json(raw).ok()?;
+                Some(Finish {
+                    id: env.id.clone(),
+                    token: *token,
+                    kind: FinishKind::Requeue,
+                    envelope: raw.clone(),
+                    delay_ms: 0,
+                    unique_key: env.unique_key.clone(),
+                    task: env.task.clone(),
+                })
+            })
+            .collect();
+        if items.is_empty() {
+            return;
+        }
+        // No trimming of dead tasks or histories here: the next outcome does that.
+        let keep = HistoryLimits {
+            retention_ms: i64::MAX as u64,
+            max: i64::MAX as u64,
+        };
+        match self.finish(q, worker, &items, i64::MAX as u64, keep).await {
+            Ok(_) | Err(Error::NotReplicated { .. }) => {
+                tracing::debug!(queue = %q.name, tasks = items.len(), "unconfirmed claim given back")
+            }
+            Err(e) => {
+                tracing::warn!(queue = %q.name, error = %e, "could not give back an unconfirmed claim; its leases will expire and the sweep recovers the tasks")
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! it, so a superseded run changes nothing.
 
 use super::scripts::*;
-use super::{keys, Broker, Envelope, QueueKeys, Result};
+use super::{keys, Broker, Envelope, Error, QueueKeys, Result};
 use redis::AsyncCommands;
 use std::time::Duration;
 
@@ -44,6 +44,15 @@ pub enum Applied {
     Superseded,
     /// Recorded earlier by this very run (a retried write whose first reply was lost).
     Already,
+}
+
+/// What `renew` did.
+#[derive(Debug)]
+pub struct Renewal {
+    /// Tokens of runs that were superseded (recovered elsewhere, or canceled).
+    pub superseded: Vec<u64>,
+    /// Why the new leases are not confirmed by `min_replicas` replicas (None: they are).
+    pub unconfirmed: Option<Error>,
 }
 
 /// How a task ended, as recorded by `finish`.
@@ -247,16 +256,19 @@ impl Broker {
         if first < 0 {
             return Ok(Claim::Paused);
         }
-        // With `min_replicas`, a run starts only once its claim is on a replica: a
-        // failover cannot lose the claim and hand the task to a second worker. If that
-        // cannot be confirmed the claim is not used (its lease expires and the task is
-        // recovered: late, never twice).
-        self.replicated(&mut c).await?;
         let tasks = (first as u64..)
             .zip(envs)
             .map(|(token, e)| Ok((token, redis::from_owned_redis_value::<String>(e)?)))
             .collect::<redis::RedisResult<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        // With `min_replicas`, a run starts only once its claim is on a replica: a
+        // failover cannot lose the claim and hand the task to a second worker. If that
+        // cannot be confirmed the claim is not used: its tasks are given back, as they
+        // were (late, never twice, no attempt spent).
+        if let Err(e) = self.replicated(&mut c).await {
+            self.release_unconfirmed(q, worker, &tasks).await;
+            return Err(e);
+        }
         Ok(Claim::Tasks(tasks))
     }
 
@@ -315,15 +327,16 @@ impl Broker {
             .collect())
     }
 
-    /// Extends the leases of this worker's runs (task id, claim token); returns the
-    /// tokens of runs that were superseded (their lease expired and the task recovered).
+    /// Extends the leases of this worker's runs (task id, claim token). With
+    /// `min_replicas` the new leases count only once a replica has them (WAIT, as after
+    /// a claim or outcome): a failover would bring back the older lease otherwise.
     pub async fn renew(
         &self,
         q: &QueueKeys,
         worker: &str,
         runs: &[(String, u64)],
         lease: Duration,
-    ) -> Result<Vec<u64>> {
+    ) -> Result<Renewal> {
         let mut c = self.conn();
         let mut inv = RENEW.key(&q.lease);
         inv.key(&q.active)
@@ -333,7 +346,12 @@ impl Broker {
         for (id, token) in runs {
             inv.arg(id).arg(token);
         }
-        inv.invoke_async(&mut c).await.map_err(|e| self.err(e))
+        let superseded = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        let unconfirmed = self.replicated(&mut c).await.err();
+        Ok(Renewal {
+            superseded,
+            unconfirmed,
+        })
     }
 
     /// Recovers expired leases; returns (recovered, dead). First reads which leases are

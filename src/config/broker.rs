@@ -4,7 +4,7 @@
 //! ```toml
 //! [broker]
 //! url = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/0"
-//! min_replicas = 1               # WAIT for one replica on every enqueue and outcome
+//! min_replicas = 1               # = the replica count: WAIT on enqueue, claim, renewal, outcome
 //! min_replicas_timeout = "500ms"
 //! sentinel_username = "ciq"      # ACL user on the sentinels, if any
 //! sentinel_password_file = "/etc/ciq/sentinel-password"

@@ -101,8 +101,10 @@ pub(super) async fn beat_now(shared: &Shared) {
 }
 
 /// Renews the leases of this worker's runs, one script call per queue. A renewed run's
-/// fencing deadlines move to a lease after the moment the renewal was sent; a run the
-/// renewal reports superseded (recovered elsewhere, or canceled) is killed at once.
+/// fencing deadlines move to a lease after the moment the renewal was sent, once the
+/// renewal is confirmed (with `min_replicas`: a replica has it, so a failover keeps it);
+/// a run the renewal reports superseded (recovered elsewhere, or canceled) is killed at
+/// once, confirmed or not.
 async fn renew_leases(shared: &Arc<Shared>) {
     let mut by_queue: HashMap<usize, Vec<(String, u64)>> = HashMap::new();
     for (run, l) in shared.leased.lock().unwrap().iter() {
@@ -119,8 +121,13 @@ async fn renew_leases(shared: &Arc<Shared>) {
             .renew(q, &shared.opts.id, &runs, shared.opts.lease)
             .await
         {
-            Ok(lost) => {
-                let lost: Vec<RunId> = lost
+            Ok(renewal) => {
+                if let Some(e) = &renewal.unconfirmed {
+                    tracing::warn!(error = %e, queue = %q.name, "lease renewal not confirmed by a replica; the runs' deadlines stay where they were (they are stopped if this lasts)");
+                }
+                let confirmed = renewal.unconfirmed.is_none();
+                let lost: Vec<RunId> = renewal
+                    .superseded
                     .into_iter()
                     .map(|token| RunId { queue: qi, token })
                     .collect();
@@ -135,7 +142,7 @@ async fn renew_leases(shared: &Arc<Shared>) {
                             if let Some(l) = leased.remove(&run) {
                                 tracing::warn!(id = %l.id, run = run.token, queue = %q.name, "lease lost: this run was superseded (its lease expired and the task was recovered, or it was canceled); stopping it");
                             }
-                        } else if let Some(l) = leased.get_mut(&run) {
+                        } else if let Some(l) = leased.get_mut(&run).filter(|_| confirmed) {
                             l.renewed = l.renewed.max(sent);
                         }
                     }

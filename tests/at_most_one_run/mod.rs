@@ -5,6 +5,7 @@
 //! Everything runs through the `exec` runner production uses, with the sample config's
 //! three queues served by one worker.
 
+mod failover;
 mod partition;
 mod soak;
 

@@ -178,7 +178,8 @@ fn a_superseded_run_of_the_same_worker_cannot_finish_the_next_run() {
                 Duration::from_secs(5),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .superseded;
         assert_eq!(lost, vec![t1], "only the first run is reported lost");
         assert_eq!(
             b.finish(&q, "W", &[done(&env.id, t1)], 100, HIST)
@@ -221,6 +222,7 @@ fn a_superseded_run_of_the_same_worker_cannot_finish_the_next_run() {
             .renew(&q, "W", &[(env.id.clone(), t2)], Duration::from_secs(5))
             .await
             .unwrap()
+            .superseded
             .is_empty());
     });
 }

@@ -5,7 +5,7 @@ mod cluster;
 mod cluster_servers;
 mod cluster_tls;
 mod idle;
-mod servers;
+pub(crate) mod servers;
 
 use crate::harness::*;
 use servers::{wait, SentinelSet};

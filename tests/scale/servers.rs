@@ -51,6 +51,16 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Starts the node again with its arguments (a killed node coming back).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -82,6 +92,17 @@ pub struct SentinelSet {
 impl SentinelSet {
     /// Primary + one replica (AOF off: the replica is the copy) + 3 sentinels, quorum 2.
     pub fn start() -> SentinelSet {
+        SentinelSet::start_with(false, 1)
+    }
+
+    /// Like `start`, with AOF (`appendfsync always`) on the data nodes (a killed master
+    /// that comes back keeps what it had, whether or not it was failed over meanwhile)
+    /// and `replicas` replicas.
+    pub fn start_aof(replicas: usize) -> SentinelSet {
+        SentinelSet::start_with(true, replicas)
+    }
+
+    fn start_with(aof: bool, replicas: usize) -> SentinelSet {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_node = |port: u16, extra: &[String]| {
             let d = dir.path().join(format!("d{port}"));
@@ -94,7 +115,9 @@ impl SentinelSet {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                if aof { "yes" } else { "no" },
+                "--appendfsync",
+                "always",
                 "--daemonize",
                 "no",
                 "--repl-diskless-sync",
@@ -112,16 +135,20 @@ impl SentinelSet {
         };
         let p = free_port();
         let primary = data_node(p, &[]);
-        let replica = data_node(
-            free_port(),
-            &["--replicaof".into(), "127.0.0.1".into(), p.to_string()],
-        );
-        assert!(
-            wait(Duration::from_secs(15), || replica
-                .cli(&["INFO", "replication"])
-                .contains("master_link_status:up")),
-            "replica did not sync"
-        );
+        let mut data = vec![primary];
+        for _ in 0..replicas {
+            let replica = data_node(
+                free_port(),
+                &["--replicaof".into(), "127.0.0.1".into(), p.to_string()],
+            );
+            assert!(
+                wait(Duration::from_secs(15), || replica
+                    .cli(&["INFO", "replication"])
+                    .contains("master_link_status:up")),
+                "replica did not sync"
+            );
+            data.push(replica);
+        }
         let mut sentinels = vec![];
         for _ in 0..3 {
             let port = free_port();
@@ -145,7 +172,7 @@ impl SentinelSet {
         }
         let set = SentinelSet {
             dir,
-            data: vec![primary, replica],
+            data,
             sentinels,
         };
         // Every sentinel knows the replica and the other sentinels before a failover.
@@ -161,7 +188,7 @@ impl SentinelSet {
                     }
                     0
                 };
-                field("num-slaves") >= 1 && field("num-other-sentinels") >= 2
+                field("num-slaves") >= replicas as u32 && field("num-other-sentinels") >= 2
             })),
             "sentinels did not discover the replica and each other"
         );
