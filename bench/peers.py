@@ -11,6 +11,10 @@ modules) and calls this with that directory's Python. Modes:
   regress   ciq (CIQ_BIN) alone, history off/on at c32 and c1: tasks/s, Redis CPU per
             task, Redis commands per task, bytes per pending task, worker CPU per task.
             One command to see a hot-path regression.
+  slowprof  one c32 drain each, history off and on (and CIQ_OLD_BIN's, history off), with
+            every Redis command slowlogged: Redis time per task split per script
+            (claim.lua, finish.lua, ...) and per command. CIQ_SRC / CIQ_OLD_SRC name the
+            source trees whose src/broker/lua/ name the scripts (default: this tree).
 
 The drains, systems and the private Redis are those of ../shared/bench/peers/bench.py
 (imported, not copied): N no-op tasks pre-filled, 2 worker processes, `ciq:bench:done`
@@ -127,10 +131,31 @@ def table(rows, mode):
     return "\n".join(lines)
 
 
+def slowprof():
+    os.environ.setdefault("CIQ_SRC", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.environ.setdefault("HIST_N", str(N))
+    B.CIQ = NEW  # the harness's own Ciq() default binary
+    os.makedirs(os.path.dirname(B.OUT), exist_ok=True)
+    rs = B.RedisServer()
+    try:
+        B.phase_slowprof(rs, {"mode": "slowprof", "new_bin": NEW, "old_bin": OLD, "redis": rs.version})
+    finally:
+        rs.stop()
+    for line in open(B.OUT):
+        r = json.loads(line)
+        if r.get("kind") != "slowprof":
+            continue
+        print(f"\n{r['tag']} ({r['n']} tasks): µs of Redis time per task")
+        for k, v in list(r["per_task"].items())[:8]:
+            print(f"  {k:32} {v['usec']:7.2f}  ({v['calls']:.4f} calls/task, {v['usec_per_call']:.1f} µs/call)")
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "regress"
-    if mode not in ("compare", "regress"):
+    if mode not in ("compare", "regress", "slowprof"):
         raise SystemExit(__doc__)
+    if mode == "slowprof":
+        return slowprof()
     os.makedirs(os.path.dirname(B.OUT), exist_ok=True)
     rs = B.RedisServer()
     rows = []

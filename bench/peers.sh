@@ -2,6 +2,8 @@
 # ciq against BullMQ and Celery on one private loopback Redis, from the project.
 #   bash bench/peers.sh regress            # this build alone: tasks/s, Redis CPU µs/task,
 #                                          # commands/task, bytes/pending task (history off/on, c32/c1)
+#   bash bench/peers.sh slowprof           # Redis time per task split per script (claim.lua,
+#                                          # finish.lua) and command, history off/on at c32
 #   CIQ_OLD_BIN=/tmp/ciq-main bash bench/peers.sh compare
 #                                          # new vs old ciq vs BullMQ vs Celery, alternating per rep
 # Knobs: CIQ_BIN [target/release/ciq], CIQ_OLD_BIN, CIQ_ALT_BIN (compare: a third build, c32 hist-off and c1), REPS [3], N [20000] (c32 drains),

@@ -27,8 +27,9 @@ pub struct Envelope {
     pub soft_limit_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hard_limit_ms: Option<u64>,
-    /// Times this task has been claimed (redelivery cap for poison messages).
-    #[serde(default)]
+    /// Times this task has been claimed (redelivery cap for poison messages). Not written
+    /// while 0 (most pending messages): 15 bytes less per pending task.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub deliveries: u32,
     /// Times the task was deferred (run again later without using up an attempt).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -114,5 +115,15 @@ mod tests {
         assert!(e.to_json().starts_with("{\"v\":1,\"id\":\"X1\""));
         assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
         assert!(Envelope::from_json("{nope").is_err());
+    }
+
+    #[test]
+    fn a_first_delivery_is_not_written_and_reads_back_as_zero() {
+        let mut e = Envelope::new("noop", "default", Default::default(), 0);
+        assert!(!e.to_json().contains("deliveries"), "{}", e.to_json());
+        assert_eq!(Envelope::from_json(&e.to_json()).unwrap().deliveries, 0);
+        e.deliveries = 2;
+        assert!(e.to_json().contains("\"deliveries\":2"));
+        assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
     }
 }

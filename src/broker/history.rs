@@ -6,7 +6,7 @@ use super::{Broker, Envelope, QueueKeys, Result};
 use serde::{Deserialize, Serialize};
 
 /// One event of a task's history, as the scripts write it (JSON, one per line).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     /// When it happened (ms since the epoch).
     pub at: u64,
@@ -62,10 +62,41 @@ pub struct TaskRecord {
 }
 
 /// Parses a stored record; a line that does not parse is skipped (never fatal).
+/// Lines are JSON events, or the compact form `finish.lua` writes for a run that
+/// succeeded without output: `~<claimed ms>|<attempt>|<done ms>|<worker>` (a `claimed`
+/// and a `done` event).
 pub fn parse_events(raw: &str) -> Vec<Event> {
-    raw.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    let mut out = Vec::new();
+    for l in raw.lines() {
+        if let Some(c) = l.strip_prefix('~') {
+            out.extend(compact_run(c).into_iter().flatten());
+        } else if let Ok(e) = serde_json::from_str(l) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// A compact line (without its `~`) as its `claimed` and `done` events.
+fn compact_run(c: &str) -> Option<[Event; 2]> {
+    let mut p = c.splitn(4, '|');
+    let claimed = p.next()?.parse::<u64>().ok()?;
+    let attempt = p.next()?.parse::<u32>().ok()?;
+    let done = p.next()?.parse::<u64>().ok()?;
+    let worker = p.next()?.to_string();
+    let ev = |at, ev: &str| Event {
+        at,
+        ev: ev.into(),
+        ..Event::default()
+    };
+    Some([
+        Event {
+            worker: Some(worker),
+            attempt: (attempt > 0).then_some(attempt),
+            ..ev(claimed, "claimed")
+        },
+        ev(done, "done"),
+    ])
 }
 
 impl Broker {
@@ -257,6 +288,22 @@ mod tests {
         r.events
             .push(serde_json::from_str(r#"{"at":7,"ev":"fenced"}"#).unwrap());
         assert_eq!(r.state(), "canceled");
+    }
+
+    #[test]
+    fn a_compact_run_line_reads_as_its_claim_and_success_beside_json_lines() {
+        let raw = "{\"at\":1,\"ev\":\"enqueued\",\"task\":\"noop\"}\n\
+                   ~2|1|3|host-7\n~bad|line\n\
+                   {\"at\":4,\"ev\":\"claimed\",\"worker\":\"w\",\"attempt\":2}\n\
+                   {\"at\":5,\"ev\":\"retried\",\"error\":\"boom\"}";
+        let ev = parse_events(raw);
+        let names: Vec<&str> = ev.iter().map(|e| e.ev.as_str()).collect();
+        assert_eq!(names, ["enqueued", "claimed", "done", "claimed", "retried"]);
+        assert_eq!(
+            (ev[1].at, ev[1].worker.as_deref(), ev[1].attempt),
+            (2, Some("host-7"), Some(1))
+        );
+        assert_eq!((ev[2].at, ev[2].worker.as_deref()), (3, None));
     }
 
     #[test]

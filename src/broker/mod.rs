@@ -17,6 +17,7 @@ pub mod keys;
 pub mod ops;
 pub mod platform;
 pub mod rates;
+mod refill;
 mod rollout;
 mod scripts;
 pub mod sentinel;

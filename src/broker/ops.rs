@@ -5,6 +5,7 @@
 //! or delay work. Each claim hands out a fencing token per run; renew and finish carry
 //! it, so a superseded run changes nothing.
 
+use super::refill::{applied, claim_call, finish_call};
 use super::scripts::*;
 use super::{keys, Broker, Envelope, Error, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -110,6 +111,9 @@ pub struct Finish {
     pub unique_key: Option<String>,
     /// Task name, for per-task counters.
     pub task: String,
+    /// The run's attempt, as claimed (for the history's `claimed` event; 0 = unknown, the
+    /// script then reads it from the active entry).
+    pub attempt: u32,
 }
 
 impl Broker {
@@ -227,24 +231,24 @@ impl Broker {
         lease: Duration,
     ) -> Result<Claim> {
         let mut c = self.conn();
-        let v: redis::Value = CLAIM
-            .key(&q.pending)
-            .key(&q.lease)
-            .key(&q.active)
-            .key(&q.data)
-            .key(&q.paused)
-            .key(&q.dead)
-            .key(&q.stats)
-            .key(&q.claims)
-            .arg(lease.as_millis() as u64)
-            .arg(worker)
-            .arg(n)
-            .arg(&q.name)
+        let v: redis::Value = claim_call(q, worker, n, lease)
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
-        // {-1}: paused; {}: nothing pending; else {first token, envelope, ...}, the runs'
-        // tokens counting up from the first.
+        let claim = self.claim_reply(v)?;
+        if matches!(&claim, Claim::Tasks(t) if !t.is_empty()) {
+            // With `min_replicas`, a run starts only once its claim is on a replica: a
+            // failover cannot lose the claim and hand the task to a second worker. If
+            // that cannot be confirmed the claim is not used (its lease expires and the
+            // task is recovered: late, never twice).
+            self.replicated(&mut c).await?;
+        }
+        Ok(claim)
+    }
+
+    /// `claim.lua`'s reply: {-1}: paused; {}: nothing pending; else {first token,
+    /// envelope, ...}, the runs' tokens counting up from the first.
+    pub(crate) fn claim_reply(&self, v: redis::Value) -> Result<Claim> {
         let mut items: Vec<redis::Value> =
             redis::from_owned_redis_value(v).map_err(|e| self.err(e))?;
         if items.is_empty() {
@@ -282,49 +286,12 @@ impl Broker {
         hist: HistoryLimits,
     ) -> Result<Vec<Applied>> {
         let mut c = self.conn();
-        let mut inv = FINISH.key(&q.lease);
-        inv.key(&q.active)
-            .key(&q.data)
-            .key(&q.pending)
-            .key(&q.retry)
-            .key(&q.dead)
-            .key(&q.stats)
-            .key(&q.superseded)
-            .key(&q.history)
-            .key(&q.history_ended);
-        let mut uniques: Vec<String> = items
-            .iter()
-            .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
-            .collect();
-        uniques.sort_unstable();
-        uniques.dedup();
-        for k in &uniques {
-            inv.key(k);
-        }
-        inv.arg(worker)
-            .arg(q.unique_prefix())
-            .arg(dead_max)
-            .arg(hist.retention_ms)
-            .arg(hist.max);
-        for f in items {
-            inv.arg(&f.id)
-                .arg(f.token)
-                .arg(f.kind.as_str())
-                .arg(&f.envelope)
-                .arg(f.delay_ms)
-                .arg(f.unique_key.as_deref().unwrap_or(""))
-                .arg(&f.task);
-        }
-        let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
+        let res: Vec<i64> = finish_call(q, worker, items, dead_max, hist)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
         self.replicated(&mut c).await?;
-        Ok(res
-            .into_iter()
-            .map(|r| match r {
-                1 => Applied::Yes,
-                2 => Applied::Already,
-                _ => Applied::Superseded,
-            })
-            .collect())
+        Ok(applied(res))
     }
 
     /// Extends the leases of this worker's runs (task id, claim token). With

@@ -156,6 +156,7 @@ pub(super) async fn drain(shared: &Arc<Shared>) {
             delay_ms: 0,
             unique_key: env.unique_key.clone(),
             task: env.task.clone(),
+            attempt: env.attempt,
         };
         finisher::send_without_permit(shared, run, f);
     }

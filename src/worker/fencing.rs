@@ -129,5 +129,6 @@ pub(crate) fn fenced(mut env: crate::broker::Envelope, token: u64, why: String) 
         delay_ms: 0,
         unique_key: env.unique_key.clone(),
         task: env.task.clone(),
+        attempt: env.attempt,
     }
 }

@@ -2,12 +2,15 @@
 //! through Redis outages so an outcome is never dropped. A task's slot is freed only once
 //! its outcome is recorded. Each outcome carries its run's claim token: the script refuses
 //! a superseded run's outcome, and recognises a retried write whose first reply was lost.
+//! While there is more work, the slots a batch frees are refilled by a claim sent with
+//! the batch (one round trip for both); the claimed tasks start once the batch is recorded.
 
-use super::{RunId, Shared};
-use crate::broker::ops::{Applied, Finish, FinishKind};
+use super::{fencing, task, RunId, Shared};
+use crate::broker::ops::{Applied, Claim, Finish, FinishKind};
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -53,6 +56,9 @@ type QueueBatch = (Vec<Finish>, Vec<Option<String>>);
 
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;
+    // Both scripts are known to be loaded in Redis once an outcome was recorded the
+    // ordinary way (see `Broker::finish_and_claim`).
+    let mut loaded = false;
     while !stop {
         let Some(first) = rx.recv().await else { break };
         let mut batch = Vec::new();
@@ -72,11 +78,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg
                 }
             }
         }
-        record(&shared, batch).await;
+        record(&shared, batch, &mut loaded).await;
     }
 }
 
-async fn record(shared: &Shared, batch: Vec<Msg>) {
+async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
     let mut by_queue: HashMap<usize, QueueBatch> = HashMap::new();
     let mut permits = Vec::new();
     for m in batch {
@@ -90,45 +96,139 @@ async fn record(shared: &Shared, batch: Vec<Msg>) {
             let e = by_queue.entry(run.queue).or_default();
             e.0.push(finish);
             e.1.push(notify);
-            permits.push(permit);
+            permits.extend(permit);
         }
     }
+    // The slots these outcomes free: while the last claim found all it asked for and
+    // the queue picked next (in weighted order) is the one these outcomes are from, the
+    // tasks that refill them are claimed in the same round trip as the outcomes are
+    // recorded, and start once the outcomes are recorded.
+    let refill = *loaded
+        && by_queue.len() == 1
+        && !permits.is_empty()
+        && shared.more.load(Ordering::Relaxed)
+        && !shared.stopping()
+        && by_queue.keys().next() == Some(&shared.next_queue());
+    if refill {
+        let Some((qi, (finishes, notifies))) = by_queue.into_iter().next() else {
+            return;
+        };
+        fencing::check_now(shared).await;
+        let q = shared.queues[qi].clone();
+        let sent = Instant::now();
+        let res = shared
+            .broker
+            .finish_and_claim(
+                &q,
+                &shared.opts.id,
+                &finishes,
+                shared.opts.dead_max,
+                shared.opts.history,
+                permits.len(),
+                shared.opts.lease,
+            )
+            .await;
+        match res {
+            Ok((applied, claim)) => {
+                settle(shared, qi, &finishes, notifies, Some(applied)).await;
+                start_claimed(shared, qi, sent, claim, permits);
+                return;
+            }
+            Err(e) => {
+                // The claim may have been applied with its reply lost: those tasks'
+                // leases expire and they are recovered (late, never twice).
+                tracing::debug!(queue = %q.name, error = %e, "outcomes with a claim failed; recording them alone");
+                *loaded = false;
+                let applied = write_with_retry(shared, &q, &finishes).await;
+                *loaded = applied.is_some();
+                settle(shared, qi, &finishes, notifies, applied).await;
+                return;
+            }
+        }
+    }
+    let mut all = true;
     for (qi, (finishes, notifies)) in by_queue {
         let q = shared.queues[qi].clone();
         let applied = write_with_retry(shared, &q, &finishes).await;
-        {
-            let mut leased = shared.leased.lock().unwrap();
-            for f in &finishes {
-                leased.remove(&RunId {
-                    queue: qi,
-                    token: f.token,
-                });
-            }
+        all &= applied.is_some();
+        settle(shared, qi, &finishes, notifies, applied).await;
+    }
+    *loaded = all;
+    drop(permits);
+}
+
+/// Starts the tasks a claim sent with outcomes took, in the slots the outcomes freed;
+/// slots left over go back to the fetch loop.
+fn start_claimed(
+    shared: &Arc<Shared>,
+    qi: usize,
+    sent: Instant,
+    claim: Claim,
+    mut permits: Vec<OwnedSemaphorePermit>,
+) {
+    match claim {
+        Claim::Paused => {
+            shared
+                .paused
+                .lock()
+                .unwrap()
+                .insert(shared.queues[qi].name.clone());
+            shared.more.store(false, Ordering::Relaxed);
         }
-        let Some(applied) = applied else { continue };
-        for ((f, applied), n) in finishes.iter().zip(applied).zip(notifies) {
-            match applied {
-                Applied::Yes => {}
-                Applied::Already => {
-                    tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "outcome was already recorded (the first reply was lost)");
-                }
-                Applied::Superseded if f.kind == FinishKind::Fenced => {
-                    tracing::info!(id = %f.id, run = f.token, queue = %q.name, "stopped run noted in the task's history (its lease had expired and the task was recovered)");
-                    continue;
-                }
-                Applied::Superseded => {
-                    tracing::warn!(id = %f.id, run = f.token, queue = %q.name, outcome = f.kind.as_str(), "outcome refused: this run was superseded (its lease expired and the task was recovered, so it may have run again); the recovered run's outcome counts");
-                    continue;
-                }
-            }
-            if let Some(n) = n {
-                if let Err(e) = shared.broker.notify(&f.id, &n).await {
-                    tracing::warn!(id = %f.id, error = %e, "could not notify the waiting client");
-                }
+        Claim::Tasks(tasks) => {
+            shared.found(qi, !tasks.is_empty());
+            shared
+                .more
+                .store(tasks.len() >= permits.len(), Ordering::Relaxed);
+            permits.truncate(tasks.len());
+            for ((token, raw), permit) in tasks.into_iter().zip(permits) {
+                task::start_task(shared, RunId { queue: qi, token }, sent, raw, permit);
             }
         }
     }
-    drop(permits);
+}
+
+/// After one queue's outcomes were written (or given up: None): the runs' leases are
+/// no longer held, and each outcome is logged or its waiting client notified.
+async fn settle(
+    shared: &Shared,
+    qi: usize,
+    finishes: &[Finish],
+    notifies: Vec<Option<String>>,
+    applied: Option<Vec<Applied>>,
+) {
+    let q = &shared.queues[qi];
+    {
+        let mut leased = shared.leased.lock().unwrap();
+        for f in finishes {
+            leased.remove(&RunId {
+                queue: qi,
+                token: f.token,
+            });
+        }
+    }
+    let Some(applied) = applied else { return };
+    for ((f, applied), n) in finishes.iter().zip(applied).zip(notifies) {
+        match applied {
+            Applied::Yes => {}
+            Applied::Already => {
+                tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "outcome was already recorded (the first reply was lost)");
+            }
+            Applied::Superseded if f.kind == FinishKind::Fenced => {
+                tracing::info!(id = %f.id, run = f.token, queue = %q.name, "stopped run noted in the task's history (its lease had expired and the task was recovered)");
+                continue;
+            }
+            Applied::Superseded => {
+                tracing::warn!(id = %f.id, run = f.token, queue = %q.name, outcome = f.kind.as_str(), "outcome refused: this run was superseded (its lease expired and the task was recovered, so it may have run again); the recovered run's outcome counts");
+                continue;
+            }
+        }
+        if let Some(n) = n {
+            if let Err(e) = shared.broker.notify(&f.id, &n).await {
+                tracing::warn!(id = %f.id, error = %e, "could not notify the waiting client");
+            }
+        }
+    }
 }
 
 /// Writes one queue's outcomes, retrying while Redis is away. While the worker is

@@ -141,6 +141,12 @@ pub(crate) struct Shared {
     idle: watch::Sender<bool>,
     /// Index+1 of the queue whose waiter saw work last (0 = none): tried first.
     hint: std::sync::atomic::AtomicUsize,
+    /// The last claim got all it asked for: there is probably more pending, so the
+    /// finisher claims for the slots it frees in the round trip that records their
+    /// outcomes (see `finisher`).
+    more: std::sync::atomic::AtomicBool,
+    /// Queues whose last claim came back empty, and when (see `next_queue`).
+    empty: Mutex<HashMap<usize, Instant>>,
     wake: Notify,
     finish_tx: mpsc::UnboundedSender<finisher::Msg>,
     shutdown: watch::Receiver<Shutdown>,
@@ -182,6 +188,8 @@ pub async fn run(
         paused: Mutex::new(HashSet::new()),
         idle: watch::channel(false).0,
         hint: std::sync::atomic::AtomicUsize::new(0),
+        more: std::sync::atomic::AtomicBool::new(false),
+        empty: Mutex::new(HashMap::new()),
         wake: Notify::new(),
         finish_tx,
         shutdown,
@@ -278,6 +286,30 @@ impl Shared {
         self.paused.lock().unwrap().contains(q)
     }
 
+    /// The queue a claim sent with outcomes tries (see `finisher`): the first in weighted
+    /// random order that was not found empty within the last `EMPTY_FOR` (so a busy
+    /// worker still looks at its other queues that often).
+    fn next_queue(&self) -> usize {
+        let order = self.queue_order();
+        let empty = self.empty.lock().unwrap();
+        order
+            .iter()
+            .copied()
+            .find(|q| empty.get(q).is_none_or(|t| t.elapsed() >= EMPTY_FOR))
+            .or(order.first().copied())
+            .unwrap_or(0)
+    }
+
+    /// Notes what a claim on queue `i` found.
+    fn found(&self, i: usize, any: bool) {
+        let mut empty = self.empty.lock().unwrap();
+        if any {
+            empty.remove(&i);
+        } else {
+            empty.insert(i, Instant::now());
+        }
+    }
+
     /// Claims up to `n` tasks from the first queue (in weighted order) that has any;
     /// a queue a waiter just saw work in goes first (saves round trips on idle pickup).
     /// Returns the time the claim was sent with the runs (their leases start no earlier).
@@ -300,7 +332,9 @@ impl Shared {
                 }
                 broker::ops::Claim::Tasks(v) => {
                     self.paused.lock().unwrap().remove(&q.name);
+                    self.found(i, !v.is_empty());
                     if !v.is_empty() {
+                        self.more.store(v.len() >= n, Ordering::Relaxed);
                         let runs = v
                             .into_iter()
                             .map(|(token, e)| (RunId { queue: i, token }, e));
@@ -309,9 +343,13 @@ impl Shared {
                 }
             }
         }
+        self.more.store(false, Ordering::Relaxed);
         Ok((Instant::now(), vec![]))
     }
 }
+
+/// How long a queue found empty is not tried by claims sent with outcomes.
+const EMPTY_FOR: Duration = Duration::from_millis(100);
 
 /// How often an idle worker claims without being woken (a safety net for the waiters).
 const IDLE_RECHECK: Duration = Duration::from_secs(60);

@@ -23,6 +23,7 @@ pub fn finish_for(
     task: Option<&TaskConfig>,
 ) -> Finish {
     let id = env.id.clone();
+    let attempt = env.attempt;
     let unique_key = env.unique_key.clone();
     let task_name = env.task.clone();
     let (kind, delay_ms) = match outcome {
@@ -68,6 +69,7 @@ pub fn finish_for(
         delay_ms,
         unique_key,
         task: task_name,
+        attempt,
     }
 }
 
@@ -82,6 +84,7 @@ pub fn poison(mut env: Envelope, token: u64, reason: String) -> Finish {
         delay_ms: 0,
         unique_key: env.unique_key.clone(),
         task: env.task.clone(),
+        attempt: env.attempt,
     }
 }
 

@@ -130,6 +130,7 @@ fn done(id: &str, token: u64) -> Finish {
         delay_ms: 0,
         unique_key: Some("u1".into()),
         task: "noop".into(),
+        attempt: 1,
     }
 }
 

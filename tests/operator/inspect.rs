@@ -304,3 +304,33 @@ fn redis_now_ms(redis: &Redis) -> u64 {
     let mut l = t.lines().map(|x| x.trim().parse::<u64>().unwrap());
     l.next().unwrap() * 1000 + l.next().unwrap() / 1000
 }
+
+/// Issue 20: a traced run that succeeds without output is stored as one compact line
+/// (no JSON built in Lua), and `inspect task` still shows who claimed it, when, which
+/// attempt, and when it was done.
+#[test]
+fn inspect_task_shows_the_claim_and_success_of_a_compactly_stored_run() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let id = ciq.ok(&["enqueue", "noop"]).trim().to_string();
+    let before = redis_now_ms(&redis);
+    let _w = ciq.spawn_worker("w", &["--queues", "default"]);
+    let mut t = task_json(&ciq, &[&id]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        t = task_json(&ciq, &[&id]);
+        t.state == "done"
+    }));
+    let raw = redis.cli(&["HGET", &keys::q("default").history, &id]);
+    let compact = raw.lines().filter(|l| l.starts_with('~')).count();
+    assert_eq!(compact, 1, "one compact line for the run: {raw}");
+    assert_eq!(kinds(&t), ["enqueued", "claimed", "done"]);
+    let (claimed, done) = (&t.events[1], &t.events[2]);
+    assert!(claimed
+        .worker
+        .as_deref()
+        .is_some_and(|w| w.starts_with("w@")));
+    assert_eq!(claimed.attempt, Some(1));
+    assert!(claimed.at_ms >= before && done.at_ms >= claimed.at_ms);
+    let text = ciq.ok(&["inspect", "task", &id]);
+    assert!(text.contains("claimed") && text.contains("by w@"), "{text}");
+}

@@ -1,4 +1,5 @@
-//! Enqueue → claim → done (issue 2), and the built-in `noop` writes only its bench keys.
+//! Enqueue → claim → done (issue 2), the built-in `noop` writes only its bench keys, and a
+//! drain at `--concurrency 1` costs about one Redis round trip per task (issue 20).
 
 use crate::harness::*;
 use std::time::Duration;
@@ -69,4 +70,38 @@ fn noop_writes_only_bench_keys() {
             "{d}"
         );
     }
+}
+
+/// Redis's count of reads from its clients (one per round trip that carries requests).
+fn reads_processed(redis: &Redis) -> i64 {
+    redis
+        .cli(&["INFO", "stats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("total_reads_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_reads_processed")
+}
+
+/// Issue 20: while tasks are waiting, a worker records a task's outcome and claims the
+/// next one in the same round trip, so at --concurrency 1 a drain costs about one Redis
+/// round trip per task (it was two: the outcome, then the next claim).
+#[test]
+fn at_concurrency_one_an_outcome_and_the_next_claim_share_a_round_trip() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let n = 400;
+    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
+    let before = reads_processed(&redis);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
+    assert!(wait_until(Duration::from_secs(60), || redis
+        .stat("default", "done")
+        == n));
+    let reads = reads_processed(&redis) - before;
+    w.stop(Duration::from_secs(10));
+    // Start-up, heartbeats and this test's own polling add a few dozen reads.
+    assert!(
+        reads < n * 3 / 2,
+        "{reads} Redis reads for {n} tasks (two round trips per task would be {})",
+        2 * n
+    );
 }

@@ -5,9 +5,10 @@
 -- batch's tasks (declared, so Redis Cluster and ACL key patterns see every key touched)
 -- ARGV[1] worker id, ARGV[2] unique key prefix, ARGV[3] dead cap,
 -- ARGV[4] history retention ms, ARGV[5] history cap (ended tasks per queue),
--- then groups of 7: id, claim token, kind (done|retry|defer|dead|requeue|failed|fenced), envelope
+-- then groups of 8: id, claim token, kind (done|retry|defer|dead|requeue|failed|fenced), envelope
 -- JSON (for done: the output tail, maybe empty), retry delay ms (due = Redis now +
--- delay), unique key ('' = none), task name.
+-- delay), unique key ('' = none), task name, the run's attempt (as claimed; 0 = unknown:
+-- read from the active entry).
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
 -- 'defer' waits in the retry set like 'retry' but is counted as deferred (not a failure).
 -- 'fenced': the worker stopped this run itself because it could not renew the lease in
@@ -48,7 +49,7 @@ end
 local declared = {}
 for i = 11, #KEYS do declared[KEYS[i]] = true end
 local ids = {}
-for i = 6, #ARGV, 7 do
+for i = 6, #ARGV, 8 do
   local uniq = ARGV[i + 5]
   if uniq ~= '' and not declared[ARGV[2] .. uniq] then
     return redis.error_reply('ciq finish: unique key ' .. ARGV[2] .. uniq .. ' not declared')
@@ -61,12 +62,12 @@ local wp = ARGV[1] .. '|'
 local taken, applied = {}, {}  -- ids applied in this batch (set, list): their active entry goes (HDEL below)
 local hj = {}     -- history: per applied item, its ARGV index, active entry, claimed-at offset
 for j = 1, #ids do
-  local i = 6 + 7 * (j - 1)
+  local i = 6 + 8 * (j - 1)
   local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local cur = curs[j]
   if taken[id] then cur = false end
   local me = wp .. token .. '|'
-  if (not cur) or string.sub(cur, 1, #me) ~= me then
+  if (not cur) or string.find(cur, me, 1, true) ~= 1 then
     if cur or redis.call('ZSCORE', KEYS[8], token) then
       res[j] = 0
       if kind == 'fenced' then
@@ -150,49 +151,66 @@ if died then
 end
 -- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
 -- batch); ended tasks indexed by end time, the index trimmed by age and count.
+-- A claim followed by a success without output (the common case) is one compact line,
+-- "~<claimed ms>|<attempt>|<done ms>|<worker>", which the readers expand into the
+-- `claimed` and `done` events (src/broker/history.rs); everything else is JSON lines.
 if #hj > 0 then
   local hids = {}
   for j = 1, #hj, 3 do hids[#hids + 1] = ARGV[hj[j]] end
   local old = redis.call('HMGET', KEYS[9], unpack(hids))
   local wq = cjson.encode(ARGV[1])
+  local nows = tostring(now)
+  local donetail = '|' .. nows .. '|' .. ARGV[1]
   local set, ended = {}, {}
   local evname = {retry = 'retried', defer = 'deferred', requeue = 'released'}
   for j = 1, #hids do
     local i, cur = hj[3 * j - 2], hj[3 * j - 1]
-    local id, kind, env, delay, uniq, task = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+    local id, kind, env = ARGV[i], ARGV[i + 2], ARGV[i + 3]
     -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
     -- not recorded: that keeps the bulk path at full speed. Everything else is.
-    if old[j] or kind ~= 'done' then
-      local claimed = string.match(cur, '^(%d+)|', hj[3 * j]) or now
-      local attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
-      if not attempt then
-        -- A message re-encoded by a Lua script (a sweep) has its keys in another order.
-        local ok, te = pcall(cjson.decode, string.sub(cur, (string.find(cur, '{', 1, true) or 1)))
-        if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
+    local line = old[j]
+    if line or kind ~= 'done' then
+      local claimed = string.match(cur, '^(%d+)|', hj[3 * j]) or nows
+      local attempt = ARGV[i + 7]
+      local enq
+      if attempt == '0' or not line then
+        -- The attempt (an older worker) or the enqueue time (no record yet) from the
+        -- active entry's message.
+        attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
+        if not attempt then
+          -- A message re-encoded by a Lua script (a sweep) has its keys in another order.
+          local ok, te = pcall(cjson.decode, string.sub(cur, (string.find(cur, '{', 1, true) or 1)))
+          if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
+        end
+        if not line then
+          line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6]) .. '}'
+        end
       end
-      local line = old[j]
-      if not line then
-        line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(task) .. '}'
-      end
-      local outcome
-      if kind == 'done' then
-        outcome = '{"at":' .. now .. ',"ev":"done"' .. (env ~= '' and (',"output":' .. cjson.encode(env)) or '') .. '}'
+      if kind == 'done' and env == '' then
+        set[#set + 1] = id
+        set[#set + 1] = line .. '\n~' .. claimed .. '|' .. (attempt or 0) .. donetail
       else
-        local e = {at = now, ev = evname[kind] or kind}
-        local ok, te = pcall(cjson.decode, env)
-        if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
-        if kind == 'retry' or kind == 'defer' then e.next_at = now + (tonumber(delay) or 0) end
-        outcome = cjson.encode(e)
+        local outcome
+        if kind == 'done' then
+          outcome = '{"at":' .. nows .. ',"ev":"done","output":' .. cjson.encode(env) .. '}'
+        else
+          local e = {at = now, ev = evname[kind] or kind}
+          local ok, te = pcall(cjson.decode, env)
+          if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
+          if kind == 'retry' or kind == 'defer' then e.next_at = now + (tonumber(ARGV[i + 4]) or 0) end
+          outcome = cjson.encode(e)
+        end
+        set[#set + 1] = id
+        set[#set + 1] = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n' .. outcome
       end
-      set[#set + 1] = id
-      set[#set + 1] = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n' .. outcome
       if kind == 'done' or kind == 'dead' or kind == 'failed' then
-        ended[#ended + 1] = now
+        ended[#ended + 1] = nows
         ended[#ended + 1] = id
+        local uniq = ARGV[i + 5]
         if uniq ~= '' then
           set[#set + 1] = 'u:' .. uniq
           set[#set + 1] = id
-          ended[#ended + 1] = now
+          ended[#ended + 1] = nows
           ended[#ended + 1] = 'u:' .. uniq
         end
       end
