@@ -87,6 +87,7 @@ impl Broker {
                     delay_ms: 0,
                     unique_key: env.unique_key.clone(),
                     task: env.task.clone(),
+                    attempt: 0,
                 })
             })
             .collect();

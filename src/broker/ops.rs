@@ -236,13 +236,7 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         let claim = self.claim_reply(v)?;
-        if matches!(&claim, Claim::Tasks(t) if !t.is_empty()) {
-            // With `min_replicas`, a run starts only once its claim is on a replica: a
-            // failover cannot lose the claim and hand the task to a second worker. If
-            // that cannot be confirmed the claim is not used (its lease expires and the
-            // task is recovered: late, never twice).
-            self.replicated(&mut c).await?;
-        }
+        self.confirm_claim(&mut c, q, worker, &claim).await?;
         Ok(claim)
     }
 
@@ -265,15 +259,31 @@ impl Broker {
             .map(|(token, e)| Ok((token, redis::from_owned_redis_value::<String>(e)?)))
             .collect::<redis::RedisResult<Vec<_>>>()
             .map_err(|e| self.err(e))?;
-        // With `min_replicas`, a run starts only once its claim is on a replica: a
-        // failover cannot lose the claim and hand the task to a second worker. If that
-        // cannot be confirmed the claim is not used: its tasks are given back, as they
-        // were (late, never twice, no attempt spent).
-        if let Err(e) = self.replicated(&mut c).await {
-            self.release_unconfirmed(q, worker, &tasks).await;
+        Ok(Claim::Tasks(tasks))
+    }
+
+    /// With `min_replicas`, a run starts only once its claim is on a replica: a failover
+    /// cannot lose the claim and hand the task to a second worker. If that cannot be
+    /// confirmed the claim is not used: its tasks are given back, as they were (late,
+    /// never twice, no attempt spent).
+    pub(crate) async fn confirm_claim(
+        &self,
+        c: &mut super::Conn,
+        q: &QueueKeys,
+        worker: &str,
+        claim: &Claim,
+    ) -> Result<()> {
+        let Claim::Tasks(tasks) = claim else {
+            return Ok(());
+        };
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.replicated(c).await {
+            self.release_unconfirmed(q, worker, tasks).await;
             return Err(e);
         }
-        Ok(Claim::Tasks(tasks))
+        Ok(())
     }
 
     /// Records outcomes; returns, per item, what became of it.
