@@ -202,7 +202,7 @@ do_uninstall() {
     printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2- |
         while IFS= read -r d; do [ -n "$d" ] && rmdir "$d" 2>/dev/null || true; done
     say "uninstalled ciq from $PREFIX"
-    # What `ciq up` creates (src/cli/up.rs, up_redis.rs, up_standin.rs); not ours to delete.
+    # What `ciq up` creates (src/cli/up/: mod.rs, local_redis.rs, standin.rs); not ours to delete.
     local data
     if [ -n "${CIQ_DATA_DIR:-}" ]; then data=$CIQ_DATA_DIR
     elif [ -n "${XDG_DATA_HOME:-}" ]; then data=$XDG_DATA_HOME/ciq

@@ -7,7 +7,9 @@
 //!   - `cron`: when a periodic entry fires (`every`, or a crontab expression in a time
 //!     zone); the one reader of cron expressions (config checks, beat, rollout gates).
 //!   - `template`: `{name}` placeholders filled from a task's args (unique keys, argv).
+//!   - `backoff`: the doubling wait between retries (worker, finisher, broker connect, Sentinel, beat).
 //!   - `shutdown`: the stop signal (`Shutdown` levels) every long-running part listens to.
+//!   - `sys`: files edited safely, byte-exact lines, programs run with a time limit.
 //! - `broker`: Redis keys, Lua transitions, the envelope; the only code that talks to Redis
 //!   about tasks.
 //! - `config`: flags > `CIQ_*` env > `ciq.toml` > defaults, with the source of each value.
@@ -23,6 +25,7 @@
 //! - `platform`: the CI platform's database (sqlx) and its three tasks (worker handlers).
 //! - `cli`: one file per subcommand; `cli::main` is what the binary calls.
 
+pub mod backoff;
 pub mod beat;
 pub mod broker;
 pub mod cli;
@@ -36,6 +39,7 @@ pub mod runner;
 pub mod secrets;
 pub mod shutdown;
 pub mod submit;
+pub mod sys;
 pub mod template;
 pub mod web;
 pub mod worker;

@@ -14,6 +14,7 @@ mod leader;
 pub mod plan;
 mod tick;
 
+use crate::backoff::Backoff;
 use crate::broker::{self, Broker};
 use crate::config::schedule::DEFAULT_CATCH_UP_MAX;
 use crate::config::Config;
@@ -124,7 +125,7 @@ pub async fn run(
     if !legacy_handover(&broker, &opts, &entries, &mut shutdown).await? {
         return Ok(());
     }
-    let mut backoff = opts.tick;
+    let mut backoff = Backoff::new(opts.tick, Duration::from_secs(5).max(opts.tick));
     // Until a pass has worked, an ACL or login refusal is a configuration error: exit
     // with it (exit 3) instead of retrying forever. Later ones are retried (and logged).
     let mut worked = false;
@@ -141,16 +142,15 @@ pub async fn run(
         let wait = match outcome {
             Ok((next, clock)) => {
                 worked = true;
-                backoff = opts.tick;
+                backoff.reset();
                 let until_next = next.map(|n| Duration::from_millis(n.saturating_sub(clock.now())));
                 until_next.map_or(opts.tick, |d| d.clamp(Duration::from_millis(5), opts.tick))
             }
             Err(e) if opts.once || (e.is_access() && !worked) => break Err(e),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "beat pass failed; retrying (nothing fires meanwhile)");
-                let w = backoff;
-                backoff = (backoff * 2).min(Duration::from_secs(5).max(opts.tick));
-                w
+                let wait = backoff.next_wait();
+                tracing::warn!(error = %e, retry_in = ?wait, "beat pass failed; retrying (nothing fires meanwhile)");
+                wait
             }
         };
         if opts.once {

@@ -4,7 +4,7 @@
 use super::plan::plan;
 use super::Entry;
 use crate::broker::beat::{Fire, Fired};
-use crate::broker::ops::Enqueued;
+use crate::broker::enqueue::Enqueued;
 use crate::broker::{self, Broker};
 use crate::config::Config;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! slot, an idempotent enqueue in the queue's slot, then a settle step (three scripts,
 //! each in one slot, so it works on Redis Cluster; see `beat_claim.lua`).
 
-use super::ops::Enqueued;
+use super::enqueue::Enqueued;
 use super::scripts::{BEAT_CLAIM, BEAT_LEASE, BEAT_OUTCOME, BEAT_RELEASE, BEAT_SETTLE};
 use super::{keys, Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -134,6 +134,12 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         Ok(r == 1)
+    }
+
+    /// The raw value of the beat leader key (JSON written by `ciq beat`), if any.
+    pub async fn beat_leader_raw(&self) -> Result<Option<String>> {
+        let mut c = self.conn();
+        c.get(keys::beat("leader")).await.map_err(|e| self.err(e))
     }
 
     /// Who holds the lease now, if anyone (undecodable values read as absent).
@@ -373,24 +379,6 @@ impl Broker {
                 .map_err(|e| self.err(e))?;
         }
         Ok(adopted)
-    }
-
-    /// How task `id` ended, from the outcome message the worker leaves for submitters
-    /// that asked (`Envelope::notify`): Some("done"), Some("failed"), or None (not yet).
-    pub async fn task_outcome(&self, id: &str) -> Result<Option<&'static str>> {
-        let mut c = self.conn();
-        let v: Option<String> = c
-            .lindex(keys::notify(id), 0)
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(
-            v.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-                .and_then(|j| match j.get("state").and_then(|s| s.as_str()) {
-                    Some("done") => Some("done"),
-                    Some(_) => Some("failed"),
-                    None => None,
-                }),
-        )
     }
 
     /// Records the outcome of an entry's last task (once per task).

@@ -1,6 +1,7 @@
 //! Canceling one task (`ciq cancel`, the web's cancel action): reads where the task is
 //! and which unique key it holds, then `cancel.lua` makes the change atomically.
 
+use super::outcome::{Ended, TaskOutcome};
 use super::scripts::CANCEL;
 use super::{Broker, Envelope, QueueKeys, Result};
 
@@ -84,11 +85,13 @@ impl Broker {
             match code {
                 1 => {
                     // A client in `enqueue --wait` hears of it (its waiting ends).
-                    let note = serde_json::json!({
-                        "state": "canceled",
-                        "error": format!("canceled by {by} (it was {from})"),
-                    });
-                    let _ = self.notify(id, &note.to_string()).await;
+                    let note = TaskOutcome {
+                        error: Some(format!("canceled by {by} (it was {from})")),
+                        id: None,
+                        result: None,
+                        state: Ended::Canceled,
+                    };
+                    let _ = self.notify(id, &note).await;
                     return Ok(Canceled::From(from));
                 }
                 2 => return Ok(Canceled::Running),

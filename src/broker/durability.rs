@@ -4,7 +4,7 @@
 //! Pair it with Redis's own `min-replicas-to-write N` so a master cut off from its
 //! replicas refuses writes instead of accepting ones a failover would drop.
 
-use super::ops::{Finish, FinishKind, HistoryLimits};
+use super::finish::{Finish, FinishKind, HistoryLimits};
 use super::sentinel::SentinelAuth;
 use super::{Broker, Conn, Envelope, Error, QueueKeys, Result};
 use std::time::Duration;

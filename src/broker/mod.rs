@@ -1,29 +1,46 @@
-//! Redis broker: key names (`keys`), Lua transitions (`scripts`, `lua/`), the message
-//! format (`envelope`), the task lifecycle operations (`ops`) and operator reads and
-//! writes (`admin`), each task's recorded history (`history`), the platform tasks'
-//! bookkeeping (`platform`). Nothing outside this
+//! Redis broker: the only code that talks to Redis about tasks. Nothing outside this
 //! module builds a key or sends a script.
+//!
+//! - Plumbing: `keys` (every key name), `scripts` and `lua/` (one script per atomic
+//!   transition), `envelope` (the message format), `conn`, `cluster`, `sentinel`,
+//!   `durability` (acknowledged writes), `error`.
+//! - A task's life, one file per operation: `enqueue`, `claim` (with lease renewal and
+//!   the idle wait), `finish`, `refill` (a batch's outcomes and the claim that refills
+//!   its slots in one round trip), `outcome` (what `enqueue --wait` reads), `sweep`,
+//!   `promote`, `upkeep` (who sweeps and promotes a queue), `cancel`, `requeue`, `purge`.
+//! - Reads: `queues` (depth, pause, counters), `tasks` (a queue's tasks by state),
+//!   `history` (each task's record), `window` (the dashboard's lists), `workers`,
+//!   `server_info`, `rates`; `beat` and `platform` hold the beat's and the platform
+//!   tasks' own state.
 
-pub mod admin;
 pub mod beat;
 pub mod cancel;
+pub mod claim;
 pub mod cluster;
 mod conn;
 mod durability;
+pub mod enqueue;
 pub mod envelope;
 mod error;
+pub mod finish;
 pub mod history;
 pub mod keys;
-pub mod ops;
+pub mod outcome;
 pub mod platform;
+mod promote;
+mod purge;
+pub mod queues;
 pub mod rates;
 mod refill;
-mod rollout;
+mod requeue;
 mod scripts;
 pub mod sentinel;
 pub mod server_info;
+mod sweep;
+pub mod tasks;
 mod upkeep;
 pub mod window;
+mod workers;
 
 pub use conn::Conn;
 pub use durability::BrokerOptions;
@@ -31,6 +48,7 @@ pub use envelope::{new_id, now_ms, Envelope};
 pub use error::{Error, Result};
 pub use keys::QueueKeys;
 
+use crate::backoff::Backoff;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,7 +193,7 @@ impl Broker {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Option<Broker>> {
         tokio::pin!(stop);
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let attempt = tokio::select! {
                 r = Broker::connect_with(url, opts) => r,
@@ -184,12 +202,12 @@ impl Broker {
             match attempt {
                 Ok(b) => return Ok(Some(b)),
                 Err(e) if e.is_unreachable() => {
-                    tracing::warn!(error = %e, retry_in = ?delay, "broker unreachable; retrying");
+                    let wait = backoff.next_wait();
+                    tracing::warn!(error = %e, retry_in = ?wait, "broker unreachable; retrying");
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {},
+                        _ = tokio::time::sleep(wait) => {},
                         _ = &mut stop => return Ok(None),
                     }
-                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(e),
             }

@@ -1,9 +1,9 @@
-//! The claim and finish script calls as values, and one round trip for both (issue 20):
-//! a worker records a batch's outcomes and claims the tasks that refill the slots they
-//! free in one pipeline, so at `--concurrency 1` a task costs one round trip, not two.
+//! One round trip for a batch's outcomes and the claim that refills the slots they free
+//! (issue 20), from the script calls `finish.rs` and `claim.rs` build: at
+//! `--concurrency 1` a task costs one round trip, not two.
 
-use super::ops::{Applied, Claim, Finish, HistoryLimits};
-use super::scripts::{CLAIM, FINISH};
+use super::claim::{claim_call, Claim};
+use super::finish::{applied, finish_call, Applied, Finish, HistoryLimits};
 use super::{Broker, QueueKeys, Result};
 use std::time::Duration;
 
@@ -37,82 +37,4 @@ impl Broker {
         self.confirm_claim(&mut c, q, worker, &claim).await?;
         Ok((applied(res), claim))
     }
-}
-
-/// The `claim.lua` call that leases up to `n` tasks of `q` to `worker`.
-pub(crate) fn claim_call(
-    q: &QueueKeys,
-    worker: &str,
-    n: usize,
-    lease: Duration,
-) -> redis::ScriptInvocation<'static> {
-    let mut inv = CLAIM.key(&q.pending);
-    inv.key(&q.lease)
-        .key(&q.active)
-        .key(&q.data)
-        .key(&q.paused)
-        .key(&q.dead)
-        .key(&q.stats)
-        .key(&q.claims)
-        .arg(lease.as_millis() as u64)
-        .arg(worker)
-        .arg(n)
-        .arg(&q.name);
-    inv
-}
-
-/// The `finish.lua` call that records `items` (outcomes of `worker`'s runs on `q`).
-pub(crate) fn finish_call(
-    q: &QueueKeys,
-    worker: &str,
-    items: &[Finish],
-    dead_max: u64,
-    hist: HistoryLimits,
-) -> redis::ScriptInvocation<'static> {
-    let mut inv = FINISH.key(&q.lease);
-    inv.key(&q.active)
-        .key(&q.data)
-        .key(&q.pending)
-        .key(&q.retry)
-        .key(&q.dead)
-        .key(&q.stats)
-        .key(&q.superseded)
-        .key(&q.history)
-        .key(&q.history_ended);
-    let mut uniques: Vec<String> = items
-        .iter()
-        .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
-        .collect();
-    uniques.sort_unstable();
-    uniques.dedup();
-    for k in &uniques {
-        inv.key(k);
-    }
-    inv.arg(worker)
-        .arg(q.unique_prefix())
-        .arg(dead_max)
-        .arg(hist.retention_ms)
-        .arg(hist.max);
-    for f in items {
-        inv.arg(&f.id)
-            .arg(f.token)
-            .arg(f.kind.as_str())
-            .arg(&f.envelope)
-            .arg(f.delay_ms)
-            .arg(f.unique_key.as_deref().unwrap_or(""))
-            .arg(&f.task)
-            .arg(f.attempt);
-    }
-    inv
-}
-
-/// `finish.lua`'s reply, per item.
-pub(crate) fn applied(res: Vec<i64>) -> Vec<Applied> {
-    res.into_iter()
-        .map(|r| match r {
-            1 => Applied::Yes,
-            2 => Applied::Already,
-            _ => Applied::Superseded,
-        })
-        .collect()
 }

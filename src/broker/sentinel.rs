@@ -8,6 +8,7 @@
 //! rebuild theirs too. Nothing reconnects silently to the old address: a connection to
 //! a master that died stays dead until the sentinels name a master again.
 
+use crate::backoff::Backoff;
 use redis::aio::MultiplexedConnection;
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
@@ -238,7 +239,7 @@ impl Failover {
         };
         let me = self.clone();
         rt.spawn(async move {
-            let mut delay = Duration::from_millis(100);
+            let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
             loop {
                 match resolve(&me.target, &me.auth).await {
                     Ok(cur) => {
@@ -249,9 +250,9 @@ impl Failover {
                         break;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, retry_in = ?delay, "no Sentinel master yet; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(1));
+                        let wait = backoff.next_wait();
+                        tracing::warn!(error = %e, retry_in = ?wait, "no Sentinel master yet; retrying");
+                        tokio::time::sleep(wait).await;
                     }
                 }
             }

@@ -100,4 +100,14 @@ impl Broker {
             _ => None,
         }
     }
+
+    /// The Redis server's clock (ms since the epoch): the one clock ciq judges time by.
+    pub async fn redis_time(&self) -> Result<u64> {
+        let mut c = self.conn();
+        let (s, us): (u64, u64) = redis::cmd("TIME")
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(s * 1000 + us / 1000)
+    }
 }

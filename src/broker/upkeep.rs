@@ -46,17 +46,4 @@ impl Broker {
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
-
-    /// Whether the queue has delayed or retrying tasks at all: one `EXISTS` (an empty
-    /// ZSET does not exist), cheaper than running `promote` when there are none.
-    pub async fn has_delayed(&self, q: &QueueKeys) -> Result<bool> {
-        let mut c = self.conn();
-        let n: u64 = redis::cmd("EXISTS")
-            .arg(&q.scheduled)
-            .arg(&q.retry)
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(n > 0)
-    }
 }

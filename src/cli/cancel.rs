@@ -37,7 +37,7 @@ pub async fn run(a: CancelArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         (None, Some(u)) => format!("a task with unique key {u:?}"),
         (None, None) => return Err(CliError::usage("give a task id or --unique KEY")),
     };
-    let Some(rec) = super::inspect_task::find(
+    let Some(rec) = super::inspect::task::find(
         &broker,
         ctx,
         a.id.as_deref(),

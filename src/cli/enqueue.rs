@@ -2,7 +2,8 @@
 //! webhooks, so it starts, enqueues and exits in milliseconds.
 
 use super::{CliError, CliResult, Ctx, Kind};
-use crate::broker::ops::Enqueued;
+use crate::broker::enqueue::Enqueued;
+use crate::broker::outcome::Ended;
 use crate::broker::{new_id, now_ms, Envelope};
 use crate::config::parse_duration;
 use crate::output;
@@ -181,7 +182,7 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         .await?;
     pb.finish_and_clear();
     let Some(o) = outcome else {
-        let rec = super::inspect_task::find(&broker, ctx, Some(res.id()), None, Some(&env.queue))
+        let rec = super::inspect::task::find(&broker, ctx, Some(res.id()), None, Some(&env.queue))
             .await
             .ok()
             .flatten();
@@ -196,10 +197,9 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             res.id()
         )));
     };
-    let v: serde_json::Value = serde_json::from_str(&o).unwrap_or_default();
-    if v["state"] == "done" {
+    if o.state == Ended::Done {
         if !ctx.quiet {
-            match v["result"].as_str().filter(|r| !r.is_empty()) {
+            match o.result.as_deref().filter(|r| !r.is_empty()) {
                 Some(r) => eprintln!("done: {}: {r}", res.id()),
                 None => eprintln!("done: {}", res.id()),
             }
@@ -209,7 +209,7 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         Err(CliError::failure(format!(
             "task {} failed: {}",
             res.id(),
-            v["error"].as_str().unwrap_or("unknown error")
+            o.error.as_deref().unwrap_or("unknown error")
         ))
         .with_hint(format!("see `ciq inspect task {}`", res.id())))
     }
@@ -217,7 +217,7 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
 
 /// Where a task that has not finished is, from its history record.
 fn where_it_is(r: &crate::broker::history::TaskRecord) -> String {
-    let v = super::inspect_task::view(r);
+    let v = super::inspect::task::view(r);
     let at = |t: &Option<String>| t.clone().unwrap_or_else(|| "?".into());
     match v.state.as_str() {
         "retrying" | "deferred" => format!(

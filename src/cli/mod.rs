@@ -1,34 +1,23 @@
-//! Command line: global options, one file per subcommand, one flat dispatch.
+//! Command line: global options, a room per command group (a file, or a folder where a
+//! command has parts: `status/`, `depth/`, `inspect/`, `up/`, `rollout/`), one flat dispatch.
 
 mod beat;
 mod cancel;
 mod config_show;
-mod cron_guard;
 mod depth;
-mod depth_check;
-mod depth_read;
 mod enqueue;
 pub mod error;
 mod inspect;
-mod inspect_scheduled;
-mod inspect_task;
 mod known_queue;
 mod logging;
-mod migrate;
 mod pause;
 mod platform;
 mod purge;
 mod requeue;
-mod rollback;
-mod rollout_ui;
-pub(crate) mod status;
-mod status_health;
-mod stop_watch;
+mod rollout;
+mod status;
 mod top;
 mod up;
-mod up_redis;
-mod up_standin;
-mod up_web;
 mod web;
 mod work;
 
@@ -102,9 +91,9 @@ pub enum Command {
     /// The CI platform's database: check tables and pending tests.
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
-    CronGuard(cron_guard::CronGuardArgs),
-    MigrateFromCron(migrate::MigrateArgs),
-    Rollback(rollback::RollbackArgs),
+    CronGuard(rollout::cron_guard::CronGuardArgs),
+    MigrateFromCron(rollout::migrate::MigrateArgs),
+    Rollback(rollout::rollback::RollbackArgs),
 }
 
 /// What every command gets: the resolved config and output preferences.
@@ -265,9 +254,9 @@ async fn dispatch(cmd: Command, ctx: &Ctx) -> CliResult<ExitCode> {
         Command::Platform(c) => platform::run(c, ctx).await,
         Command::Up(a) => up::run(a, ctx).await,
         Command::Web(a) => web::run(a, ctx).await,
-        Command::CronGuard(a) => cron_guard::run(a, ctx).await,
-        Command::MigrateFromCron(a) => migrate::run(a, ctx).await,
-        Command::Rollback(a) => rollback::run(a, ctx).await,
+        Command::CronGuard(a) => rollout::cron_guard::run(a, ctx).await,
+        Command::MigrateFromCron(a) => rollout::migrate::run(a, ctx).await,
+        Command::Rollback(a) => rollout::rollback::run(a, ctx).await,
     }
 }
 

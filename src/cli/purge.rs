@@ -1,8 +1,8 @@
 //! `ciq purge`: delete waiting tasks. Never touches active ones.
 
 use super::{CliError, CliResult, Ctx, Kind};
-use crate::broker::admin::State;
 use crate::broker::now_ms;
+use crate::broker::tasks::State;
 use crate::output;
 use std::process::ExitCode;
 

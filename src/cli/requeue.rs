@@ -1,7 +1,7 @@
 //! `ciq requeue`: give dead tasks another go.
 
 use super::{CliError, CliResult, Ctx};
-use crate::broker::admin::State;
+use crate::broker::tasks::State;
 use crate::output;
 use std::process::ExitCode;
 

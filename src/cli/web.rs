@@ -55,7 +55,7 @@ impl Source for CliSource {
     fn task(&self, key: String) -> Fut<'_, Result<Option<Value>, String>> {
         Box::pin(async move {
             let (b, c) = (&self.broker, &self.ctx);
-            let find = super::inspect_task::find;
+            let find = super::inspect::task::find;
             let rec = match find(b, c, Some(&key), None, None)
                 .await
                 .map_err(|e| e.msg)?
@@ -66,19 +66,19 @@ impl Source for CliSource {
                     .map_err(|e| e.msg)?,
             };
             Ok(rec.map(|r| {
-                serde_json::to_value(super::inspect_task::view(&r)).unwrap_or(Value::Null)
+                serde_json::to_value(super::inspect::task::view(&r)).unwrap_or(Value::Null)
             }))
         })
     }
 
     fn scheduled(&self) -> Fut<'_, Result<Value, String>> {
         Box::pin(async move {
-            let a = super::inspect_scheduled::ScheduledArgs {
+            let a = super::inspect::scheduled::ScheduledArgs {
                 queue: None,
                 limit: 100,
                 history: 0,
             };
-            let v = super::inspect_scheduled::build(&self.broker, &self.ctx.config, &a)
+            let v = super::inspect::scheduled::build(&self.broker, &self.ctx.config, &a)
                 .await
                 .map_err(|e| e.msg)?;
             Ok(serde_json::to_value(v).unwrap_or(Value::Null))

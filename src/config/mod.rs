@@ -162,19 +162,28 @@ pub fn default_queues() -> Vec<QueueConfig> {
         .collect()
 }
 
+impl TaskConfig {
+    /// A task on `queue` with the default retry backoff (30 s doubling to 10 min), no
+    /// time limits, no unique key and no runner.
+    pub fn plain(queue: &str, max_retries: u32, source: Source) -> TaskConfig {
+        TaskConfig {
+            queue: queue.into(),
+            max_retries,
+            backoff: Dur::secs(30),
+            backoff_max: Dur::secs(600),
+            soft_time_limit: None,
+            time_limit: None,
+            unique: None,
+            runner: None,
+            source,
+        }
+    }
+}
+
 /// Built-in tasks and their defaults; the file may override any field.
 pub fn default_task(name: &str) -> Option<TaskConfig> {
-    let base = |queue: &str, max_retries: u32| TaskConfig {
-        queue: queue.into(),
-        max_retries,
-        backoff: Dur::secs(30),
-        backoff_max: Dur::secs(600),
-        soft_time_limit: None,
-        time_limit: None,
-        unique: None,
-        runner: None,
-        source: Source::Default,
-    };
+    let base =
+        |queue: &str, max_retries: u32| TaskConfig::plain(queue, max_retries, Source::Default);
     Some(match name {
         "noop" => base("default", 3),
         // A start that waits (artifact not built, no capacity) is deferred, never a

@@ -31,6 +31,23 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     print_line(&t.to_string());
 }
 
+/// A list as a read command prints it: one JSON array with `--json`; else, when the list
+/// is empty and the command has a word for that (`none`), that word on stderr; else a
+/// table with `header` and one row of `cells` per item.
+pub fn list<T: Serialize>(
+    json: bool,
+    items: &[T],
+    none: Option<&str>,
+    header: &[&str],
+    cells: impl Fn(&T) -> Vec<String>,
+) {
+    match none {
+        _ if json => self::json(items),
+        Some(none) if items.is_empty() => eprintln!("{none}"),
+        _ => table(header, items.iter().map(cells).collect()),
+    }
+}
+
 pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
 }

@@ -10,6 +10,8 @@
 //! A waiting exclusive holder owns `gate`, so new starts queue behind it (no writer
 //! starvation). flock locks die with their process, so a killed holder never strands them.
 
+use crate::sys::lock::lock_until;
+pub use crate::sys::lock::Kind;
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,12 +31,6 @@ impl Held {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Shared,
-    Exclusive,
-}
-
 fn open(dir: &Path, name: &str) -> std::io::Result<File> {
     std::fs::create_dir_all(dir)?;
     OpenOptions::new()
@@ -46,37 +42,15 @@ fn open(dir: &Path, name: &str) -> std::io::Result<File> {
         .open(dir.join(name))
 }
 
-/// flock with a deadline (polling LOCK_NB); false when the deadline passed.
-fn flock_until(f: &File, op: i32, deadline: Option<Instant>) -> std::io::Result<bool> {
-    loop {
-        // SAFETY: flock on a descriptor owned by `f`; no memory is shared.
-        if unsafe { libc::flock(f.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Err(err);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(false);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Takes the lock, waiting at most `wait` (forever with `None`); `Ok(None)` on timeout.
 pub fn acquire(dir: &Path, kind: Kind, wait: Option<Duration>) -> std::io::Result<Option<Held>> {
     let deadline = wait.map(|w| Instant::now() + w);
-    let op = match kind {
-        Kind::Shared => libc::LOCK_SH,
-        Kind::Exclusive => libc::LOCK_EX,
-    };
     let gate = open(dir, "gate.lock")?;
-    if !flock_until(&gate, op, deadline)? {
+    if !lock_until(&gate, kind, deadline)? {
         return Ok(None);
     }
     let run = open(dir, "run.lock")?;
-    if !flock_until(&run, op, deadline)? {
+    if !lock_until(&run, kind, deadline)? {
         return Ok(None);
     }
     drop(gate);

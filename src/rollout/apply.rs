@@ -7,8 +7,9 @@ use super::cronfmt;
 use super::crontab::{self, CronState, CronTarget};
 use super::plan::{Action, Step};
 use super::state::{crontab_of, systemctl_of};
-use super::{config_py, fsutil, notes, Error, Result};
+use super::{config_py, notes, Error, Result};
 use crate::config::rollout::Rollout;
+use crate::sys::files;
 use std::time::{Duration, Instant};
 
 /// What a step did, for the audit log.
@@ -49,12 +50,12 @@ pub fn apply(
     let sc = systemctl_of(r);
     match &step.action {
         Action::InstallUnit { path, content, .. } => {
-            if fsutil::read_opt(path)?.is_some() {
+            if files::read_opt(path)?.is_some() {
                 return Ok(outcome("present", "present (kept)"));
             }
             notes::set_marker(&r.state_dir, notes::RELOAD_PENDING)?;
-            fsutil::atomic_write(path, content.as_bytes(), 0o644)?;
-            if fsutil::read_opt(path)?.as_deref() != Some(content.as_bytes()) {
+            files::atomic_write(path, content.as_bytes(), 0o644)?;
+            if files::read_opt(path)?.as_deref() != Some(content.as_bytes()) {
                 return Err(Error::Verify(format!("{} was not written", path.display())));
             }
             Ok(outcome("absent", "installed"))
@@ -124,7 +125,7 @@ fn unit_word(u: super::systemd::UnitState) -> String {
 fn set_flag(r: &Rollout, value: bool) -> Result<Outcome> {
     let path = &r.platform_config;
     let what = path.display().to_string();
-    let bytes = fsutil::read_opt(path)?.ok_or_else(|| Error::Unreadable {
+    let bytes = files::read_opt(path)?.ok_or_else(|| Error::Unreadable {
         what: what.clone(),
         msg: "no such file".into(),
     })?;
@@ -137,11 +138,11 @@ fn set_flag(r: &Rollout, value: bool) -> Result<Outcome> {
     if new == text {
         return Ok(outcome(before.describe(), before.describe()));
     }
-    let backup = fsutil::backup_file(&r.backup_dir, path)?;
+    let backup = files::backup_file(&r.backup_dir, path)?;
     // Before the write: if we die right after it, a rerun still restarts the platform.
     notes::set_marker(&r.state_dir, notes::RESTART_PENDING)?;
-    fsutil::atomic_write(path, new.as_bytes(), 0o644)?;
-    let after = fsutil::read_opt(path)?
+    files::atomic_write(path, new.as_bytes(), 0o644)?;
+    let after = files::read_opt(path)?
         .map(|b| config_py::read(&String::from_utf8_lossy(&b), &r.flag))
         .unwrap_or(config_py::FlagValue::Missing);
     if after.as_bool() != Some(value) {
@@ -239,7 +240,7 @@ fn verify_cron(r: &Rollout, wait: Option<Duration>) -> Result<Outcome> {
         (
             m.as_ref().and_then(|m| m.modified().ok()),
             m.map(|m| m.len()),
-            fsutil::read_opt(log).ok().flatten(),
+            files::read_opt(log).ok().flatten(),
         )
     };
     let before = stamp();

@@ -2,7 +2,7 @@
 //! when, which command and step, what it found and what it left, and why a step was
 //! skipped or gates were overridden.
 
-use super::fsutil::FsError;
+use crate::sys::files::FsError;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;

@@ -3,9 +3,9 @@
 //! edit replaces only the value token; every other byte (CRLF, no final newline,
 //! comments) is kept.
 
-use super::text::{lines, newline_of};
 use crate::config::config_py::assignments;
 pub use crate::config::config_py::{read, FlagValue, ADDED_MARKER};
+use crate::sys::lines::{lines, newline_of};
 
 /// The file text with the flag set; unchanged text when it already has that value.
 pub fn set(text: &str, flag: &str, value: bool) -> Result<String, String> {

@@ -3,8 +3,8 @@
 //! pass before ciq keeps it: its program exists and `sh -n` accepts its command.
 
 use super::crontab::DISABLED_MARKER;
-use super::text::lines;
 use crate::config::rollout::{CrontabFormat, CrontabTarget};
+use crate::sys::lines::lines;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -6,9 +6,10 @@
 //! lives in a user crontab (`crontab -l` / `crontab FILE`) or in a file such as
 //! /etc/cron.d/sample-platform (which has a user field).
 
-use super::text::lines;
-use super::{fsutil, proc, Error};
+use super::Error;
 use crate::config::rollout::CrontabTarget;
+use crate::sys::lines::lines;
+use crate::sys::{files, program};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -288,14 +289,18 @@ impl Crontab<'_> {
     pub fn read(&self) -> Result<String, Error> {
         match self.target {
             CrontabTarget::File(p) => {
-                let bytes = fsutil::read_opt(p)?.ok_or_else(|| Error::Unreadable {
+                let bytes = files::read_opt(p)?.ok_or_else(|| Error::Unreadable {
                     what: p.display().to_string(),
                     msg: "no such file".into(),
                 })?;
                 utf8(p.display().to_string(), bytes)
             }
             CrontabTarget::User(_) => {
-                let ran = proc::run(self.program, &self.user_args(&["-l"]), proc::CALL_TIMEOUT)?;
+                let ran = program::run(
+                    self.program,
+                    &self.user_args(&["-l"]),
+                    program::CALL_TIMEOUT,
+                )?;
                 if !ran.ok && ran.stderr.to_ascii_lowercase().contains("no crontab") {
                     return Ok(String::new());
                 }
@@ -308,16 +313,20 @@ impl Crontab<'_> {
     pub fn write(&self, old: &str, text: &str, backup_dir: &Path) -> Result<PathBuf, Error> {
         match self.target {
             CrontabTarget::File(p) => {
-                let b = fsutil::backup_bytes(backup_dir, &file_name(p), old.as_bytes())?;
-                fsutil::atomic_write(p, text.as_bytes(), 0o644)?;
+                let b = files::backup_bytes(backup_dir, &file_name(p), old.as_bytes())?;
+                files::atomic_write(p, text.as_bytes(), 0o644)?;
                 Ok(b)
             }
             CrontabTarget::User(u) => {
                 let name = format!("crontab-{}", u.as_deref().unwrap_or("user"));
-                let b = fsutil::backup_bytes(backup_dir, &name, old.as_bytes())?;
-                let tmp = fsutil::private_temp("ciq-crontab", text.as_bytes())?;
+                let b = files::backup_bytes(backup_dir, &name, old.as_bytes())?;
+                let tmp = files::private_temp("ciq-crontab", text.as_bytes())?;
                 let path = tmp.to_string_lossy().to_string();
-                let ran = proc::run(self.program, &self.user_args(&[&path]), proc::CALL_TIMEOUT);
+                let ran = program::run(
+                    self.program,
+                    &self.user_args(&[&path]),
+                    program::CALL_TIMEOUT,
+                );
                 let _ = std::fs::remove_file(&tmp);
                 ran?.check(&format!("{} FILE", self.program))?;
                 Ok(b)

@@ -3,7 +3,6 @@
 
 use super::Error;
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Held while changes are made; dropping it releases the lock.
@@ -25,9 +24,7 @@ pub fn acquire(state_dir: &Path) -> Result<Lock, Error> {
         .write(true)
         .open(state_dir.join("lock"))
         .map_err(io)?;
-    // SAFETY: flock on a descriptor this function owns; no memory is shared.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
+    if file.try_lock().is_err() {
         return Err(Error::Busy(format!(
             "another ciq migrate-from-cron or rollback is running (lock {what})"
         )));

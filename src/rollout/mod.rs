@@ -10,8 +10,8 @@
 //! The table's one source is [`state::expected`] and [`stage_name`]; [`stage_table`]
 //! renders it, and a test holds the README, docs/*.md and the man pages to it.
 //!
-//! Bottom up: `text` and `fsutil` (byte-exact lines, backups, atomic writes), `proc`
-//! (programs with a time limit), the three things that change — `config_py`, `crontab`,
+//! Bottom up (over `crate::sys`: byte-exact lines, backups, atomic writes, programs with a
+//! time limit): the three things that change — `config_py`, `crontab`,
 //! `systemd` (and `stop`, the worker's stop watched) — then `state` (the stage read from those, and drift), `plan` (the steps to
 //! a target, each with its diff), `apply` (running and verifying one step), `gates`
 //! (Redis health before moving forward) and `audit` (who did what, append-only).
@@ -22,24 +22,21 @@ pub mod audit;
 pub mod config_py;
 pub mod cronfmt;
 pub mod crontab;
-pub mod fsutil;
 pub mod gates;
 pub mod lock;
 pub mod notes;
 pub mod plan;
-pub mod proc;
 pub mod state;
 pub mod stop;
 pub mod systemd;
-pub mod text;
 
 /// Everything that can go wrong while reading or changing the platform.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Fs(#[from] fsutil::FsError),
-    #[error("{cmd}: {msg}")]
-    Program { cmd: String, msg: String },
+    Fs(#[from] crate::sys::files::FsError),
+    #[error(transparent)]
+    Program(#[from] crate::sys::program::ProgramError),
     #[error("{what}: {msg}")]
     Unreadable { what: String, msg: String },
     #[error("{what}: {msg}")]

@@ -3,7 +3,7 @@
 //! stage reached. The stage itself is always read from the machine; the note only adds
 //! who got there and when.
 
-use super::fsutil::{self, FsError};
+use crate::sys::files::{self, FsError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -22,7 +22,7 @@ pub fn set_marker(state_dir: &Path, name: &str) -> Result<(), FsError> {
         op: "create state directory",
         err,
     })?;
-    fsutil::atomic_write(&state_dir.join(name), fsutil::stamp().as_bytes(), 0o644)
+    files::atomic_write(&state_dir.join(name), files::stamp().as_bytes(), 0o644)
 }
 
 pub fn clear_marker(state_dir: &Path, name: &str) -> Result<(), FsError> {
@@ -60,5 +60,5 @@ pub fn write_note(state_dir: &Path, note: &StageNote) -> Result<(), FsError> {
         err,
     })?;
     let text = serde_json::to_string(note).unwrap_or_default();
-    fsutil::atomic_write(&state_dir.join(NOTE), text.as_bytes(), 0o644)
+    files::atomic_write(&state_dir.join(NOTE), text.as_bytes(), 0o644)
 }

@@ -6,9 +6,10 @@
 use super::crontab::{self, CronTarget};
 use super::state::{expected, Observed};
 use super::systemd::{BEAT_UNIT_FILE, WORKER_UNIT_FILE};
-use super::text::diff;
-use super::{config_py, fsutil, notes, Error, Result};
+use super::{config_py, notes, Error, Result};
 use crate::config::rollout::Rollout;
+use crate::sys::files;
+use crate::sys::lines::diff;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -88,7 +89,7 @@ fn install_steps(r: &Rollout) -> Result<Vec<Step>> {
         let content = &super::systemd::render(shipped, r);
         let path = r.unit_dir.join(format!("{unit}.service"));
         // An existing unit is the operator's (perhaps customised): never overwritten.
-        let existing = fsutil::read_opt(&path)?.map(|b| String::from_utf8_lossy(&b).to_string());
+        let existing = files::read_opt(&path)?.map(|b| String::from_utf8_lossy(&b).to_string());
         let needed = existing.is_none();
         any |= needed;
         let title = match &existing {

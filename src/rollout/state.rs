@@ -4,8 +4,9 @@
 use super::config_py::{self, FlagValue};
 use super::crontab::{self, CronState, CronTarget, Crontab};
 use super::systemd::{Systemctl, UnitState};
-use super::{fsutil, Error, Result, LAST_STAGE};
+use super::{Error, Result, LAST_STAGE};
 use crate::config::rollout::Rollout;
+use crate::sys::files;
 use serde::Serialize;
 
 /// What is on the machine right now.
@@ -24,7 +25,7 @@ pub struct Observed {
 impl Observed {
     pub fn read(r: &Rollout) -> Result<Observed> {
         let path = &r.platform_config;
-        let bytes = fsutil::read_opt(path)?.ok_or_else(|| Error::Unreadable {
+        let bytes = files::read_opt(path)?.ok_or_else(|| Error::Unreadable {
             what: path.display().to_string(),
             msg: "no such file (set rollout.platform_config)".into(),
         })?;

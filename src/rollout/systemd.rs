@@ -2,7 +2,8 @@
 //! start/stop/enable/disable/restart of units. `systemctl stop ciq-worker` sends SIGTERM,
 //! so the worker finishes or returns its in-flight tasks before it exits.
 
-use super::{proc, Error};
+use super::Error;
+use crate::sys::program;
 use serde::Serialize;
 
 pub const WORKER_UNIT_FILE: &str = include_str!("../../install/ciq-worker.service");
@@ -50,7 +51,7 @@ impl Systemctl<'_> {
     /// Running, or on its way up or down (`activating`, `deactivating`, `reloading`):
     /// anything but inactive or failed still needs a stop.
     fn running(&self, unit: &str) -> Result<bool, Error> {
-        let ran = proc::run(self.program, &["is-active", unit], proc::CALL_TIMEOUT)?;
+        let ran = program::run(self.program, &["is-active", unit], program::CALL_TIMEOUT)?;
         Ok(ran.ok
             || matches!(
                 ran.stdout.trim(),
@@ -59,10 +60,10 @@ impl Systemctl<'_> {
     }
 
     pub fn state(&self, unit: &str) -> Result<UnitState, Error> {
-        let enabled = proc::run(
+        let enabled = program::run(
             self.program,
             &["is-enabled", "--quiet", unit],
-            proc::CALL_TIMEOUT,
+            program::CALL_TIMEOUT,
         )?;
         Ok(UnitState {
             active: self.running(unit)?,
@@ -72,10 +73,10 @@ impl Systemctl<'_> {
 
     /// Strictly `active` (after a start or restart).
     pub fn is_active(&self, unit: &str) -> Result<bool, Error> {
-        Ok(proc::run(
+        Ok(program::run(
             self.program,
             &["is-active", "--quiet", unit],
-            proc::CALL_TIMEOUT,
+            program::CALL_TIMEOUT,
         )?
         .ok)
     }
@@ -95,7 +96,7 @@ impl Systemctl<'_> {
     ) -> Result<(), Error> {
         let mut args = vec![verb];
         args.extend(unit);
-        proc::run_watched(self.program, &args, proc::CALL_TIMEOUT, tick)?.check(&format!(
+        program::run_watched(self.program, &args, program::CALL_TIMEOUT, tick)?.check(&format!(
             "{} {}",
             self.program,
             args.join(" ")
@@ -107,7 +108,7 @@ impl Systemctl<'_> {
     /// to a worker that is already stopping, a second signal that cuts what it waits for.
     pub fn terminate_main(&self, unit: &str) -> Result<(), Error> {
         let args = ["kill", "--kill-who=main", "--signal=SIGTERM", unit];
-        proc::run(self.program, &args, proc::CALL_TIMEOUT)?.check(&format!(
+        program::run(self.program, &args, program::CALL_TIMEOUT)?.check(&format!(
             "{} {}",
             self.program,
             args.join(" ")

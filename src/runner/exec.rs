@@ -13,20 +13,18 @@
 //! shutdown) kills the group too.
 
 use super::cloud::{self, Class};
+use super::deadline::{wait, Ended, Group};
 use super::tail::{combine, Tail};
 use super::{RunOutcome, RunRequest, RunResult};
 use std::collections::BTreeMap;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
-use tokio::time::sleep_until;
+use tokio::process::Command;
 
 /// Exit status that asks for a retry (sysexits.h EX_TEMPFAIL).
 pub const EXIT_RETRY: i32 = 75;
-/// Time between SIGTERM and SIGKILL when the task has no hard limit.
-const TERM_GRACE: Duration = Duration::from_secs(10);
 /// How long stragglers that inherited stdout/stderr may keep them open after the exit.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
@@ -76,7 +74,7 @@ pub async fn run(
         Ok(c) => c,
         Err(e) => return RunResult::permanent(format!("cannot start {:?}: {e}", argv[0])),
     };
-    let mut group = Group(child.id().and_then(|p| i32::try_from(p).ok()));
+    let mut group = Group::of(&child);
     // Held until the run ends: the supervisor reads a closed pipe as "the worker is gone".
     let mut _deadlines = None;
     if let Some(mut stdin) = child.stdin.take() {
@@ -185,114 +183,6 @@ fn spawn_reader(
     })
 }
 
-/// The runner's process group; SIGKILLed on drop unless disarmed after a clean wait.
-struct Group(Option<i32>);
-
-impl Group {
-    fn signal(&self, sig: i32) {
-        if let Some(pgid) = self.0 {
-            // SAFETY: kill(2) with a negative pid signals that process group; no memory
-            // is involved and a vanished group just returns ESRCH.
-            unsafe {
-                libc::kill(-pgid, sig);
-            }
-        }
-    }
-
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.signal(libc::SIGKILL);
-    }
-}
-
-enum Ended {
-    Exited(ExitStatus),
-    /// Exited after the soft deadline's SIGTERM.
-    Terminated,
-    /// Killed at the hard deadline.
-    Killed,
-    WaitFailed(std::io::Error),
-}
-
-async fn wait(
-    child: &mut Child,
-    group: &Group,
-    soft: Option<Instant>,
-    hard: Option<Instant>,
-    fence: Option<super::fence::Fence>,
-) -> Ended {
-    if let Some(mut f) = fence {
-        // Whatever the time limits say, a stopped run gets SIGTERM now and SIGKILL at its
-        // fence's kill time.
-        let ended = tokio::select! {
-            e = wait_limits(child, group, soft, hard) => Some(e),
-            _ = super::fence::stopped(&mut f) => None,
-        };
-        if let Some(e) = ended {
-            return e;
-        }
-        let kill_at = f.borrow().kill_at;
-        return term_then_kill(child, group, kill_at).await;
-    }
-    wait_limits(child, group, soft, hard).await
-}
-
-/// SIGTERM for the group now; SIGKILL at `kill_at` if the process has not ended by then.
-async fn term_then_kill(child: &mut Child, group: &Group, kill_at: Instant) -> Ended {
-    group.signal(libc::SIGTERM);
-    tokio::select! {
-        r = child.wait() => return match r {
-            Ok(_) => Ended::Terminated,
-            Err(e) => Ended::WaitFailed(e),
-        },
-        _ = sleep_until(kill_at.into()) => {}
-    }
-    group.signal(libc::SIGKILL);
-    let _ = child.wait().await;
-    Ended::Killed
-}
-
-async fn wait_limits(
-    child: &mut Child,
-    group: &Group,
-    soft: Option<Instant>,
-    hard: Option<Instant>,
-) -> Ended {
-    let first = match (soft, hard) {
-        (Some(s), Some(h)) => Some(s.min(h)),
-        (s, h) => s.or(h),
-    };
-    if let Some(at) = first {
-        tokio::select! {
-            r = child.wait() => return r.map(Ended::Exited).unwrap_or_else(Ended::WaitFailed),
-            _ = sleep_until(at.into()) => {}
-        }
-    } else {
-        return child
-            .wait()
-            .await
-            .map(Ended::Exited)
-            .unwrap_or_else(Ended::WaitFailed);
-    }
-    let soft_first = match (soft, hard) {
-        (Some(s), Some(h)) => s < h,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    if soft_first {
-        let kill_at = hard.unwrap_or_else(|| Instant::now() + TERM_GRACE);
-        return term_then_kill(child, group, kill_at).await;
-    }
-    group.signal(libc::SIGKILL);
-    let _ = child.wait().await;
-    Ended::Killed
-}
-
 fn classify(ended: Ended, stdout: &str, output: String, prog: &str) -> RunResult {
     let status = match ended {
         Ended::Exited(s) => s,
@@ -334,6 +224,7 @@ fn classify(ended: Ended, stdout: &str, output: String, prog: &str) -> RunResult
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Instant;
 
     fn req<'a>(args: &'a serde_json::Map<String, serde_json::Value>) -> RunRequest<'a> {
         RunRequest {

@@ -250,10 +250,7 @@ fn ignore_sigterm_here() {
 /// Signals this process group (the program and whatever it started; SIGTERM is blocked
 /// here, SIGKILL ends this process too, which is what the worker reads as "killed").
 fn signal_group(sig: i32) {
-    // SAFETY: kill(2) on our own process group; no memory is involved.
-    unsafe {
-        libc::kill(0, sig);
-    }
+    crate::sys::process_group::signal_own(sig);
 }
 
 /// Ends this process the way the program ended.

@@ -5,6 +5,7 @@ use crate::config::RunnerSpec;
 use std::time::{Duration, Instant};
 
 pub mod cloud;
+mod deadline;
 pub mod exec;
 pub mod fence;
 mod http;

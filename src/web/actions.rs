@@ -6,8 +6,8 @@
 use super::auth::AuthBy;
 use super::html::{error_page, esc, page};
 use super::{api, AppState};
-use crate::broker::admin::State as SetState;
 use crate::broker::cancel::Canceled;
+use crate::broker::tasks::State as SetState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

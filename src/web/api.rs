@@ -7,7 +7,7 @@
 //! - `/api/beat`: `ciq inspect scheduled --json`
 
 use super::{list, AppState};
-use crate::broker::admin::Depth;
+use crate::broker::queues::Depth;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -148,10 +148,10 @@ pub(super) async fn drain(shared: &Arc<Shared>) {
         env.deliveries += 1;
         tracing::info!(id = %env.id, queue = %shared.queues[run.queue].name, "returning unfinished task to pending");
         shared.requeued.fetch_add(1, Ordering::Relaxed);
-        let f = broker::ops::Finish {
+        let f = broker::finish::Finish {
             id: env.id.clone(),
             token: run.token,
-            kind: broker::ops::FinishKind::Requeue,
+            kind: broker::finish::FinishKind::Requeue,
             envelope: env.to_json(),
             delay_ms: 0,
             unique_key: env.unique_key.clone(),

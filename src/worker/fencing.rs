@@ -9,7 +9,7 @@
 //! `fenced` (back to pending if the lease was still this run's, else a history note).
 
 use super::{finisher, RunId, Shared};
-use crate::broker::ops::{Finish, FinishKind};
+use crate::broker::finish::{Finish, FinishKind};
 use crate::runner::fence;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

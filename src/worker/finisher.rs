@@ -6,7 +6,10 @@
 //! the batch (one round trip for both); the claimed tasks start once the batch is recorded.
 
 use super::{fencing, task, RunId, Shared};
-use crate::broker::ops::{Applied, Claim, Finish, FinishKind};
+use crate::backoff::Backoff;
+use crate::broker::claim::Claim;
+use crate::broker::finish::{Applied, Finish, FinishKind};
+use crate::broker::outcome::TaskOutcome;
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
 use std::collections::HashMap;
@@ -19,7 +22,8 @@ pub(crate) enum Msg {
     Done {
         run: RunId,
         finish: Finish,
-        notify: Option<String>,
+        /// For a client in `enqueue --wait` (boxed: most tasks have none).
+        notify: Option<Box<TaskOutcome>>,
         permit: Option<OwnedSemaphorePermit>,
     },
     Stop,
@@ -29,13 +33,13 @@ pub(crate) fn send(
     shared: &Shared,
     run: RunId,
     finish: Finish,
-    notify: Option<String>,
+    notify: Option<TaskOutcome>,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = shared.finish_tx.send(Msg::Done {
         run,
         finish,
-        notify,
+        notify: notify.map(Box::new),
         permit: Some(permit),
     });
 }
@@ -52,7 +56,7 @@ pub(crate) fn send_without_permit(shared: &Shared, run: RunId, finish: Finish) {
 const BATCH: usize = 256;
 
 /// One queue's share of a batch: the outcomes and the `--wait` notifications.
-type QueueBatch = (Vec<Finish>, Vec<Option<String>>);
+type QueueBatch = (Vec<Finish>, Vec<Option<Box<TaskOutcome>>>);
 
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;
@@ -194,7 +198,7 @@ async fn settle(
     shared: &Shared,
     qi: usize,
     finishes: &[Finish],
-    notifies: Vec<Option<String>>,
+    notifies: Vec<Option<Box<TaskOutcome>>>,
     applied: Option<Vec<Applied>>,
 ) {
     let q = &shared.queues[qi];
@@ -241,7 +245,7 @@ async fn write_with_retry(
     q: &QueueKeys,
     finishes: &[Finish],
 ) -> Option<Vec<Applied>> {
-    let mut delay = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
     let mut gave_up_at: Option<Instant> = None;
     loop {
         match shared
@@ -264,9 +268,9 @@ async fn write_with_retry(
                         return None;
                     }
                 }
-                tracing::warn!(queue = %q.name, error = %e, retry_in = ?delay, "cannot record task outcomes; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                let wait = backoff.next_wait();
+                tracing::warn!(queue = %q.name, error = %e, retry_in = ?wait, "cannot record task outcomes; retrying");
+                tokio::time::sleep(wait).await;
             }
         }
     }

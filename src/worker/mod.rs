@@ -16,6 +16,7 @@ pub mod policy;
 mod task;
 mod waiter;
 
+use crate::backoff::Backoff;
 use crate::broker::{self, now_ms, Broker, Envelope, QueueKeys};
 use crate::config::{Config, QueueConfig};
 use crate::shutdown::Shutdown;
@@ -41,7 +42,7 @@ pub struct WorkerOptions {
     pub max_deliveries: u32,
     pub dead_max: u64,
     /// Ended tasks' histories kept per queue (`inspect task`).
-    pub history: crate::broker::ops::HistoryLimits,
+    pub history: crate::broker::finish::HistoryLimits,
     /// Serve Prometheus metrics here (`--metrics-addr`).
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// More metrics for the same endpoint (`ciq up` adds its beat's).
@@ -62,7 +63,7 @@ impl WorkerOptions {
             shutdown_timeout: w.shutdown_timeout.0,
             max_deliveries: w.max_deliveries,
             dead_max: w.dead_max,
-            history: crate::broker::ops::HistoryLimits {
+            history: crate::broker::finish::HistoryLimits {
                 retention_ms: w.history_retention.as_millis(),
                 max: w.history_max,
             },
@@ -327,10 +328,10 @@ impl Shared {
                 .claim(q, &self.opts.id, n, self.opts.lease)
                 .await?
             {
-                broker::ops::Claim::Paused => {
+                broker::claim::Claim::Paused => {
                     self.paused.lock().unwrap().insert(q.name.clone());
                 }
-                broker::ops::Claim::Tasks(v) => {
+                broker::claim::Claim::Tasks(v) => {
                     self.paused.lock().unwrap().remove(&q.name);
                     self.found(i, !v.is_empty());
                     if !v.is_empty() {
@@ -357,7 +358,7 @@ const IDLE_RECHECK: Duration = Duration::from_secs(60);
 async fn fetch_loop(shared: &Arc<Shared>) {
     let sem = Arc::new(Semaphore::new(shared.opts.concurrency));
     let mut shutdown = shared.shutdown.clone();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     while !shared.stopping() {
         let first = tokio::select! {
             p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -374,17 +375,17 @@ async fn fetch_loop(shared: &Arc<Shared>) {
             Err(e) => {
                 drop(permits);
                 shared.health.note(&e);
-                tracing::warn!(error = %e, retry_in = ?backoff, "cannot claim tasks; retrying");
+                let wait = backoff.next_wait();
+                tracing::warn!(error = %e, retry_in = ?wait, "cannot claim tasks; retrying");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {},
+                    _ = tokio::time::sleep(wait) => {},
                     r = shutdown.changed() => if r.is_err() { break },
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Ok((_, tasks)) if tasks.is_empty() => {
                 shared.health.clear();
                 drop(permits);
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 waiter::set_idle(shared, true);
                 tokio::select! {
                     _ = shared.wake.notified() => {},
@@ -396,7 +397,7 @@ async fn fetch_loop(shared: &Arc<Shared>) {
             }
             Ok((sent, tasks)) => {
                 shared.health.clear();
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 permits.truncate(tasks.len());
                 for ((run, raw), permit) in tasks.into_iter().zip(permits) {
                     task::start_task(shared, run, sent, raw, permit);

@@ -1,7 +1,7 @@
 //! Retry policy: exponential backoff with full jitter, and what an outcome becomes.
 
 use super::handler::Outcome;
-use crate::broker::ops::{Finish, FinishKind};
+use crate::broker::finish::{Finish, FinishKind};
 use crate::broker::Envelope;
 use crate::config::TaskConfig;
 use rand::Rng;

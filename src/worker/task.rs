@@ -3,6 +3,7 @@
 
 use super::handler::{Outcome, TaskContext, TaskHandler};
 use super::{finisher, policy, Lease, RunId, Running, Shared};
+use crate::broker::outcome::{Ended, TaskOutcome};
 use crate::broker::{self, Envelope};
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -31,27 +32,14 @@ pub(crate) fn start_task(
         .unwrap()
         .insert(run, Lease { id, renewed: sent });
     let qname = &shared.queues[run.queue].name;
-    let env = match decoded {
-        Ok(e) => e,
-        Err(reason) => {
-            let env = stand_in_envelope(&raw, qname);
+    let (env, handler) = match route(shared, decoded, &raw, qname) {
+        Routed::Run(env, handler) => (env, handler),
+        Routed::Poison(env, reason) => {
             tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
             let f = policy::poison(env, run.token, reason);
             finisher::send(shared, run, f, None, permit);
             return;
         }
-    };
-    let Some(handler) = shared
-        .handlers
-        .iter()
-        .find(|h| h.handles(&env.task))
-        .cloned()
-    else {
-        let reason = format!("unknown task {:?}", env.task);
-        tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
-        let f = policy::poison(env, run.token, reason);
-        finisher::send(shared, run, f, None, permit);
-        return;
     };
     // A task delivered again (recovered, handed back, fenced) may still have an earlier
     // run here, if this worker's clock let that run outlive its lease: end that run first.
@@ -115,6 +103,28 @@ pub(crate) fn start_task(
     });
     if let Some(r) = shared.running.lock().unwrap().get_mut(&run) {
         r.task = Some(jh);
+    }
+}
+
+/// Where a claimed message goes: to the handler of its task, or to dead as poison.
+enum Routed {
+    Run(Envelope, Arc<dyn TaskHandler>),
+    /// The message (a stand-in when it does not decode) and why it cannot run.
+    Poison(Envelope, String),
+}
+
+/// Poison: a message that does not decode, or whose task no handler takes.
+fn route(shared: &Shared, decoded: Result<Envelope, String>, raw: &str, queue: &str) -> Routed {
+    let env = match decoded {
+        Ok(env) => env,
+        Err(reason) => return Routed::Poison(stand_in_envelope(raw, queue), reason),
+    };
+    match shared.handlers.iter().find(|h| h.handles(&env.task)) {
+        Some(h) => Routed::Run(env, h.clone()),
+        None => {
+            let reason = format!("unknown task {:?}", env.task);
+            Routed::Poison(env, reason)
+        }
     }
 }
 
@@ -257,7 +267,7 @@ fn complete(
     // A task recovered after a lost lease (or handed back at a stop): its fate is worth a line.
     let recovered = env.deliveries > 0;
     let f = policy::finish_for(env, token, &outcome, task_cfg);
-    use broker::ops::FinishKind;
+    use broker::finish::FinishKind;
     let label = match (&outcome, f.kind) {
         (Outcome::Done(_), _) => "done",
         (_, FinishKind::Defer) => "deferred",
@@ -288,25 +298,31 @@ fn complete(
         }
     }
     let settled = !matches!(f.kind, FinishKind::Retry | FinishKind::Defer);
-    let outcome_json = (notify && settled).then(|| {
+    let told = (notify && settled).then(|| {
         let (state, error) = match &outcome {
-            Outcome::Done(_) => ("done", None),
+            Outcome::Done(_) => (Ended::Done, None),
             Outcome::Retry { error, .. } | Outcome::Fail { error } => {
-                ("dead", Some(crate::secrets::redact_url(error)))
+                (Ended::Dead, Some(crate::secrets::redact_url(error)))
             }
-            Outcome::Defer { reason, .. } => ("dead", Some(crate::secrets::redact_url(reason))),
+            Outcome::Defer { reason, .. } => {
+                (Ended::Dead, Some(crate::secrets::redact_url(reason)))
+            }
         };
         let result = match &outcome {
             Outcome::Done(r) => r.as_deref().map(crate::secrets::redact_url),
             _ => None,
         };
-        serde_json::json!({"id": f.id, "state": state, "error": error, "result": result})
-            .to_string()
+        TaskOutcome {
+            error,
+            id: Some(f.id.clone()),
+            result,
+            state,
+        }
     });
-    finisher::send(shared, run, f, outcome_json, permit);
+    finisher::send(shared, run, f, told, permit);
 }
 
-fn last_error(f: &broker::ops::Finish) -> String {
+fn last_error(f: &broker::finish::Finish) -> String {
     Envelope::from_json(&f.envelope)
         .ok()
         .and_then(|e| e.last_error)

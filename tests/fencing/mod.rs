@@ -7,7 +7,8 @@ mod late_outcome;
 mod lost_replies;
 
 use crate::harness::*;
-use ciq::broker::ops::{Applied, Claim, Finish, FinishKind};
+use ciq::broker::claim::Claim;
+use ciq::broker::finish::{Applied, Finish, FinishKind};
 use ciq::broker::{Broker, Envelope, QueueKeys};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 /// History limits for direct `finish` calls: a day, 1000 tasks.
-const HIST: ciq::broker::ops::HistoryLimits = ciq::broker::ops::HistoryLimits {
+const HIST: ciq::broker::finish::HistoryLimits = ciq::broker::finish::HistoryLimits {
     retention_ms: 86_400_000,
     max: 1000,
 };

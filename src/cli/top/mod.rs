@@ -6,7 +6,7 @@ mod model;
 mod view;
 
 use super::{CliError, CliResult, Ctx};
-use crate::broker::admin::State;
+use crate::broker::tasks::State;
 use crate::broker::Broker;
 use crate::config::parse_duration;
 use crate::output;
@@ -90,7 +90,7 @@ impl App {
         self.selected = moved.rem_euclid(n as i64) as usize;
     }
 
-    fn selected_queue(&self) -> Option<&crate::broker::admin::Depth> {
+    fn selected_queue(&self) -> Option<&crate::broker::queues::Depth> {
         self.snap.as_ref()?.status.queues.get(self.selected)
     }
 

@@ -2,7 +2,7 @@
 //! workers, beat, queue depths, problems), plus per-queue counters turned into rates,
 //! what each worker runs now, recent dead tasks and the next periodic ticks.
 
-use crate::broker::admin::State;
+use crate::broker::tasks::State;
 use crate::broker::{now_ms, Broker};
 use crate::cli::status::{self, Status};
 use crate::cli::Ctx;

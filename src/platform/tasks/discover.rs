@@ -9,8 +9,8 @@
 //! Shadow: enqueue nothing; record what ciq saw and when, and the starts the platform
 //! recorded, as the evidence the stage-2 gate asks for.
 
+use crate::broker::enqueue::Enqueued;
 use crate::broker::now_ms;
-use crate::broker::ops::Enqueued;
 use crate::platform::mode::{self, Effective};
 use crate::platform::{queries, Db, Result};
 use crate::worker::handler::{Outcome, TaskContext};

@@ -9,7 +9,7 @@
 //! forward: the platform's orphan scan and `verify_pending_deletions` free the name, so
 //! the start does not wait for the next scheduled run.
 
-use crate::broker::ops::Enqueued;
+use crate::broker::enqueue::Enqueued;
 use crate::platform::bridge;
 use crate::platform::mode::{self, Effective};
 use crate::submit::test_id_arg;

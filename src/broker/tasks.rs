@@ -1,0 +1,167 @@
+//! A queue's tasks read by state: the running ones with their runs, and those in a
+//! sorted set (scheduled, retry, dead) with their scores and messages.
+
+use super::{Broker, Envelope, QueueKeys, Result};
+use redis::AsyncCommands;
+use serde::Serialize;
+
+/// A task being run right now, as recorded in Redis.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveTask {
+    pub envelope: Option<Envelope>,
+    pub id: String,
+    pub queue: String,
+    pub worker: String,
+    /// The claim (fencing) token of this run.
+    pub run: u64,
+    pub claimed_at_ms: u64,
+    pub lease_expires_ms: u64,
+}
+
+/// A task in a delayed state (scheduled, retry or dead) with its score.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredTask {
+    pub id: String,
+    pub queue: String,
+    pub score_ms: u64,
+    /// None when the stored JSON could not be decoded.
+    pub envelope: Option<Envelope>,
+    pub raw: Option<String>,
+}
+
+/// Which set a purge or listing addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Pending,
+    Scheduled,
+    Retry,
+    Dead,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [State::Pending, State::Scheduled, State::Retry, State::Dead];
+    pub fn key(self, q: &QueueKeys) -> &str {
+        match self {
+            State::Pending => &q.pending,
+            State::Scheduled => &q.scheduled,
+            State::Retry => &q.retry,
+            State::Dead => &q.dead,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Scheduled => "scheduled",
+            State::Retry => "retry",
+            State::Dead => "dead",
+        }
+    }
+}
+
+impl Broker {
+    pub async fn active(&self, queue: &str) -> Result<Vec<ActiveTask>> {
+        let q = QueueKeys::new(queue);
+        let mut c = self.conn();
+        let leases: Vec<(String, u64)> = c
+            .zrange_withscores(&q.lease, 0, -1)
+            .await
+            .map_err(|e| self.err(e))?;
+        if leases.is_empty() {
+            return Ok(vec![]);
+        }
+        let ids: Vec<&String> = leases.iter().map(|(id, _)| id).collect();
+        let actives: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&q.active)
+            .arg(&ids)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(leases
+            .iter()
+            .zip(actives)
+            .map(|((id, exp), cur)| {
+                // "<worker>|<claim token>|<claimed ms>|<envelope>"
+                let cur = cur.unwrap_or_default();
+                let mut parts = cur.splitn(4, '|');
+                let worker = parts.next().unwrap_or("").to_string();
+                let run = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let at = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+                ActiveTask {
+                    envelope: parts.next().and_then(|d| Envelope::from_json(d).ok()),
+                    id: id.clone(),
+                    queue: queue.into(),
+                    worker,
+                    run,
+                    claimed_at_ms: at,
+                    lease_expires_ms: *exp,
+                }
+            })
+            .collect())
+    }
+
+    /// Tasks in a sorted-set state (scheduled, retry, dead), oldest first, at most `limit`.
+    pub async fn stored(&self, queue: &str, state: State, limit: isize) -> Result<Vec<StoredTask>> {
+        self.stored_range(queue, state, false, limit).await
+    }
+
+    /// Tasks in a sorted-set state, newest (latest score) first, at most `limit`.
+    pub async fn newest(&self, queue: &str, state: State, limit: isize) -> Result<Vec<StoredTask>> {
+        self.stored_range(queue, state, true, limit).await
+    }
+
+    async fn stored_range(
+        &self,
+        queue: &str,
+        state: State,
+        newest_first: bool,
+        limit: isize,
+    ) -> Result<Vec<StoredTask>> {
+        let q = QueueKeys::new(queue);
+        let mut c = self.conn();
+        let items: Vec<(String, f64)> = if newest_first {
+            c.zrevrange_withscores(state.key(&q), 0, limit - 1).await
+        } else {
+            c.zrange_withscores(state.key(&q), 0, limit - 1).await
+        }
+        .map_err(|e| self.err(e))?;
+        if items.is_empty() {
+            return Ok(vec![]);
+        }
+        let ids: Vec<&String> = items.iter().map(|(id, _)| id).collect();
+        let datas: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&q.data)
+            .arg(&ids)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(items
+            .into_iter()
+            .zip(datas)
+            .map(|((id, score), raw)| {
+                let envelope = raw.as_deref().and_then(|r| Envelope::from_json(r).ok());
+                StoredTask {
+                    id,
+                    queue: queue.into(),
+                    score_ms: score as u64,
+                    raw: if envelope.is_none() { raw } else { None },
+                    envelope,
+                }
+            })
+            .collect())
+    }
+
+    /// The stored message JSON of each id (None when the queue holds no such task).
+    pub async fn task_data(&self, queue: &str, ids: &[String]) -> Result<Vec<Option<String>>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut c = self.conn();
+        redis::cmd("HMGET")
+            .arg(QueueKeys::new(queue).data)
+            .arg(ids)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+}
