@@ -1,7 +1,10 @@
-//! install.sh: idempotent, installs what the README says, and --uninstall leaves nothing.
+//! install.sh: idempotent, installs what the README says, and --uninstall leaves nothing,
+//! including what `ciq up` created.
 
+use crate::harness::*;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = vec![];
@@ -256,4 +259,94 @@ fn every_path_the_installed_sample_config_names_exists() {
         }
     }
     assert_eq!(made_by_up, 1, "the sample's database: {strings:?}");
+}
+
+/// `ciq up` with the sample config (--broker on a free port, so it starts its Redis there) creates
+/// started-tests.log at once, so the README's `tail -f started-tests.log` works before
+/// the first start; and `install.sh --uninstall` names every file `up` created.
+#[test]
+fn what_ciq_up_creates_is_named_by_uninstall() {
+    let url = format!("redis://127.0.0.1:{}/0", free_port());
+    let ciq = Ciq {
+        home: tempfile::tempdir().expect("tempdir"),
+        broker: url.clone(),
+    };
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ciq.toml")).unwrap();
+    // The harness's CIQ_BROKER (a free local port) tells `up` which Redis to start.
+    ciq.config(&sample);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("up.log");
+    let mut up = Proc(
+        ciq.cmd(&["up"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn ciq up"),
+    );
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let ok = wait_until(Duration::from_secs(20), || {
+        read().contains("ciq up: using Redis")
+    });
+    let started = ciq.dir().join("started-tests.log");
+    let exists = started.exists();
+    let st = up
+        .stop(Duration::from_secs(20))
+        .expect("up stops on SIGTERM");
+    assert!(ok && st.success(), "{st}\n{}", read());
+    assert!(exists, "started-tests.log exists once up runs:\n{}", read());
+    let tail = std::process::Command::new("tail")
+        .arg("-n1")
+        .arg(&started)
+        .output()
+        .unwrap();
+    assert!(tail.status.success() && tail.stdout.is_empty());
+
+    let mut made = vec![];
+    files_below(ciq.dir(), &mut made);
+    made.retain(|p| p != &ciq.config_path());
+    let names = |f: &str| made.iter().any(|p| p.ends_with(f));
+    assert!(
+        names("ciq-platform.db") && names("redis/redis.log"),
+        "{made:?}"
+    );
+
+    let prefix = tempfile::tempdir().unwrap();
+    let install = |extra: &[&str]| {
+        std::process::Command::new("./install.sh")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .env("HOME", ciq.dir())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .arg("--prefix")
+            .arg(prefix.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(install(&["--bin", env!("CARGO_BIN_EXE_ciq")])
+        .status
+        .success());
+    let o = install(&["--uninstall"]);
+    let msg = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{msg}");
+    let named: Vec<&str> = msg
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(|w| w.trim_end_matches([':', ',', ';']))
+        .collect();
+    assert!(
+        !named.iter().any(|n| ciq.dir().starts_with(n)),
+        "names no directory as broad as the one up ran in: {named:?}"
+    );
+    for f in &made {
+        let in_named_dir = named.iter().any(|n| f.starts_with(n));
+        let in_cwd_by_name = f.parent() == Some(ciq.dir())
+            && msg.contains(&*f.file_name().unwrap().to_string_lossy());
+        assert!(
+            in_named_dir || in_cwd_by_name,
+            "uninstall does not name {}:\n{msg}",
+            f.display()
+        );
+    }
 }

@@ -7,14 +7,6 @@ use std::time::Duration;
 
 const SECRET: &str = "hunter2-xyzzy";
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
 /// Every key and every value in Redis, as text (`redis-cli --scan`, then each by type);
 /// `auth` goes before each command (e.g. `-a PASSWORD`).
 fn dump(redis: &Redis, auth: &[&str]) -> String {
@@ -116,18 +108,18 @@ fn every_output_redacts_nested_secrets_and_requeue_refuses_them() {
     let ciq = Ciq::new(&redis);
     redis.cli(&[
         "HSET",
-        "ciq:{default}:data",
+        &keys::q("default").data,
         "01DEAD",
         &message("01DEAD", ""),
     ]);
-    redis.cli(&["ZADD", "ciq:{default}:dead", "1000", "01DEAD"]);
+    redis.cli(&["ZADD", &keys::q("default").dead, "1000", "01DEAD"]);
     // A running task: planted in pending, taken by a real worker, sleeping.
     let running = message("01ACTIVE", r#""sleep_ms":60000,"#);
-    redis.cli(&["LPUSH", "ciq:{default}:pending", &running]);
+    redis.cli(&["LPUSH", &keys::q("default").pending, &running]);
     let _w = ciq.spawn_worker("w", &[]);
     assert!(
         wait_until(Duration::from_secs(10), || redis
-            .int(&["ZCARD", "ciq:{default}:lease"])
+            .int(&["ZCARD", &keys::q("default").lease])
             == 1),
         "the planted task never ran: {}",
         ciq.log("w")
@@ -164,11 +156,11 @@ fn every_output_redacts_nested_secrets_and_requeue_refuses_them() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("refused 01DEAD"), "{}", stderr(&o));
     assert!(!stderr(&o).contains(SECRET));
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:dead"]), 1);
-    assert_eq!(redis.int(&["LLEN", "ciq:{default}:pending"]), 0);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").dead]), 1);
+    assert_eq!(redis.int(&["LLEN", &keys::q("default").pending]), 0);
     let o = ciq.run(&["requeue", "--dead", "--all"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert_eq!(redis.int(&["LLEN", "ciq:{default}:pending"]), 0);
+    assert_eq!(redis.int(&["LLEN", &keys::q("default").pending]), 0);
 }
 
 #[test]
@@ -289,4 +281,43 @@ runner = {{ exec = ["sh", "-c", "env > {dir}/allowed.env"], env_allow = ["PATH",
         assert!(!everything.contains(leaked), "Redis holds {leaked}");
         assert!(!stderr(&o).contains(leaked) && !stdout(&dead).contains(leaked));
     }
+}
+
+/// Args do go to `inspect` (a plain arg shows there), and a secret-looking one is masked
+/// there: running and dead tasks, table and JSON (the dead table shows no args).
+#[test]
+fn inspect_redacts_secrets_where_args_are_shown() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let env = r#"{"v":1,"id":"S1","task":"noop","queue":"default","args":{"sleep_ms":1500,"api_token":"hunter2","fail":"fail","label":"plain-arg-7"},"attempt":1,"max_retries":0,"enqueued_at":1}"#;
+    redis.cli(&["LPUSH", &keys::q("default").pending, env]);
+    let shown = |state: &str, table_args: bool| {
+        let json = ciq.ok(&["inspect", state, "--json"]);
+        let table = ciq.ok(&["inspect", state]);
+        for (out, has_args) in [(&json, true), (&table, table_args)] {
+            assert!(out.contains("S1"), "{state}: {out}");
+            if has_args {
+                assert!(
+                    out.contains("plain-arg-7"),
+                    "{state}: args are shown here: {out}"
+                );
+            }
+            assert!(!out.contains("hunter2"), "{state}: {out}");
+        }
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(rows[0]["id"], "S1", "{state}");
+        assert_eq!(rows[0]["args"]["api_token"], "***", "{state}");
+        rows[0].clone()
+    };
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
+        ["active"]
+        == 1));
+    let row = shown("active", true);
+    assert!(row["worker"].as_str().unwrap().starts_with("w@"));
+    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")
+        ["dead"]
+        == 1));
+    shown("dead", false);
+    w.stop(Duration::from_secs(10));
 }

@@ -83,30 +83,14 @@ fn tls_broker_with_private_ca() {
     let d = dir.path();
     make_certs(d);
     let port = free_port();
-    let _server = KillOnDrop(
-        Command::new("redis-server")
-            .current_dir(d)
-            .args([
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .args([
-                "--tls-cert-file",
-                "srv.pem",
-                "--tls-key-file",
-                "srv.key",
-                "--tls-auth-clients",
-                "no",
-            ])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts"),
-    );
+    let (port_s, dir_s) = (port.to_string(), d.display().to_string());
+    let (cert, key) = (format!("{dir_s}/srv.pem"), format!("{dir_s}/srv.key"));
+    #[rustfmt::skip]
+    let _server = Proc(redis_server([
+        "--port", "0", "--tls-port", &port_s, "--bind", "127.0.0.1", "--dir", &dir_s,
+        "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-auth-clients", "no",
+        "--save", "", "--appendonly", "no",
+    ]));
     let redis = Redis::start(); // only for the harness's Ciq; the broker below is the TLS one
     let mut ciq = Ciq::new(&redis);
     ciq.broker = format!("rediss://127.0.0.1:{port}/0");
@@ -139,13 +123,4 @@ fn tls_broker_with_private_ca() {
     let o = run(&["enqueue", "noop", "--wait", "--timeout", "10s"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     sigkill(&mut w);
-}
-
-/// The TLS redis-server is stopped even when an assertion fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        sigkill(&mut self.0);
-    }
 }

@@ -36,7 +36,7 @@ fn with_min_replicas_a_renewal_no_replica_confirmed_does_not_keep_a_run_going() 
         ciq.log("a")
     );
     let pid = runs(&file)[0].pid;
-    let active = "ciq:{test_execution}:active";
+    let active = &keys::q("test_execution").active;
     assert!(
         wait(Duration::from_secs(5), || !set
             .node(replica)
@@ -93,7 +93,7 @@ fn with_min_replicas_a_renewal_no_replica_confirmed_does_not_keep_a_run_going() 
     assert_eq!(r.len(), 2, "two runs, one after the other: {r:?}");
     let done = || {
         set.node(replica)
-            .cli(&["HGET", "ciq:{test_execution}:stats", "done"])
+            .cli(&["HGET", &keys::q("test_execution").stats, "done"])
             .trim()
             .to_string()
     };
@@ -134,8 +134,8 @@ fn with_min_replicas_a_claim_no_replica_confirmed_is_given_back_without_spending
     assert_eq!(stat_sum(&redis, "recovered"), 0, "no lease expired: {log}");
     assert_eq!(stat_sum(&redis, "dead"), 0, "nothing went dead");
     assert_eq!(
-        redis.int(&["LLEN", "ciq:{default}:pending"])
-            + redis.int(&["HLEN", "ciq:{default}:active"]),
+        redis.int(&["LLEN", &keys::q("default").pending])
+            + redis.int(&["HLEN", &keys::q("default").active]),
         2,
         "both tasks are still there"
     );

@@ -87,7 +87,7 @@ pub(crate) fn stat_sum(redis: &Redis, field: &str) -> i64 {
         .iter()
         .map(|q| {
             redis
-                .cli(&["HGET", &format!("ciq:{{{q}}}:stats"), field])
+                .cli(&["HGET", &keys::q(q).stats, field])
                 .trim()
                 .parse::<i64>()
                 .unwrap_or(0)
@@ -132,8 +132,7 @@ fn one_worker_serving_three_queues_runs_each_task_once_at_every_concurrency() {
             "c{concurrency}: all {n} tasks done; log: {}",
             ciq.log("a")
         );
-        sigterm(&w);
-        assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some_and(|s| s.success()));
+        assert!(w.stop(Duration::from_secs(10)).is_some_and(|s| s.success()));
         let starts = starts_per_task(&file);
         for id in &ids {
             assert_eq!(

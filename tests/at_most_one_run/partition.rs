@@ -5,13 +5,6 @@ use super::*;
 use crate::harness::proxy::HoldingProxy;
 use std::time::Instant;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 /// `ciq work` with the fast test knobs, talking to Redis at `broker`.
 fn spawn_worker_at(ciq: &Ciq, broker: &str, name: &str) -> Proc {
     let log = std::fs::File::create(ciq.dir().join(format!("{name}.log"))).unwrap();
@@ -41,9 +34,9 @@ fn a_worker_cut_off_from_redis_stops_its_run_before_the_task_runs_elsewhere() {
     let file = config(&ciq, "");
     let mut a = spawn_worker_at(&ciq, &proxy.url(), "a");
     assert!(
-        wait_until(Duration::from_secs(10), || QUEUES.iter().all(|q| redis
-            .cli(&["GET", &format!("ciq:{{{q}}}:upkeep")])
-            .starts_with("a@"))),
+        wait_until(Duration::from_secs(10), || QUEUES
+            .iter()
+            .all(|q| redis.cli(&["GET", &keys::q(q).upkeep]).starts_with("a@"))),
         "a holds every queue's upkeep lease; log: {}",
         ciq.log("a")
     );
@@ -118,7 +111,6 @@ fn a_worker_cut_off_from_redis_stops_its_run_before_the_task_runs_elsewhere() {
         "{hist}"
     );
     for w in [&mut a, &mut c] {
-        sigterm(w);
-        assert!(wait_exit(w, Duration::from_secs(15)).is_some_and(|s| s.success()));
+        assert!(w.stop(Duration::from_secs(15)).is_some_and(|s| s.success()));
     }
 }

@@ -3,7 +3,6 @@
 //! "already applied" answer itself is checked in
 //! `a_superseded_run_of_the_same_worker_cannot_finish_the_next_run`.)
 
-use super::stat;
 use crate::harness::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -77,18 +76,17 @@ fn client_kill_loop_while_draining_reports_no_false_theft() {
             std::thread::sleep(Duration::from_millis(50));
         }
         drained = wait_until(Duration::from_secs(60), || {
-            stat(&redis, "done") >= total as i64
+            redis.stat("default", "done") >= total as i64
         });
         if !drained || retried(&(ciq.log("w1") + &ciq.log("w2"))) > 0 {
             break;
         }
     }
     for w in ws.iter_mut() {
-        sigterm(w);
-        assert!(wait_exit(w, Duration::from_secs(15)).is_some());
+        assert!(w.stop(Duration::from_secs(15)).is_some());
     }
     let logs = ciq.log("w1") + &ciq.log("w2");
-    assert!(drained, "drained: done {}", stat(&redis, "done"));
+    assert!(drained, "drained: done {}", redis.stat("default", "done"));
     let (extra, superseded) = assert_no_false_theft(&redis, &logs);
     let retried = retried(&logs);
     eprintln!("{retried} retried outcome writes, {extra} extra runs, {superseded} superseded");

@@ -3,6 +3,7 @@
 //! leases, sweeps and beat ticks follow Redis's clock, not a worker's; a lost reply is
 //! not mistaken for a stolen task.
 
+mod late_outcome;
 mod lost_replies;
 
 use crate::harness::*;
@@ -114,13 +115,9 @@ fn redis_ms(redis: &Redis) -> u64 {
     t[0] * 1000 + t[1] / 1000
 }
 
-pub(crate) fn stat(redis: &Redis, field: &str) -> i64 {
-    redis.int(&["HGET", "ciq:{default}:stats", field])
-}
-
 fn unique_holder(redis: &Redis, key: &str) -> String {
     redis
-        .cli(&["GET", &format!("ciq:{{default}}:unique:{key}")])
+        .cli(&["GET", &keys::q("default").unique(key)])
         .trim()
         .to_string()
 }
@@ -201,8 +198,8 @@ fn a_superseded_run_of_the_same_worker_cannot_finish_the_next_run() {
         dup.unique_key = Some("u1".into());
         let r = b.enqueue(&dup, None).await.unwrap();
         assert_eq!(r.id(), env.id, "a duplicate is refused while run 2 goes on");
-        assert_eq!(redis.int(&["LLEN", "ciq:{default}:pending"]), 0);
-        assert_eq!(stat(&redis, "done"), 0);
+        assert_eq!(redis.int(&["LLEN", &keys::q("default").pending]), 0);
+        assert_eq!(redis.stat("default", "done"), 0);
 
         assert_eq!(
             b.finish(&q, "W", &[done(&env.id, t2)], 100, HIST)
@@ -217,7 +214,7 @@ fn a_superseded_run_of_the_same_worker_cannot_finish_the_next_run() {
             vec![Applied::Already],
             "a retried write of an applied outcome is recognised, not refused"
         );
-        assert_eq!(stat(&redis, "done"), 1, "counted once");
+        assert_eq!(redis.stat("default", "done"), 1, "counted once");
         assert_eq!(
             unique_holder(&redis, "u1"),
             "",
@@ -295,12 +292,13 @@ fn sigstop_past_the_lease_the_run_is_stopped_before_the_task_is_recovered() {
         "the duplicate gets the existing id"
     );
     assert_eq!(
-        redis.int(&["LLEN", "ciq:{default}:pending"]),
+        redis.int(&["LLEN", &keys::q("default").pending]),
         0,
         "no duplicate was queued"
     );
     assert!(
-        wait_until(Duration::from_secs(15), || stat(&redis, "done") == 1),
+        wait_until(Duration::from_secs(15), || redis.stat("default", "done")
+            == 1),
         "run 2's outcome is recorded; log: {}",
         ciq.log("a")
     );
@@ -315,8 +313,7 @@ fn sigstop_past_the_lease_the_run_is_stopped_before_the_task_is_recovered() {
         Some(&1),
         "run 1 never ended its work"
     );
-    sigterm(&a);
-    assert!(wait_exit(&mut a, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(a.stop(Duration::from_secs(10)).is_some_and(|s| s.success()));
     let log = ciq.log("a");
     assert!(
         !log.contains("outcome refused"),
@@ -349,7 +346,7 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
     // Every worker is registered (and has measured its clock) before the tasks arrive.
     assert!(
         wait_until(Duration::from_secs(10), || redis
-            .int(&["ZCARD", "ciq:workers:seen"])
+            .int(&["ZCARD", &keys::workers_seen()])
             == 3),
         "three workers heartbeat"
     );
@@ -359,7 +356,8 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
     let status: serde_json::Value =
         serde_json::from_str(&ciq.status_json()).expect("status --json");
     assert!(
-        wait_until(Duration::from_secs(30), || stat(&redis, "done") == 6),
+        wait_until(Duration::from_secs(30), || redis.stat("default", "done")
+            == 6),
         "all tasks done; logs: {}\n{}\n{}",
         ciq.log("normal"),
         ciq.log("ahead"),
@@ -369,10 +367,13 @@ fn skewed_worker_clocks_neither_steal_nor_double_run() {
     for id in &ids {
         assert_eq!(starts.get(id), Some(&1), "each task ran once: {starts:?}");
     }
-    assert_eq!(stat(&redis, "recovered"), 0, "no lease was taken early");
+    assert_eq!(
+        redis.stat("default", "recovered"),
+        0,
+        "no lease was taken early"
+    );
     for w in ws.iter_mut() {
-        sigterm(w);
-        assert!(wait_exit(w, Duration::from_secs(10)).is_some_and(|s| s.success()));
+        assert!(w.stop(Duration::from_secs(10)).is_some_and(|s| s.success()));
     }
 
     let skew = |name: &str| {
@@ -430,7 +431,7 @@ fn beats_with_skewed_clocks_fire_each_tick_once_on_redis_time() {
     };
     let history = || -> Vec<Fire> {
         let mut v: Vec<Fire> = redis
-            .cli(&["LRANGE", "ciq:{beat}:history:tick", "0", "-1"])
+            .cli(&["LRANGE", &keys::beat_history("tick"), "0", "-1"])
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
@@ -444,7 +445,7 @@ fn beats_with_skewed_clocks_fire_each_tick_once_on_redis_time() {
     assert!(wait_until(Duration::from_secs(15), || history().len() >= 3));
     // Kill whichever leads; the other takes over from the same cursor.
     let leader: serde_json::Value =
-        serde_json::from_str(redis.cli(&["GET", "ciq:{beat}:leader"]).trim()).unwrap();
+        serde_json::from_str(redis.cli(&["GET", &keys::beat_leader()]).trim()).unwrap();
     let (dead, survivor) = if leader["holder"].as_str().unwrap().starts_with("ahead@") {
         (&mut ahead, &mut behind)
     } else {
@@ -459,8 +460,7 @@ fn beats_with_skewed_clocks_fire_each_tick_once_on_redis_time() {
         ciq.log("ahead"),
         ciq.log("behind")
     );
-    sigterm(survivor);
-    assert!(wait_exit(survivor, Duration::from_secs(5)).is_some());
+    assert!(survivor.stop(Duration::from_secs(5)).is_some());
     let t1 = redis_ms(&redis);
     let h = history();
     let times: BTreeSet<u64> = h.iter().map(|f| f.fire_ms).collect();
@@ -468,7 +468,7 @@ fn beats_with_skewed_clocks_fire_each_tick_once_on_redis_time() {
     let ids: BTreeSet<&str> = h.iter().map(|f| f.task_id.as_str()).collect();
     assert_eq!(ids.len(), h.len(), "a task was enqueued twice: {h:?}");
     assert_eq!(
-        redis.int(&["LLEN", "ciq:{default}:pending"]),
+        redis.int(&["LLEN", &keys::q("default").pending]),
         h.len() as i64
     );
     for w in h.windows(2) {

@@ -1,193 +1,24 @@
-//! Test harness: a throwaway `redis-server` per test on a free loopback port (killed on
-//! drop) and a runner for the real `ciq` binary with a cleared environment.
+//! Test harness, one for every test: a throwaway `redis-server` per test on a free
+//! loopback port (`Redis`, killed on drop; `redis_server` is the one place a Redis
+//! process is started), a runner for the real `ciq` binary with a cleared environment
+//! (`Ciq`, with `depth`), child processes stopped as an operator stops them
+//! (`Proc::stop`), and key names built by ciq's own key module (`keys`).
 
 #![allow(dead_code)]
 
+pub mod keys;
+mod proc;
 pub mod proxy;
+mod redis_server;
+#[macro_use]
 pub mod via;
 
-use std::net::TcpListener;
+pub use proc::*;
+pub use redis_server::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A private `redis-server`. Dropping it kills it.
-pub struct Redis {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    child: Option<Child>,
-    aof: bool,
-}
-
-impl Redis {
-    pub fn start() -> Redis {
-        Self::start_with(false)
-    }
-
-    /// With AOF on (`appendfsync always`), so a restart keeps everything.
-    pub fn start_aof() -> Redis {
-        Self::start_with(true)
-    }
-
-    /// On a given port; panics unless the server answering there is the one it started.
-    pub fn start_on_port(port: u16) -> Redis {
-        Self::start_at(port, false)
-    }
-
-    fn start_with(aof: bool) -> Redis {
-        Self::start_at(free_port(), aof)
-    }
-
-    fn start_at(port: u16, aof: bool) -> Redis {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut r = Redis {
-            port,
-            dir,
-            child: None,
-            aof,
-        };
-        r.spawn();
-        r
-    }
-
-    fn spawn(&mut self) {
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args(["--appendonly", if self.aof { "yes" } else { "no" }])
-            .args(["--appendfsync", "always"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start redis-server ({e}): install it (./install.sh does, or apt-get install redis-server)")
-        });
-        let pid = child.id();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(st) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "redis-server on port {} exited at start ({st}): is the port taken?",
-                    self.port
-                );
-            }
-            if self.try_cli(&["PING"]).is_ok_and(|o| o.trim() == "PONG") {
-                // Any server answers PING; only ours has our child's pid.
-                let answering = self.server_pid();
-                assert_eq!(
-                    answering,
-                    Some(pid),
-                    "the server answering on port {} is not the redis-server this test started",
-                    self.port
-                );
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server on port {} did not answer PING", self.port);
-    }
-
-    /// `process_id` from `INFO server` of whatever answers on our port.
-    pub fn server_pid(&self) -> Option<u32> {
-        self.cli(&["INFO", "server"])
-            .lines()
-            .find_map(|l| l.strip_prefix("process_id:"))
-            .and_then(|v| v.trim().parse().ok())
-    }
-
-    /// The pid of the redis-server this harness spawned (None once killed).
-    pub fn child_pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// Runs a Redis command with redis-cli; its output, or why it failed (it could not
-    /// connect, or Redis answered with an error).
-    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        // redis-cli exits 0 for an error reply in a pipe; it prints "(error) ..." or "ERR ...".
-        let error_reply = [
-            "(error)",
-            "ERR ",
-            "WRONGTYPE ",
-            "LOADING ",
-            "NOSCRIPT ",
-            "BUSY",
-        ]
-        .iter()
-        .any(|p| stdout.starts_with(p));
-        if out.status.success() && !error_reply {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "redis-cli {args:?} on port {} failed ({}): {}{}",
-                self.port,
-                out.status,
-                stdout.trim(),
-                stderr.trim()
-            ))
-        }
-    }
-
-    /// Runs a Redis command with redis-cli; returns its raw output. Panics if it fails.
-    pub fn cli(&self, args: &[&str]) -> String {
-        self.try_cli(args).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// An integer reply; a nil reply (a missing key) is 0. Panics if redis-cli fails or
-    /// the reply is not an integer, so a dead server never reads as "0 tasks".
-    pub fn int(&self, args: &[&str]) -> i64 {
-        let out = self.cli(args);
-        let t = out.trim();
-        if t.is_empty() {
-            return 0;
-        }
-        t.parse()
-            .unwrap_or_else(|_| panic!("redis-cli {args:?}: not an integer: {t:?}"))
-    }
-
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Kills and starts it again on the same port and directory.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 pub fn ciq_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ciq"))
@@ -281,6 +112,27 @@ impl Ciq {
         out
     }
 
+    /// `ciq depth --json QUEUE`: that queue's row (`ciq.depth("default")["pending"]`).
+    pub fn depth(&self, queue: &str) -> serde_json::Value {
+        self.depth_json(&[queue])[0].clone()
+    }
+
+    /// `ciq depth --json`: every queue's row.
+    pub fn depth_all(&self) -> serde_json::Value {
+        self.depth_json(&[])
+    }
+
+    fn depth_json(&self, queues: &[&str]) -> serde_json::Value {
+        let mut args = vec!["depth", "--json"];
+        args.extend_from_slice(queues);
+        serde_json::from_str(&self.ok(&args)).expect("depth --json")
+    }
+
+    /// `ciq inspect dead --json`: the dead tasks.
+    pub fn dead(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
+    }
+
     /// Starts `ciq work` with fast timing knobs; logs go to a file in the temp dir.
     pub fn spawn_worker(&self, name: &str, extra: &[&str]) -> Proc {
         self.spawn_worker_via(&[], name, extra)
@@ -324,38 +176,48 @@ impl Ciq {
     }
 }
 
-/// A child process that is killed when dropped, so a failing test leaks no worker.
-pub struct Proc(pub Child);
+/// A command's stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
 
-impl std::ops::Deref for Proc {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
+/// A command's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// One `error:` line on stderr (a `hint:` line may follow) containing `needle`.
+pub fn assert_one_error(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit code; stderr: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(needle), "{needle:?} in {err}");
+    assert!(
+        err.lines()
+            .all(|l| l.starts_with("error:") || l.starts_with("hint:")),
+        "nothing but the error and its hint: {err}"
+    );
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_below(&p, out);
+        } else {
+            out.push(p);
+        }
     }
 }
 
-impl std::ops::DerefMut for Proc {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub fn sigterm(child: &Child) {
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-}
-
-pub fn sigkill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// Wall-clock time in ms since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// Config overrides for tests that call the library: an explicit (empty) config file,
@@ -392,18 +254,6 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
     f()
-}
-
-/// Waits for a child to exit within the timeout; returns its status.
-pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    None
 }
 
 /// Runs `cmd` to its end, or kills it after `limit` (a regression must fail the test,

@@ -21,6 +21,23 @@ case "$1" in
 esac
 "#;
 
+/// Declares `name::noop` and `name::exec` running `body(Via)`: a behaviour tested both
+/// through the built-in `noop` and through the `exec` runner.
+macro_rules! via_both {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[test]
+            fn noop() {
+                $body(crate::harness::via::Via::Noop)
+            }
+            #[test]
+            fn exec() {
+                $body(crate::harness::via::Via::Exec)
+            }
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     Noop,
@@ -68,6 +85,14 @@ impl Via {
         ciq.config(&format!("{task}\n{extra}\n"));
     }
 
+    /// Enqueues the task (sleeping `sleep_ms`, then finishing as `mode`); returns its id.
+    pub fn enqueue(self, ciq: &Ciq, sleep_ms: u64, mode: Mode) -> String {
+        let a = self.args(sleep_ms, mode);
+        ciq.ok(&["enqueue", self.task(), "--args-json", &a])
+            .trim()
+            .to_string()
+    }
+
     /// The task's args as JSON.
     pub fn args(self, sleep_ms: u64, mode: Mode) -> String {
         match self {
@@ -99,12 +124,7 @@ impl Via {
     /// after its sleep; the script appends to `ends`).
     pub fn finished(self, ciq: &Ciq, redis: &Redis) -> Vec<String> {
         match self {
-            Via::Noop => redis
-                .cli(&["LRANGE", RUNS_KEY, "0", "-1"])
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect(),
+            Via::Noop => redis.list(RUNS_KEY),
             Via::Exec => ids(&lines(ciq, "ends")),
         }
     }

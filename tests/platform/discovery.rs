@@ -7,7 +7,7 @@
 
 use super::db::{Backend, Bind};
 use super::{on_all_backends, Env};
-use crate::harness::wait_until;
+use crate::harness::{keys, wait_until};
 use std::time::Duration;
 
 fn seed(env: &Env) {
@@ -77,9 +77,9 @@ fn active(b: Backend) {
         out.contains("pending 4: queued 3, already queued 0, not queued (have progress rows) 1"),
         "{out}"
     );
-    let pending = |env: &Env| env.redis.int(&["LLEN", "ciq:{test_execution}:pending"]);
+    let pending = |env: &Env| env.redis.int(&["LLEN", &keys::q("test_execution").pending]);
     assert_eq!(pending(&env), 3, "tests 1-3 queued; windows in maintenance");
-    let first = env.redis.cli(&["HGETALL", "ciq:platform:first_seen"]);
+    let first = env.redis.cli(&["HGETALL", &keys::platform_first_seen()]);
     let ids: Vec<&str> = first.lines().step_by(2).collect();
     assert_eq!(ids.len(), 4, "{first}");
     for id in ["1", "2", "3", "8"] {
@@ -89,14 +89,14 @@ fn active(b: Backend) {
     env.ciq.ok(&TICK);
     assert_eq!(pending(&env), 3, "a second tick only finds duplicates");
     assert_eq!(
-        env.redis.cli(&["HGETALL", "ciq:platform:first_seen"]),
+        env.redis.cli(&["HGETALL", &keys::platform_first_seen()]),
         first,
         "first-seen times kept"
     );
     // Oldest first: the queue is FIFO, so test 1 is next out.
     let next = env
         .redis
-        .cli(&["LINDEX", "ciq:{test_execution}:pending", "-1"]);
+        .cli(&["LINDEX", &keys::q("test_execution").pending, "-1"]);
     assert!(next.contains("\"test_id\":1"), "{next}");
 
     // Once started (by anyone), a test leaves the first-seen record.
@@ -107,7 +107,7 @@ fn active(b: Backend) {
     env.ciq.ok(&TICK);
     assert!(wait_until(Duration::from_secs(5), || env
         .redis
-        .int(&["HLEN", "ciq:platform:first_seen"])
+        .int(&["HLEN", &keys::platform_first_seen()])
         == 3));
     // ciq never wrote the platform's tables.
     assert_eq!(env.db.instances(), vec!["linux-1", "linux-7", "linux-999"]);
@@ -139,7 +139,7 @@ fn shadow(b: Backend) {
         "{out}"
     );
     assert_eq!(
-        env.redis.int(&["LLEN", "ciq:{test_execution}:pending"]),
+        env.redis.int(&["LLEN", &keys::q("test_execution").pending]),
         0,
         "nothing queued in shadow mode"
     );
@@ -161,7 +161,8 @@ fn shadow(b: Backend) {
     let v: serde_json::Value = serde_json::from_str(&status).expect("status json");
     let status = format!(
         "{status}\nstarted: {}",
-        env.redis.cli(&["HGETALL", "ciq:platform:shadow:started"])
+        env.redis
+            .cli(&["HGETALL", &keys::platform_shadow_started()])
     );
     let p = &v["platform"];
     assert_eq!(p["mode"], "shadow", "{status}");

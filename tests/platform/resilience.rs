@@ -1,7 +1,7 @@
 //! The database unreachable from the worker: discovery is retried, the worker keeps
 //! running.
 
-use crate::harness::{free_port, sigkill, wait_until, Ciq, Redis};
+use crate::harness::{free_port, keys, sigkill, wait_until, Ciq, Redis};
 use std::time::Duration;
 
 #[test]
@@ -15,7 +15,7 @@ fn unreachable_database_is_a_retry_not_a_crash() {
     let mut w = ciq.spawn_worker("w1", &[]);
     ciq.ok(&["enqueue", "process_pending_tests"]);
     let dead = wait_until(Duration::from_secs(20), || {
-        redis.int(&["ZCARD", "ciq:{default}:dead"]) == 1
+        redis.int(&["ZCARD", &keys::q("default").dead]) == 1
     });
     let log = ciq.log("w1");
     assert!(dead, "retried then dead; log:\n{log}");

@@ -6,7 +6,7 @@
 //! stops the worker and then its redis-server.
 
 use super::db::{Backend, TestDb};
-use crate::harness::{free_port, sigterm, wait_exit, wait_until, Ciq, Redis};
+use crate::harness::{free_port, wait_until, Ciq, Proc, Redis};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -33,12 +33,13 @@ fn up_starts_redis_and_picks_up_pending_tests() {
     let data = ciq.dir().join("data");
     let log = std::fs::File::create(ciq.dir().join("up.log")).expect("log");
     let t0 = Instant::now();
-    let mut up = ciq
-        .cmd(&["up", "--data-dir", &data.display().to_string()])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn ciq up");
+    let mut up = Proc(
+        ciq.cmd(&["up", "--data-dir", &data.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ciq up"),
+    );
     let lines = || {
         std::fs::read_to_string(&started)
             .unwrap_or_default()
@@ -79,8 +80,9 @@ fn up_starts_redis_and_picks_up_pending_tests() {
     eprintln!("ciq up: a test added later started {later:?} after it was inserted");
     assert!(later < Duration::from_secs(3), "took {later:?}");
 
-    sigterm(&up);
-    let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
+    let st = up
+        .stop(Duration::from_secs(20))
+        .expect("up stops on SIGTERM");
     assert!(st.success(), "{st}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
@@ -138,20 +140,22 @@ fn up_beside_a_redis_without_aof_refuses_it_unless_told() {
         if flag {
             args.push("--use-existing-redis");
         }
-        let mut up = c
-            .cmd(&args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn up");
+        let mut up = Proc(
+            c.cmd(&args)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn up"),
+        );
         let line = format!("ciq up: using the Redis already running at {}", r.url());
         let mut upl = String::new();
         let ok = wait_until(Duration::from_secs(15), || {
             upl = std::fs::read_to_string(c.dir().join("up.log")).unwrap_or_default();
             upl.contains(&line)
         });
-        sigterm(&up);
-        let st = wait_exit(&mut up, Duration::from_secs(20)).expect("up stops on SIGTERM");
+        let st = up
+            .stop(Duration::from_secs(20))
+            .expect("up stops on SIGTERM");
         assert!(ok && upl.contains(&want), "{upl}");
         assert!(st.success(), "{st}\n{upl}");
     }

@@ -3,7 +3,7 @@
 //! deferral that uses no attempt, the shadow stage, and the guard's stage-2 decisions.
 
 use super::*;
-use crate::harness::{sigkill, sigterm, wait_exit, wait_until, Ciq, Proc, Redis};
+use crate::harness::{keys, sigkill, sigterm, wait_exit, wait_until, Ciq, Proc, Redis};
 use std::time::Duration;
 
 /// A Redis and a ciq whose config points at the platform (config.py is the source of the
@@ -160,7 +160,7 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
         q.logs()
     );
     assert_eq!(
-        q.redis.int(&["ZCARD", "ciq:{test_execution}:dead"]),
+        q.redis.int(&["ZCARD", &keys::q("test_execution").dead]),
         0,
         "{}",
         q.logs()
@@ -220,7 +220,10 @@ fn a_stop_lets_a_start_in_flight_finish_past_the_shutdown_timeout() {
         vec![(vm.clone(), Some(id))],
         "the start finished"
     );
-    assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 0);
+    assert_eq!(
+        q.redis.int(&["LLEN", &keys::q("test_execution").pending]),
+        0
+    );
     // Back at stage 0 the cron runs alone: the test is started, nothing is redone.
     set_flag(&p, false);
     p.run_cron();
@@ -239,7 +242,10 @@ fn a_second_signal_cuts_a_start_and_the_cron_leaves_exactly_one_vm() {
     let (mut q, mut w, id, vm) = stop_during_a_held_start(&p);
     sigterm(&w);
     assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
-    assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 1);
+    assert_eq!(
+        q.redis.int(&["LLEN", &keys::q("test_execution").pending]),
+        1
+    );
     assert!(
         p.gcp_instances().is_empty(),
         "nothing in the platform's tables"
@@ -265,7 +271,7 @@ fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
     q.worker("w1", &[]);
     q.ciq
         .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
-    let stats = |f: &str| q.redis.int(&["HGET", "ciq:{test_execution}:stats", f]);
+    let stats = |f: &str| q.redis.int(&["HGET", &keys::q("test_execution").stats, f]);
     assert!(
         wait_until(Duration::from_secs(90), || stats("deferred") >= 2),
         "deferred twice; {}",
@@ -278,11 +284,11 @@ fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
     assert!(wait_until(Duration::from_secs(60), || {
         let ids = q
             .redis
-            .cli(&["ZRANGE", "ciq:{test_execution}:retry", "0", "-1"]);
+            .cli(&["ZRANGE", &keys::q("test_execution").retry, "0", "-1"]);
         let Some(id) = ids.lines().next().filter(|l| !l.is_empty()) else {
             return false;
         };
-        let raw = q.redis.cli(&["HGET", "ciq:{test_execution}:data", id]);
+        let raw = q.redis.cli(&["HGET", &keys::q("test_execution").data, id]);
         env = serde_json::from_str(&raw).unwrap_or(Value::Null);
         !env.is_null()
     }));
@@ -324,7 +330,7 @@ fn a_deferred_start_retries_soon_and_discovery_brings_it_forward() {
         .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")])
         .trim()
         .to_string();
-    let stats = |f: &str| q.redis.int(&["HGET", "ciq:{test_execution}:stats", f]);
+    let stats = |f: &str| q.redis.int(&["HGET", &keys::q("test_execution").stats, f]);
     assert!(
         wait_until(Duration::from_secs(40), || stats("deferred") >= 2),
         "deferred twice; {}",
@@ -398,7 +404,7 @@ fn shadow_stage_starts_nothing_and_records_what_the_cron_started() {
     assert_eq!(s["shadow"]["missed"], json!([]), "{v}");
     assert_eq!(
         q.redis
-            .int(&["HGET", "ciq:{test_execution}:stats", "done:start_test"]),
+            .int(&["HGET", &keys::q("test_execution").stats, "done:start_test"]),
         1,
         "only the shadow no-op start ran"
     );
@@ -444,7 +450,7 @@ fn the_guard_skips_the_cron_while_the_queue_is_healthy_and_runs_it_when_not() {
         sigkill(w);
     }
     sigkill(&mut beat);
-    q.redis.cli(&["DEL", "ciq:{beat}:leader"]);
+    q.redis.cli(&["DEL", &keys::beat_leader()]);
     std::thread::sleep(Duration::from_millis(200));
     let o = q.guard_cmd(&p, &[]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -475,7 +481,7 @@ fn discovery_equals_the_platforms_own_query_on_every_edge_case() {
         q.discover();
         let mut ids: Vec<i64> = q
             .redis
-            .cli(&["HKEYS", "ciq:platform:first_seen"])
+            .cli(&["HKEYS", &keys::platform_first_seen()])
             .lines()
             .filter_map(|l| l.trim().parse().ok())
             .collect();

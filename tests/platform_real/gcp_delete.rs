@@ -10,7 +10,7 @@
 
 use super::ciq::{queue, set_flag, stop_during_a_held_start, Queue};
 use super::*;
-use crate::harness::{sigkill, sigterm, wait_exit};
+use crate::harness::{keys, sigkill, sigterm, wait_exit};
 use std::time::{Duration, Instant};
 
 /// Polls `f` every 200 ms (each poll may read Redis and MariaDB) until it holds.
@@ -43,11 +43,6 @@ fn vm_status(p: &RealPlatform, vm: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn stat(q: &Queue, queue: &str, field: &str) -> i64 {
-    q.redis
-        .int(&["HGET", &format!("ciq:{{{queue}}}:stats"), field])
-}
-
 /// The end both orders must reach once GCP finished deleting: the test started once more
 /// by ciq, one VM, one row, nothing left to verify, no insert refused, not canceled; and
 /// the platform's own cron, run afterwards, changes nothing.
@@ -58,11 +53,10 @@ fn assert_one_vm_and_no_stale_rows(p: &RealPlatform, q: &Queue, id: i64, vm: &st
         q.logs()
     );
     assert!(
-        poll(Duration::from_secs(20), || stat(
-            q,
-            "test_execution",
-            "done"
-        ) == 1),
+        poll(Duration::from_secs(20), || q
+            .redis
+            .stat("test_execution", "done")
+            == 1),
         "{}",
         q.logs()
     );
@@ -77,7 +71,7 @@ fn assert_one_vm_and_no_stale_rows(p: &RealPlatform, q: &Queue, id: i64, vm: &st
     assert_eq!(p.pending_deletions(), vec![], "no PendingDeletion row left");
     assert!(p.progress(id).is_empty(), "not canceled");
     assert_eq!(
-        stat(q, "test_execution", "retried"),
+        q.redis.stat("test_execution", "retried"),
         0,
         "waiting for the name used no attempt; {}",
         q.logs()
@@ -134,12 +128,11 @@ fn a_cut_start_is_not_restarted_under_a_name_gcp_is_still_deleting_scan_first() 
     // The start comes back (lease recovery) while GCP is still deleting the name.
     q.worker("w2", &[]);
     assert!(
-        poll(Duration::from_secs(60), || stat(
-            &q,
-            "test_execution",
-            "deferred"
-        ) >= 2
-            && stat(&q, "maintenance", "done") >= 1),
+        poll(Duration::from_secs(60), || q
+            .redis
+            .stat("test_execution", "deferred")
+            >= 2
+            && q.redis.stat("maintenance", "done") >= 1),
         "deferred twice, maintain brought forward; {}",
         q.logs()
     );
@@ -174,13 +167,16 @@ fn a_cut_start_is_not_restarted_under_a_name_gcp_is_still_deleting_start_first()
     sigterm(&w);
     assert!(wait_exit(&mut w, Duration::from_secs(30)).is_some());
     drop(w);
-    assert_eq!(q.redis.int(&["LLEN", "ciq:{test_execution}:pending"]), 1);
+    assert_eq!(
+        q.redis.int(&["LLEN", &keys::q("test_execution").pending]),
+        1
+    );
     assert!(p.gcp_instances().is_empty(), "the cut start wrote no row");
     p.knob("verify_hold", json!(false));
     p.knob("delete_fail", json!({ vm.clone(): 1 }));
     let env: Value = serde_json::from_str(
         q.redis
-            .cli(&["LRANGE", "ciq:{test_execution}:pending", "0", "0"])
+            .cli(&["LRANGE", &keys::q("test_execution").pending, "0", "0"])
             .trim(),
     )
     .expect("the pending start's envelope");

@@ -46,7 +46,7 @@ fn rollout_gates_refuse_without_force_and_pass_when_healthy() {
     rig.healthy();
     let old = (now_ms() - 20 * 60_000).to_string();
     rig.redis
-        .cli(&["HSET", "ciq:platform:first_seen", "99", &old]);
+        .cli(&["HSET", &keys::platform_first_seen(), "99", &old]);
     let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
     assert_eq!(code(&out), 6, "{}", text(&out));
     assert!(text(&out).contains("test 99 pending"), "{}", text(&out));
@@ -66,20 +66,17 @@ fn rollout_gates_refuse_without_force_and_pass_when_healthy() {
         |e| e["outcome"] == "gates-forced" && e["reason"].as_str().unwrap().contains("test 99")
     ));
     // Healthy gates pass without --force.
-    rig.redis.cli(&["HDEL", "ciq:platform:first_seen", "99"]);
+    rig.redis.cli(&["HDEL", &keys::platform_first_seen(), "99"]);
     rig.ok(&["migrate-from-cron", "next", "--yes"]);
     rig.assert_stage(3);
 }
 
-/// Kills the child when the test ends, pass or fail.
-struct Running(std::process::Child);
+/// Stops the child when the test ends, pass or fail.
+struct Running(crate::harness::Proc);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        crate::harness::sigterm(&self.0);
-        if crate::harness::wait_exit(&mut self.0, std::time::Duration::from_secs(5)).is_none() {
-            crate::harness::sigkill(&mut self.0);
-        }
+        self.0.stop(std::time::Duration::from_secs(5));
     }
 }
 
@@ -92,14 +89,14 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
     let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
     assert_eq!(code(&out), 6, "no worker or beat yet: {}", text(&out));
     let _worker = rig.ciq.spawn_worker("w", &[]);
-    let _beat = Running(
+    let _beat = Running(crate::harness::Proc(
         rig.ciq
             .cmd(&["beat", "--name", "b", "--lease", "2s", "--tick", "100ms"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn beat"),
-    );
+    ));
     let failing = || -> Vec<String> {
         let j = rig.status();
         let gates = j["gates"].as_array().cloned().unwrap_or_default();
@@ -124,11 +121,11 @@ fn rollout_gates_pass_with_a_real_worker_and_beat() {
     // The shadow stage saw the test the cron started, five minutes earlier.
     let ago = |m: u64| (now_ms() - m * 60_000).to_string();
     rig.redis
-        .cli(&["SET", "ciq:platform:shadow:since", &ago(60)]);
+        .cli(&["SET", &keys::platform_shadow_since(), &ago(60)]);
     rig.redis
-        .cli(&["HSET", "ciq:platform:shadow:seen", "40", &ago(10)]);
+        .cli(&["HSET", &keys::platform_shadow_seen(), "40", &ago(10)]);
     rig.redis
-        .cli(&["HSET", "ciq:platform:shadow:started", "40", &ago(5)]);
+        .cli(&["HSET", &keys::platform_shadow_started(), "40", &ago(5)]);
     let gates = rig.status()["gates"].to_string();
     assert!(
         gates.contains("ciq saw 1 of 1 tests the cron started, a median 5m earlier; missed: none"),
@@ -270,11 +267,11 @@ fn rollout_gates_tell_not_yet_due_from_failed() {
     // maintain fired 30 s ago for the first time; its task still waits in its queue.
     let fired = (now_ms() - 30_000).to_string();
     let id = rig.ok(&["enqueue", "maintain"]).trim().to_string();
-    let entry = "ciq:{beat}:entry:maintain";
+    let entry = &keys::beat_entry("maintain");
     rig.redis.cli(&["HSET", entry, "last_fire_ms", &fired]);
     rig.redis.cli(&["HSET", entry, "last_task_id", &id]);
     rig.redis
-        .cli(&["HDEL", "ciq:{maintenance}:stats", "last_done:maintain"]);
+        .cli(&["HDEL", &keys::q("maintenance").stats, "last_done:maintain"]);
     let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
     let all = text(&out);
     assert_eq!(code(&out), 6, "{all}");

@@ -36,10 +36,6 @@ fn rig_in(cron: Cron, text: &str, extra: &str) -> Rig {
     rig
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
 #[test]
 fn the_platforms_real_line_is_guarded_in_either_layout_and_restored_exactly() {
     let real = platform_line();

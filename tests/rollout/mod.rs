@@ -5,10 +5,11 @@
 mod checks;
 mod crontab_format;
 mod flows;
+mod stage1_guard;
 mod stop_wait;
 mod wizard;
 
-use crate::harness::{free_port, Ciq, Redis};
+use crate::harness::{free_port, keys, now_ms, stderr, Ciq, Redis};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -120,13 +121,6 @@ pub struct Rig {
 pub fn write_exec(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 impl Rig {
@@ -323,11 +317,11 @@ impl Rig {
     pub fn healthy(&self) {
         let now = now_ms().to_string();
         let r = &self.redis;
-        r.cli(&["ZADD", "ciq:workers:seen", &now, "w1"]);
-        r.cli(&["HSET", "ciq:workers", "w1", "{}"]);
+        r.cli(&["ZADD", &keys::workers_seen(), &now, "w1"]);
+        r.cli(&["HSET", &keys::workers(), "w1", "{}"]);
         r.cli(&[
             "SET",
-            "ciq:{beat}:leader",
+            &keys::beat_leader(),
             r#"{"holder":"beat-1","since_ms":1,"token":7}"#,
             "PX",
             "60000",
@@ -336,26 +330,21 @@ impl Rig {
             ("process_pending_tests", "default"),
             ("maintain", "maintenance"),
         ] {
+            r.cli(&["HSET", &keys::beat_entry(entry), "last_fire_ms", &now]);
             r.cli(&[
                 "HSET",
-                &format!("ciq:{{beat}}:entry:{entry}"),
-                "last_fire_ms",
-                &now,
-            ]);
-            r.cli(&[
-                "HSET",
-                &format!("ciq:{{{queue}}}:stats"),
+                &keys::q(queue).stats,
                 &format!("last_done:{entry}"),
                 &now,
             ]);
         }
         let recent = (now_ms() - 60_000).to_string();
-        r.cli(&["HSET", "ciq:platform:first_seen", "41", &recent]);
+        r.cli(&["HSET", &keys::platform_first_seen(), "41", &recent]);
         // The shadow stage saw test 40 five minutes before the cron started it.
         let ago = |m: u64| (now_ms() - m * 60_000).to_string();
-        r.cli(&["SET", "ciq:platform:shadow:since", &ago(60)]);
-        r.cli(&["HSET", "ciq:platform:shadow:seen", "40", &ago(10)]);
-        r.cli(&["HSET", "ciq:platform:shadow:started", "40", &ago(5)]);
+        r.cli(&["SET", &keys::platform_shadow_since(), &ago(60)]);
+        r.cli(&["HSET", &keys::platform_shadow_seen(), "40", &ago(10)]);
+        r.cli(&["HSET", &keys::platform_shadow_started(), "40", &ago(5)]);
     }
 
     /// Drives the files and services to stage 3 through the real commands.

@@ -41,7 +41,7 @@ pub fn worker_holding_a_start(rig: &Rig) -> Proc {
 }
 
 fn pending(rig: &Rig) -> i64 {
-    rig.redis.int(&["LLEN", "ciq:{test_execution}:pending"])
+    rig.redis.int(&["LLEN", &keys::q("test_execution").pending])
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn rollback_waits_for_a_platform_start_and_says_what_the_worker_waits_for() {
     // shutdown timeout would have cut an ordinary task.
     assert!(
         wait_until(Duration::from_secs(15), || {
-            let info = rig.redis.cli(&["HGETALL", "ciq:workers"]);
+            let info = rig.redis.cli(&["HGETALL", &keys::workers()]);
             info.contains("\"waiting_for\":[{") && info.contains("start_test")
         }),
         "the stopping worker publishes what it waits for"

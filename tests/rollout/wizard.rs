@@ -322,7 +322,7 @@ fn rollback_wizard_ctrl_c_twice_cuts_the_start_the_stopping_worker_waits_for() {
         "the worker ended"
     );
     assert_eq!(
-        rig.redis.int(&["LLEN", "ciq:{test_execution}:pending"]),
+        rig.redis.int(&["LLEN", &keys::q("test_execution").pending]),
         1,
         "the cut start is back in the queue"
     );

@@ -13,16 +13,7 @@ const CONFIG: &str = "[queues]\ntest_execution = 6\ndefault = 3\nmaintenance = 1
     [tasks.noop]\nmax_retries = 0\n";
 
 fn stop(procs: &mut [Proc]) {
-    for p in procs.iter() {
-        sigterm(p);
-    }
-    for p in procs.iter_mut() {
-        wait_exit(p, Duration::from_secs(10));
-    }
-}
-
-fn depth(ciq: &Ciq) -> serde_json::Value {
-    serde_json::from_str(&ciq.ok(&["depth", "--json"])).expect("depth --json")
+    stop_all(procs, Duration::from_secs(10));
 }
 
 fn queue<'a>(d: &'a serde_json::Value, q: &str) -> &'a serde_json::Value {
@@ -32,7 +23,7 @@ fn queue<'a>(d: &'a serde_json::Value, q: &str) -> &'a serde_json::Value {
 }
 
 fn drained(ciq: &Ciq) -> bool {
-    let d = depth(ciq);
+    let d = ciq.depth_all();
     QUEUES.iter().all(|q| {
         let x = queue(&d, q);
         ["pending", "active", "scheduled", "retry"]
@@ -54,7 +45,7 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     for q in QUEUES {
         let id = ciq.ok(&["enqueue", "noop", "--queue", q]);
         let owner = set.owner(q);
-        let list = owner.cli(&["LRANGE", &format!("ciq:{{{q}}}:pending"), "0", "-1"]);
+        let list = owner.cli(&["LRANGE", &keys::q(q).pending, "0", "-1"]);
         assert!(list.contains(id.trim()), "{q}'s task is on its master");
     }
     assert_eq!(
@@ -101,7 +92,7 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     ]);
     let doomed = doomed.trim().to_string();
     ciq.ok(&["pause", "maintenance"]);
-    let d = depth(&ciq);
+    let d = ciq.depth_all();
     assert_eq!(queue(&d, "default")["pending"], 302, "{d}");
     assert_eq!(queue(&d, "test_execution")["pending"], 2, "{d}");
     assert_eq!(queue(&d, "maintenance")["scheduled"], 1, "{d}");
@@ -124,13 +115,13 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     // Paused: maintenance keeps its task (and the beat's) while the others drain.
     assert!(
         wait(Duration::from_secs(30), || {
-            let d = depth(&ciq);
+            let d = ciq.depth_all();
             queue(&d, "default")["pending"] == 0 && queue(&d, "test_execution")["pending"] == 0
         }),
         "default and test_execution drained: {}",
-        depth(&ciq)
+        ciq.depth_all()
     );
-    assert!(queue(&depth(&ciq), "maintenance")["pending"].as_u64() >= Some(1));
+    assert!(queue(&ciq.depth_all(), "maintenance")["pending"].as_u64() >= Some(1));
     ciq.ok(&["resume", "maintenance"]);
     // enqueue --wait: the outcome message comes back through a blocking BLPOP.
     let w = ciq.run(&[
@@ -150,12 +141,12 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     assert!(
         wait(Duration::from_secs(30), || drained(&ciq)),
         "every queue drained: {}",
-        depth(&ciq)
+        ciq.depth_all()
     );
 
     // Two beats: each one-second tick fired once, each fire one task, each run once.
     let fires: Vec<serde_json::Value> = set
-        .cli(&["LRANGE", "ciq:{beat}:history:tick", "0", "-1"])
+        .cli(&["LRANGE", &keys::beat_history("tick"), "0", "-1"])
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
@@ -181,7 +172,7 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     assert_eq!(ran.len(), 3 + 300 + 1 + 1 + 1 + fires.len());
 
     // The failed task is dead; inspect, requeue (it fails again) and purge it.
-    let d = depth(&ciq);
+    let d = ciq.depth_all();
     assert_eq!(queue(&d, "default")["dead"], 1, "{d}");
     let t: serde_json::Value =
         serde_json::from_str(&ciq.ok(&["inspect", "task", &doomed, "--json"])).unwrap();
@@ -203,7 +194,7 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
     );
     stop(&mut workers);
     ciq.ok(&["purge", "default", "--state", "dead", "--yes"]);
-    assert_eq!(queue(&depth(&ciq), "default")["dead"], 0);
+    assert_eq!(queue(&ciq.depth_all(), "default")["dead"], 0);
     // Its unique key went with it: the same key enqueues anew.
     let fresh = ciq.ok(&["enqueue", "noop", "--queue", "default", "--unique", "d:1"]);
     assert_ne!(fresh.trim(), doomed);
@@ -306,7 +297,7 @@ fn a_slot_migration_mid_drain_loses_nothing() {
     });
     let r = runs(&ciq, &["w0", "w1"]);
     let twice = r.values().filter(|&&c| c > 1).count();
-    let d = depth(&ciq);
+    let d = ciq.depth_all();
     stop(&mut workers);
     eprintln!(
         "slot migration mid-drain: {} of {} ran, {twice} twice",
@@ -337,7 +328,7 @@ fn a_slot_migration_mid_drain_loses_nothing() {
         twice == 0,
         "{twice} tasks ran twice (no lease expired, none should)"
     );
-    let unique_left = set.cli(&["EXISTS", "ciq:{default}:unique:u:1"]);
+    let unique_left = set.cli(&["EXISTS", &keys::q("default").unique("u:1")]);
     assert_eq!(unique_left.trim(), "0", "unique keys released");
 }
 

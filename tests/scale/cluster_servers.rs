@@ -2,7 +2,7 @@
 //! its slots split so that the platform's three queues live on three different masters.
 
 use super::servers::{wait, Node};
-use crate::harness::free_port;
+use crate::harness::{free_port, keys};
 use std::time::Duration;
 
 pub const QUEUES: [&str; 3] = ["test_execution", "default", "maintenance"];
@@ -189,7 +189,7 @@ impl ClusterSet {
 
 /// The hash slot of a queue's keys (`{queue}` hash tag).
 pub fn slot(node: &Node, queue: &str) -> u16 {
-    node.cli(&["CLUSTER", "KEYSLOT", &format!("ciq:{{{queue}}}:pending")])
+    node.cli(&["CLUSTER", "KEYSLOT", &keys::q(queue).pending])
         .trim()
         .parse()
         .expect("CLUSTER KEYSLOT")

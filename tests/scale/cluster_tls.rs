@@ -4,7 +4,6 @@
 use super::cluster_servers::{ClusterSet, QUEUES};
 use super::servers::wait;
 use super::{ciq_for, runs, spawn_worker};
-use crate::harness::*;
 use std::time::Duration;
 
 #[test]
@@ -46,8 +45,7 @@ fn a_tls_cluster_with_a_private_ca_works() {
         nodes.iter().all(|n| n["up"] == true),
         "probed over TLS: {s}"
     );
-    sigterm(&w);
-    wait_exit(&mut w, Duration::from_secs(10));
+    w.stop(Duration::from_secs(10));
     // Without the CA the nodes' certificates are not trusted: a broker error, exit 3.
     let plain = ciq_for(&set.url(), "");
     let o = plain.run(&["depth"]);

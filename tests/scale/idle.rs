@@ -47,12 +47,7 @@ fn idle_cost(
     std::thread::sleep(window);
     let after = total();
     check();
-    for w in &mut workers {
-        sigterm(w);
-    }
-    for w in &mut workers {
-        wait_exit(w, Duration::from_secs(10));
-    }
+    stop_all(&mut workers, Duration::from_secs(10));
     // The INFO call that read `before` is counted in `after`: take it off.
     (after - before).saturating_sub(1) as f64 / window.as_secs_f64() / 60.0
 }
@@ -67,11 +62,11 @@ fn twenty_idle_workers_on_three_queues_cost_under_half_a_command_per_second_each
     let per = idle_cost(
         &ciq,
         &|| calls(&redis.cli(&["INFO", "commandstats"])),
-        &|| redis.int(&["HLEN", "ciq:workers"]) == 20,
+        &|| redis.int(&["HLEN", &keys::workers()]) == 20,
         &|| {
             // Each of the three queues' upkeep leases is held by exactly one worker.
             for q in ["test_execution", "default", "maintenance"] {
-                let holder = redis.cli(&["GET", &format!("ciq:{{{q}}}:upkeep")]);
+                let holder = redis.cli(&["GET", &keys::q(q).upkeep]);
                 assert!(
                     holder.trim().starts_with('w'),
                     "{q} has an upkeep holder: {holder:?}"
@@ -99,10 +94,10 @@ fn on_a_cluster_twenty_idle_workers_cost_under_half_a_command_per_second_each() 
                 - nodes.len() as u64
                 + 1
         },
-        &|| set.cli(&["HLEN", "ciq:workers"]).trim() == "20",
+        &|| set.cli(&["HLEN", &keys::workers()]).trim() == "20",
         &|| {
             for q in ["test_execution", "default", "maintenance"] {
-                let holder = set.cli(&["GET", &format!("ciq:{{{q}}}:upkeep")]);
+                let holder = set.cli(&["GET", &keys::q(q).upkeep]);
                 assert!(
                     holder.trim().starts_with('w'),
                     "{q} has an upkeep holder: {holder:?}"

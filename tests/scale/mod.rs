@@ -51,7 +51,7 @@ fn runs(ciq: &Ciq, workers: &[&str]) -> HashMap<String, usize> {
 }
 
 fn done_on(node: &servers::Node) -> i64 {
-    node.cli(&["HGET", "ciq:{default}:stats", "done"])
+    node.cli(&["HGET", &keys::q("default").stats, "done"])
         .trim()
         .parse()
         .unwrap_or(0)
@@ -81,7 +81,7 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
     assert!(
         wait(Duration::from_secs(10), || set
             .node(replica)
-            .cli(&["LLEN", "ciq:{default}:pending"])
+            .cli(&["LLEN", &keys::q("default").pending])
             .trim()
             == n.to_string()),
         "the replica has every task before the failover"
@@ -119,8 +119,7 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
     let depth: serde_json::Value =
         serde_json::from_str(&ciq.ok(&["depth", "--json", "default"])).unwrap();
     for w in &mut workers {
-        sigterm(w);
-        wait_exit(w, Duration::from_secs(10));
+        w.stop(Duration::from_secs(10));
     }
     eprintln!(
         "failover (kill={kill}, min_replicas={min_replicas}): promoted after {promoted:?}, \
@@ -196,7 +195,7 @@ fn acknowledged_enqueues_survive_a_failover() {
     });
     let node = set.node(replica);
     assert_eq!(node.role(), "master");
-    let pending = node.cli(&["LRANGE", "ciq:{default}:pending", "0", "-1"]);
+    let pending = node.cli(&["LRANGE", &keys::q("default").pending, "0", "-1"]);
     let missing: Vec<&String> = ids
         .iter()
         .filter(|id| !pending.contains(id.as_str()))

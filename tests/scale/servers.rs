@@ -1,9 +1,9 @@
 //! A primary, a replica and three sentinels on free loopback ports, killed on drop, with
 //! fast failure detection (down-after 1 s) so failover tests stay short.
 
-use crate::harness::free_port;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use crate::harness::{free_port, redis_server};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// One redis-server process (data node or sentinel).
 pub struct Node {
@@ -31,12 +31,7 @@ impl Node {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (install it with ./install.sh)");
+        let child = redis_server(&self.args);
         self.child = Some(child);
         assert!(
             wait(Duration::from_secs(10), || self.cli(&["PING"]).trim()
@@ -84,16 +79,8 @@ impl Drop for Node {
     }
 }
 
-pub fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
+/// The harness's poll (`wait_until`), under the name the scale tests use.
+pub use crate::harness::wait_until as wait;
 
 #[allow(dead_code)] // `dir` is held so the nodes' files outlive them
 pub struct SentinelSet {

@@ -26,7 +26,7 @@ fn actions_are_refused_with_403_unless_allowed() {
             .status,
         403
     );
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 0);
     assert!(!web.page("/").body.contains("/actions/confirm"));
 }
 
@@ -57,7 +57,7 @@ fn a_page_action_needs_the_csrf_token_of_its_confirm_step_and_is_audited() {
         .status,
         403
     );
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 0);
     // The confirm page carries the token.
     let confirm = web.page("/actions/confirm?action=pause&queue=default");
     assert_eq!(confirm.status, 200);
@@ -77,7 +77,7 @@ fn a_page_action_needs_the_csrf_token_of_its_confirm_step_and_is_audited() {
         &format!("action=pause&queue=default&csrf={csrf}"),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 1);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 1);
     // A cookie session on the JSON API needs the header too.
     let j = [
         ("Cookie", cookie.as_str()),
@@ -108,7 +108,7 @@ fn a_page_action_needs_the_csrf_token_of_its_confirm_step_and_is_audited() {
         .status,
         200
     );
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 0);
     let log = std::fs::read_to_string(ciq.dir().join("audit.jsonl")).unwrap();
     let lines: Vec<Value> = log
         .lines()
@@ -128,7 +128,7 @@ fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
     let ciq = Ciq::new(&redis);
     ciq.config("[queues]\ndefault = 1\ntest_execution = 1\nmaintenance = 1\nbulk = 1\n");
     let dead = dead_task(&ciq, &redis);
-    redis.cli(&["SET", "ciq:{default}:paused", "1"]); // keep the worker off what follows
+    redis.cli(&["SET", &keys::q("default").paused, "1"]); // keep the worker off what follows
     let later = enqueue(&ciq, &["noop", "--countdown", "10m"]);
     enqueue(&ciq, &["noop", "--queue", "bulk"]);
     enqueue(&ciq, &["noop", "--queue", "bulk"]);
@@ -143,14 +143,14 @@ fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
         r#"{{"action":"cancel","queue":"default","id":"{later}"}}"#
     ));
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:scheduled"]), 0);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").scheduled]), 0);
     let r = post(r#"{"action":"requeue","queue":"default"}"#);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:dead"]), 0);
-    assert_eq!(redis.int(&["LLEN", "ciq:{default}:pending"]), 1);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").dead]), 0);
+    assert_eq!(redis.int(&["LLEN", &keys::q("default").pending]), 1);
     let r = post(r#"{"action":"purge","queue":"bulk","state":"pending"}"#);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(redis.int(&["LLEN", "ciq:{bulk}:pending"]), 0);
+    assert_eq!(redis.int(&["LLEN", &keys::q("bulk").pending]), 0);
     assert_eq!(post(r#"{"action":"purge","queue":"bulk"}"#).status, 400);
     assert_eq!(
         post(&format!(

@@ -59,11 +59,11 @@ fn api_task_shows_the_history_the_dead_reason_and_redacts_secret_arguments() {
     let dead = dead_task(&ciq, &redis);
     // A message carrying a secret (as an older enqueuer could have written it).
     let env = r#"{"v":1,"id":"01SECRETTASK0000000000000A","task":"noop","queue":"default","args":{"api_token":"s3cr3t-value-xyz","n":1},"attempt":1,"max_retries":0,"enqueued_at":1700000000000}"#;
-    redis.cli(&["LPUSH", "ciq:{default}:pending", env]);
+    redis.cli(&["LPUSH", &keys::q("default").pending, env]);
     let hist = format!(r#"{{"at":1700000000000,"ev":"enqueued","task":"noop","envelope":{env}}}"#);
     redis.cli(&[
         "HSET",
-        "ciq:{default}:history",
+        &keys::q("default").history,
         "01SECRETTASK0000000000000A",
         &hist,
     ]);

@@ -31,9 +31,9 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
         &["noop", "--unique", "start_test:3", "--countdown", "5m"],
     );
     // Make the third a retrying task: same data, the retry set instead of scheduled.
-    let due = redis.cli(&["ZSCORE", "ciq:{default}:scheduled", &retrying]);
-    redis.cli(&["ZREM", "ciq:{default}:scheduled", &retrying]);
-    redis.cli(&["ZADD", "ciq:{default}:retry", due.trim(), &retrying]);
+    let due = redis.cli(&["ZSCORE", &keys::q("default").scheduled, &retrying]);
+    redis.cli(&["ZREM", &keys::q("default").scheduled, &retrying]);
+    redis.cli(&["ZADD", &keys::q("default").retry, due.trim(), &retrying]);
     let out = ciq.ok(&["cancel", &pending]);
     assert_eq!(
         out.trim(),
@@ -49,19 +49,23 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
         assert_eq!(t["state"], "canceled", "{t}");
         assert_eq!(last_event(&t), "canceled");
         assert_eq!(
-            redis.int(&["EXISTS", &format!("ciq:{{default}}:unique:start_test:{n}")]),
+            redis.int(&[
+                "EXISTS",
+                &keys::q("default").unique(&format!("start_test:{n}"))
+            ]),
             0
         );
     }
     for k in ["LLEN", "ZCARD", "ZCARD", "HLEN"] {
+        let q = keys::q("default");
         let key = match k {
-            "LLEN" => "ciq:{default}:pending",
-            "HLEN" => "ciq:{default}:data",
-            _ => "ciq:{default}:scheduled",
+            "LLEN" => &q.pending,
+            "HLEN" => &q.data,
+            _ => &q.scheduled,
         };
         assert_eq!(redis.int(&[k, key]), 0, "{k} {key}");
     }
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:retry"]), 0);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").retry]), 0);
     let d: Value = serde_json::from_str(&ciq.ok(&["--json", "depth", "default"])).unwrap();
     assert_eq!(
         (
@@ -73,7 +77,7 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
     );
     assert_eq!(
         redis
-            .cli(&["HGET", "ciq:{default}:stats", "canceled"])
+            .cli(&["HGET", &keys::q("default").stats, "canceled"])
             .trim(),
         "3"
     );
@@ -104,7 +108,7 @@ fn cancel_of_an_unknown_or_dead_task_exits_1_with_one_line() {
     let o = ciq.run(&["cancel", &dead]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is dead: nothing to cancel"));
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:dead"]), 1);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").dead]), 1);
     assert_eq!(ciq.run(&["cancel"]).status.code(), Some(2));
 }
 
@@ -118,7 +122,7 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
     );
     let _w = ciq.spawn_worker("w-cancel", &["--queues", "default"]);
     assert!(wait_until(Duration::from_secs(10), || redis
-        .int(&["ZCARD", "ciq:{default}:lease"])
+        .int(&["ZCARD", &keys::q("default").lease])
         == 1));
     let o = ciq.run(&["cancel", &id]);
     assert_eq!(
@@ -127,14 +131,14 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:lease"]), 1);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").lease]), 1);
     let out = ciq.ok(&["cancel", &id, "--terminate"]);
     assert!(out.contains("(was active)"), "{out}");
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:lease"]), 0);
-    assert_eq!(redis.int(&["HEXISTS", "ciq:{default}:active", &id]), 0);
-    assert_eq!(redis.int(&["ZCARD", "ciq:{default}:superseded"]), 1);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").lease]), 0);
+    assert_eq!(redis.int(&["HEXISTS", &keys::q("default").active, &id]), 0);
+    assert_eq!(redis.int(&["ZCARD", &keys::q("default").superseded]), 1);
     assert_eq!(
-        redis.int(&["EXISTS", "ciq:{default}:unique:start_test:9"]),
+        redis.int(&["EXISTS", &keys::q("default").unique("start_test:9")]),
         0
     );
     // Its worker stops the run (or, were it to finish, its outcome would be refused):
@@ -164,7 +168,9 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         .unwrap()
         .contains("w-cancel"));
     assert_eq!(
-        redis.cli(&["HGET", "ciq:{default}:stats", "done"]).trim(),
+        redis
+            .cli(&["HGET", &keys::q("default").stats, "done"])
+            .trim(),
         ""
     );
 }
@@ -189,10 +195,10 @@ fn a_client_waiting_on_a_canceled_task_is_told_and_exits_1() {
         .map(Proc)
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || redis
-        .int(&["ZCARD", "ciq:{default}:scheduled"])
+        .int(&["ZCARD", &keys::q("default").scheduled])
         == 1));
     let id = redis
-        .cli(&["ZRANGE", "ciq:{default}:scheduled", "0", "0"])
+        .cli(&["ZRANGE", &keys::q("default").scheduled, "0", "0"])
         .trim()
         .to_string();
     ciq.ok(&["cancel", &id]);

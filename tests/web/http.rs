@@ -170,7 +170,7 @@ pub fn dead_task(ciq: &Ciq, redis: &Redis) -> String {
     let _w = ciq.spawn_worker("w-dead", &["--queues", "default"]);
     assert!(
         wait_until(Duration::from_secs(20), || redis
-            .int(&["ZCARD", "ciq:{default}:dead"])
+            .int(&["ZCARD", &keys::q("default").dead])
             == 1),
         "the task did not die"
     );

@@ -11,14 +11,28 @@ fn rate_samples_are_kept_in_redis_once_a_minute_and_trimmed_to_the_hour() {
     block_on(async {
         let b = ciq::broker::Broker::connect(&redis.url()).await.unwrap();
         let m0 = 29_000_000u64; // a minute number
-        redis.cli(&["HSET", "ciq:{default}:stats", "done", "5", "failed", "1"]);
+        redis.cli(&[
+            "HSET",
+            &keys::q("default").stats,
+            "done",
+            "5",
+            "failed",
+            "1",
+        ]);
         b.sample_rates("default", m0 * 60_000).await.unwrap();
         // A second sample in the same minute does not replace the first.
-        redis.cli(&["HSET", "ciq:{default}:stats", "done", "9"]);
+        redis.cli(&["HSET", &keys::q("default").stats, "done", "9"]);
         b.sample_rates("default", m0 * 60_000 + 30_000)
             .await
             .unwrap();
-        redis.cli(&["HSET", "ciq:{default}:stats", "done", "65", "failed", "4"]);
+        redis.cli(&[
+            "HSET",
+            &keys::q("default").stats,
+            "done",
+            "65",
+            "failed",
+            "4",
+        ]);
         b.sample_rates("default", (m0 + 1) * 60_000).await.unwrap();
         let s = b.rate_samples("default").await.unwrap();
         assert_eq!(s, vec![(m0, 5, 1), (m0 + 1, 65, 4)]);
@@ -45,14 +59,21 @@ fn the_overview_draws_done_and_failed_per_minute_from_the_samples() {
     // Two minutes ago 100 done / 2 failed; a minute ago 160 / 5.
     redis.cli(&[
         "HSET",
-        "ciq:{default}:rate",
+        &keys::q("default").rate_samples(),
         &(now_min - 2).to_string(),
         "100,2",
         &(now_min - 1).to_string(),
         "160,5",
     ]);
-    redis.cli(&["HSET", "ciq:{default}:stats", "done", "160", "failed", "5"]);
-    redis.cli(&["SADD", "ciq:queues", "default"]);
+    redis.cli(&[
+        "HSET",
+        &keys::q("default").stats,
+        "done",
+        "160",
+        "failed",
+        "5",
+    ]);
+    redis.cli(&["SADD", &keys::queues(), "default"]);
     let web = start(&ciq, &[]);
     let page = web.page("/").body;
     let row = page.split("data-queue=\"default\"").nth(1).unwrap();

@@ -29,13 +29,6 @@ sleep "$1"
 echo "end $CIQ_TASK_ID $SOAK_WORKER $(LD_PRELOAD= date +%s%3N)" >> "$SOAK_DIR/runs"
 "#;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 pub(crate) struct Worker {
     name: String,
     /// Its way to Redis, which a partition holds; None under Sentinel, where a worker
@@ -198,8 +191,7 @@ fn drain_and_stop(int: &dyn Fn(&[&str]) -> Option<i64>, workers: &mut [Worker]) 
     wait_until(Duration::from_secs(120), || left(int) == Some(0));
     for w in workers.iter_mut() {
         if let Some(p) = w.proc.as_mut() {
-            sigterm(p);
-            wait_exit(p, Duration::from_secs(15));
+            p.stop(Duration::from_secs(15));
         }
     }
 }
@@ -317,7 +309,7 @@ fn ended(cli: &dyn Fn(&[&str]) -> String) -> HashSet<String> {
     QUEUES
         .iter()
         .flat_map(|q| {
-            cli(&["ZRANGE", &format!("ciq:{{{q}}}:history:ended"), "0", "-1"])
+            cli(&["ZRANGE", &keys::q(q).history_ended, "0", "-1"])
                 .lines()
                 .map(String::from)
                 .collect::<Vec<_>>()

@@ -1,6 +1,9 @@
 //! Beat (issue 3): exactly-once firing with several beats, failover after kill -9,
 //! one catch-up after downtime, config errors, SIGTERM release, `--once`, fencing,
-//! Redis restart, start-up with Redis down. Helpers here are shared with `beat_inspect`.
+//! Redis restart, start-up with Redis down. Helpers here are shared with `crash` and `inspect`.
+
+mod crash;
+mod inspect;
 
 use crate::harness::*;
 use serde::Deserialize;
@@ -18,12 +21,7 @@ pub(crate) struct Fire {
 }
 
 pub(crate) fn history(redis: &Redis, entry: &str) -> Vec<Fire> {
-    let raw = redis.cli(&[
-        "LRANGE",
-        &format!("ciq:{{beat}}:history:{entry}"),
-        "0",
-        "-1",
-    ]);
+    let raw = redis.cli(&["LRANGE", &keys::beat_history(entry), "0", "-1"]);
     let mut v: Vec<Fire> = raw
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -34,14 +32,7 @@ pub(crate) fn history(redis: &Redis, entry: &str) -> Vec<Fire> {
 }
 
 pub(crate) fn pending(redis: &Redis) -> i64 {
-    redis.int(&["LLEN", "ciq:{default}:pending"])
-}
-
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+    redis.int(&["LLEN", &keys::q("default").pending])
 }
 
 pub(crate) fn spawn_beat(ciq: &Ciq, name: &str, lease: &str) -> Proc {
@@ -57,7 +48,7 @@ pub(crate) fn spawn_beat(ciq: &Ciq, name: &str, lease: &str) -> Proc {
 /// The holder name (the part before '@') of the current lease, if any.
 pub(crate) fn leader(redis: &Redis) -> Option<String> {
     let v: serde_json::Value =
-        serde_json::from_str(redis.cli(&["GET", "ciq:{beat}:leader"]).trim()).ok()?;
+        serde_json::from_str(redis.cli(&["GET", &keys::beat_leader()]).trim()).ok()?;
     let h = v["holder"].as_str()?;
     Some(h.split('@').next().unwrap_or(h).to_string())
 }
@@ -104,10 +95,9 @@ fn two_beats_fire_every_tick_exactly_once() {
     )
     .len()
         >= 5));
-    sigterm(&a);
-    sigterm(&b);
-    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some_and(|s| s.success()));
-    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some_and(|s| s.success()));
+    let st = stop_all([&mut a, &mut b], Duration::from_secs(5));
+    assert!(st[0].is_some_and(|s| s.success()));
+    assert!(st[1].is_some_and(|s| s.success()));
     let h = assert_exactly_once(&redis, "tick", 1000);
     assert!(h.len() >= 5);
     let logs = ciq.log("a") + &ciq.log("b");
@@ -161,8 +151,7 @@ fn standby_fires_next_tick_within_one_lease_after_kill_9() {
     assert!(wait_until(Duration::from_secs(5), || {
         history(&redis, "tick").len() > fired_before
     }));
-    sigterm(&standby);
-    assert!(wait_exit(&mut standby, Duration::from_secs(5)).is_some());
+    assert!(standby.stop(Duration::from_secs(5)).is_some());
     assert_exactly_once(&redis, "tick", 2000);
 }
 
@@ -177,11 +166,10 @@ fn restart_after_missed_ticks_fires_one_catch_up() {
     // First run: the beat learns the entries and sets their cursors.
     let mut b = spawn_beat(&ciq, "b1", "2s");
     assert!(wait_until(Duration::from_secs(10), || {
-        redis.int(&["HEXISTS", "ciq:{beat}:entry:minutely", "next_fire_ms"]) == 1
-            && redis.int(&["HEXISTS", "ciq:{beat}:entry:all3", "next_fire_ms"]) == 1
+        redis.int(&["HEXISTS", &keys::beat_entry("minutely"), "next_fire_ms"]) == 1
+            && redis.int(&["HEXISTS", &keys::beat_entry("all3"), "next_fire_ms"]) == 1
     }));
-    sigterm(&b);
-    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(b.stop(Duration::from_secs(5)).is_some());
     // Restart well inside a minute, so the catch-up is late and no on-time fire of
     // the next minute joins it.
     while !(2_000..55_000).contains(&(now_ms() % 60_000)) {
@@ -190,7 +178,7 @@ fn restart_after_missed_ticks_fires_one_catch_up() {
     // Pretend it was down for an hour: the cursors point an hour back.
     let hour_ago = (now_ms() - 3_600_000) / 60_000 * 60_000;
     for e in ["minutely", "all3"] {
-        let k = format!("ciq:{{beat}}:entry:{e}");
+        let k = keys::beat_entry(e);
         redis.cli(&["HSET", &k, "next_fire_ms", &hour_ago.to_string()]);
     }
     let restarted = now_ms();
@@ -202,8 +190,7 @@ fn restart_after_missed_ticks_fires_one_catch_up() {
         >= 3
         && !history(&redis, "minutely").is_empty()));
     std::thread::sleep(Duration::from_millis(500));
-    sigterm(&b);
-    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(b.stop(Duration::from_secs(5)).is_some());
     let missed = |e: &str| {
         history(&redis, e)
             .into_iter()
@@ -300,8 +287,7 @@ fn sigterm_releases_the_lease_at_once() {
         "standby took over well before the 10s lease would expire"
     );
     assert!(stopped.elapsed() < Duration::from_secs(3));
-    sigterm(&b);
-    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
+    assert!(b.stop(Duration::from_secs(5)).is_some());
     assert_exactly_once(&redis, "tick", 1000);
 }
 
@@ -315,20 +301,20 @@ fn once_fires_due_entries_and_never_doubles() {
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(&redis), 1, "the same fire time never fires twice");
     assert_eq!(
-        redis.cli(&["GET", "ciq:{beat}:leader"]).trim(),
+        redis.cli(&["GET", &keys::beat_leader()]).trim(),
         "",
         "--once released the lease"
     );
     // A running beat holds the lease: --once leaves the firing to it.
     redis.cli(&[
         "HDEL",
-        "ciq:{beat}:entry:hourly",
+        &keys::beat_entry("hourly"),
         "next_fire_ms",
         "last_fire_ms",
     ]);
     redis.cli(&[
         "SET",
-        "ciq:{beat}:leader",
+        &keys::beat_leader(),
         r#"{"holder":"other","since_ms":1,"token":99}"#,
         "PX",
         "10000",
@@ -422,8 +408,7 @@ fn beat_resumes_after_redis_restart_without_double_firing() {
         "beat resumed: {}",
         ciq.log("a")
     );
-    sigterm(&a);
-    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some());
+    assert!(a.stop(Duration::from_secs(5)).is_some());
     let h = history(&redis, "tick");
     let times: BTreeSet<u64> = h.iter().map(|f| f.fire_ms).collect();
     assert_eq!(
@@ -449,9 +434,10 @@ fn a_beat_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
         quitter.try_wait().unwrap().is_none() && a.try_wait().unwrap().is_none(),
         "a beat does not exit while Redis is down"
     );
-    sigterm(&quitter);
     assert!(
-        wait_exit(&mut quitter, Duration::from_secs(3)).is_some_and(|s| s.success()),
+        quitter
+            .stop(Duration::from_secs(3))
+            .is_some_and(|s| s.success()),
         "SIGTERM while waiting for Redis stops it: {}",
         ciq.log("quitter")
     );
@@ -462,7 +448,6 @@ fn a_beat_started_before_redis_waits_for_it_and_stops_on_sigterm_meanwhile() {
         "it fires once Redis is up: {}",
         ciq.log("a")
     );
-    sigterm(&a);
-    assert!(wait_exit(&mut a, Duration::from_secs(5)).is_some());
+    assert!(a.stop(Duration::from_secs(5)).is_some());
     assert_exactly_once(&redis, "tick", 1000);
 }

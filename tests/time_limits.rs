@@ -1,6 +1,5 @@
-//! Time limits and lease takeover: the worker's hard limit, the exec runner's soft and
-//! hard limits, an http runner timeout, each followed by a retry; and a late outcome
-//! from a worker whose lease was taken over.
+//! Time limits: the worker's hard limit, the exec runner's soft and hard limits, an http
+//! runner timeout, each followed by a retry.
 
 use crate::harness::via::lines;
 use crate::harness::*;
@@ -8,19 +7,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn depth(ciq: &Ciq) -> serde_json::Value {
-    let out = ciq.ok(&["depth", "--json", "default"]);
-    serde_json::from_str::<serde_json::Value>(&out).expect("depth --json")[0].clone()
-}
-
-fn stat(redis: &Redis, field: &str) -> i64 {
-    redis.int(&["HGET", "ciq:{default}:stats", field])
-}
-
-fn dead(ciq: &Ciq) -> Vec<serde_json::Value> {
-    serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
-}
 
 /// Running (a zombie is not: a killed process whose parent died with it waits for init
 /// to reap it).
@@ -49,7 +35,8 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
         .to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(15), || depth(&ciq)["dead"] == 1),
+        wait_until(Duration::from_secs(15), || ciq.depth("default")["dead"]
+            == 1),
         "{}",
         ciq.log("w")
     );
@@ -58,7 +45,7 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
         took < Duration::from_secs(10),
         "two 500 ms attempts took {took:?}"
     );
-    let d = &dead(&ciq)[0];
+    let d = &ciq.dead()[0];
     assert_eq!(d["id"], id.as_str());
     assert_eq!(d["attempt"], 2, "1 try + 1 retry: {d}");
     assert!(
@@ -72,14 +59,13 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
             .contains("hard time limit (500ms) exceeded"),
         "{d}"
     );
-    assert_eq!(stat(&redis, "retried"), 1);
+    assert_eq!(redis.stat("default", "retried"), 1);
     assert_eq!(
         redis.int(&["LLEN", "ciq:bench:runs"]),
         0,
         "no run reached its end"
     );
-    sigterm(&w);
-    wait_exit(&mut w, Duration::from_secs(10));
+    w.stop(Duration::from_secs(10));
 }
 
 /// exec: attempt 1 ignores SIGTERM and is killed at the hard limit; attempt 2 is
@@ -110,7 +96,8 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
     let id = ciq.ok(&["enqueue", "slow"]).trim().to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(20), || stat(&redis, "done") == 1),
+        wait_until(Duration::from_secs(20), || redis.stat("default", "done")
+            == 1),
         "{}",
         ciq.log("w")
     );
@@ -138,11 +125,11 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
         took < Duration::from_secs(15),
         "hard limit 2 s + soft 0.5 s took {took:?}"
     );
-    assert_eq!(stat(&redis, "retried"), 2);
+    assert_eq!(redis.stat("default", "retried"), 2);
     let log = ciq.log("w");
     assert!(log.contains("hard time limit"), "{log}");
     assert!(log.contains("soft time limit exceeded"), "{log}");
-    let d = depth(&ciq);
+    let d = ciq.depth("default");
     assert_eq!(
         (
             d["pending"].as_u64(),
@@ -151,8 +138,7 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
         ),
         (Some(0), Some(0), Some(0))
     );
-    sigterm(&w);
-    wait_exit(&mut w, Duration::from_secs(10));
+    w.stop(Duration::from_secs(10));
 }
 
 /// A loopback HTTP server: the first request gets no answer (the runner times out), the
@@ -218,7 +204,8 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         .to_string();
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(
-        wait_until(Duration::from_secs(15), || stat(&redis, "done") == 1),
+        wait_until(Duration::from_secs(15), || redis.stat("default", "done")
+            == 1),
         "{}",
         ciq.log("w")
     );
@@ -228,8 +215,8 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         vec![(id.clone(), "1".to_string()), (id.clone(), "2".to_string())],
         "one timed-out attempt, then the retry"
     );
-    assert_eq!(stat(&redis, "retried"), 1);
-    let d = depth(&ciq);
+    assert_eq!(redis.stat("default", "retried"), 1);
+    let d = ciq.depth("default");
     assert_eq!(
         (
             d["pending"].as_u64(),
@@ -238,81 +225,5 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         ),
         (Some(0), Some(0), Some(0))
     );
-    sigterm(&w);
-    wait_exit(&mut w, Duration::from_secs(10));
-}
-
-/// Worker A is frozen (SIGSTOP) past its lease; B recovers the task and finishes it.
-/// When A wakes, its run ends in a permanent failure: that late outcome must not change
-/// the task's fate (done) or the counters.
-#[test]
-fn a_late_outcome_from_a_worker_whose_lease_was_taken_over_is_ignored() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    let dir = ciq.dir().display().to_string();
-    let script = ciq.dir().join("once.sh");
-    // The first run (on A) fails after 1 s; any later run succeeds at once.
-    std::fs::write(
-        &script,
-        r#"#!/bin/sh
-echo "$CIQ_TASK_ID $$" >> "$DIR/starts"
-if mkdir "$DIR/first" 2>/dev/null; then sleep 1; exit 1; fi
-"#,
-    )
-    .unwrap();
-    ciq.config(&format!(
-        "[tasks.once]\nrunner = {{ exec = [\"sh\", \"{}\"], env = {{ DIR = \"{dir}\" }} }}\n",
-        script.display()
-    ));
-    let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
-    let id = ciq.ok(&["enqueue", "once"]).trim().to_string();
-    assert!(wait_until(Duration::from_secs(10), || lines(
-        &ciq, "starts"
-    )
-    .len()
-        == 1));
-    unsafe { libc::kill(a.id() as i32, libc::SIGSTOP) };
-    let mut b = ciq.spawn_worker("b", &[]);
-    let taken_over = wait_until(Duration::from_secs(20), || stat(&redis, "done") == 1);
-    unsafe { libc::kill(a.id() as i32, libc::SIGCONT) };
-    assert!(taken_over, "B finishes the task; log: {}", ciq.log("b"));
-    // A's run has long failed; once A is awake and stopped, its outcome has been sent.
-    std::thread::sleep(Duration::from_millis(1500));
-    sigterm(&a);
-    assert!(
-        wait_exit(&mut a, Duration::from_secs(15)).is_some(),
-        "A stops"
-    );
-    sigterm(&b);
-    wait_exit(&mut b, Duration::from_secs(10));
-    let starts = lines(&ciq, "starts");
-    assert_eq!(starts.len(), 2, "{starts:?}");
-    assert!(starts.iter().all(|r| r.id == id));
-    let d = depth(&ciq);
-    assert_eq!(
-        (
-            d["pending"].as_u64(),
-            d["active"].as_u64(),
-            d["retry"].as_u64(),
-            d["dead"].as_u64()
-        ),
-        (Some(0), Some(0), Some(0), Some(0)),
-        "the task stays done: {d}; log of A: {}",
-        ciq.log("a")
-    );
-    assert_eq!(
-        (
-            stat(&redis, "done"),
-            stat(&redis, "failed"),
-            stat(&redis, "dead"),
-            stat(&redis, "retried")
-        ),
-        (1, 0, 0, 0),
-        "counters unchanged by the late outcome"
-    );
-    assert!(
-        ciq.log("a").contains(&id),
-        "A did report on the task: {}",
-        ciq.log("a")
-    );
+    w.stop(Duration::from_secs(10));
 }

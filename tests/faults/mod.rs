@@ -1,53 +1,22 @@
 //! The queue's fault guarantees, each run twice: through the built-in `noop` and through
 //! the `exec` runner production uses (a recording script). Runs are checked by task id.
 
+mod redis;
+
 use crate::harness::via::{counts, lines, Mode, Via};
 use crate::harness::*;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-/// Declares `name::noop` and `name::exec` running `body(Via)`.
-macro_rules! via_both {
-    ($name:ident, $body:path) => {
-        mod $name {
-            #[test]
-            fn noop() {
-                $body(crate::harness::via::Via::Noop)
-            }
-            #[test]
-            fn exec() {
-                $body(crate::harness::via::Via::Exec)
-            }
-        }
-    };
-}
-
-fn depth(ciq: &Ciq) -> serde_json::Value {
-    let out = ciq.ok(&["depth", "--json", "default"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("depth --json");
-    v[0].clone()
-}
-
 fn states(ciq: &Ciq) -> [u64; 5] {
-    let d = depth(ciq);
+    let d = ciq.depth("default");
     ["pending", "active", "scheduled", "retry", "dead"].map(|k| d[k].as_u64().unwrap_or(u64::MAX))
-}
-
-fn stat(redis: &Redis, field: &str) -> i64 {
-    redis.int(&["HGET", "ciq:{default}:stats", field])
-}
-
-fn enqueue(ciq: &Ciq, via: Via, sleep_ms: u64, mode: Mode) -> String {
-    let a = via.args(sleep_ms, mode);
-    ciq.ok(&["enqueue", via.task(), "--args-json", &a])
-        .trim()
-        .to_string()
 }
 
 /// Ids of the envelopes in the pending list, front (next out) first.
 fn pending_ids(redis: &Redis) -> Vec<String> {
     let mut ids: Vec<String> = redis
-        .cli(&["LRANGE", "ciq:{default}:pending", "0", "-1"])
+        .cli(&["LRANGE", &keys::q("default").pending, "0", "-1"])
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| {
@@ -64,7 +33,7 @@ fn pending_ids(redis: &Redis) -> Vec<String> {
 /// Ids of the tasks leased to the worker named `name` (`ciq:{Q}:active` is
 /// `id -> worker|token|claimed_ms|envelope`, the worker id being `name@host:pid:tag`).
 fn held_by(redis: &Redis, name: &str) -> Vec<String> {
-    let out = redis.cli(&["HGETALL", "ciq:{default}:active"]);
+    let out = redis.cli(&["HGETALL", &keys::q("default").active]);
     let l: Vec<&str> = out.lines().collect();
     let owner = format!("{name}@");
     l.chunks(2)
@@ -79,7 +48,7 @@ fn wait_started(ciq: &Ciq, redis: &Redis, via: Via, id: &str) {
             .started(ciq, redis)
             .iter()
             .any(|s| s == id)
-            || (via == Via::Noop && depth(ciq)["active"] == 1)),
+            || (via == Via::Noop && ciq.depth("default")["active"] == 1)),
         "task {id} never started"
     );
 }
@@ -89,7 +58,7 @@ fn kill_9_mid_task(via: Via) {
     let ciq = Ciq::new(&redis);
     via.config(&ciq, "", "");
     let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
-    let id = enqueue(&ciq, via, 1500, Mode::Ok);
+    let id = via.enqueue(&ciq, 1500, Mode::Ok);
     assert!(
         wait_until(Duration::from_secs(10), || held_by(&redis, "a")
             == [id.clone()]),
@@ -100,7 +69,8 @@ fn kill_9_mid_task(via: Via) {
     let t0 = Instant::now();
     let _b = ciq.spawn_worker("b", &[]);
     assert!(
-        wait_until(Duration::from_secs(30), || stat(&redis, "done") == 1),
+        wait_until(Duration::from_secs(30), || redis.stat("default", "done")
+            == 1),
         "the task completes on another worker; log: {}",
         ciq.log("b")
     );
@@ -132,7 +102,7 @@ fn kill_9_recovery_at_shipped_defaults_is_within_30s() {
     let via = Via::Exec;
     via.config(&ciq, "", "");
     let mut a = ciq.spawn_worker_at_defaults("a", &["--concurrency", "1"]);
-    let id = enqueue(&ciq, via, 2000, Mode::Ok);
+    let id = via.enqueue(&ciq, 2000, Mode::Ok);
     wait_started(&ciq, &redis, via, &id);
     sigkill(&mut a);
     let t0 = Instant::now();
@@ -149,7 +119,8 @@ fn kill_9_recovery_at_shipped_defaults_is_within_30s() {
     assert!(took >= Duration::from_secs(10), "recovered in {took:?}");
     eprintln!("kill -9 recovery at the shipped defaults: {took:?}");
     assert!(
-        wait_until(Duration::from_secs(10), || stat(&redis, "done") == 1),
+        wait_until(Duration::from_secs(10), || redis.stat("default", "done")
+            == 1),
         "and it completes"
     );
     assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
@@ -187,7 +158,7 @@ fn kill_loop(via: Via) {
     let mut in_flight: HashSet<String> = HashSet::new();
     let mut kills = 0;
     let deadline = Instant::now() + Duration::from_secs(240);
-    while redis.int(&["LLEN", "ciq:{default}:pending"]) > 0 && Instant::now() < deadline {
+    while redis.int(&["LLEN", &keys::q("default").pending]) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(700));
         let k = kills % 2;
         sigkill(&mut workers[k]);
@@ -198,16 +169,16 @@ fn kill_loop(via: Via) {
         workers[k] = ciq.spawn_worker(&names[k], &knobs);
     }
     let drained = wait_until(Duration::from_secs(120), || {
-        redis.int(&["LLEN", "ciq:{default}:pending"]) == 0
-            && redis.int(&["HLEN", "ciq:{default}:active"]) == 0
-            && redis.int(&["ZCARD", "ciq:{default}:retry"]) == 0
+        redis.int(&["LLEN", &keys::q("default").pending]) == 0
+            && redis.int(&["HLEN", &keys::q("default").active]) == 0
+            && redis.int(&["ZCARD", &keys::q("default").retry]) == 0
     });
     for w in &mut workers {
         sigkill(w);
     }
     let finished = counts(&via.finished(&ciq, &redis));
     let started = counts(&via.started(&ciq, &redis));
-    let d = depth(&ciq);
+    let d = ciq.depth("default");
     assert!(
         drained,
         "drained: {} of {n} finished after {kills} kills; {d}",
@@ -285,9 +256,8 @@ fn redis_restart(via: Via) {
         via.finished_count(&ciq, &redis) >= n && states(&ciq)[..4] == [0, 0, 0, 0]
     });
     let finished = counts(&via.finished(&ciq, &redis));
-    sigterm(&w);
     assert!(
-        wait_exit(&mut w, Duration::from_secs(10)).is_some(),
+        w.stop(Duration::from_secs(10)).is_some(),
         "worker still stops cleanly"
     );
     let missing = all.iter().filter(|id| !finished.contains_key(*id)).count();
@@ -296,7 +266,7 @@ fn redis_restart(via: Via) {
         "all tasks ran after the restart: {missing} of {n} missing; log: {}",
         ciq.log("w")
     );
-    assert_eq!(depth(&ciq)["dead"].as_u64(), Some(0));
+    assert_eq!(ciq.depth("default")["dead"].as_u64(), Some(0));
     let log = ciq.log("w");
     assert!(
         log.contains("retrying") || log.contains("failed"),
@@ -310,13 +280,16 @@ fn sigterm_lets_a_long_task_finish(via: Via) {
     let ciq = Ciq::new(&redis);
     via.config(&ciq, "", "");
     let mut w = ciq.spawn_worker("w", &[]);
-    let id = enqueue(&ciq, via, 1500, Mode::Ok);
+    let id = via.enqueue(&ciq, 1500, Mode::Ok);
     wait_started(&ciq, &redis, via, &id);
-    sigterm(&w);
-    let st = wait_exit(&mut w, Duration::from_secs(10)).expect("stops");
+    let st = w.stop(Duration::from_secs(10)).expect("stops");
     assert!(st.success(), "{st}");
     assert_eq!(via.finished(&ciq, &redis), vec![id], "finished before exit");
-    assert_eq!(stat(&redis, "done"), 1, "and its outcome was recorded");
+    assert_eq!(
+        redis.stat("default", "done"),
+        1,
+        "and its outcome was recorded"
+    );
     assert_eq!(states(&ciq), [0, 0, 0, 0, 0]);
 }
 via_both!(
@@ -331,13 +304,14 @@ fn sigterm_past_the_timeout(via: Via) {
     let ciq = Ciq::new(&redis);
     via.config(&ciq, "", "");
     let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "300ms", "--concurrency", "1"]);
-    let long = enqueue(&ciq, via, 20_000, Mode::Ok);
+    let long = via.enqueue(&ciq, 20_000, Mode::Ok);
     wait_started(&ciq, &redis, via, &long);
-    let b = enqueue(&ciq, via, 0, Mode::Ok);
-    let c = enqueue(&ciq, via, 0, Mode::Ok);
+    let b = via.enqueue(&ciq, 0, Mode::Ok);
+    let c = via.enqueue(&ciq, 0, Mode::Ok);
     assert_eq!(pending_ids(&redis), vec![b.clone(), c.clone()]);
-    sigterm(&w);
-    let st = wait_exit(&mut w, Duration::from_secs(5)).expect("stops after the shutdown timeout");
+    let st = w
+        .stop(Duration::from_secs(5))
+        .expect("stops after the shutdown timeout");
     assert!(st.success());
     assert_eq!(
         pending_ids(&redis),
@@ -364,7 +338,7 @@ fn second_signal(via: Via) {
     let ciq = Ciq::new(&redis);
     via.config(&ciq, "", "");
     let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "60s"]);
-    let id = enqueue(&ciq, via, 20_000, Mode::Ok);
+    let id = via.enqueue(&ciq, 20_000, Mode::Ok);
     wait_started(&ciq, &redis, via, &id);
     sigterm(&w);
     std::thread::sleep(Duration::from_millis(200));
@@ -375,116 +349,3 @@ fn second_signal(via: Via) {
     assert_eq!(states(&ciq), [1, 0, 0, 0, 0]);
 }
 via_both!(second_signal_returns_tasks_at_once, super::second_signal);
-
-fn dead(ciq: &Ciq) -> Vec<serde_json::Value> {
-    serde_json::from_str(&ciq.ok(&["inspect", "dead", "--json"])).expect("inspect dead --json")
-}
-
-/// Retries wait a measured backoff (full jitter up to 3 s here), then the task goes dead
-/// with its reason; a permanent failure is not retried; `requeue` gives fresh attempts.
-fn retries(via: Via) {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    via.config_with(
-        &ciq,
-        "max_retries = 2\nbackoff = \"3s\"\nbackoff_max = \"3s\"",
-        "",
-        true,
-    );
-    let n = 10;
-    let t0 = Instant::now();
-    let mut w = ciq.spawn_worker("w", &["--concurrency", "16"]);
-    let retrying: Vec<String> = (0..n).map(|_| enqueue(&ciq, via, 0, Mode::Retry)).collect();
-    let perm = enqueue(&ciq, via, 0, Mode::Fail);
-    assert!(
-        wait_until(Duration::from_secs(30), || depth(&ciq)["dead"] == n + 1),
-        "{}",
-        depth(&ciq)
-    );
-    let took = t0.elapsed();
-    let runs = counts(&via.finished(&ciq, &redis));
-    for id in &retrying {
-        assert_eq!(runs.get(id), Some(&3), "1 try + 2 retries: {id}");
-    }
-    assert_eq!(
-        runs.get(&perm),
-        Some(&1),
-        "a permanent failure is not retried"
-    );
-    // Each task waited two backoffs of up to 3 s each; without them the whole run takes
-    // about as long as the promoter's 1 s poll allows, twice.
-    assert!(
-        took >= Duration::from_secs(3) && took <= Duration::from_secs(12),
-        "{n} tasks with 2 backoffs of up to 3 s took {took:?}"
-    );
-    if via == Via::Exec {
-        // Gap between the end of one attempt and the start of the next, per task.
-        let (starts, ends) = (lines(&ciq, "starts"), lines(&ciq, "ends"));
-        let mut gaps = vec![];
-        for id in &retrying {
-            let s: Vec<u64> = starts
-                .iter()
-                .filter(|r| &r.id == id)
-                .filter_map(|r| r.ms)
-                .collect();
-            let e: Vec<u64> = ends
-                .iter()
-                .filter(|r| &r.id == id)
-                .filter_map(|r| r.ms)
-                .collect();
-            assert_eq!((s.len(), e.len()), (3, 3), "{id}");
-            gaps.extend([s[1] - e[0], s[2] - e[1]]);
-        }
-        let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
-        let max = *gaps.iter().max().unwrap();
-        eprintln!("backoff gaps (ms): mean {mean}, max {max}: {gaps:?}");
-        assert!(
-            max <= 3_800,
-            "no wait beyond backoff_max (+ slack): {gaps:?}"
-        );
-        assert!(
-            (900..=2_700).contains(&mean),
-            "full jitter over 0..3 s averages ~1.5 s: {gaps:?}"
-        );
-    }
-    let dead = dead(&ciq);
-    let p = dead
-        .iter()
-        .find(|d| d["id"] == perm.as_str())
-        .expect("permanent failure is dead");
-    assert_eq!(
-        (p["attempt"].as_u64(), p["reason"].as_str()),
-        (Some(1), Some("failed permanently"))
-    );
-    for id in &retrying {
-        let d = dead
-            .iter()
-            .find(|d| d["id"] == id.as_str())
-            .expect("retried task is dead");
-        assert_eq!(d["attempt"], 3, "{d}");
-        assert!(
-            d["reason"].as_str().unwrap().contains("retries exhausted"),
-            "{d}"
-        );
-        assert!(!d["last_error"].as_str().unwrap_or("").is_empty(), "{d}");
-    }
-    // Counters: exhausted retries are `dead`, a permanent failure is `failed`.
-    assert_eq!(
-        (stat(&redis, "dead"), stat(&redis, "failed")),
-        (n as i64, 1)
-    );
-    // requeue gives it a fresh set of attempts
-    ciq.ok(&["requeue", &retrying[0]]);
-    assert!(wait_until(Duration::from_secs(20), || counts(
-        &via.finished(&ciq, &redis)
-    )
-    .get(&retrying[0])
-        == Some(&6)));
-    assert!(wait_until(Duration::from_secs(5), || depth(&ciq)["dead"] == n + 1));
-    sigterm(&w);
-    wait_exit(&mut w, Duration::from_secs(10));
-}
-via_both!(
-    retries_with_measured_backoff_then_dead_with_reason,
-    super::retries
-);

@@ -1,4 +1,5 @@
-//! The shipped monitoring kit (contrib/monitoring): the alert rules and the Grafana
+//! Metrics: a worker's `/metrics` serves Prometheus text, beat and `up` serve theirs, and
+//! the shipped monitoring kit (contrib/monitoring): the alert rules and the Grafana
 //! dashboard load into the test's own types (promtool is not available from the
 //! registries we reach, so this is the schema check), and every metric they name is in
 //! a worker's `/metrics`, with the values the "no worker" and "no beat leader" alerts read.
@@ -341,4 +342,50 @@ fn up_serves_worker_and_beat_metrics() {
             "{n} is not in up's /metrics:\n{body}"
         );
     }
+}
+
+#[test]
+fn metrics_endpoint_serves_prometheus_text() {
+    use std::io::{Read, Write};
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut w = ciq.spawn_worker("w", &["--metrics-addr", &addr]);
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--count",
+        "3",
+        "--arg",
+        "incr=ciq:bench:done",
+    ]);
+    ciq.ok(&["enqueue", "noop", "--arg", "fail=fail"]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "ciq:bench:done"])
+        == 3));
+    let mut body = String::new();
+    assert!(wait_until(Duration::from_secs(5), || {
+        body.clear();
+        let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+            return false;
+        };
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+        let _ = s.read_to_string(&mut body);
+        body.contains("outcome=\"failed\"")
+    }));
+    assert!(
+        body.contains("ciq_tasks_total{task=\"noop\",queue=\"default\",outcome=\"done\"} 3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ciq_task_runtime_seconds_count{task=\"noop\",queue=\"default\"} 4"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ciq_queue_depth{queue=\"default\",state=\"dead\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("ciq_tasks_in_flight 0"), "{body}");
+    w.stop(Duration::from_secs(10));
 }

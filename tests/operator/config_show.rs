@@ -95,3 +95,33 @@ fn table_and_json_list_the_same_settings() {
     assert_eq!(json["platform"]["max_runtime"]["value"], "1h 30m");
     assert_eq!(json["beat"]["lease"]["value"], "9s");
 }
+
+#[test]
+fn config_show_names_each_source() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[worker]\nlease = \"7s\"\n[rollout]\nflag = \"USE_QUEUE\"\n");
+    let out = ciq.ok(&["config", "show"]);
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!(" {key} ")))
+            .unwrap_or_else(|| panic!("{key} missing:\n{out}"))
+            .to_string()
+    };
+    assert!(row("broker.url").contains("env"), "{}", row("broker.url"));
+    assert!(row("worker.lease").contains("7s") && row("worker.lease").contains("file"));
+    assert!(row("worker.sweep").contains("default"));
+    assert!(row("rollout.flag").contains("USE_QUEUE") && row("rollout.flag").contains("file"));
+    assert!(row("rollout.units").contains("default"));
+    assert!(row("platform.max_runtime").contains("default"));
+    assert!(row("beat.lease").contains("default"));
+    let o = ciq
+        .cmd(&["config", "show"])
+        .env("CIQ_BROKER", "redis://u:s3cret@127.0.0.1:1/0")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("s3cret"),
+        "passwords are masked"
+    );
+}

@@ -170,8 +170,8 @@ fn history_is_trimmed_by_count_and_by_age() {
     assert!(wait_until(Duration::from_secs(20), || {
         task_json(&ciq, &[ids.last().unwrap()]).state == "done"
     }));
-    assert!(redis.int(&["ZCARD", "ciq:{default}:history:ended"]) <= 5);
-    assert!(redis.int(&["HLEN", "ciq:{default}:history"]) <= 5);
+    assert!(redis.int(&["ZCARD", &keys::q("default").history_ended]) <= 5);
+    assert!(redis.int(&["HLEN", &keys::q("default").history]) <= 5);
     assert_eq!(
         ciq.run(&["inspect", "task", &ids[0]]).status.code(),
         Some(1)
@@ -191,49 +191,6 @@ fn history_is_trimmed_by_count_and_by_age() {
         task_json(&ciq, &[&new]).state == "done"
     }));
     assert_eq!(ciq.run(&["inspect", "task", &old]).status.code(), Some(1));
-}
-
-#[test]
-fn enqueue_wait_timeout_says_the_task_is_retrying() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    ciq.config("[tasks.noop]\nmax_retries = 5\nbackoff = \"1m\"\nbackoff_max = \"1m\"\n");
-    let _w = ciq.spawn_worker("w1", &["--queues", "default"]);
-    // The worker is up (registered) before the task goes in, so a loaded machine's slow
-    // start cannot turn "retrying" into "still pending".
-    assert!(wait_until(Duration::from_secs(20), || redis
-        .int(&["HLEN", "ciq:workers"])
-        >= 1));
-    let o = ciq.run(&[
-        "enqueue",
-        "noop",
-        "--arg",
-        "fail=retry",
-        "--wait",
-        "--timeout",
-        "5s",
-    ]);
-    assert_eq!(o.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&o.stderr);
-    // Backoff has full jitter (it can be near 0), so which attempt failed last varies.
-    let hint = err
-        .split_once("hint: it is retrying: attempt ")
-        .map(|(_, h)| h)
-        .unwrap_or_default();
-    assert!(
-        hint.split_once(' ')
-            .is_some_and(|(n, rest)| n.parse::<u32>().is_ok()
-                && rest.starts_with("failed (noop asked to fail (retryable)); next run at ")),
-        "{err}"
-    );
-    assert!(err.contains("ciq inspect task "), "{err}");
-
-    // Without a worker it is still queued, and says so.
-    drop(_w);
-    let o = ciq.run(&["enqueue", "noop", "--wait", "--timeout", "500ms"]);
-    assert_eq!(o.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("hint: it is still pending"), "{err}");
 }
 
 /// A task whose worker was killed shows `lease_expired` (from the sweep, naming the lost
@@ -363,7 +320,7 @@ fn inspect_task_shows_the_claim_and_success_of_a_compactly_stored_run() {
         t = task_json(&ciq, &[&id]);
         t.state == "done"
     }));
-    let raw = redis.cli(&["HGET", "ciq:{default}:history", &id]);
+    let raw = redis.cli(&["HGET", &keys::q("default").history, &id]);
     let compact = raw.lines().filter(|l| l.starts_with('~')).count();
     assert_eq!(compact, 1, "one compact line for the run: {raw}");
     assert_eq!(kinds(&t), ["enqueued", "claimed", "done"]);

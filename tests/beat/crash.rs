@@ -3,10 +3,13 @@
 //! pending, and the next beat completes it: the task is enqueued exactly once. And an
 //! upgrade from the untagged beat keys neither fires beside an older beat nor re-fires.
 
-use crate::beat::{history, pending};
+use super::{history, pending};
 use crate::harness::*;
 
-const ENTRY: &str = "ciq:{beat}:entry:hourly";
+/// The beat's record of the `hourly` entry.
+fn entry() -> String {
+    keys::beat_entry("hourly")
+}
 
 /// Runs `beat --once` (the entry fires once), then rewinds Redis to the moment after the
 /// claim: the fire is recorded as claimed and pending; `enqueued` says whether the enqueue
@@ -14,26 +17,26 @@ const ENTRY: &str = "ciq:{beat}:entry:hourly";
 fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(redis), 1);
-    let env = redis.cli(&["LINDEX", "ciq:{default}:pending", "0"]);
+    let env = redis.cli(&["LINDEX", &keys::q("default").pending, "0"]);
     let env = env.trim();
     let v: serde_json::Value = serde_json::from_str(env).unwrap();
     let id = v["id"].as_str().unwrap().to_string();
     let fire_ms = redis
-        .cli(&["HGET", ENTRY, "last_fire_ms"])
+        .cli(&["HGET", &entry(), "last_fire_ms"])
         .trim()
         .to_string();
     assert!(!fire_ms.is_empty());
     let p = format!(
         r#"{{"id":"{id}","fire_ms":{fire_ms},"at_ms":{fire_ms},"late":false,"holder":"gone@host","token":1,"ttl_ms":600000,"envelope":{env}}}"#
     );
-    redis.cli(&["HSET", ENTRY, "pending_fire", &p]);
-    redis.cli(&["DEL", "ciq:{beat}:history:hourly"]);
+    redis.cli(&["HSET", &entry(), "pending_fire", &p]);
+    redis.cli(&["DEL", &keys::beat_history("hourly")]);
     if !enqueued {
         redis.cli(&[
             "DEL",
-            "ciq:{default}:pending",
-            "ciq:{default}:history",
-            &format!("ciq:{{default}}:fired:hourly:{fire_ms}"),
+            &keys::q("default").pending,
+            &keys::q("default").history,
+            &keys::q("default").fired("hourly", fire_ms.parse().unwrap()),
         ]);
         assert_eq!(pending(redis), 0);
     }
@@ -41,11 +44,14 @@ fn claimed_then_crashed(redis: &Redis, ciq: &Ciq, enqueued: bool) -> String {
 }
 
 fn settled(redis: &Redis, id: &str) {
-    assert_eq!(redis.cli(&["HEXISTS", ENTRY, "pending_fire"]).trim(), "0");
+    assert_eq!(
+        redis.cli(&["HEXISTS", &entry(), "pending_fire"]).trim(),
+        "0"
+    );
     let h = history(redis, "hourly");
     assert_eq!(h.len(), 1, "one history line for the fire");
     assert_eq!(h[0].task_id, id);
-    let list = redis.cli(&["LRANGE", "ciq:{default}:pending", "0", "-1"]);
+    let list = redis.cli(&["LRANGE", &keys::q("default").pending, "0", "-1"]);
     assert_eq!(
         list.matches(id).count(),
         1,
@@ -87,15 +93,15 @@ fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(&redis), 1);
     // Make it look like an older version wrote this state, and still leads.
-    redis.cli(&["RENAME", ENTRY, "ciq:beat:entry:hourly"]);
+    redis.cli(&["RENAME", &entry(), &keys::legacy_beat("entry:hourly")]);
     redis.cli(&[
         "RENAME",
-        "ciq:{beat}:history:hourly",
-        "ciq:beat:history:hourly",
+        &keys::beat_history("hourly"),
+        &keys::legacy_beat("history:hourly"),
     ]);
     redis.cli(&[
         "SET",
-        "ciq:beat:leader",
+        &keys::legacy_beat("leader"),
         r#"{"holder":"old@host","since_ms":1,"token":7}"#,
         "PX",
         "60000",
@@ -108,17 +114,22 @@ fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(pending(&redis), 1, "nothing fired beside the older leader");
-    assert_eq!(redis.cli(&["EXISTS", ENTRY]).trim(), "0");
-    redis.cli(&["DEL", "ciq:beat:leader"]); // the older beat stopped
+    assert_eq!(redis.cli(&["EXISTS", &entry()]).trim(), "0");
+    redis.cli(&["DEL", &keys::legacy_beat("leader")]); // the older beat stopped
     ciq.ok(&["beat", "--once"]);
     assert_eq!(
         pending(&redis),
         1,
         "the adopted cursor says this hour already fired"
     );
-    assert_eq!(redis.cli(&["EXISTS", "ciq:beat:entry:hourly"]).trim(), "0");
+    assert_eq!(
+        redis
+            .cli(&["EXISTS", &keys::legacy_beat("entry:hourly")])
+            .trim(),
+        "0"
+    );
     assert!(!redis
-        .cli(&["HGET", ENTRY, "last_fire_ms"])
+        .cli(&["HGET", &entry(), "last_fire_ms"])
         .trim()
         .is_empty());
     assert_eq!(

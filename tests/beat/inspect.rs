@@ -1,6 +1,6 @@
 //! `inspect scheduled`, outcome tracking and `beat --once` failure modes (issue 3).
 
-use crate::beat::{leader, now_ms, spawn_beat, EVERY_1S};
+use super::{leader, spawn_beat, EVERY_1S};
 use crate::harness::*;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -45,6 +45,15 @@ struct Delayed {
     attempt: u32,
 }
 
+/// SIGTERM to the beat and the worker together: the beat exits within 5 s, the worker
+/// within 10 s.
+fn stop_beat_and_worker(b: &mut Proc, w: &mut Proc) {
+    sigterm(b);
+    sigterm(w);
+    assert!(b.wait_or_kill(Duration::from_secs(5)).is_some());
+    assert!(w.wait_or_kill(Duration::from_secs(10)).is_some());
+}
+
 #[test]
 fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     let redis = Redis::start();
@@ -58,7 +67,7 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
     let mut s = spawn_beat(&ciq, "s", "2s");
     let mut w = ciq.spawn_worker("w", &[]);
     assert!(wait_until(Duration::from_secs(10), || redis
-        .cli(&["HGET", "ciq:{beat}:entry:tick", "last_outcome"])
+        .cli(&["HGET", &keys::beat_entry("tick"), "last_outcome"])
         .trim()
         == "done"));
     let v: View =
@@ -109,17 +118,13 @@ fn inspect_scheduled_shows_entries_lease_and_delayed_tasks() {
         "{table}"
     );
     assert!(table.contains("standby beats: s@"), "{table}");
-    sigterm(&s);
-    assert!(wait_exit(&mut s, Duration::from_secs(5)).is_some());
-    let listed = redis.cli(&["ZRANGE", "ciq:{beat}:beats", "0", "-1"]);
+    assert!(s.stop(Duration::from_secs(5)).is_some());
+    let listed = redis.cli(&["ZRANGE", &keys::beat_seen(), "0", "-1"]);
     assert!(
         !listed.contains("s@"),
         "a stopped standby leaves the list: {listed}"
     );
-    sigterm(&b);
-    sigterm(&w);
-    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
-    assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some());
+    stop_beat_and_worker(&mut b, &mut w);
 }
 
 #[test]
@@ -131,7 +136,7 @@ fn failing_periodic_task_counts_consecutive_failures() {
     let mut w = ciq.spawn_worker("w", &[]);
     let field = |f: &str| {
         redis
-            .cli(&["HGET", "ciq:{beat}:entry:broken", f])
+            .cli(&["HGET", &keys::beat_entry("broken"), f])
             .trim()
             .to_string()
     };
@@ -146,10 +151,7 @@ fn failing_periodic_task_counts_consecutive_failures() {
         field("last_outcome").as_str(),
         "failed" | "pending"
     ));
-    sigterm(&b);
-    sigterm(&w);
-    assert!(wait_exit(&mut b, Duration::from_secs(5)).is_some());
-    assert!(wait_exit(&mut w, Duration::from_secs(10)).is_some());
+    stop_beat_and_worker(&mut b, &mut w);
 }
 
 #[test]
@@ -212,16 +214,16 @@ fn beat_run_is_reusable_and_stops_on_its_shutdown_channel() {
         assert!(started.elapsed() < Duration::from_millis(500));
     });
     assert_eq!(
-        redis.cli(&["GET", "ciq:{beat}:leader"]).trim(),
+        redis.cli(&["GET", &keys::beat_leader()]).trim(),
         "",
         "lease released"
     );
     assert!(history_len(&redis) >= 2, "it fired while running");
-    assert!(crate::beat::pending(&redis) >= 2);
+    assert!(super::pending(&redis) >= 2);
 }
 
 fn history_len(redis: &Redis) -> usize {
-    crate::beat::history(redis, "tick").len()
+    super::history(redis, "tick").len()
 }
 
 fn commands(redis: &Redis) -> i64 {

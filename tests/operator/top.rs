@@ -102,7 +102,7 @@ fn top_shows_the_system_and_pauses_resumes_and_requeues_from_the_keyboard() {
         .to_string();
     assert!(wait_until(Duration::from_secs(20), || {
         ciq.ok(&["inspect", "active"]).contains(&running)
-            && redis.int(&["ZCARD", "ciq:{default}:dead"]) == 1
+            && redis.int(&["ZCARD", &keys::q("default").dead]) == 1
     }));
     let marker = ciq.dir().join("after-top.txt");
     let t = Tmux::start(
@@ -138,17 +138,17 @@ fn top_shows_the_system_and_pauses_resumes_and_requeues_from_the_keyboard() {
     t.wait_for("pause queue default? press y");
     t.keys("n");
     t.wait_for("cancelled: pause queue default");
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 0);
     t.keys("p");
     t.wait_for("pause queue default? press y");
     t.keys("y");
     t.wait_for("paused default");
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 1);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 1);
     t.keys("p");
     t.wait_for("resume queue default? press y");
     t.keys("y");
     t.wait_for("resumed default");
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 0);
 
     // Down to maintenance (paused): p resumes it.
     t.keys("Down");
@@ -156,7 +156,7 @@ fn top_shows_the_system_and_pauses_resumes_and_requeues_from_the_keyboard() {
     t.wait_for("resume queue maintenance? press y");
     t.keys("y");
     t.wait_for("resumed maintenance");
-    assert_eq!(redis.int(&["EXISTS", "ciq:{maintenance}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("maintenance").paused]), 0);
 
     // Back to default: r requeues its dead task (it fails again, but its history shows it).
     t.keys("Up");
@@ -204,7 +204,7 @@ fn top_read_only_refuses_the_keys() {
     t.keys("r");
     t.wait_for("refused: read-only");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(redis.int(&["EXISTS", "ciq:{default}:paused"]), 0);
+    assert_eq!(redis.int(&["EXISTS", &keys::q("default").paused]), 0);
 
     // Without a terminal it says what to use instead.
     let o = ciq.run(&["top"]);
@@ -254,7 +254,7 @@ fn top_at_80x24_shows_every_dead_task_with_its_error_whole_queue_names_and_a_lat
     {
         let _w = ciq.spawn_worker("w1", &["--queues", "test_execution"]);
         assert!(wait_until(Duration::from_secs(20), || {
-            redis.int(&["ZCARD", "ciq:{test_execution}:dead"]) == 6
+            redis.int(&["ZCARD", &keys::q("test_execution").dead]) == 6
         }));
     }
     // A worker stopped with SIGSTOP: its last heartbeat (12 s ago, within the stale
@@ -265,10 +265,10 @@ fn top_at_80x24_shows_every_dead_task_with_its_error_whole_queue_names_and_a_lat
         .as_millis()
         - 12_000)
         .to_string();
-    redis.cli(&["ZADD", "ciq:workers:seen", &at, "paused@host"]);
+    redis.cli(&["ZADD", &keys::workers_seen(), &at, "paused@host"]);
     redis.cli(&[
         "HSET",
-        "ciq:workers",
+        &keys::workers(),
         "paused@host",
         r#"{"host":"host","pid":4242,"queues":["default"],"concurrency":8,"busy":8}"#,
     ]);

@@ -1,0 +1,107 @@
+//! Enqueue → claim → done (issue 2), the built-in `noop` writes only its bench keys, and a
+//! drain at `--concurrency 1` costs about one Redis round trip per task (issue 20).
+
+use crate::harness::*;
+use std::time::Duration;
+
+#[test]
+fn enqueue_work_done() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let id = ciq.ok(&["enqueue", "noop", "--arg", "incr=ciq:bench:done"]);
+    assert_eq!(id.trim().len(), 26, "prints a ULID: {id}");
+    let mut w = ciq.spawn_worker("w1", &[]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "ciq:bench:done"])
+        == 1));
+    let st = w
+        .stop(Duration::from_secs(10))
+        .expect("worker stops on SIGTERM");
+    assert!(st.success());
+}
+
+/// `noop` is benchmark support: it writes only keys under `ciq:bench:`. Naming any other
+/// key (ciq's own included) fails the task permanently and writes nothing.
+#[test]
+fn noop_writes_only_bench_keys() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let (paused, workers) = (keys::q("default").paused, keys::workers());
+    let bad = [
+        ("incr", paused.as_str()),
+        ("record", workers.as_str()),
+        ("lat_key", "t:lat"),
+        ("incr", "ciq:bench:"),
+    ];
+    for (i, (arg, key)) in bad.iter().enumerate() {
+        // Raw envelopes: `enqueue` itself refuses an arg named like `lat_key`.
+        let env = serde_json::json!({"v": 1, "id": format!("B{i}"), "task": "noop",
+            "queue": "default", "args": {*arg: key, "enq_ts": 1.0}, "attempt": 1,
+            "max_retries": 0, "enqueued_at": 1});
+        redis.cli(&["LPUSH", &keys::q("default").pending, &env.to_string()]);
+    }
+    ciq.ok(&[
+        "enqueue",
+        "noop",
+        "--args-json",
+        r#"{"incr": "ciq:bench:ok", "record": "ciq:bench:runs"}"#,
+    ]);
+    let mut w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || ciq.depth("default")
+        ["dead"]
+        == bad.len()));
+    assert!(wait_until(Duration::from_secs(5), || redis
+        .int(&["GET", "ciq:bench:ok"])
+        == 1));
+    w.stop(Duration::from_secs(10));
+    assert_eq!(redis.list("ciq:bench:runs").len(), 1);
+    for (_, key) in bad {
+        assert_eq!(redis.int(&["EXISTS", key]), 0, "{key} was not written");
+    }
+    assert_eq!(ciq.depth("default")["paused"], false);
+    let dead = ciq.dead();
+    for d in &dead {
+        assert_eq!(d["reason"], "failed permanently", "{d}");
+        assert!(
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("must name a key under \"ciq:bench:\""),
+            "{d}"
+        );
+    }
+}
+
+/// Redis's count of reads from its clients (one per round trip that carries requests).
+fn reads_processed(redis: &Redis) -> i64 {
+    redis
+        .cli(&["INFO", "stats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("total_reads_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_reads_processed")
+}
+
+/// Issue 20: while tasks are waiting, a worker records a task's outcome and claims the
+/// next one in the same round trip, so at --concurrency 1 a drain costs about one Redis
+/// round trip per task (it was two: the outcome, then the next claim).
+#[test]
+fn at_concurrency_one_an_outcome_and_the_next_claim_share_a_round_trip() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let n = 400;
+    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
+    let before = reads_processed(&redis);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
+    assert!(wait_until(Duration::from_secs(60), || redis
+        .stat("default", "done")
+        == n));
+    let reads = reads_processed(&redis) - before;
+    w.stop(Duration::from_secs(10));
+    // Start-up, heartbeats and this test's own polling add a few dozen reads.
+    assert!(
+        reads < n * 3 / 2,
+        "{reads} Redis reads for {n} tasks (two round trips per task would be {})",
+        2 * n
+    );
+}
