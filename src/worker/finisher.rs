@@ -107,7 +107,7 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
             Err(e) => {
                 // The claim may have been applied with its reply lost: those tasks'
                 // leases expire and they are recovered (late, never twice).
-                tracing::debug!(queue = %q.name, error = %e, "outcomes with a claim failed; recording them alone");
+                tracing::warn!(queue = %q.name, error = %e, "cannot record task outcomes with a claim; recording them alone");
                 *loaded = false;
                 let applied = write_with_retry(shared, &q, &finishes).await;
                 *loaded = applied.is_some();

@@ -61,8 +61,9 @@ fn client_kill_loop_while_draining_reports_no_false_theft() {
         ciq.spawn_worker("w2", &["--concurrency", "32"]),
     ];
     let retried = |logs: &str| {
-        logs.matches("cannot record task outcomes; retrying")
-            .count()
+        // A write cut in flight: of outcomes alone, or of outcomes with the claim that
+        // refills their slots (then recorded alone).
+        logs.matches("cannot record task outcomes").count()
     };
     let mut total = n;
     let mut drained = false;
