@@ -40,6 +40,11 @@ impl std::fmt::Debug for BrokerOptions {
 }
 
 impl Broker {
+    /// `[broker] min_replicas`: how many replicas must have a write before it counts.
+    pub fn min_replicas(&self) -> u32 {
+        self.opts.min_replicas
+    }
+
     /// Waits until `min_replicas` replicas have every write made so far on `c`.
     pub(crate) async fn replicated(&self, c: &mut Conn) -> Result<()> {
         let want = self.opts.min_replicas;

@@ -19,6 +19,10 @@ pub struct ServerInfo {
     /// `noeviction` keeps every task; any other policy may delete queued tasks silently.
     #[serde(default)]
     pub maxmemory_policy: String,
+    /// Replicas connected to this master (`INFO replication`; on a cluster, the most any
+    /// master has). Not shown: only the worker's start-up check reads it.
+    #[serde(skip)]
+    pub connected_replicas: u32,
 }
 
 impl ServerInfo {
@@ -30,6 +34,19 @@ impl ServerInfo {
     /// Share of `maxmemory` in use; None without a limit.
     pub fn memory_used_ratio(&self) -> Option<f64> {
         (self.maxmemory > 0).then(|| self.used_memory as f64 / self.maxmemory as f64)
+    }
+
+    /// Why `min_replicas` does not protect acknowledged writes here, or None. WAIT N is met
+    /// by any N replicas, and Sentinel may promote one that lacks the write: with more
+    /// replicas than `min_replicas`, a failover can lose an acknowledged enqueue or outcome
+    /// (the Sentinel soak lost two with two replicas and `min_replicas = 1`).
+    pub fn replicas_beyond_min(&self, min_replicas: u32) -> Option<String> {
+        (min_replicas > 0 && self.connected_replicas > min_replicas).then(|| {
+            format!(
+                "the Redis master has {} replicas but min_replicas = {min_replicas}: a failover may promote a replica without an acknowledged write; set [broker] min_replicas = {}",
+                self.connected_replicas, self.connected_replicas
+            )
+        })
     }
 
     /// At the limit under `noeviction`: every write (enqueue, heartbeat, outcome) fails.
@@ -54,6 +71,7 @@ impl ServerInfo {
             used_memory: field("used_memory").parse().unwrap_or(0),
             maxmemory: field("maxmemory").parse().unwrap_or(0),
             maxmemory_policy: field("maxmemory_policy"),
+            connected_replicas: field("connected_slaves").parse().unwrap_or(0),
         }
     }
 }
@@ -67,6 +85,7 @@ impl Broker {
             .arg("server")
             .arg("memory")
             .arg("persistence")
+            .arg("replication")
             .query_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
@@ -79,6 +98,11 @@ impl Broker {
         };
         let infos: Vec<ServerInfo> = texts.iter().map(|t| ServerInfo::parse(t)).collect();
         let all_aof = infos.iter().all(|i| i.aof_enabled);
+        let replicas = infos
+            .iter()
+            .map(|i| i.connected_replicas)
+            .max()
+            .unwrap_or(0);
         let mut worst = infos
             .into_iter()
             .max_by(|a, b| {
@@ -87,6 +111,7 @@ impl Broker {
             })
             .unwrap_or_default();
         worst.aof_enabled = all_aof;
+        worst.connected_replicas = replicas;
         Ok(worst)
     }
 
@@ -109,5 +134,30 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         Ok(s * 1000 + us / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerInfo;
+
+    #[test]
+    fn more_replicas_than_min_replicas_is_named_and_the_fix_given() {
+        let info =
+            ServerInfo::parse("redis_version:7.0.15\r\nrole:master\r\nconnected_slaves:2\r\n");
+        assert_eq!(info.connected_replicas, 2);
+        let why = info
+            .replicas_beyond_min(1)
+            .expect("two replicas, min_replicas 1");
+        assert!(
+            why.contains("2 replicas") && why.contains("min_replicas = 2"),
+            "{why}"
+        );
+        assert_eq!(info.replicas_beyond_min(2), None);
+        assert_eq!(
+            info.replicas_beyond_min(0),
+            None,
+            "no min_replicas: nothing promised"
+        );
     }
 }

@@ -54,6 +54,9 @@ pub(crate) async fn preflight(
     }
     match broker.server_info().await {
         Ok(info) => {
+            if let Some(why) = info.replicas_beyond_min(broker.min_replicas()) {
+                tracing::error!(replicas = info.connected_replicas, "{why}");
+            }
             if info.evicting() {
                 tracing::error!(policy = %info.maxmemory_policy, "Redis may evict keys (maxmemory-policy {}): queued tasks can be deleted without a trace; set maxmemory-policy noeviction", info.maxmemory_policy);
             }
