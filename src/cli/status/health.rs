@@ -62,6 +62,18 @@ pub fn memory(info: &ServerInfo) -> Vec<Problem> {
     out
 }
 
+/// More replicas than `[broker] min_replicas`: `WAIT N` is met by any N of them, and a
+/// failover may promote one without an acknowledged write.
+pub fn replication(info: &ServerInfo, min_replicas: u32) -> Option<Problem> {
+    info.replicas_beyond_min(min_replicas).map(|why| {
+        problem(
+            "critical",
+            why,
+            "set [broker] min_replicas to the number of replicas the sentinels may promote",
+        )
+    })
+}
+
 /// "No worker is alive", unless Redis being out of memory explains the silence.
 pub fn no_worker(info: Option<&ServerInfo>) -> Problem {
     if info.is_some_and(ServerInfo::out_of_memory) {
@@ -154,4 +166,22 @@ pub fn cluster(nodes: &[crate::broker::server_info::NodeStatus], state: &str) ->
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_more_replicas_than_min_replicas_as_critical() {
+        let info = ServerInfo {
+            connected_replicas: 2,
+            ..Default::default()
+        };
+        let p = replication(&info, 1).expect("two replicas, min_replicas 1");
+        assert_eq!(p.severity, "critical");
+        assert!(p.message.contains("2 replicas"), "{}", p.message);
+        assert!(replication(&info, 2).is_none());
+        assert!(replication(&info, 0).is_none());
+    }
 }

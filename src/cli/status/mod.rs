@@ -134,6 +134,7 @@ pub async fn collect(ctx: &Ctx, stuck_after_s: f64) -> Status {
         ));
     }
     if let Some(i) = &info {
+        problems.extend(health::replication(i, broker.min_replicas()));
         problems.extend(health::memory(i));
     }
     let mut broken: Vec<String> = vec![];
