@@ -39,7 +39,10 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         let claim = self.claim_reply(v)?;
-        self.confirm_claim(&mut c, q, worker, &claim).await?;
+        // A claim that took nothing wrote nothing: no WAIT for it.
+        if matches!(&claim, Claim::Tasks(t) if !t.is_empty()) {
+            self.confirm_claim(&mut c, q, worker, &claim).await?;
+        }
         Ok(claim)
     }
 
@@ -65,10 +68,11 @@ impl Broker {
         Ok(Claim::Tasks(tasks))
     }
 
-    /// With `min_replicas`, a run starts only once its claim is on a replica: a failover
-    /// cannot lose the claim and hand the task to a second worker. If that cannot be
-    /// confirmed the claim is not used: its tasks are given back, as they were (late,
-    /// never twice, no attempt spent).
+    /// Waits until `min_replicas` replicas have every write made on `c` (a claim, and the
+    /// outcomes sent before it in the same pipeline). A run starts only once its claim is
+    /// on a replica: a failover cannot lose the claim and hand the task to a second
+    /// worker. If that cannot be confirmed the claim is not used: its tasks are given
+    /// back, as they were (late, never twice, no attempt spent).
     pub(crate) async fn confirm_claim(
         &self,
         c: &mut super::Conn,
@@ -76,14 +80,10 @@ impl Broker {
         worker: &str,
         claim: &Claim,
     ) -> Result<()> {
-        let Claim::Tasks(tasks) = claim else {
-            return Ok(());
-        };
-        if tasks.is_empty() {
-            return Ok(());
-        }
         if let Err(e) = self.replicated(c).await {
-            self.release_unconfirmed(q, worker, tasks).await;
+            if let Claim::Tasks(tasks) = claim {
+                self.release_unconfirmed(q, worker, tasks).await;
+            }
             return Err(e);
         }
         Ok(())

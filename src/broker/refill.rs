@@ -32,7 +32,8 @@ impl Broker {
             .await
             .map_err(|e| self.err(e))?;
         // With `min_replicas`: the outcomes and the claim are on a replica before the
-        // claimed runs start; an unconfirmed claim is given back (see `confirm_claim`).
+        // claimed runs start, also when the claim took nothing (the outcomes still need
+        // their WAIT); an unconfirmed claim is given back (see `confirm_claim`).
         let claim = self.claim_reply(v)?;
         self.confirm_claim(&mut c, q, worker, &claim).await?;
         Ok((applied(res), claim))
