@@ -144,17 +144,28 @@ pub(crate) fn claim_call(
     n: usize,
     lease: Duration,
 ) -> redis::ScriptInvocation<'static> {
-    let mut inv = CLAIM.key(&q.pending);
-    inv.key(&q.lease)
-        .key(&q.active)
-        .key(&q.data)
-        .key(&q.paused)
-        .key(&q.dead)
-        .key(&q.stats)
-        .key(&q.claims)
-        .arg(lease.as_millis() as u64)
+    let mut inv = CLAIM.prepare_invoke();
+    push_claim(&mut inv, q, worker, n, lease);
+    inv
+}
+
+/// `claim.lua`'s keys and arguments (see the script's header). As the second part of
+/// `finish_claim.lua` its keys and arguments follow the outcomes', so both are pushed
+/// together.
+pub(crate) fn push_claim(
+    inv: &mut redis::ScriptInvocation<'static>,
+    q: &QueueKeys,
+    worker: &str,
+    n: usize,
+    lease: Duration,
+) {
+    for k in [
+        &q.pending, &q.lease, &q.active, &q.data, &q.paused, &q.dead, &q.stats, &q.claims,
+    ] {
+        inv.key(k);
+    }
+    inv.arg(lease.as_millis() as u64)
         .arg(worker)
         .arg(n)
         .arg(&q.name);
-    inv
 }

@@ -103,25 +103,55 @@ pub(crate) fn finish_call(
     dead_max: u64,
     hist: HistoryLimits,
 ) -> redis::ScriptInvocation<'static> {
-    let mut inv = FINISH.key(&q.lease);
-    inv.key(&q.active)
-        .key(&q.data)
-        .key(&q.pending)
-        .key(&q.retry)
-        .key(&q.dead)
-        .key(&q.stats)
-        .key(&q.superseded)
-        .key(&q.history)
-        .key(&q.history_ended);
+    let mut inv = FINISH.prepare_invoke();
+    for k in finish_keys(q, items) {
+        inv.key(k);
+    }
+    push_finish_args(&mut inv, q, worker, items, dead_max, hist);
+    inv
+}
+
+/// `finish.lua`'s keys: the queue's, then the unique keys of the batch's tasks.
+pub(crate) fn finish_keys(q: &QueueKeys, items: &[Finish]) -> Vec<String> {
+    let mut keys: Vec<String> = [
+        &q.lease,
+        &q.active,
+        &q.data,
+        &q.pending,
+        &q.retry,
+        &q.dead,
+        &q.stats,
+        &q.superseded,
+        &q.history,
+        &q.history_ended,
+    ]
+    .into_iter()
+    .cloned()
+    .collect();
     let mut uniques: Vec<String> = items
         .iter()
         .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
         .collect();
     uniques.sort_unstable();
     uniques.dedup();
-    for k in &uniques {
-        inv.key(k);
-    }
+    keys.extend(uniques);
+    keys
+}
+
+/// How many arguments `push_finish_args` adds for `n` outcomes.
+pub(crate) fn finish_arg_count(n: usize) -> usize {
+    5 + 8 * n
+}
+
+/// `finish.lua`'s arguments (see the script's header).
+pub(crate) fn push_finish_args(
+    inv: &mut redis::ScriptInvocation<'static>,
+    q: &QueueKeys,
+    worker: &str,
+    items: &[Finish],
+    dead_max: u64,
+    hist: HistoryLimits,
+) {
     inv.arg(worker)
         .arg(q.unique_prefix())
         .arg(dead_max)
@@ -137,7 +167,6 @@ pub(crate) fn finish_call(
             .arg(&f.task)
             .arg(f.attempt);
     }
-    inv
 }
 
 /// `finish.lua`'s reply, per item.

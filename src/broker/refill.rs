@@ -1,18 +1,20 @@
-//! One round trip for a batch's outcomes and the claim that refills the slots they free
-//! (issue 20), from the script calls `finish.rs` and `claim.rs` build: at
-//! `--concurrency 1` a task costs one round trip, not two.
+//! One script call for a batch's outcomes and the claim that refills the slots they
+//! free (issue 20): `finish_claim.lua` runs `finish.lua`'s and `claim.lua`'s functions
+//! on one reading of the Redis clock, so at `--concurrency 1` a task costs one round
+//! trip and one EVALSHA, not two.
 
-use super::claim::{claim_call, Claim};
-use super::finish::{applied, finish_call, Applied, Finish, HistoryLimits};
+use super::claim::{push_claim, Claim};
+use super::finish::{
+    applied, finish_arg_count, finish_keys, push_finish_args, Applied, Finish, HistoryLimits,
+};
+use super::scripts::FINISH_CLAIM;
 use super::{Broker, QueueKeys, Result};
 use std::time::Duration;
 
 impl Broker {
-    /// Records `items` and claims up to `n` tasks of the same queue in one pipeline (the
-    /// claim after the outcomes). Both scripts must be loaded already (the caller has
-    /// used `finish` and `claim` on this Redis): NOSCRIPT fails the call, and since a
-    /// Redis that lost one script lost both (restart, failover, flush), nothing was
-    /// applied then; the caller falls back to `finish`, which reloads.
+    /// Records `items` and claims up to `n` tasks of the same queue in one script call
+    /// (the claim after the outcomes). If the outcomes are refused as a whole (an
+    /// undeclared unique key) nothing is claimed and the call fails.
     #[allow(clippy::too_many_arguments)]
     pub async fn finish_and_claim(
         &self,
@@ -25,12 +27,16 @@ impl Broker {
         lease: Duration,
     ) -> Result<(Vec<Applied>, Claim)> {
         let mut c = self.conn();
-        let (res, v): (Vec<i64>, redis::Value) = redis::pipe()
-            .invoke_script(&finish_call(q, worker, items, dead_max, hist))
-            .invoke_script(&claim_call(q, worker, n, lease))
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut inv = FINISH_CLAIM.prepare_invoke();
+        let keys = finish_keys(q, items);
+        inv.arg(keys.len()).arg(finish_arg_count(items.len()));
+        for k in keys {
+            inv.key(k);
+        }
+        push_finish_args(&mut inv, q, worker, items, dead_max, hist);
+        push_claim(&mut inv, q, worker, n, lease);
+        let (res, v): (Vec<i64>, redis::Value) =
+            inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
         // With `min_replicas`: the outcomes and the claim are on a replica before the
         // claimed runs start, also when the claim took nothing (the outcomes still need
         // their WAIT); an unconfirmed claim is given back (see `confirm_claim`).

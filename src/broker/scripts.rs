@@ -12,9 +12,32 @@ macro_rules! script {
     };
 }
 
+/// A script made of function files (each defines one `local function`) and the line
+/// that calls them: one source for a transition used alone and combined.
+macro_rules! composed {
+    ($name:ident, [$($file:literal),+], $call:literal) => {
+        pub static $name: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(concat!($(include_str!(concat!("lua/", $file)), "\n",)+ $call))
+        });
+    };
+}
+
 script!(ENQUEUE, "enqueue.lua");
-script!(CLAIM, "claim.lua");
-script!(FINISH, "finish.lua");
+composed!(
+    CLAIM,
+    ["clock.lua", "claim.lua"],
+    "return claim(KEYS, ARGV, redis_now)\n"
+);
+composed!(
+    FINISH,
+    ["clock.lua", "finish.lua"],
+    "return finish(KEYS, ARGV, redis_now())\n"
+);
+composed!(
+    FINISH_CLAIM,
+    ["clock.lua", "finish.lua", "claim.lua", "finish_claim.lua"],
+    ""
+);
 script!(RENEW, "renew.lua");
 script!(SWEEP, "sweep.lua");
 script!(PROMOTE, "promote.lua");

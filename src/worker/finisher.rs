@@ -26,8 +26,8 @@ type QueueBatch = (Vec<Finish>, Vec<Option<Box<TaskOutcome>>>);
 
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;
-    // Both scripts are known to be loaded in Redis once an outcome was recorded the
-    // ordinary way (see `Broker::finish_and_claim`).
+    // Outcomes go with a refill claim only after the last ones were recorded (after a
+    // failed write they go alone until one succeeds: see `record`).
     let mut loaded = false;
     while !stop {
         let Some(first) = rx.recv().await else { break };

@@ -28,209 +28,223 @@
 -- hardly grow with the batch. A task that appears twice in one batch (an earlier run
 -- stopped, and the newer run, both ending together) is judged as if the items were
 -- applied one after another: once one of its runs applied, its active entry is gone.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local res = {}
--- Counters and last times are kept per field and task name and joined into hash fields
--- once per batch (no string built per task).
-local counts = {}
-local last = {}
-local function stamp(field, task)
-  local per = last[field]
-  if not per then per = {}; last[field] = per end
-  per[task] = true
-end
-local died = false
-local function count(field, task)
-  local per = counts[field]
-  if not per then per = {}; counts[field] = per end
-  per[task] = (per[task] or 0) + 1
-end
-local declared = {}
-for i = 11, #KEYS do declared[KEYS[i]] = true end
-local ids = {}
-for i = 6, #ARGV, 8 do
-  local uniq = ARGV[i + 5]
-  if uniq ~= '' and not declared[ARGV[2] .. uniq] then
-    return redis.error_reply('ciq finish: unique key ' .. ARGV[2] .. uniq .. ' not declared')
+-- now: Redis time in ms (the caller's one TIME).
+local function finish(KEYS, ARGV, now)
+  local res = {}
+  -- Counters and last times are kept per field and task name and joined into hash fields
+  -- once per batch (no string built per task).
+  local counts = {}
+  local last = {}
+  local function stamp(field, task)
+    local per = last[field]
+    if not per then per = {}; last[field] = per end
+    per[task] = true
   end
-  ids[#ids + 1] = ARGV[i]
-end
-if #ids == 0 then return res end
-local curs = redis.call('HMGET', KEYS[2], unpack(ids))
-local wp = ARGV[1] .. '|'
-local taken, applied = {}, {}  -- ids applied in this batch (set, list): their active entry goes (HDEL below)
-local hj = {}     -- history: per applied item, its ARGV index, active entry, claimed-at offset
-for j = 1, #ids do
-  local i = 6 + 8 * (j - 1)
-  local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local cur = curs[j]
-  if taken[id] then cur = false end
-  local me = wp .. token .. '|'
-  if (not cur) or string.find(cur, me, 1, true) ~= 1 then
-    if cur or redis.call('ZSCORE', KEYS[8], token) then
-      res[j] = 0
-      if kind == 'fenced' then
-        local line = redis.call('HGET', KEYS[9], id)
-        if line then
-          local e = {at = now, ev = 'fenced', worker = ARGV[1]}
-          local ok, te = pcall(cjson.decode, env)
-          if ok and type(te) == 'table' then e.error = te.last_error end
-          redis.call('HSET', KEYS[9], id, line .. '\n' .. cjson.encode(e))
-        end
-      end
-    else
-      res[j] = 2
-    end
-  else
-    taken[id] = true
-    applied[#applied + 1] = id
-    local task = ARGV[i + 6]
-    local release = false
-    if kind == 'done' then
-      count('done', task)
-      stamp('last_done', task)
-      release = true
-    elseif kind == 'retry' then
-      redis.call('HSET', KEYS[3], id, env)
-      redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
-      count('retried', task)
-      stamp('last_failed', task)
-    elseif kind == 'defer' then
-      redis.call('HSET', KEYS[3], id, env)
-      redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
-      count('deferred', task)
-    elseif kind == 'requeue' or kind == 'fenced' then
-      redis.call('RPUSH', KEYS[4], env)
-    else
-      redis.call('HSET', KEYS[3], id, env)
-      redis.call('ZADD', KEYS[6], now, id)
-      count(kind == 'failed' and 'failed' or 'dead', task)
-      stamp('last_failed', task)
-      died = true
-      release = true
-    end
-    hj[#hj + 1] = i
-    hj[#hj + 1] = cur
-    hj[#hj + 1] = #me + 1
+  local died = false
+  local function count(field, task)
+    local per = counts[field]
+    if not per then per = {}; counts[field] = per end
+    per[task] = (per[task] or 0) + 1
+  end
+  local declared = {}
+  for i = 11, #KEYS do declared[KEYS[i]] = true end
+  local ids, nids = {}, 0
+  for i = 6, #ARGV, 8 do
     local uniq = ARGV[i + 5]
-    if release and uniq ~= '' then
-      local k = ARGV[2] .. uniq
-      if redis.call('GET', k) == id then redis.call('DEL', k) end
+    if uniq ~= '' and not declared[ARGV[2] .. uniq] then
+      return redis.error_reply('ciq finish: unique key ' .. ARGV[2] .. uniq .. ' not declared')
     end
-    res[j] = 1
+    nids = nids + 1
+    ids[nids] = ARGV[i]
   end
-end
-for s = 1, #applied, 1000 do
-  local e = math.min(s + 999, #applied)
-  redis.call('ZREM', KEYS[1], unpack(applied, s, e))
-  redis.call('HDEL', KEYS[2], unpack(applied, s, e))
-end
-for f, per in pairs(counts) do
-  local total = 0
-  for task, n in pairs(per) do
-    redis.call('HINCRBY', KEYS[7], f .. ':' .. task, n)
-    total = total + n
-  end
-  redis.call('HINCRBY', KEYS[7], f, total)
-end
-local lastset = {}
-for f, tasks in pairs(last) do
-  for task in pairs(tasks) do
-    lastset[#lastset + 1] = f .. ':' .. task
-    lastset[#lastset + 1] = now
-  end
-end
-if #lastset > 0 then redis.call('HSET', KEYS[7], unpack(lastset)) end
-if died then
-  local over = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[3])
-  if over > 0 then
-    local old = redis.call('ZPOPMIN', KEYS[6], over)
-    for j = 1, #old, 2 do redis.call('HDEL', KEYS[3], old[j]) end
-  end
-end
--- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
--- batch); ended tasks indexed by end time, the index trimmed by age and count.
--- A claim followed by a success without output (the common case) is one compact line,
--- "~<claimed ms>|<attempt>|<done ms>|<worker>", which the readers expand into the
--- `claimed` and `done` events (src/broker/history.rs); everything else is JSON lines.
-if #hj > 0 then
-  local hids = {}
-  for j = 1, #hj, 3 do hids[#hids + 1] = ARGV[hj[j]] end
-  local old = redis.call('HMGET', KEYS[9], unpack(hids))
-  local wq = cjson.encode(ARGV[1])
-  local nows = tostring(now)
-  local donetail = '|' .. nows .. '|' .. ARGV[1]
-  local set, ended = {}, {}
-  local evname = {retry = 'retried', defer = 'deferred', requeue = 'released'}
-  for j = 1, #hids do
-    local i, cur = hj[3 * j - 2], hj[3 * j - 1]
-    local id, kind, env = ARGV[i], ARGV[i + 2], ARGV[i + 3]
-    -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
-    -- not recorded: that keeps the bulk path at full speed. Everything else is.
-    local line = old[j]
-    if line or kind ~= 'done' then
-      local claimed = string.match(cur, '^(%d+)|', hj[3 * j]) or nows
-      local attempt = ARGV[i + 7]
-      local enq
-      if attempt == '0' or not line then
-        -- The attempt (an older worker) or the enqueue time (no record yet) from the
-        -- active entry's message.
-        attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
-        if not attempt then
-          -- A message re-encoded by a Lua script (a sweep) has its keys in another order.
-          local ok, te = pcall(cjson.decode, string.sub(cur, (string.find(cur, '{', 1, true) or 1)))
-          if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
+  if nids == 0 then return res end
+  local curs = redis.call('HMGET', KEYS[2], unpack(ids))
+  local wp = ARGV[1] .. '|'
+  local taken, applied, napplied = {}, {}, 0  -- ids applied in this batch (set, list): their active entry goes (HDEL below)
+  local hj, nhj = {}, 0  -- history: per applied item, its ARGV index, active entry, claimed-at offset
+  for j = 1, nids do
+    local i = 6 + 8 * (j - 1)
+    local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local cur = curs[j]
+    if taken[id] then cur = false end
+    local me = wp .. token .. '|'
+    if (not cur) or string.find(cur, me, 1, true) ~= 1 then
+      if cur or redis.call('ZSCORE', KEYS[8], token) then
+        res[j] = 0
+        if kind == 'fenced' then
+          local line = redis.call('HGET', KEYS[9], id)
+          if line then
+            local e = {at = now, ev = 'fenced', worker = ARGV[1]}
+            local ok, te = pcall(cjson.decode, env)
+            if ok and type(te) == 'table' then e.error = te.last_error end
+            redis.call('HSET', KEYS[9], id, line .. '\n' .. cjson.encode(e))
+          end
         end
-        if not line then
-          line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6]) .. '}'
-        end
-      end
-      if kind == 'done' and env == '' then
-        set[#set + 1] = id
-        set[#set + 1] = line .. '\n~' .. claimed .. '|' .. (attempt or 0) .. donetail
       else
-        local outcome
-        if kind == 'done' then
-          outcome = '{"at":' .. nows .. ',"ev":"done","output":' .. cjson.encode(env) .. '}'
-        else
-          local e = {at = now, ev = evname[kind] or kind}
-          local ok, te = pcall(cjson.decode, env)
-          if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
-          if kind == 'retry' or kind == 'defer' then e.next_at = now + (tonumber(ARGV[i + 4]) or 0) end
-          outcome = cjson.encode(e)
-        end
-        set[#set + 1] = id
-        set[#set + 1] = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n' .. outcome
+        res[j] = 2
       end
-      if kind == 'done' or kind == 'dead' or kind == 'failed' then
-        ended[#ended + 1] = nows
-        ended[#ended + 1] = id
-        local uniq = ARGV[i + 5]
-        if uniq ~= '' then
-          set[#set + 1] = 'u:' .. uniq
-          set[#set + 1] = id
-          ended[#ended + 1] = nows
-          ended[#ended + 1] = 'u:' .. uniq
-        end
+    else
+      taken[id] = true
+      napplied = napplied + 1
+      applied[napplied] = id
+      local task = ARGV[i + 6]
+      local release = false
+      if kind == 'done' then
+        count('done', task)
+        stamp('last_done', task)
+        release = true
+      elseif kind == 'retry' then
+        redis.call('HSET', KEYS[3], id, env)
+        redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
+        count('retried', task)
+        stamp('last_failed', task)
+      elseif kind == 'defer' then
+        redis.call('HSET', KEYS[3], id, env)
+        redis.call('ZADD', KEYS[5], now + tonumber(ARGV[i + 4]), id)
+        count('deferred', task)
+      elseif kind == 'requeue' or kind == 'fenced' then
+        redis.call('RPUSH', KEYS[4], env)
+      else
+        redis.call('HSET', KEYS[3], id, env)
+        redis.call('ZADD', KEYS[6], now, id)
+        count(kind == 'failed' and 'failed' or 'dead', task)
+        stamp('last_failed', task)
+        died = true
+        release = true
       end
+      hj[nhj + 1] = i
+      hj[nhj + 2] = cur
+      hj[nhj + 3] = #me + 1
+      nhj = nhj + 3
+      local uniq = ARGV[i + 5]
+      if release and uniq ~= '' then
+        local k = ARGV[2] .. uniq
+        if redis.call('GET', k) == id then redis.call('DEL', k) end
+      end
+      res[j] = 1
     end
   end
-  if #set > 0 then redis.call('HSET', KEYS[9], unpack(set)) end
-  if #ended > 0 then
-    redis.call('ZADD', KEYS[10], unpack(ended))
-    local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
-    if #gone > 0 then
-      redis.call('HDEL', KEYS[9], unpack(gone))
-      redis.call('ZREM', KEYS[10], unpack(gone))
+  for s = 1, napplied, 1000 do
+    local e = math.min(s + 999, napplied)
+    redis.call('ZREM', KEYS[1], unpack(applied, s, e))
+    redis.call('HDEL', KEYS[2], unpack(applied, s, e))
+  end
+  for f, per in pairs(counts) do
+    local total = 0
+    for task, n in pairs(per) do
+      redis.call('HINCRBY', KEYS[7], f .. ':' .. task, n)
+      total = total + n
     end
-    local over = math.min(redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[5]), 1000)
+    redis.call('HINCRBY', KEYS[7], f, total)
+  end
+  local lastset = {}
+  for f, tasks in pairs(last) do
+    for task in pairs(tasks) do
+      lastset[#lastset + 1] = f .. ':' .. task
+      lastset[#lastset + 1] = now
+    end
+  end
+  if #lastset > 0 then redis.call('HSET', KEYS[7], unpack(lastset)) end
+  if died then
+    local over = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[3])
     if over > 0 then
-      local popped = redis.call('ZPOPMIN', KEYS[10], over)
-      local del = {}
-      for j = 1, #popped, 2 do del[#del + 1] = popped[j] end
-      redis.call('HDEL', KEYS[9], unpack(del))
+      local old = redis.call('ZPOPMIN', KEYS[6], over)
+      for j = 1, #old, 2 do redis.call('HDEL', KEYS[3], old[j]) end
     end
   end
+  -- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
+  -- batch); ended tasks indexed by end time, the index trimmed by age and count.
+  -- A claim followed by a success without output (the common case) is one compact line,
+  -- "~<claimed ms>|<attempt>|<done ms>|<worker>", which the readers expand into the
+  -- `claimed` and `done` events (src/broker/history.rs); everything else is JSON lines.
+  if nhj > 0 then
+    local hids, nh = {}, 0
+    for j = 1, nhj, 3 do
+      nh = nh + 1
+      hids[nh] = ARGV[hj[j]]
+    end
+    local old = redis.call('HMGET', KEYS[9], unpack(hids))
+    local wq = cjson.encode(ARGV[1])
+    local nows = tostring(now)
+    local donetail = '|' .. nows .. '|' .. ARGV[1]
+    local set, ended, ns, ne = {}, {}, 0, 0
+    local evname = {retry = 'retried', defer = 'deferred', requeue = 'released'}
+    for j = 1, nh do
+      local i, cur = hj[3 * j - 2], hj[3 * j - 1]
+      local id, kind, env = ARGV[i], ARGV[i + 2], ARGV[i + 3]
+      -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
+      -- not recorded: that keeps the bulk path at full speed. Everything else is.
+      local line = old[j]
+      if line or kind ~= 'done' then
+        local from = hj[3 * j]
+        local bar = string.find(cur, '|', from, true)
+        local claimed = bar and string.sub(cur, from, bar - 1) or nows
+        local attempt = ARGV[i + 7]
+        local enq
+        if attempt == '0' or not line then
+          -- The attempt (an older worker) or the enqueue time (no record yet) from the
+          -- active entry's message.
+          attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
+          if not attempt then
+            -- A message re-encoded by a Lua script (a sweep) has its keys in another order.
+            local ok, te = pcall(cjson.decode, string.sub(cur, (string.find(cur, '{', 1, true) or 1)))
+            if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
+          end
+          if not line then
+            line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6]) .. '}'
+          end
+        end
+        if kind == 'done' and env == '' then
+          set[ns + 1] = id
+          set[ns + 2] = line .. '\n~' .. claimed .. '|' .. (attempt or 0) .. donetail
+          ns = ns + 2
+        else
+          local outcome
+          if kind == 'done' then
+            outcome = '{"at":' .. nows .. ',"ev":"done","output":' .. cjson.encode(env) .. '}'
+          else
+            local e = {at = now, ev = evname[kind] or kind}
+            local ok, te = pcall(cjson.decode, env)
+            if ok and type(te) == 'table' then e.error = te.last_error; e.reason = te.reason end
+            if kind == 'retry' or kind == 'defer' then e.next_at = now + (tonumber(ARGV[i + 4]) or 0) end
+            outcome = cjson.encode(e)
+          end
+          set[ns + 1] = id
+          ns = ns + 2
+          set[ns] = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n' .. outcome
+        end
+        if kind == 'done' or kind == 'dead' or kind == 'failed' then
+          ended[ne + 1] = nows
+          ended[ne + 2] = id
+          ne = ne + 2
+          local uniq = ARGV[i + 5]
+          if uniq ~= '' then
+            set[ns + 1] = 'u:' .. uniq
+            set[ns + 2] = id
+            ns = ns + 2
+            ended[ne + 1] = nows
+            ended[ne + 2] = 'u:' .. uniq
+            ne = ne + 2
+          end
+        end
+      end
+    end
+    if ns > 0 then redis.call('HSET', KEYS[9], unpack(set)) end
+    if ne > 0 then
+      redis.call('ZADD', KEYS[10], unpack(ended))
+      local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
+      if #gone > 0 then
+        redis.call('HDEL', KEYS[9], unpack(gone))
+        redis.call('ZREM', KEYS[10], unpack(gone))
+      end
+      local over = math.min(redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[5]), 1000)
+      if over > 0 then
+        local popped = redis.call('ZPOPMIN', KEYS[10], over)
+        local del = {}
+        for j = 1, #popped, 2 do del[#del + 1] = popped[j] end
+        redis.call('HDEL', KEYS[9], unpack(del))
+      end
+    end
+  end
+  return res
 end
-return res
