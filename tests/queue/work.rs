@@ -82,6 +82,43 @@ fn reads_processed(redis: &Redis) -> i64 {
         .expect("INFO stats has total_reads_processed")
 }
 
+/// Calls of one command since the last `CONFIG RESETSTAT` (Lua's calls included).
+fn calls_of(redis: &Redis, command: &str) -> i64 {
+    let prefix = format!("cmdstat_{command}:calls=");
+    redis
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Issue 20: the outcome and the refill claim are one script call on one reading of the
+/// Redis clock (they were two EVALSHAs and two TIMEs): at --concurrency 1 about one
+/// EVALSHA and one TIME per task.
+#[test]
+fn at_concurrency_one_an_outcome_and_the_next_claim_are_one_script_call() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let n = 400;
+    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
+    assert!(wait_until(Duration::from_secs(60), || redis
+        .stat("default", "done")
+        == n));
+    let (evalsha, time) = (calls_of(&redis, "evalsha"), calls_of(&redis, "time"));
+    w.stop(Duration::from_secs(10));
+    // Start-up, the first claim and heartbeats add a few.
+    for (command, calls) in [("EVALSHA", evalsha), ("TIME", time)] {
+        assert!(
+            calls < n * 5 / 4,
+            "{calls} {command} calls for {n} tasks (two per task would be {})",
+            2 * n
+        );
+    }
+}
+
 /// Issue 20: while tasks are waiting, a worker records a task's outcome and claims the
 /// next one in the same round trip, so at --concurrency 1 a drain costs about one Redis
 /// round trip per task (it was two: the outcome, then the next claim).
