@@ -1,0 +1,85 @@
+//! Runs of ciq_bridge.py against the test's platform, and what one run printed.
+
+use super::*;
+
+/// What one bridge run printed: its exit code, the JSON of its last stdout line, its stderr.
+#[derive(Debug)]
+pub struct BridgeOut {
+    pub code: i32,
+    pub json: Value,
+    pub stderr: String,
+}
+
+impl BridgeOut {
+    pub fn from_output(o: &Output) -> BridgeOut {
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let json = serde_json::from_str(last).unwrap_or_else(|e| {
+            panic!("the bridge's last stdout line is not JSON ({e}): {stdout:?}\nstderr:\n{stderr}")
+        });
+        BridgeOut {
+            code: o.status.code().unwrap_or(-1),
+            json,
+            stderr,
+        }
+    }
+    /// The "result" field.
+    pub fn result(&self) -> &str {
+        self.json["result"].as_str().unwrap_or("")
+    }
+    pub fn reason(&self) -> &str {
+        self.json["reason"].as_str().unwrap_or("")
+    }
+}
+
+impl RealPlatform {
+    /// The bridge's argv before the command: `[python, ciq_bridge.py, --platform-dir, DIR,
+    /// --lock-dir, LOCKS]` (append e.g. `start-test`, `{test_id}` in a ciq exec runner).
+    pub fn bridge_argv(&self) -> Vec<String> {
+        vec![
+            platform_python().display().to_string(),
+            bridge_script().display().to_string(),
+            "--platform-dir".into(),
+            self.dir.display().to_string(),
+            "--lock-dir".into(),
+            self.lock_dir.display().to_string(),
+        ]
+    }
+
+    /// `python ciq_bridge.py --platform-dir DIR --lock-dir LOCKS <args>` (not yet run).
+    pub fn bridge_cmd(&self, args: &[&str]) -> Command {
+        let argv = self.bridge_argv();
+        let mut c = Command::new(&argv[0]);
+        self.apply_env(&mut c);
+        c.args(&argv[1..]).args(args);
+        c
+    }
+
+    pub fn bridge(&self, args: &[&str]) -> BridgeOut {
+        let o = self
+            .bridge_cmd(args)
+            .output()
+            .expect("run the bridge with the platform venv");
+        BridgeOut::from_output(&o)
+    }
+
+    pub fn start_test(&self, id: i64) -> BridgeOut {
+        self.bridge(&["start-test", &id.to_string()])
+    }
+
+    pub fn maintain(&self) -> BridgeOut {
+        self.bridge(&["maintain"])
+    }
+
+    /// The platform's own pending query per platform (`pending` command).
+    pub fn pending(&self) -> Value {
+        let o = self.bridge(&["pending"]);
+        assert_eq!(o.code, 0, "pending: {:?}\n{}", o.json, o.stderr);
+        o.json["platforms"].clone()
+    }
+}
