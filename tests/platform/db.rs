@@ -196,30 +196,34 @@ impl TestDb {
                         .filename(url.trim_start_matches("sqlite://"))
                         .create_if_missing(true)
                         .busy_timeout(std::time::Duration::from_secs(10));
-                    let p = sqlx::SqlitePool::connect_with(o).await.expect("open sqlite");
+                    let p = sqlx::SqlitePool::connect_with(o)
+                        .await
+                        .expect("open sqlite");
                     sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
                     Db::Sqlite(p)
                 }
-                Backend::MySql => {
-                    let admin = sqlx::MySqlPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                        panic!("MariaDB/MySQL at {admin_url} is unreachable ({e}); start it or set CIQ_TEST_MYSQL")
-                    });
-                    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
-                    admin.close().await;
-                    let p = sqlx::MySqlPool::connect(&url).await.expect("connect test database");
-                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
-                    Db::MySql(p)
-                }
-                Backend::Postgres => {
-                    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                        panic!("PostgreSQL at {admin_url} is unreachable ({e}); start it or set CIQ_TEST_POSTGRES")
-                    });
-                    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
-                    admin.close().await;
-                    let p = sqlx::PgPool::connect(&url).await.expect("connect test database");
-                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
-                    Db::Postgres(p)
-                }
+                Backend::MySql => Db::MySql(
+                    create_and_load(
+                        &admin_url,
+                        &name,
+                        &url,
+                        &ddl,
+                        "MariaDB/MySQL",
+                        "CIQ_TEST_MYSQL",
+                    )
+                    .await,
+                ),
+                Backend::Postgres => Db::Postgres(
+                    create_and_load(
+                        &admin_url,
+                        &name,
+                        &url,
+                        &ddl,
+                        "PostgreSQL",
+                        "CIQ_TEST_POSTGRES",
+                    )
+                    .await,
+                ),
             }
         });
         TestDb {
@@ -320,4 +324,34 @@ impl Drop for TestDb {
         let db = self.db.clone();
         self.rt.block_on(async move { db.close().await });
     }
+}
+
+/// Creates database `name` through the server at `admin_url` and loads `ddl` into it (at
+/// `url`); `server` and `env` name the server and its variable in the unreachable message.
+async fn create_and_load<DB: sqlx::Database>(
+    admin_url: &str,
+    name: &str,
+    url: &str,
+    ddl: &str,
+    server: &str,
+    env: &str,
+) -> sqlx::Pool<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let admin = sqlx::Pool::<DB>::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("{server} at {admin_url} is unreachable ({e}); start it or set {env}")
+        });
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    admin.close().await;
+    let p = sqlx::Pool::<DB>::connect(url)
+        .await
+        .expect("connect test database");
+    sqlx::raw_sql(ddl).execute(&p).await.expect("load DDL");
+    p
 }
