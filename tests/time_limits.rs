@@ -129,15 +129,7 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
     let log = ciq.log("w");
     assert!(log.contains("hard time limit"), "{log}");
     assert!(log.contains("soft time limit exceeded"), "{log}");
-    let d = ciq.depth("default");
-    assert_eq!(
-        (
-            d["pending"].as_u64(),
-            d["active"].as_u64(),
-            d["dead"].as_u64()
-        ),
-        (Some(0), Some(0), Some(0))
-    );
+    assert_nothing_pending_active_or_dead(&ciq);
     w.stop(Duration::from_secs(10));
 }
 
@@ -216,6 +208,12 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         "one timed-out attempt, then the retry"
     );
     assert_eq!(redis.stat("default", "retried"), 1);
+    assert_nothing_pending_active_or_dead(&ciq);
+    w.stop(Duration::from_secs(10));
+}
+
+/// The default queue has nothing pending, active or dead.
+fn assert_nothing_pending_active_or_dead(ciq: &Ciq) {
     let d = ciq.depth("default");
     assert_eq!(
         (
@@ -225,5 +223,4 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         ),
         (Some(0), Some(0), Some(0))
     );
-    w.stop(Duration::from_secs(10));
 }

@@ -80,6 +80,16 @@ impl Ciq {
         c
     }
 
+    /// Starts `ciq <args>` in the background with the given stdout and stderr.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio, stderr: Stdio) -> Proc {
+        self.cmd(args)
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .map(Proc)
+            .unwrap_or_else(|e| panic!("spawn ciq {args:?}: {e}"))
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("ciq runs")
     }

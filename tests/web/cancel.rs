@@ -1,9 +1,10 @@
 //! `ciq cancel`: each state, the unique key released, the history, the exit codes; a
 //! running task only with --terminate, and its run's later outcome refused.
 
-use super::http::enqueue;
+use super::http::{enqueue, event_names};
 use crate::harness::*;
 use serde_json::Value;
+use std::process::Stdio;
 use std::time::Duration;
 
 fn state(ciq: &Ciq, id: &str) -> Value {
@@ -146,12 +147,7 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
     std::thread::sleep(Duration::from_millis(3500));
     let t = state(&ciq, &id);
     assert_eq!(t["state"], "canceled", "{t}");
-    let evs: Vec<&str> = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let evs = event_names(&t);
     assert_eq!(
         evs,
         ["enqueued", "claimed", "canceled", "fenced"],
@@ -179,8 +175,8 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
 fn a_client_waiting_on_a_canceled_task_is_told_and_exits_1() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let mut waiter = ciq
-        .cmd(&[
+    let mut waiter = ciq.spawn(
+        &[
             "enqueue",
             "noop",
             "--countdown",
@@ -188,12 +184,10 @@ fn a_client_waiting_on_a_canceled_task_is_told_and_exits_1() {
             "--wait",
             "--timeout",
             "30s",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map(Proc)
-        .unwrap();
+        ],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     assert!(wait_until(Duration::from_secs(10), || redis
         .int(&["ZCARD", &keys::q("default").scheduled])
         == 1));
