@@ -107,6 +107,18 @@ impl Ciq {
         String::from_utf8_lossy(&o.stdout).to_string()
     }
 
+    /// `ciq enqueue noop --count N --args-json ARGS`, in one call.
+    pub fn enqueue_noops(&self, n: usize, args_json: &str) {
+        self.ok(&[
+            "enqueue",
+            "noop",
+            "--count",
+            &n.to_string(),
+            "--args-json",
+            args_json,
+        ]);
+    }
+
     /// `ciq status --json`'s stdout; its exit code must be 0, or 9 when it reports a
     /// CRITICAL problem (and then a problem says so).
     pub fn status_json(&self) -> String {
