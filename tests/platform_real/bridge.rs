@@ -1,47 +1,9 @@
 //! ciq_bridge.py against the real platform code on MariaDB, with the fake GCP and GitHub.
 
+use super::bridge_runs::{assert_deferred, finish, no_secret, spawn_bridge};
 use super::*;
 use crate::harness::wait_until;
 use std::time::{Duration, Instant};
-
-fn no_secret(p: &RealPlatform, o: &BridgeOut) {
-    assert!(
-        !o.stderr.contains(&p.github_token) && !o.json.to_string().contains(&p.github_token),
-        "the GitHub token leaked: {o:?}"
-    );
-}
-
-/// A bridge run in the background, killed if the test fails before it finishes.
-struct Bg(Option<std::process::Child>);
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Starts a bridge run; its stderr goes to `stderr_file` when given (to watch it live).
-fn spawn_bridge(p: &RealPlatform, args: &[&str], stderr_file: Option<&Path>) -> Bg {
-    let err = match stderr_file {
-        Some(f) => Stdio::from(std::fs::File::create(f).unwrap()),
-        None => Stdio::piped(),
-    };
-    Bg(Some(
-        p.bridge_cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .expect("spawn the bridge"),
-    ))
-}
-
-fn finish(mut bg: Bg) -> BridgeOut {
-    let c = bg.0.take().unwrap();
-    BridgeOut::from_output(&c.wait_with_output().unwrap())
-}
 
 #[test]
 fn the_platform_imports_with_the_generated_config_and_its_models_make_the_schema() {
@@ -80,19 +42,7 @@ fn artifact_not_built_defers_without_progress_then_starts_once_it_appears() {
     let sha = p.commit_of(id);
     p.artifact(&sha, "in_progress");
     let o = p.start_test(id);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "artifact_not_ready"),
-        "{o:?}"
-    );
-    assert_eq!(o.json["retry_after_s"], json!(120));
-    assert!(
-        o.json["message"]
-            .as_str()
-            .unwrap()
-            .contains("Build still in progress"),
-        "{o:?}"
-    );
+    assert_deferred(&o, "artifact_not_ready", 120, "Build still in progress");
     assert_eq!(p.progress(id), vec![], "deferred leaves no progress row");
     assert!(p.vm_creates().is_empty());
     no_secret(&p, &o);
@@ -114,19 +64,12 @@ fn zone_exhausted_twice_then_capacity_defers_twice_and_starts_one_vm() {
     p.knob("zone_exhausted", json!(2));
     for _ in 0..2 {
         let o = p.start_test(id);
-        assert_eq!(
-            (o.code, o.result(), o.reason()),
-            (75, "deferred", "gcp_retryable"),
-            "{o:?}"
-        );
-        assert_eq!(o.json["retry_after_s"], json!(60));
         // The platform's own contributor message.
-        assert!(
-            o.json["message"]
-                .as_str()
-                .unwrap()
-                .contains("GCP resources temporarily unavailable"),
-            "{o:?}"
+        assert_deferred(
+            &o,
+            "gcp_retryable",
+            60,
+            "GCP resources temporarily unavailable",
         );
         assert_eq!(p.progress(id), vec![]);
     }

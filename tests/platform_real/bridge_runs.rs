@@ -83,3 +83,58 @@ impl RealPlatform {
         o.json["platforms"].clone()
     }
 }
+
+/// Asserts the GitHub token is in neither the stderr nor the JSON of a run.
+pub(super) fn no_secret(p: &RealPlatform, o: &BridgeOut) {
+    assert!(
+        !o.stderr.contains(&p.github_token) && !o.json.to_string().contains(&p.github_token),
+        "the GitHub token leaked: {o:?}"
+    );
+}
+
+/// A deferral (exit 75) for `reason`, to retry after `retry_after_s`, whose message
+/// contains `message`.
+pub(super) fn assert_deferred(o: &BridgeOut, reason: &str, retry_after_s: u64, message: &str) {
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", reason),
+        "{o:?}"
+    );
+    assert_eq!(o.json["retry_after_s"], json!(retry_after_s));
+    assert!(
+        o.json["message"].as_str().unwrap().contains(message),
+        "{o:?}"
+    );
+}
+
+/// A bridge run in the background, killed if the test fails before it finishes.
+pub(super) struct Bg(Option<std::process::Child>);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts a bridge run; its stderr goes to `stderr_file` when given (to watch it live).
+pub(super) fn spawn_bridge(p: &RealPlatform, args: &[&str], stderr_file: Option<&Path>) -> Bg {
+    let err = match stderr_file {
+        Some(f) => Stdio::from(std::fs::File::create(f).unwrap()),
+        None => Stdio::piped(),
+    };
+    Bg(Some(
+        p.bridge_cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("spawn the bridge"),
+    ))
+}
+
+pub(super) fn finish(mut bg: Bg) -> BridgeOut {
+    let c = bg.0.take().unwrap();
+    BridgeOut::from_output(&c.wait_with_output().unwrap())
+}
