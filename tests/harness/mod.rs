@@ -119,6 +119,13 @@ impl Ciq {
         ]);
     }
 
+    /// Runs and asserts exit `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        assert_eq!(o.status.code(), Some(code));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    }
+
     /// `ciq status --json`'s stdout; its exit code must be 0, or 9 when it reports a
     /// CRITICAL problem (and then a problem says so).
     pub fn status_json(&self) -> String {

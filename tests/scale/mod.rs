@@ -207,9 +207,7 @@ fn acknowledged_enqueues_survive_a_failover() {
 
 /// `ciq depth` against broker `url` (an empty config): asserts it exits `code`; its stderr.
 fn depth_error(url: &str, code: i32) -> String {
-    let o = ciq_for(url, "").run(&["depth"]);
-    assert_eq!(o.status.code(), Some(code));
-    String::from_utf8_lossy(&o.stderr).to_string()
+    ciq_for(url, "").fails(&["depth"], code)
 }
 
 #[test]

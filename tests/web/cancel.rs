@@ -95,9 +95,7 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
 fn cancel_of_an_unknown_or_dead_task_exits_1_with_one_line() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let o = ciq.run(&["cancel", "01NOSUCHTASK000000000000XX"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = ciq.fails(&["cancel", "01NOSUCHTASK000000000000XX"], 1);
     assert!(
         err.lines()
             .next()
