@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod databases;
 pub mod keys;
 mod proc;
 pub mod proxy;

@@ -7,6 +7,7 @@
 //! named `ciq_t_<ulid>` and is dropped on Drop from the moment it is created, even when
 //! the test (or loading the DDL) panics; a failed drop is reported, never ignored.
 
+use crate::harness::databases::{create_database, first_two_columns};
 use ciq::on_db;
 use ciq::platform::Db;
 use sqlx::Row;
@@ -203,24 +204,24 @@ impl TestDb {
                     Db::Sqlite(p)
                 }
                 Backend::MySql => Db::MySql(
-                    create_and_load(
+                    create_database(
                         &admin_url,
                         &name,
                         &url,
-                        &ddl,
+                        Some(&ddl),
                         "MariaDB/MySQL",
-                        "CIQ_TEST_MYSQL",
+                        "start it or set CIQ_TEST_MYSQL",
                     )
                     .await,
                 ),
                 Backend::Postgres => Db::Postgres(
-                    create_and_load(
+                    create_database(
                         &admin_url,
                         &name,
                         &url,
-                        &ddl,
+                        Some(&ddl),
                         "PostgreSQL",
-                        "CIQ_TEST_POSTGRES",
+                        "start it or set CIQ_TEST_POSTGRES",
                     )
                     .await,
                 ),
@@ -283,12 +284,9 @@ impl TestDb {
 
     /// (status, message) of a test's progress rows, in order.
     pub fn progress(&self, test_id: i32) -> Vec<(String, String)> {
-        self.strings(&format!(
+        first_two_columns(self.strings(&format!(
             "SELECT status, message FROM test_progress WHERE test_id = {test_id} ORDER BY id"
-        ))
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect()
+        )))
     }
 
     pub fn instances(&self) -> Vec<String> {
@@ -324,34 +322,4 @@ impl Drop for TestDb {
         let db = self.db.clone();
         self.rt.block_on(async move { db.close().await });
     }
-}
-
-/// Creates database `name` through the server at `admin_url` and loads `ddl` into it (at
-/// `url`); `server` and `env` name the server and its variable in the unreachable message.
-async fn create_and_load<DB: sqlx::Database>(
-    admin_url: &str,
-    name: &str,
-    url: &str,
-    ddl: &str,
-    server: &str,
-    env: &str,
-) -> sqlx::Pool<DB>
-where
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-{
-    let admin = sqlx::Pool::<DB>::connect(admin_url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("{server} at {admin_url} is unreachable ({e}); start it or set {env}")
-        });
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let p = sqlx::Pool::<DB>::connect(url)
-        .await
-        .expect("connect test database");
-    sqlx::raw_sql(ddl).execute(&p).await.expect("load DDL");
-    p
 }

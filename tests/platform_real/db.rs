@@ -1,6 +1,7 @@
 //! Reads of the test's MariaDB database.
 
 use super::*;
+use crate::harness::databases::first_two_columns;
 use sqlx::Row;
 
 impl RealPlatform {
@@ -37,12 +38,9 @@ impl RealPlatform {
 
     /// (status, message) of a test's progress rows, in order.
     pub fn progress(&self, test_id: i64) -> Vec<(String, String)> {
-        self.strings(&format!(
+        first_two_columns(self.strings(&format!(
             "SELECT CAST(status AS CHAR), CAST(message AS CHAR) FROM test_progress WHERE test_id = {test_id} ORDER BY id"
-        ))
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect()
+        )))
     }
 
     /// (vm_name, operation_name, retry_count) of the pending_deletion rows.

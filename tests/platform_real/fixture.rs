@@ -2,6 +2,7 @@
 
 use super::config_py::config_py_text;
 use super::*;
+use crate::harness::databases::create_database;
 
 /// Settings of the generated config.py.
 #[derive(Debug, Clone)]
@@ -121,19 +122,14 @@ impl RealPlatform {
             .build()
             .expect("runtime");
         let admin_url = format!("{}/mysql", mysql_base());
-        let pool = rt.block_on(async {
-            let admin = sqlx::MySqlPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                panic!("MariaDB at {admin_url} is unreachable ({e}); start it (./install.sh --test-deps) or set CIQ_TEST_MYSQL")
-            });
-            sqlx::raw_sql(&format!("CREATE DATABASE {db_name}"))
-                .execute(&admin)
-                .await
-                .expect("create database");
-            admin.close().await;
-            sqlx::MySqlPool::connect(&format!("{}/{db_name}", mysql_base()))
-                .await
-                .expect("connect the test database")
-        });
+        let pool = rt.block_on(create_database(
+            &admin_url,
+            &db_name,
+            &format!("{}/{db_name}", mysql_base()),
+            None,
+            "MariaDB",
+            "start it (./install.sh --test-deps) or set CIQ_TEST_MYSQL",
+        ));
         let p = RealPlatform {
             dir,
             state,
