@@ -117,35 +117,45 @@ pub fn database_exists(b: Backend, name: &str) -> bool {
     rt().block_on(async {
         match b {
             Backend::Sqlite => false,
-            Backend::MySql => {
-                let a = sqlx::MySqlPool::connect(&admin)
-                    .await
-                    .expect("connect MariaDB");
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-                )
-                .bind(name)
-                .fetch_one(&a)
-                .await
-                .expect("list databases");
-                a.close().await;
-                n > 0
-            }
+            Backend::MySql => count::<sqlx::MySql>(
+                &admin,
+                "MariaDB",
+                &format!(
+                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+                ),
+            )
+            .await
+                > 0,
             Backend::Postgres => {
-                let a = sqlx::PgPool::connect(&admin)
-                    .await
-                    .expect("connect PostgreSQL");
-                let n: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
-                        .bind(name)
-                        .fetch_one(&a)
-                        .await
-                        .expect("list databases");
-                a.close().await;
-                n > 0
+                count::<sqlx::Postgres>(
+                    &admin,
+                    "PostgreSQL",
+                    &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'"),
+                )
+                .await
+                    > 0
             }
         }
     })
+}
+
+/// The COUNT(*) that `sql` selects, on the `server` at `admin_url`.
+async fn count<DB: sqlx::Database>(admin_url: &str, server: &str, sql: &str) -> i64
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let a = sqlx::Pool::<DB>::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {server}: {e}"));
+    let n: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&a)
+        .await
+        .expect("list databases");
+    a.close().await;
+    n
 }
 
 fn schema_file(b: Backend) -> PathBuf {

@@ -65,13 +65,19 @@ fn tick(env: &Env) -> String {
     err
 }
 
-fn active(b: Backend) {
+/// A seeded platform in `mode` and a worker "w1" of the default (discovery) queue only.
+fn seeded_with_a_discovery_worker(b: Backend, mode: &str) -> Env {
     let mut env = Env::new(b);
     seed(&env);
-    env.config("[platform]\nmode = \"active\"\n");
-    // Only the discovery queue is worked: start_test tasks stay pending to be looked at.
+    env.config(&format!("[platform]\nmode = \"{mode}\"\n"));
     let w = env.ciq.spawn_worker("w1", &["--queues", "default"]);
     env.workers.push(w);
+    env
+}
+
+fn active(b: Backend) {
+    // Only the discovery queue is worked: start_test tasks stay pending to be looked at.
+    let env = seeded_with_a_discovery_worker(b, "active");
     let out = tick(&env);
     assert!(
         out.contains("pending 4: queued 3, already queued 0, not queued (have progress rows) 1"),
@@ -128,11 +134,7 @@ fn active(b: Backend) {
 }
 
 fn shadow(b: Backend) {
-    let mut env = Env::new(b);
-    seed(&env);
-    env.config("[platform]\nmode = \"shadow\"\n");
-    let w = env.ciq.spawn_worker("w1", &["--queues", "default"]);
-    env.workers.push(w);
+    let env = seeded_with_a_discovery_worker(b, "shadow");
     let out = tick(&env);
     assert!(
         out.contains("shadow: pending 4 (the cron starts them)"),
