@@ -74,10 +74,9 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
 fn exec_soft_limit_terminates_hard_limit_kills_then_the_retry_succeeds() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let dir = ciq.dir().display().to_string();
-    let script = ciq.dir().join("slow.sh");
-    std::fs::write(
-        &script,
+    ciq.exec_script_task(
+        "slow",
+        "max_retries = 2\nbackoff = \"50ms\"\nbackoff_max = \"50ms\"\nsoft_time_limit = \"500ms\"\ntime_limit = \"2s\"\n",
         r#"#!/bin/sh
 echo "$CIQ_TASK_ID $$" >> "$DIR/starts"
 case "$CIQ_ATTEMPT" in
@@ -86,12 +85,7 @@ case "$CIQ_ATTEMPT" in
 esac
 echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
 "#,
-    )
-    .unwrap();
-    ciq.config(&format!(
-        "[tasks.slow]\nmax_retries = 2\nbackoff = \"50ms\"\nbackoff_max = \"50ms\"\nsoft_time_limit = \"500ms\"\ntime_limit = \"2s\"\nrunner = {{ exec = [\"sh\", \"{}\"], env = {{ DIR = \"{dir}\" }} }}\n",
-        script.display()
-    ));
+    );
     let t0 = Instant::now();
     let id = ciq.ok(&["enqueue", "slow"]).trim().to_string();
     let mut w = ciq.spawn_worker("w", &[]);

@@ -127,6 +127,19 @@ impl Ciq {
         String::from_utf8_lossy(&o.stderr).to_string()
     }
 
+    /// Declares task `name` run by a shell script (`sh <dir>/<name>.sh`, written with
+    /// `script`) that gets this ciq's folder as `$DIR`; `settings` are the task's other
+    /// lines of ciq.toml, each ending in a newline.
+    pub fn exec_script_task(&self, name: &str, settings: &str, script: &str) {
+        let dir = self.dir().display().to_string();
+        let path = self.dir().join(format!("{name}.sh"));
+        std::fs::write(&path, script).unwrap();
+        self.config(&format!(
+            "[tasks.{name}]\n{settings}runner = {{ exec = [\"sh\", \"{}\"], env = {{ DIR = \"{dir}\" }} }}\n",
+            path.display()
+        ));
+    }
+
     /// `ciq status --json`'s stdout; its exit code must be 0, or 9 when it reports a
     /// CRITICAL problem (and then a problem says so).
     pub fn status_json(&self) -> String {

@@ -117,15 +117,17 @@ pub fn database_exists(b: Backend, name: &str) -> bool {
     rt().block_on(async {
         match b {
             Backend::Sqlite => false,
-            Backend::MySql => count::<sqlx::MySql>(
-                &admin,
-                "MariaDB",
-                &format!(
+            Backend::MySql => {
+                count::<sqlx::MySql>(
+                    &admin,
+                    "MariaDB",
+                    &format!(
                     "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
                 ),
-            )
-            .await
-                > 0,
+                )
+                .await
+                    > 0
+            }
             Backend::Postgres => {
                 count::<sqlx::Postgres>(
                     &admin,
