@@ -1,6 +1,9 @@
 //! ciq_bridge.py against the real platform code on MariaDB, with the fake GCP and GitHub.
 
-use super::bridge_runs::{assert_deferred, finish, no_secret, spawn_bridge};
+use super::bridge_runs::{
+    a_start_whose_vm_is_unverified, assert_deferred, assert_lock_busy, finish, no_secret,
+    spawn_bridge,
+};
 use super::*;
 use crate::harness::wait_until;
 use std::time::{Duration, Instant};
@@ -268,27 +271,16 @@ fn maintain_expires_old_vms_deletes_orphans_and_retries_failed_deletes() {
 #[test]
 fn maintain_waits_for_a_start_creating_its_vm_so_the_vm_is_not_taken_for_an_orphan() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let vm = format!("linux-{id}");
     // The VM create stays unverified until the test says so (the platform waits up to 60 s
     // before it writes the gcp_instance row).
-    p.knob("verify_hold", json!(true));
-    let start = spawn_bridge(&p, &["start-test", &id.to_string()], None);
-    assert!(
-        wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
-        "the start created its VM"
-    );
+    let (id, vm, start) = a_start_whose_vm_is_unverified(&p);
     assert!(
         p.gcp_instances().is_empty(),
         "the row comes after verification"
     );
     // While the start holds the lock shared, a maintain with a short wait defers...
     let o = p.bridge(&["--lock-wait", "0.5", "maintain"]);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "lock_busy"),
-        "{o:?}"
-    );
+    assert_lock_busy(&o);
     assert_eq!(o.json["retry_after_s"], json!(15));
     // ... and one that may wait, waits for the start: the VM is not deleted as an orphan.
     let err = p.tmp().join("maintain.stderr");
@@ -312,19 +304,9 @@ fn maintain_waits_for_a_start_creating_its_vm_so_the_vm_is_not_taken_for_an_orph
 #[test]
 fn a_second_start_of_the_same_test_defers_lock_busy_and_one_vm_is_created() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let vm = format!("linux-{id}");
-    p.knob("verify_hold", json!(true));
-    let first = spawn_bridge(&p, &["start-test", &id.to_string()], None);
-    assert!(wait_until(Duration::from_secs(90), || p
-        .vms()
-        .contains(&vm)));
+    let (id, vm, first) = a_start_whose_vm_is_unverified(&p);
     let o = p.start_test(id);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "lock_busy"),
-        "{o:?}"
-    );
+    assert_lock_busy(&o);
     assert_eq!(o.json["test_id"], json!(id));
     p.knob("verify_hold", json!(false));
     let f = finish(first);
@@ -339,11 +321,7 @@ fn under_an_exclusive_holder_like_a_guarded_cron_run_a_start_defers_and_starts_a
     let lock = p.lock_exclusive();
     let t0 = Instant::now();
     let o = p.bridge(&["--lock-wait", "1", "start-test", &id.to_string()]);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "lock_busy"),
-        "{o:?}"
-    );
+    assert_lock_busy(&o);
     assert!(
         t0.elapsed() >= Duration::from_secs(1),
         "it waited --lock-wait"

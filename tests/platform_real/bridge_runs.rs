@@ -1,6 +1,7 @@
 //! Runs of ciq_bridge.py against the test's platform, and what one run printed.
 
 use super::*;
+use std::time::Duration;
 
 /// What one bridge run printed: its exit code, the JSON of its last stdout line, its stderr.
 #[derive(Debug)]
@@ -137,4 +138,27 @@ pub(super) fn spawn_bridge(p: &RealPlatform, args: &[&str], stderr_file: Option<
 pub(super) fn finish(mut bg: Bg) -> BridgeOut {
     let c = bg.0.take().unwrap();
     BridgeOut::from_output(&c.wait_with_output().unwrap())
+}
+
+/// A deferral (exit 75) because the platform lock is busy.
+pub(super) fn assert_lock_busy(o: &BridgeOut) {
+    assert_eq!(
+        (o.code, o.result(), o.reason()),
+        (75, "deferred", "lock_busy"),
+        "{o:?}"
+    );
+}
+
+/// A start of a new linux test in the background whose VM create the fake GCP holds
+/// unverified (`verify_hold`), once the VM exists; returns (test id, VM name, the run).
+pub(super) fn a_start_whose_vm_is_unverified(p: &RealPlatform) -> (i64, String, Bg) {
+    let id = p.add_tests(1, "linux", "commit")[0];
+    let vm = format!("linux-{id}");
+    p.knob("verify_hold", json!(true));
+    let start = spawn_bridge(p, &["start-test", &id.to_string()], None);
+    assert!(
+        crate::harness::wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
+        "the start created its VM"
+    );
+    (id, vm, start)
 }
