@@ -243,6 +243,24 @@ pub fn assert_one_error(o: &Output, code: i32, needle: &str) {
     );
 }
 
+/// `ciq platform check` succeeds and warns of the gcp_instance row `vm` with no test_id
+/// and of the tests `tests` (as it lists them) with progress rows but no instance.
+pub fn assert_platform_check_warns(ciq: &Ciq, vm: &str, tests: &str) {
+    let o = ciq.run(&["platform", "check"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("gcp_instance row(s) {vm} have no test_id")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "test(s) {tests} have progress rows but no instance"
+        )),
+        "{err}"
+    );
+}
+
 /// Every file under `dir`, recursively.
 pub fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -7,7 +7,7 @@
 
 use super::db::{Backend, Bind};
 use super::{on_all_backends, Env};
-use crate::harness::{keys, wait_until};
+use crate::harness::{assert_platform_check_warns, keys, wait_until};
 use std::time::Duration;
 
 fn seed(env: &Env) {
@@ -120,17 +120,7 @@ fn active(b: Backend) {
     assert!(env.db.progress(2).is_empty());
 
     // platform check names what the platform's own code gets wrong.
-    let out = env.ciq.run(&["platform", "check"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("gcp_instance row(s) linux-999 have no test_id"),
-        "{err}"
-    );
-    assert!(
-        err.contains("test(s) 8 have progress rows but no instance"),
-        "{err}"
-    );
+    assert_platform_check_warns(&env.ciq, "linux-999", "8");
 }
 
 fn shadow(b: Backend) {
