@@ -6,6 +6,20 @@
 
 #![allow(dead_code)]
 
+/// Declares `mod name` with one test per case, `name::case`, each running `body(arg)`.
+macro_rules! test_each {
+    ($name:ident, $body:path, $($case:ident => $arg:expr),+ $(,)?) => {
+        mod $name {
+            $(
+                #[test]
+                fn $case() {
+                    $body($arg)
+                }
+            )+
+        }
+    };
+}
+
 pub mod databases;
 pub mod keys;
 mod proc;
