@@ -6,6 +6,20 @@ use crate::harness::via::{counts, lines, Mode, Via};
 use crate::harness::*;
 use std::time::{Duration, Instant};
 
+/// Enqueues a noop that counts itself, starts worker "w", and waits until that task ran
+/// and `dead` tasks are in the dead set; returns the worker.
+fn run_the_next_task_and_wait_for_dead(ciq: &Ciq, redis: &Redis, dead: u64) -> Proc {
+    ciq.ok(&["enqueue", "noop", "--arg", "incr=ciq:bench:done"]);
+    let w = ciq.spawn_worker("w", &[]);
+    assert!(wait_until(Duration::from_secs(10), || redis
+        .int(&["GET", "ciq:bench:done"])
+        == 1));
+    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
+        ["dead"]
+        == dead));
+    w
+}
+
 #[test]
 fn malformed_message_goes_dead_and_the_next_task_runs() {
     let redis = Redis::start();
@@ -16,14 +30,7 @@ fn malformed_message_goes_dead_and_the_next_task_runs() {
         &keys::q("default").pending,
         r#"{"v":1,"id":"X1","task":"noop"}"#,
     ]);
-    ciq.ok(&["enqueue", "noop", "--arg", "incr=ciq:bench:done"]);
-    let mut w = ciq.spawn_worker("w", &[]);
-    assert!(wait_until(Duration::from_secs(10), || redis
-        .int(&["GET", "ciq:bench:done"])
-        == 1));
-    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
-        ["dead"]
-        == 2));
+    let mut w = run_the_next_task_and_wait_for_dead(&ciq, &redis, 2);
     let dead = ciq.dead();
     let reasons: Vec<&str> = dead.iter().filter_map(|d| d["reason"].as_str()).collect();
     assert!(
@@ -46,14 +53,7 @@ fn an_unknown_task_goes_dead_and_the_next_task_runs() {
     ciq.config("[tasks.gone]\nrunner = { exec = [\"true\"] }\n");
     let id = ciq.ok(&["enqueue", "gone"]).trim().to_string();
     ciq.config("");
-    ciq.ok(&["enqueue", "noop", "--arg", "incr=ciq:bench:done"]);
-    let mut w = ciq.spawn_worker("w", &[]);
-    assert!(wait_until(Duration::from_secs(10), || redis
-        .int(&["GET", "ciq:bench:done"])
-        == 1));
-    assert!(wait_until(Duration::from_secs(5), || ciq.depth("default")
-        ["dead"]
-        == 1));
+    let mut w = run_the_next_task_and_wait_for_dead(&ciq, &redis, 1);
     let dead = ciq.dead();
     assert_eq!(dead[0]["id"], id.as_str());
     assert!(

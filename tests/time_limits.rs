@@ -74,10 +74,9 @@ fn the_worker_hard_time_limit_ends_a_builtin_task_and_retries_it() {
 fn exec_soft_limit_terminates_hard_limit_kills_then_the_retry_succeeds() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let dir = ciq.dir().display().to_string();
-    let script = ciq.dir().join("slow.sh");
-    std::fs::write(
-        &script,
+    ciq.exec_script_task(
+        "slow",
+        "max_retries = 2\nbackoff = \"50ms\"\nbackoff_max = \"50ms\"\nsoft_time_limit = \"500ms\"\ntime_limit = \"2s\"\n",
         r#"#!/bin/sh
 echo "$CIQ_TASK_ID $$" >> "$DIR/starts"
 case "$CIQ_ATTEMPT" in
@@ -86,12 +85,7 @@ case "$CIQ_ATTEMPT" in
 esac
 echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
 "#,
-    )
-    .unwrap();
-    ciq.config(&format!(
-        "[tasks.slow]\nmax_retries = 2\nbackoff = \"50ms\"\nbackoff_max = \"50ms\"\nsoft_time_limit = \"500ms\"\ntime_limit = \"2s\"\nrunner = {{ exec = [\"sh\", \"{}\"], env = {{ DIR = \"{dir}\" }} }}\n",
-        script.display()
-    ));
+    );
     let t0 = Instant::now();
     let id = ciq.ok(&["enqueue", "slow"]).trim().to_string();
     let mut w = ciq.spawn_worker("w", &[]);
@@ -129,15 +123,7 @@ echo "$CIQ_TASK_ID $$" >> "$DIR/ends"
     let log = ciq.log("w");
     assert!(log.contains("hard time limit"), "{log}");
     assert!(log.contains("soft time limit exceeded"), "{log}");
-    let d = ciq.depth("default");
-    assert_eq!(
-        (
-            d["pending"].as_u64(),
-            d["active"].as_u64(),
-            d["dead"].as_u64()
-        ),
-        (Some(0), Some(0), Some(0))
-    );
+    assert_nothing_pending_active_or_dead(&ciq);
     w.stop(Duration::from_secs(10));
 }
 
@@ -216,6 +202,12 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         "one timed-out attempt, then the retry"
     );
     assert_eq!(redis.stat("default", "retried"), 1);
+    assert_nothing_pending_active_or_dead(&ciq);
+    w.stop(Duration::from_secs(10));
+}
+
+/// The default queue has nothing pending, active or dead.
+fn assert_nothing_pending_active_or_dead(ciq: &Ciq) {
     let d = ciq.depth("default");
     assert_eq!(
         (
@@ -225,5 +217,4 @@ fn http_timeout_is_retried_and_the_retry_succeeds() {
         ),
         (Some(0), Some(0), Some(0))
     );
-    w.stop(Duration::from_secs(10));
 }

@@ -3,7 +3,7 @@
 //! pending, and the next beat completes it: the task is enqueued exactly once. And an
 //! upgrade from the untagged beat keys neither fires beside an older beat nor re-fires.
 
-use super::{history, pending};
+use super::{an_hourly_schedule, history, pending};
 use crate::harness::*;
 
 /// The beat's record of the `hourly` entry.
@@ -60,26 +60,25 @@ fn settled(redis: &Redis, id: &str) {
     assert_eq!(pending(redis), 1, "and nothing else was fired");
 }
 
+/// A fire claimed by a beat that then crashed (after its enqueue when `enqueued`), then
+/// `beats` runs of `beat --once`: after each, the fire is settled.
+fn crashed_fire_settled_by_each_of(beats: usize, enqueued: bool) {
+    let (redis, ciq) = an_hourly_schedule();
+    let id = claimed_then_crashed(&redis, &ciq, enqueued);
+    for _ in 0..beats {
+        ciq.ok(&["beat", "--once"]);
+        settled(&redis, &id);
+    }
+}
+
 #[test]
 fn a_beat_that_died_between_claim_and_enqueue_is_completed_once() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
-    let id = claimed_then_crashed(&redis, &ciq, false);
-    ciq.ok(&["beat", "--once"]);
-    settled(&redis, &id);
-    ciq.ok(&["beat", "--once"]);
-    settled(&redis, &id);
+    crashed_fire_settled_by_each_of(2, false);
 }
 
 #[test]
 fn a_lost_reply_after_the_enqueue_does_not_enqueue_twice() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
-    let id = claimed_then_crashed(&redis, &ciq, true);
-    ciq.ok(&["beat", "--once"]);
-    settled(&redis, &id);
+    crashed_fire_settled_by_each_of(1, true);
 }
 
 /// Upgrading from a ciq whose beat keys had no `{beat}` tag: while the older beat's lease
@@ -87,9 +86,7 @@ fn a_lost_reply_after_the_enqueue_does_not_enqueue_twice() {
 /// the older beat fired is not fired again.
 #[test]
 fn an_older_versions_beat_state_is_adopted_and_its_live_lease_respected() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    let (redis, ciq) = an_hourly_schedule();
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(&redis), 1);
     // Make it look like an older version wrote this state, and still leads.

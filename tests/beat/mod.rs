@@ -72,6 +72,14 @@ fn assert_exactly_once(redis: &Redis, entry: &str, step: u64) -> Vec<Fire> {
     h
 }
 
+/// A Redis and a ciq whose config has one schedule entry, "hourly": noop every hour.
+pub(crate) fn an_hourly_schedule() -> (Redis, Ciq) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    (redis, ciq)
+}
+
 pub(crate) const EVERY_1S: &str = "[schedule.tick]\ntask = \"noop\"\nevery = \"1s\"\n";
 
 #[test]
@@ -293,9 +301,7 @@ fn sigterm_releases_the_lease_at_once() {
 
 #[test]
 fn once_fires_due_entries_and_never_doubles() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    ciq.config("[schedule.hourly]\ntask = \"noop\"\nevery = \"1h\"\n");
+    let (redis, ciq) = an_hourly_schedule();
     ciq.ok(&["beat", "--once"]);
     assert_eq!(pending(&redis), 1, "an entry that never ran is due");
     ciq.ok(&["beat", "--once"]);

@@ -167,159 +167,96 @@ fn bad_input_gives_one_line_and_its_exit_code() {
     check(&["depth"], 2, "ciq.toml:1");
 }
 
-/// (args, ciq.toml, expected exit code, text in the error line)
-const BAD_VALUES: &[(&[&str], &str, i32, &str)] = &[
+/// (command line, split at spaces; text in the error line): with an empty ciq.toml each
+/// exits 2.
+const BAD_FLAGS: &[(&str, &str)] = &[
+    ("work --heartbeat 0s", "--heartbeat: 0s is out of range"),
+    ("work --sweep 0s", "--sweep: 0s is out of range"),
+    ("work --lease 1000000h", "--lease"),
+    ("work --concurrency 0", "--concurrency: 0 is out of range"),
+    ("up --concurrency 0", "--concurrency"),
+    ("enqueue noop --countdown 99999999999y", "--countdown"),
     (
-        &["work", "--heartbeat", "0s"],
-        "",
-        2,
-        "--heartbeat: 0s is out of range",
-    ),
-    (
-        &["work", "--sweep", "0s"],
-        "",
-        2,
-        "--sweep: 0s is out of range",
-    ),
-    (&["work", "--lease", "1000000h"], "", 2, "--lease"),
-    (
-        &["work", "--concurrency", "0"],
-        "",
-        2,
-        "--concurrency: 0 is out of range",
-    ),
-    (&["up", "--concurrency", "0"], "", 2, "--concurrency"),
-    (
-        &["enqueue", "noop", "--countdown", "99999999999y"],
-        "",
-        2,
-        "--countdown",
-    ),
-    (
-        &["enqueue", "noop", "--countdown", "400days"],
-        "",
-        2,
+        "enqueue noop --countdown 400days",
         "--countdown: 400d is out of range: use 0s to 366d",
     ),
+    ("enqueue noop --wait --timeout 99999999999y", "--timeout"),
     (
-        &["enqueue", "noop", "--wait", "--timeout", "99999999999y"],
-        "",
-        2,
-        "--timeout",
-    ),
-    (
-        &["enqueue", "noop", "--wait", "--timeout", "0s"],
-        "",
-        2,
+        "enqueue noop --wait --timeout 0s",
         "--timeout: 0s is out of range",
     ),
+    ("enqueue noop --count 0", "--count: 0 is out of range"),
     (
-        &["enqueue", "noop", "--count", "0"],
-        "",
-        2,
-        "--count: 0 is out of range",
-    ),
-    (
-        &["status", "--watch", "1s"],
-        "",
-        2,
+        "status --watch 1s",
         "--watch: stdout is not a terminal; add --count N",
     ),
+    ("status --watch 0 --count 3", "--watch: 0s is out of range"),
     (
-        &["status", "--watch", "0", "--count", "3"],
-        "",
-        2,
-        "--watch: 0s is out of range",
-    ),
-    (
-        &["status", "--watch", "100ms", "--count", "3"],
-        "",
-        2,
+        "status --watch 100ms --count 3",
         "--watch: 100ms is out of range",
     ),
-    (&["depth"], "[queues]\n", 2, "[queues] is empty"),
+    ("beat --tick 1ns", "tick (1ns) must be at least 50ms"),
     (
-        &["depth"],
+        "beat --lease 1000d --tick 1s",
+        "lease: 1000d is out of range",
+    ),
+    ("pause nosuch", "unknown queue \"nosuch\""),
+    ("resume nosuch", "unknown queue \"nosuch\""),
+    ("purge nosuch --yes", "unknown queue \"nosuch\""),
+];
+
+/// (ciq.toml, text in the error line): `ciq depth` exits 2.
+const BAD_CONFIGS: &[(&str, &str)] = &[
+    ("[queues]\n", "[queues] is empty"),
+    (
         "[tasks.x]\nrunner = { exec = [] }\n",
-        2,
         "tasks.x.runner.exec: exec = [] runs nothing",
     ),
     (
-        &["depth"],
         "[platform]\nmode = \"sometimes\"\n",
-        2,
         "platform.mode: unknown variant `sometimes`",
     ),
     (
-        &["depth"],
         "[tasks.x]\nrunner = { exec = [\"echo\", \"{id\"] }\n",
-        2,
         "unclosed '{'",
     ),
     (
-        &["depth"],
         "[tasks.x]\nunique = \"x:{test_id\"\nrunner = { exec = [\"true\"] }\n",
-        2,
         "tasks.x.unique: template \"x:{test_id\": unclosed '{'",
     ),
     (
-        &["depth"],
         "[tasks.x]\nqueue = \"nobody\"\nrunner = { exec = [\"true\"] }\n",
-        2,
         "tasks.x.queue: queue \"nobody\" is not in [queues]",
     ),
     (
-        &["depth"],
         "[queues]\ndefault = 1\n",
-        2,
         "tasks.maintain.queue: queue \"maintenance\" is not in [queues]",
     ),
     (
-        &["depth"],
         "[schedule.s]\ntask = \"noop\"\nevery = \"1m\"\nqueue = \"elsewhere\"\n",
-        2,
         "schedule.s.queue",
     ),
-    (
-        &["depth"],
-        "[worker]\nconcurrency = 0\n",
-        2,
-        "worker.concurrency",
-    ),
-    (&["depth"], "[worker]\nsweep = \"0s\"\n", 2, "worker.sweep"),
-    (
-        &["beat", "--tick", "1ns"],
-        "",
-        2,
-        "tick (1ns) must be at least 50ms",
-    ),
-    (
-        &["beat", "--lease", "1000d", "--tick", "1s"],
-        "",
-        2,
-        "lease: 1000d is out of range",
-    ),
-    (&["pause", "nosuch"], "", 2, "unknown queue \"nosuch\""),
-    (&["resume", "nosuch"], "", 2, "unknown queue \"nosuch\""),
-    (
-        &["purge", "nosuch", "--yes"],
-        "",
-        2,
-        "unknown queue \"nosuch\"",
-    ),
+    ("[worker]\nconcurrency = 0\n", "worker.concurrency"),
+    ("[worker]\nsweep = \"0s\"\n", "worker.sweep"),
 ];
 
 #[test]
 fn every_bad_value_is_one_line_and_its_exit_code_within_a_second() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    for (args, toml, code, needle) in BAD_VALUES {
+    let flags = BAD_FLAGS
+        .iter()
+        .map(|(line, needle)| (line.split(' ').collect::<Vec<_>>(), "", needle));
+    let configs = BAD_CONFIGS
+        .iter()
+        .map(|(toml, needle)| (vec!["depth"], *toml, needle));
+    for (args, toml, needle) in flags.chain(configs) {
         ciq.config(toml);
         let t = Instant::now();
-        let o = bounded(ciq.cmd(args), Duration::from_secs(5));
+        let o = bounded(ciq.cmd(&args), Duration::from_secs(5));
         let took = t.elapsed();
         assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
-        assert_one_error(&o, *code, needle);
+        assert_one_error(&o, 2, needle);
         assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
     }
     ciq.config("");

@@ -28,14 +28,15 @@ fn a_bad_broker_url_says_what_a_good_one_looks_like() {
 fn an_unopenable_sqlite_file_gets_a_file_hint() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let o = ciq.run(&[
-        "--database",
-        "sqlite:///nonexistent-dir-ciq/x.db",
-        "platform",
-        "check",
-    ]);
-    assert_eq!(o.status.code(), Some(4));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = ciq.fails(
+        &[
+            "--database",
+            "sqlite:///nonexistent-dir-ciq/x.db",
+            "platform",
+            "check",
+        ],
+        4,
+    );
     assert!(
         err.contains("hint: can ciq read and write that file"),
         "{err}"

@@ -128,14 +128,10 @@ fn kill_9_recovery_at_shipped_defaults_is_within_30s() {
     assert_eq!(starts.len(), 2, "{starts:?}");
 }
 
-/// 10,000 tasks, 2 workers of 8 killed and restarted in turn every 0.7 s, at the default
-/// retry limits (3 retries, 20 deliveries). Every task completes, nothing goes dead, and
-/// the only ids that ran more than once were leased to a worker when it was killed.
-fn kill_loop(via: Via) {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    via.config(&ciq, "", "");
-    let n = 10_000;
+/// Configures `via` on `ciq` and enqueues `n` short tasks in one `--count` call (the noop
+/// ones sleep 2 ms); returns the ids now pending.
+fn configure_and_enqueue_many(ciq: &Ciq, redis: &Redis, via: Via, n: usize) -> HashSet<String> {
+    via.config(ciq, "", "");
     let args = via.args(if via == Via::Noop { 2 } else { 0 }, Mode::Ok);
     ciq.ok(&[
         "enqueue",
@@ -145,7 +141,17 @@ fn kill_loop(via: Via) {
         "--args-json",
         &args,
     ]);
-    let all: HashSet<String> = pending_ids(&redis).into_iter().collect();
+    pending_ids(redis).into_iter().collect()
+}
+
+/// 10,000 tasks, 2 workers of 8 killed and restarted in turn every 0.7 s, at the default
+/// retry limits (3 retries, 20 deliveries). Every task completes, nothing goes dead, and
+/// the only ids that ran more than once were leased to a worker when it was killed.
+fn kill_loop(via: Via) {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let n = 10_000;
+    let all = configure_and_enqueue_many(&ciq, &redis, via, n);
     assert_eq!(all.len(), n);
     // A 5 s lease: a live worker on a loaded machine never loses its lease, so every
     // repeat comes from a kill.
@@ -233,18 +239,8 @@ via_both!(
 fn redis_restart(via: Via) {
     let mut redis = Redis::start_aof();
     let ciq = Ciq::new(&redis);
-    via.config(&ciq, "", "");
     let n = 3000;
-    let args = via.args(if via == Via::Noop { 2 } else { 0 }, Mode::Ok);
-    ciq.ok(&[
-        "enqueue",
-        via.task(),
-        "--count",
-        &n.to_string(),
-        "--args-json",
-        &args,
-    ]);
-    let all: HashSet<String> = pending_ids(&redis).into_iter().collect();
+    let all = configure_and_enqueue_many(&ciq, &redis, via, n);
     let mut w = ciq.spawn_worker("w", &["--concurrency", "4"]);
     assert!(wait_until(Duration::from_secs(30), || via
         .finished_count(&ciq, &redis)
@@ -275,13 +271,24 @@ fn redis_restart(via: Via) {
 }
 via_both!(redis_restart_mid_drain_loses_nothing, super::redis_restart);
 
-fn sigterm_lets_a_long_task_finish(via: Via) {
+/// A worker "w" (with `worker_args`) and one task of `sleep_ms` it has started; returns
+/// (redis, ciq, worker, task id).
+fn a_worker_running_one_task(
+    via: Via,
+    worker_args: &[&str],
+    sleep_ms: u64,
+) -> (Redis, Ciq, Proc, String) {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     via.config(&ciq, "", "");
-    let mut w = ciq.spawn_worker("w", &[]);
-    let id = via.enqueue(&ciq, 1500, Mode::Ok);
+    let w = ciq.spawn_worker("w", worker_args);
+    let id = via.enqueue(&ciq, sleep_ms, Mode::Ok);
     wait_started(&ciq, &redis, via, &id);
+    (redis, ciq, w, id)
+}
+
+fn sigterm_lets_a_long_task_finish(via: Via) {
+    let (redis, ciq, mut w, id) = a_worker_running_one_task(via, &[], 1500);
     let st = w.stop(Duration::from_secs(10)).expect("stops");
     assert!(st.success(), "{st}");
     assert_eq!(via.finished(&ciq, &redis), vec![id], "finished before exit");
@@ -300,12 +307,11 @@ via_both!(
 /// Past `--shutdown-timeout` the running task goes back to the *front* of pending, ahead
 /// of tasks that were waiting, and the next worker runs it first.
 fn sigterm_past_the_timeout(via: Via) {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    via.config(&ciq, "", "");
-    let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "300ms", "--concurrency", "1"]);
-    let long = via.enqueue(&ciq, 20_000, Mode::Ok);
-    wait_started(&ciq, &redis, via, &long);
+    let (redis, ciq, mut w, long) = a_worker_running_one_task(
+        via,
+        &["--shutdown-timeout", "300ms", "--concurrency", "1"],
+        20_000,
+    );
     let b = via.enqueue(&ciq, 0, Mode::Ok);
     let c = via.enqueue(&ciq, 0, Mode::Ok);
     assert_eq!(pending_ids(&redis), vec![b.clone(), c.clone()]);
@@ -334,12 +340,8 @@ via_both!(
 );
 
 fn second_signal(via: Via) {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    via.config(&ciq, "", "");
-    let mut w = ciq.spawn_worker("w", &["--shutdown-timeout", "60s"]);
-    let id = via.enqueue(&ciq, 20_000, Mode::Ok);
-    wait_started(&ciq, &redis, via, &id);
+    let (redis, ciq, mut w, id) =
+        a_worker_running_one_task(via, &["--shutdown-timeout", "60s"], 20_000);
     sigterm(&w);
     std::thread::sleep(Duration::from_millis(200));
     sigterm(&w);

@@ -128,21 +128,24 @@ fn acl_user(redis: &Redis, rules: &[&str]) {
     assert_eq!(redis.cli(&args).trim(), "OK");
 }
 
+/// `ciq <args>` logged in as the ACL user `ciq` with `password` (15 s at most); its
+/// output and how long it took.
+fn run_as_acl_user(ciq: &Ciq, args: &[&str], password: &str) -> (std::process::Output, Duration) {
+    let t = Instant::now();
+    let mut cmd = ciq.cmd(args);
+    cmd.env("CIQ_BROKER_USER", "ciq")
+        .env("CIQ_BROKER_PASSWORD", password);
+    let o = bounded(cmd, Duration::from_secs(15));
+    (o, t.elapsed())
+}
+
 #[test]
 fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     acl_user(&redis, &["+@all", "-@scripting"]);
-    let t = Instant::now();
-    let mut cmd = ciq.cmd(&["work"]);
-    cmd.env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "pw");
-    let o = bounded(cmd, Duration::from_secs(15));
-    assert!(
-        t.elapsed() < Duration::from_secs(10),
-        "no spin: {:?}",
-        t.elapsed()
-    );
+    let (o, took) = run_as_acl_user(&ciq, &["work"], "pw");
+    assert!(took < Duration::from_secs(10), "no spin: {took:?}");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
@@ -153,16 +156,8 @@ fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
     );
     assert!(!err.contains("pw@"), "no password in messages: {err}");
     // So does a beat (not only `--once`): no retry loop at start.
-    let t = Instant::now();
-    let mut cmd = ciq.cmd(&["beat"]);
-    cmd.env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "pw");
-    let o = bounded(cmd, Duration::from_secs(15));
-    assert!(
-        t.elapsed() < Duration::from_secs(10),
-        "no spin: {:?}",
-        t.elapsed()
-    );
+    let (o, took) = run_as_acl_user(&ciq, &["beat"], "pw");
+    assert!(took < Duration::from_secs(10), "no spin: {took:?}");
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("error: ACL user 'ciq' may not run EVALSHA: grant +@scripting"),
@@ -170,10 +165,7 @@ fn a_worker_without_script_permission_exits_with_the_broker_code_and_a_hint() {
         stderr(&o)
     );
     // enqueue says the same, with the same code.
-    let mut cmd = ciq.cmd(&["enqueue", "noop"]);
-    cmd.env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "pw");
-    let o = bounded(cmd, Duration::from_secs(15));
+    let (o, _) = run_as_acl_user(&ciq, &["enqueue", "noop"], "pw");
     assert_one_error(
         &o,
         3,
@@ -186,10 +178,7 @@ fn wrong_or_missing_password_is_a_broker_error_with_a_hint() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     acl_user(&redis, &["+@all"]);
-    let mut cmd = ciq.cmd(&["enqueue", "noop"]);
-    cmd.env("CIQ_BROKER_USER", "ciq")
-        .env("CIQ_BROKER_PASSWORD", "wrong");
-    let o = bounded(cmd, Duration::from_secs(15));
+    let (o, _) = run_as_acl_user(&ciq, &["enqueue", "noop"], "wrong");
     assert_one_error(&o, 3, "refused the login");
     assert!(!stderr(&o).contains("wrong"), "{}", stderr(&o));
     redis.cli(&["CONFIG", "SET", "requirepass", "s3cret"]);

@@ -11,21 +11,15 @@ use std::time::Duration;
 fn a_late_outcome_from_a_worker_whose_lease_was_taken_over_is_ignored() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let dir = ciq.dir().display().to_string();
-    let script = ciq.dir().join("once.sh");
     // The first run (on A) fails after 1 s; any later run succeeds at once.
-    std::fs::write(
-        &script,
+    ciq.exec_script_task(
+        "once",
+        "",
         r#"#!/bin/sh
 echo "$CIQ_TASK_ID $$" >> "$DIR/starts"
 if mkdir "$DIR/first" 2>/dev/null; then sleep 1; exit 1; fi
 "#,
-    )
-    .unwrap();
-    ciq.config(&format!(
-        "[tasks.once]\nrunner = {{ exec = [\"sh\", \"{}\"], env = {{ DIR = \"{dir}\" }} }}\n",
-        script.display()
-    ));
+    );
     let mut a = ciq.spawn_worker("a", &["--concurrency", "1"]);
     let id = ciq.ok(&["enqueue", "once"]).trim().to_string();
     assert!(wait_until(Duration::from_secs(10), || lines(

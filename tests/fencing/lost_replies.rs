@@ -23,14 +23,7 @@ fn drain_setup(ciq: &Ciq, n: usize) {
 
 /// `n` no-op tasks that record each run in `ciq:bench:runs`.
 fn enqueue_recorded(ciq: &Ciq, n: usize) {
-    ciq.ok(&[
-        "enqueue",
-        "noop",
-        "--count",
-        &n.to_string(),
-        "--args-json",
-        r#"{"record": "ciq:bench:runs"}"#,
-    ]);
+    ciq.enqueue_noops(n, r#"{"record": "ciq:bench:runs"}"#);
 }
 
 /// No run reported superseded unless a task really ran again, and never the old

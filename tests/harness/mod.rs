@@ -6,6 +6,21 @@
 
 #![allow(dead_code)]
 
+/// Declares `mod name` with one test per case, `name::case`, each running `body(arg)`.
+macro_rules! test_each {
+    ($name:ident, $body:path, $($case:ident => $arg:expr),+ $(,)?) => {
+        mod $name {
+            $(
+                #[test]
+                fn $case() {
+                    $body($arg)
+                }
+            )+
+        }
+    };
+}
+
+pub mod databases;
 pub mod keys;
 mod proc;
 pub mod proxy;
@@ -80,6 +95,16 @@ impl Ciq {
         c
     }
 
+    /// Starts `ciq <args>` in the background with the given stdout and stderr.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio, stderr: Stdio) -> Proc {
+        self.cmd(args)
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .map(Proc)
+            .unwrap_or_else(|e| panic!("spawn ciq {args:?}: {e}"))
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("ciq runs")
     }
@@ -95,6 +120,38 @@ impl Ciq {
             String::from_utf8_lossy(&o.stderr)
         );
         String::from_utf8_lossy(&o.stdout).to_string()
+    }
+
+    /// `ciq enqueue noop --count N --args-json ARGS`, in one call.
+    pub fn enqueue_noops(&self, n: usize, args_json: &str) {
+        self.ok(&[
+            "enqueue",
+            "noop",
+            "--count",
+            &n.to_string(),
+            "--args-json",
+            args_json,
+        ]);
+    }
+
+    /// Runs and asserts exit `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        assert_eq!(o.status.code(), Some(code));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    }
+
+    /// Declares task `name` run by a shell script (`sh <dir>/<name>.sh`, written with
+    /// `script`) that gets this ciq's folder as `$DIR`; `settings` are the task's other
+    /// lines of ciq.toml, each ending in a newline.
+    pub fn exec_script_task(&self, name: &str, settings: &str, script: &str) {
+        let dir = self.dir().display().to_string();
+        let path = self.dir().join(format!("{name}.sh"));
+        std::fs::write(&path, script).unwrap();
+        self.config(&format!(
+            "[tasks.{name}]\n{settings}runner = {{ exec = [\"sh\", \"{}\"], env = {{ DIR = \"{dir}\" }} }}\n",
+            path.display()
+        ));
     }
 
     /// `ciq status --json`'s stdout; its exit code must be 0, or 9 when it reports a
@@ -197,6 +254,24 @@ pub fn assert_one_error(o: &Output, code: i32, needle: &str) {
         err.lines()
             .all(|l| l.starts_with("error:") || l.starts_with("hint:")),
         "nothing but the error and its hint: {err}"
+    );
+}
+
+/// `ciq platform check` succeeds and warns of the gcp_instance row `vm` with no test_id
+/// and of the tests `tests` (as it lists them) with progress rows but no instance.
+pub fn assert_platform_check_warns(ciq: &Ciq, vm: &str, tests: &str) {
+    let o = ciq.run(&["platform", "check"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("gcp_instance row(s) {vm} have no test_id")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "test(s) {tests} have progress rows but no instance"
+        )),
+        "{err}"
     );
 }
 

@@ -25,16 +25,12 @@ esac
 /// through the built-in `noop` and through the `exec` runner.
 macro_rules! via_both {
     ($name:ident, $body:path) => {
-        mod $name {
-            #[test]
-            fn noop() {
-                $body(crate::harness::via::Via::Noop)
-            }
-            #[test]
-            fn exec() {
-                $body(crate::harness::via::Via::Exec)
-            }
-        }
+        test_each!(
+            $name,
+            $body,
+            noop => crate::harness::via::Via::Noop,
+            exec => crate::harness::via::Via::Exec,
+        );
     };
 }
 

@@ -149,9 +149,7 @@ fn inspect_task_follows_a_retry_to_done_and_another_task_to_dead() {
         "{human}"
     );
 
-    let o = ciq.run(&["inspect", "task", "01NOSUCHTASK"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = ciq.fails(&["inspect", "task", "01NOSUCHTASK"], 1);
     assert!(
         err.starts_with("error: no record of task 01NOSUCHTASK"),
         "{err}"
@@ -199,10 +197,7 @@ fn history_is_trimmed_by_count_and_by_age() {
 fn inspect_task_shows_a_lost_lease_and_a_purge() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let id = ciq
-        .ok(&["enqueue", "noop", "--arg", "sleep_ms=2000"])
-        .trim()
-        .to_string();
+    let id = enqueue_a_sleeping_noop(&ciq, 2000);
     let mut lost = ciq.spawn_worker("lost", &["--queues", "default"]);
     assert!(wait_until(Duration::from_secs(15), || {
         task_json(&ciq, &[&id]).state == "running"
@@ -269,10 +264,7 @@ fn inspect_task_shows_a_lost_lease_and_a_purge() {
 fn inspect_task_shows_a_running_task_since_its_claim_with_a_claimed_line() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let id = ciq
-        .ok(&["enqueue", "noop", "--arg", "sleep_ms=8000"])
-        .trim()
-        .to_string();
+    let id = enqueue_a_sleeping_noop(&ciq, 8000);
     let before = redis_now_ms(&redis);
     let _w = ciq.spawn_worker("w", &["--queues", "default"]);
     let mut t = task_json(&ciq, &[&id]);
@@ -333,4 +325,11 @@ fn inspect_task_shows_the_claim_and_success_of_a_compactly_stored_run() {
     assert!(claimed.at_ms >= before && done.at_ms >= claimed.at_ms);
     let text = ciq.ok(&["inspect", "task", &id]);
     assert!(text.contains("claimed") && text.contains("by w@"), "{text}");
+}
+
+/// `ciq enqueue noop --arg sleep_ms=MS`; the task id.
+fn enqueue_a_sleeping_noop(ciq: &Ciq, ms: u64) -> String {
+    ciq.ok(&["enqueue", "noop", "--arg", &format!("sleep_ms={ms}")])
+        .trim()
+        .to_string()
 }

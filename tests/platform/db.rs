@@ -7,6 +7,7 @@
 //! named `ciq_t_<ulid>` and is dropped on Drop from the moment it is created, even when
 //! the test (or loading the DDL) panics; a failed drop is reported, never ignored.
 
+use crate::harness::databases::{create_database, first_two_columns};
 use ciq::on_db;
 use ciq::platform::Db;
 use sqlx::Row;
@@ -117,34 +118,46 @@ pub fn database_exists(b: Backend, name: &str) -> bool {
         match b {
             Backend::Sqlite => false,
             Backend::MySql => {
-                let a = sqlx::MySqlPool::connect(&admin)
-                    .await
-                    .expect("connect MariaDB");
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                count::<sqlx::MySql>(
+                    &admin,
+                    "MariaDB",
+                    &format!(
+                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+                ),
                 )
-                .bind(name)
-                .fetch_one(&a)
                 .await
-                .expect("list databases");
-                a.close().await;
-                n > 0
+                    > 0
             }
             Backend::Postgres => {
-                let a = sqlx::PgPool::connect(&admin)
-                    .await
-                    .expect("connect PostgreSQL");
-                let n: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
-                        .bind(name)
-                        .fetch_one(&a)
-                        .await
-                        .expect("list databases");
-                a.close().await;
-                n > 0
+                count::<sqlx::Postgres>(
+                    &admin,
+                    "PostgreSQL",
+                    &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'"),
+                )
+                .await
+                    > 0
             }
         }
     })
+}
+
+/// The COUNT(*) that `sql` selects, on the `server` at `admin_url`.
+async fn count<DB: sqlx::Database>(admin_url: &str, server: &str, sql: &str) -> i64
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let a = sqlx::Pool::<DB>::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {server}: {e}"));
+    let n: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&a)
+        .await
+        .expect("list databases");
+    a.close().await;
+    n
 }
 
 fn schema_file(b: Backend) -> PathBuf {
@@ -196,30 +209,34 @@ impl TestDb {
                         .filename(url.trim_start_matches("sqlite://"))
                         .create_if_missing(true)
                         .busy_timeout(std::time::Duration::from_secs(10));
-                    let p = sqlx::SqlitePool::connect_with(o).await.expect("open sqlite");
+                    let p = sqlx::SqlitePool::connect_with(o)
+                        .await
+                        .expect("open sqlite");
                     sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
                     Db::Sqlite(p)
                 }
-                Backend::MySql => {
-                    let admin = sqlx::MySqlPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                        panic!("MariaDB/MySQL at {admin_url} is unreachable ({e}); start it or set CIQ_TEST_MYSQL")
-                    });
-                    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
-                    admin.close().await;
-                    let p = sqlx::MySqlPool::connect(&url).await.expect("connect test database");
-                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
-                    Db::MySql(p)
-                }
-                Backend::Postgres => {
-                    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                        panic!("PostgreSQL at {admin_url} is unreachable ({e}); start it or set CIQ_TEST_POSTGRES")
-                    });
-                    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
-                    admin.close().await;
-                    let p = sqlx::PgPool::connect(&url).await.expect("connect test database");
-                    sqlx::raw_sql(&ddl).execute(&p).await.expect("load DDL");
-                    Db::Postgres(p)
-                }
+                Backend::MySql => Db::MySql(
+                    create_database(
+                        &admin_url,
+                        &name,
+                        &url,
+                        Some(&ddl),
+                        "MariaDB/MySQL",
+                        "start it or set CIQ_TEST_MYSQL",
+                    )
+                    .await,
+                ),
+                Backend::Postgres => Db::Postgres(
+                    create_database(
+                        &admin_url,
+                        &name,
+                        &url,
+                        Some(&ddl),
+                        "PostgreSQL",
+                        "start it or set CIQ_TEST_POSTGRES",
+                    )
+                    .await,
+                ),
             }
         });
         TestDb {
@@ -279,12 +296,9 @@ impl TestDb {
 
     /// (status, message) of a test's progress rows, in order.
     pub fn progress(&self, test_id: i32) -> Vec<(String, String)> {
-        self.strings(&format!(
+        first_two_columns(self.strings(&format!(
             "SELECT status, message FROM test_progress WHERE test_id = {test_id} ORDER BY id"
-        ))
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect()
+        )))
     }
 
     pub fn instances(&self) -> Vec<String> {

@@ -7,7 +7,7 @@
 
 use super::db::{Backend, Bind};
 use super::{on_all_backends, Env};
-use crate::harness::{keys, wait_until};
+use crate::harness::{assert_platform_check_warns, keys, wait_until};
 use std::time::Duration;
 
 fn seed(env: &Env) {
@@ -65,13 +65,19 @@ fn tick(env: &Env) -> String {
     err
 }
 
-fn active(b: Backend) {
+/// A seeded platform in `mode` and a worker "w1" of the default (discovery) queue only.
+fn seeded_with_a_discovery_worker(b: Backend, mode: &str) -> Env {
     let mut env = Env::new(b);
     seed(&env);
-    env.config("[platform]\nmode = \"active\"\n");
-    // Only the discovery queue is worked: start_test tasks stay pending to be looked at.
+    env.config(&format!("[platform]\nmode = \"{mode}\"\n"));
     let w = env.ciq.spawn_worker("w1", &["--queues", "default"]);
     env.workers.push(w);
+    env
+}
+
+fn active(b: Backend) {
+    // Only the discovery queue is worked: start_test tasks stay pending to be looked at.
+    let env = seeded_with_a_discovery_worker(b, "active");
     let out = tick(&env);
     assert!(
         out.contains("pending 4: queued 3, already queued 0, not queued (have progress rows) 1"),
@@ -114,25 +120,11 @@ fn active(b: Backend) {
     assert!(env.db.progress(2).is_empty());
 
     // platform check names what the platform's own code gets wrong.
-    let out = env.ciq.run(&["platform", "check"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("gcp_instance row(s) linux-999 have no test_id"),
-        "{err}"
-    );
-    assert!(
-        err.contains("test(s) 8 have progress rows but no instance"),
-        "{err}"
-    );
+    assert_platform_check_warns(&env.ciq, "linux-999", "8");
 }
 
 fn shadow(b: Backend) {
-    let mut env = Env::new(b);
-    seed(&env);
-    env.config("[platform]\nmode = \"shadow\"\n");
-    let w = env.ciq.spawn_worker("w1", &["--queues", "default"]);
-    env.workers.push(w);
+    let env = seeded_with_a_discovery_worker(b, "shadow");
     let out = tick(&env);
     assert!(
         out.contains("shadow: pending 4 (the cron starts them)"),

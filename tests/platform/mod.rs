@@ -52,20 +52,13 @@ impl Drop for Env {
 /// Declares one test per backend: `name::sqlite`, `name::mysql`, `name::postgres`.
 macro_rules! on_all_backends {
     ($name:ident, $body:path) => {
-        mod $name {
-            #[test]
-            fn sqlite() {
-                $body(crate::platform::db::Backend::Sqlite)
-            }
-            #[test]
-            fn mysql() {
-                $body(crate::platform::db::Backend::MySql)
-            }
-            #[test]
-            fn postgres() {
-                $body(crate::platform::db::Backend::Postgres)
-            }
-        }
+        test_each!(
+            $name,
+            $body,
+            sqlite => crate::platform::db::Backend::Sqlite,
+            mysql => crate::platform::db::Backend::MySql,
+            postgres => crate::platform::db::Backend::Postgres,
+        );
     };
 }
 pub(crate) use on_all_backends;

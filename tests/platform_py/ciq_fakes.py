@@ -4,7 +4,7 @@ Installed by sitecustomize.py when CIQ_FAKE_STATE names a state directory. Every
 (the platform's cron, several bridge runs) shares one fake GCP and one fake GitHub through
 `state.json` in that directory, read and written under flock(`state.lock`).
 
-State layout (the Rust fixture in tests/platform_real/mod.rs writes the knobs):
+State layout (the Rust fixture in tests/platform_real/fakes.rs writes the knobs):
   knobs.artifacts        {commit: "ready" | "in_progress" | "failed" | "missing"}; default
                          knobs.artifact_default ("ready")
   knobs.zone_exhausted   VM inserts that still fail with ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS

@@ -1,47 +1,12 @@
 //! ciq_bridge.py against the real platform code on MariaDB, with the fake GCP and GitHub.
 
+use super::bridge_runs::{
+    a_start_whose_vm_is_unverified, assert_deferred, assert_lock_busy, finish, no_secret,
+    spawn_bridge,
+};
 use super::*;
 use crate::harness::wait_until;
 use std::time::{Duration, Instant};
-
-fn no_secret(p: &RealPlatform, o: &BridgeOut) {
-    assert!(
-        !o.stderr.contains(&p.github_token) && !o.json.to_string().contains(&p.github_token),
-        "the GitHub token leaked: {o:?}"
-    );
-}
-
-/// A bridge run in the background, killed if the test fails before it finishes.
-struct Bg(Option<std::process::Child>);
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Starts a bridge run; its stderr goes to `stderr_file` when given (to watch it live).
-fn spawn_bridge(p: &RealPlatform, args: &[&str], stderr_file: Option<&Path>) -> Bg {
-    let err = match stderr_file {
-        Some(f) => Stdio::from(std::fs::File::create(f).unwrap()),
-        None => Stdio::piped(),
-    };
-    Bg(Some(
-        p.bridge_cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .expect("spawn the bridge"),
-    ))
-}
-
-fn finish(mut bg: Bg) -> BridgeOut {
-    let c = bg.0.take().unwrap();
-    BridgeOut::from_output(&c.wait_with_output().unwrap())
-}
 
 #[test]
 fn the_platform_imports_with_the_generated_config_and_its_models_make_the_schema() {
@@ -80,19 +45,7 @@ fn artifact_not_built_defers_without_progress_then_starts_once_it_appears() {
     let sha = p.commit_of(id);
     p.artifact(&sha, "in_progress");
     let o = p.start_test(id);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "artifact_not_ready"),
-        "{o:?}"
-    );
-    assert_eq!(o.json["retry_after_s"], json!(120));
-    assert!(
-        o.json["message"]
-            .as_str()
-            .unwrap()
-            .contains("Build still in progress"),
-        "{o:?}"
-    );
+    assert_deferred(&o, "artifact_not_ready", 120, "Build still in progress");
     assert_eq!(p.progress(id), vec![], "deferred leaves no progress row");
     assert!(p.vm_creates().is_empty());
     no_secret(&p, &o);
@@ -114,19 +67,12 @@ fn zone_exhausted_twice_then_capacity_defers_twice_and_starts_one_vm() {
     p.knob("zone_exhausted", json!(2));
     for _ in 0..2 {
         let o = p.start_test(id);
-        assert_eq!(
-            (o.code, o.result(), o.reason()),
-            (75, "deferred", "gcp_retryable"),
-            "{o:?}"
-        );
-        assert_eq!(o.json["retry_after_s"], json!(60));
         // The platform's own contributor message.
-        assert!(
-            o.json["message"]
-                .as_str()
-                .unwrap()
-                .contains("GCP resources temporarily unavailable"),
-            "{o:?}"
+        assert_deferred(
+            &o,
+            "gcp_retryable",
+            60,
+            "GCP resources temporarily unavailable",
         );
         assert_eq!(p.progress(id), vec![]);
     }
@@ -325,27 +271,16 @@ fn maintain_expires_old_vms_deletes_orphans_and_retries_failed_deletes() {
 #[test]
 fn maintain_waits_for_a_start_creating_its_vm_so_the_vm_is_not_taken_for_an_orphan() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let vm = format!("linux-{id}");
     // The VM create stays unverified until the test says so (the platform waits up to 60 s
     // before it writes the gcp_instance row).
-    p.knob("verify_hold", json!(true));
-    let start = spawn_bridge(&p, &["start-test", &id.to_string()], None);
-    assert!(
-        wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
-        "the start created its VM"
-    );
+    let (id, vm, start) = a_start_whose_vm_is_unverified(&p);
     assert!(
         p.gcp_instances().is_empty(),
         "the row comes after verification"
     );
     // While the start holds the lock shared, a maintain with a short wait defers...
     let o = p.bridge(&["--lock-wait", "0.5", "maintain"]);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "lock_busy"),
-        "{o:?}"
-    );
+    assert_lock_busy(&o);
     assert_eq!(o.json["retry_after_s"], json!(15));
     // ... and one that may wait, waits for the start: the VM is not deleted as an orphan.
     let err = p.tmp().join("maintain.stderr");
@@ -369,19 +304,9 @@ fn maintain_waits_for_a_start_creating_its_vm_so_the_vm_is_not_taken_for_an_orph
 #[test]
 fn a_second_start_of_the_same_test_defers_lock_busy_and_one_vm_is_created() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let vm = format!("linux-{id}");
-    p.knob("verify_hold", json!(true));
-    let first = spawn_bridge(&p, &["start-test", &id.to_string()], None);
-    assert!(wait_until(Duration::from_secs(90), || p
-        .vms()
-        .contains(&vm)));
+    let (id, vm, first) = a_start_whose_vm_is_unverified(&p);
     let o = p.start_test(id);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "lock_busy"),
-        "{o:?}"
-    );
+    assert_lock_busy(&o);
     assert_eq!(o.json["test_id"], json!(id));
     p.knob("verify_hold", json!(false));
     let f = finish(first);
@@ -396,11 +321,7 @@ fn under_an_exclusive_holder_like_a_guarded_cron_run_a_start_defers_and_starts_a
     let lock = p.lock_exclusive();
     let t0 = Instant::now();
     let o = p.bridge(&["--lock-wait", "1", "start-test", &id.to_string()]);
-    assert_eq!(
-        (o.code, o.result(), o.reason()),
-        (75, "deferred", "lock_busy"),
-        "{o:?}"
-    );
+    assert_lock_busy(&o);
     assert!(
         t0.elapsed() >= Duration::from_secs(1),
         "it waited --lock-wait"

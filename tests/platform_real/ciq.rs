@@ -2,106 +2,15 @@
 //! `ciq cron-guard`) racing on the same tests, a rollback with a start in flight, a
 //! deferral that uses no attempt, the shadow stage, and the guard's stage-2 decisions.
 
+use super::queue::{
+    queue, queue_a_start_of_a_building_artifact, set_flag, stop_during_a_held_start, DeferredStart,
+    Queue,
+};
 use super::*;
-use crate::harness::{keys, sigkill, sigterm, wait_exit, wait_until, Ciq, Proc, Redis};
+use crate::harness::{
+    assert_platform_check_warns, keys, sigkill, sigterm, wait_exit, wait_until, Proc,
+};
 use std::time::Duration;
-
-/// A Redis and a ciq whose config points at the platform (config.py is the source of the
-/// database; the bridge runs with the platform venv, the fakes on its PYTHONPATH).
-pub(super) struct Queue {
-    pub(super) redis: Redis,
-    pub(super) ciq: Ciq,
-    pub(super) workers: Vec<Proc>,
-}
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        for w in &mut self.workers {
-            sigkill(w);
-        }
-    }
-}
-
-pub(super) fn queue(p: &RealPlatform, extra: &str) -> Queue {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    let pycache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("platform-pycache");
-    ciq.config(&format!(
-        "[platform]\nconfig_py = \"{}\"\npython = \"{}\"\nbridge = \"{}\"\nlock_dir = \"{}\"\n\
-         lock_wait = \"2s\"\ndefer_max = \"1s\"\n\
-         env = {{ PYTHONPATH = \"{}\", CIQ_FAKE_STATE = \"{}\", LANG = \"C.UTF-8\", PYTHONPYCACHEPREFIX = \"{}\" }}\n\
-         [tasks.start_test]\nbackoff = \"200ms\"\nbackoff_max = \"1s\"\n{extra}",
-        p.config_py().display(),
-        platform_python().display(),
-        bridge_script().display(),
-        p.lock_dir.display(),
-        RealPlatform::python_path().display(),
-        p.state.display(),
-        pycache.display(),
-    ));
-    Queue {
-        redis,
-        ciq,
-        workers: vec![],
-    }
-}
-
-impl Queue {
-    pub(super) fn worker(&mut self, name: &str, extra: &[&str]) {
-        let w = self.ciq.spawn_worker(name, extra);
-        self.workers.push(w);
-    }
-
-    /// `ciq cron-guard … -- <platform python> mod_ci/cron.py` in the platform's environment.
-    fn guard_cmd(&self, p: &RealPlatform, guard_args: &[&str]) -> Command {
-        let mut c = Command::new(crate::harness::ciq_bin());
-        p.apply_env(&mut c);
-        c.env("CIQ_BROKER", self.redis.url())
-            .arg("--config")
-            .arg(self.ciq.dir().join("ciq.toml"))
-            .arg("cron-guard")
-            .arg("--log")
-            .arg(self.ciq.dir().join("guard.log"))
-            .args(guard_args)
-            .arg("--")
-            .arg(platform_python())
-            .arg(p.dir.join("mod_ci/cron.py"));
-        c
-    }
-
-    /// One discovery pass, waited for; returns its result line.
-    fn discover(&self) -> String {
-        let o = self.ciq.run(&[
-            "enqueue",
-            "process_pending_tests",
-            "--wait",
-            "--timeout",
-            "60s",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stderr).to_string()
-    }
-
-    fn guard_log(&self) -> String {
-        std::fs::read_to_string(self.ciq.dir().join("guard.log")).unwrap_or_default()
-    }
-
-    pub(super) fn logs(&self) -> String {
-        (1..=3).map(|i| self.ciq.log(&format!("w{i}"))).collect()
-    }
-}
-
-pub(super) fn set_flag(p: &RealPlatform, on: bool) {
-    let path = p.config_py();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("USE_CELERY_TASKS"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let flag = if on { "True" } else { "False" };
-    std::fs::write(&path, format!("{text}USE_CELERY_TASKS = {flag}\n")).unwrap();
-}
 
 #[test]
 fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
@@ -167,34 +76,6 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
     );
     let by_ciq = q.logs().matches("result=\"started").count();
     eprintln!("stage-2 race: 50 tests, 50 VM creates; ciq started {by_ciq}, the cron the rest");
-}
-
-/// A start whose VM create the fake GCP holds, and a worker told to stop (SIGTERM, as
-/// the rollback does) while it runs: returns once the worker says it waits for the start.
-pub(super) fn stop_during_a_held_start(p: &RealPlatform) -> (Queue, Proc, i64, String) {
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let vm = format!("linux-{id}");
-    set_flag(p, true);
-    p.knob("verify_hold", json!(true));
-    let q = queue(p, "");
-    let w = q.ciq.spawn_worker("w1", &["--shutdown-timeout", "1s"]);
-    q.ciq
-        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
-    assert!(
-        wait_until(Duration::from_secs(90), || p.vms().contains(&vm)),
-        "the start created its VM; {}",
-        q.ciq.log("w1")
-    );
-    sigterm(&w);
-    assert!(
-        wait_until(Duration::from_secs(15), || q
-            .ciq
-            .log("w1")
-            .contains("waiting for 1 platform start(s) to finish")),
-        "the stop says what it waits for; {}",
-        q.ciq.log("w1")
-    );
-    (q, w, id, vm)
 }
 
 /// A stop (the rollback stops the worker with SIGTERM) lets a platform start finish past
@@ -263,15 +144,8 @@ fn a_second_signal_cuts_a_start_and_the_cron_leaves_exactly_one_vm() {
 #[test]
 fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let commit = p.commit_of(id);
-    p.artifact(&commit, "in_progress");
-    set_flag(&p, true);
-    let mut q = queue(&p, "");
-    q.worker("w1", &[]);
-    q.ciq
-        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")]);
-    let stats = |f: &str| q.redis.int(&["HGET", &keys::q("test_execution").stats, f]);
+    let DeferredStart { q, id, commit, .. } = queue_a_start_of_a_building_artifact(&p);
+    let stats = |f: &str| q.stats(f);
     assert!(
         wait_until(Duration::from_secs(90), || stats("deferred") >= 2),
         "deferred twice; {}",
@@ -318,19 +192,14 @@ fn an_artifact_not_built_is_deferred_without_using_an_attempt_then_started() {
 #[test]
 fn a_deferred_start_retries_soon_and_discovery_brings_it_forward() {
     let p = RealPlatform::new();
-    let id = p.add_tests(1, "linux", "commit")[0];
-    let commit = p.commit_of(id);
-    p.artifact(&commit, "in_progress");
-    set_flag(&p, true);
-    let mut q = queue(&p, "");
-    q.worker("w1", &[]);
-    let t0 = std::time::Instant::now();
-    let task = q
-        .ciq
-        .ok(&["enqueue", "start_test", "--arg", &format!("test_id={id}")])
-        .trim()
-        .to_string();
-    let stats = |f: &str| q.redis.int(&["HGET", &keys::q("test_execution").stats, f]);
+    let DeferredStart {
+        q,
+        id,
+        commit,
+        task,
+        enqueued_at: t0,
+    } = queue_a_start_of_a_building_artifact(&p);
+    let stats = |f: &str| q.stats(f);
     assert!(
         wait_until(Duration::from_secs(40), || stats("deferred") >= 2),
         "deferred twice; {}",
@@ -523,18 +392,5 @@ fn discovery_equals_the_platforms_own_query_on_every_edge_case() {
         "the platform's NOT IN"
     );
     assert_eq!(discover(&q), vec![l[2], l[4], l[5], w[0], w[1]]);
-    let o = q.ciq.run(&["platform", "check"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert!(
-        err.contains("gcp_instance row(s) linux-orphan have no test_id"),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!(
-            "test(s) {} have progress rows but no instance",
-            l[2]
-        )),
-        "{err}"
-    );
+    assert_platform_check_warns(&q.ciq, "linux-orphan", &l[2].to_string());
 }

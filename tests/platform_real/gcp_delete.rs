@@ -8,7 +8,7 @@
 //! both orders — the orphan scan before the retried start, and the retried start first —
 //! the end is exactly one VM, one `gcp_instance` row, no PendingDeletion row, and no 409.
 
-use super::ciq::{queue, set_flag, stop_during_a_held_start, Queue};
+use super::queue::{queue, set_flag, stop_during_a_held_start, Queue};
 use super::*;
 use crate::harness::{keys, sigkill, sigterm, wait_exit};
 use std::time::{Duration, Instant};

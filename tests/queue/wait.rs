@@ -42,17 +42,18 @@ fn enqueue_wait_timeout_says_the_task_is_retrying() {
     assert!(wait_until(Duration::from_secs(20), || redis
         .int(&["HLEN", &keys::workers()])
         >= 1));
-    let o = ciq.run(&[
-        "enqueue",
-        "noop",
-        "--arg",
-        "fail=retry",
-        "--wait",
-        "--timeout",
-        "5s",
-    ]);
-    assert_eq!(o.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = ciq.fails(
+        &[
+            "enqueue",
+            "noop",
+            "--arg",
+            "fail=retry",
+            "--wait",
+            "--timeout",
+            "5s",
+        ],
+        5,
+    );
     // Backoff has full jitter (it can be near 0), so which attempt failed last varies.
     let hint = err
         .split_once("hint: it is retrying: attempt ")
@@ -68,8 +69,6 @@ fn enqueue_wait_timeout_says_the_task_is_retrying() {
 
     // Without a worker it is still queued, and says so.
     drop(_w);
-    let o = ciq.run(&["enqueue", "noop", "--wait", "--timeout", "500ms"]);
-    assert_eq!(o.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = ciq.fails(&["enqueue", "noop", "--wait", "--timeout", "500ms"], 5);
     assert!(err.contains("hint: it is still pending"), "{err}");
 }

@@ -272,9 +272,7 @@ fn rollout_gates_tell_not_yet_due_from_failed() {
     rig.redis.cli(&["HSET", entry, "last_task_id", &id]);
     rig.redis
         .cli(&["HDEL", &keys::q("maintenance").stats, "last_done:maintain"]);
-    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
-    let all = text(&out);
-    assert_eq!(code(&out), 6, "{all}");
+    let all = rig.run_expecting(&["migrate-from-cron", "next", "--yes"], 6);
     assert!(
         all.contains("1 gate check(s) not yet due; nothing changed"),
         "{all}"
@@ -302,9 +300,7 @@ fn rollout_gates_tell_not_yet_due_from_failed() {
     // Its task gone without a success: failed, not waiting.
     rig.redis
         .cli(&["HSET", entry, "last_task_id", "no-such-task"]);
-    let out = rig.run(&["migrate-from-cron", "next", "--yes"]);
-    let all = text(&out);
-    assert_eq!(code(&out), 6, "{all}");
+    let all = rig.run_expecting(&["migrate-from-cron", "next", "--yes"], 6);
     assert!(
         all.contains("1 gate check(s) failed; nothing changed"),
         "{all}"

@@ -283,6 +283,11 @@ impl Rig {
         self.ciq.ok(args)
     }
 
+    /// Runs and asserts exit `code`; returns its text (stdout, then stderr).
+    pub fn run_expecting(&self, args: &[&str], code: i32) -> String {
+        text_expecting(&self.run(args), code)
+    }
+
     /// `migrate-from-cron status --json`: exit 0 at a stage, 8 (DRIFT) when at none.
     pub fn status(&self) -> serde_json::Value {
         let o = self.run(&["--json", "migrate-from-cron", "status"]);
@@ -388,6 +393,13 @@ impl Rig {
 
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
+}
+
+/// Asserts the exit `code` of `o`; returns its text (stdout, then stderr).
+pub fn text_expecting(o: &Output, code: i32) -> String {
+    let all = text(o);
+    assert_eq!(self::code(o), code, "{all}");
+    all
 }
 
 pub fn text(o: &Output) -> String {

@@ -71,8 +71,7 @@ fn rollback_waits_for_a_platform_start_and_says_what_the_worker_waits_for() {
     );
     std::fs::write(rig.p("sim/release"), "").unwrap();
     let out = rollback.wait_with_output().unwrap();
-    let all = text(&out);
-    assert_eq!(code(&out), 0, "{all}");
+    let all = text_expecting(&out, 0);
     assert!(
         all.contains("ciq-worker is stopping: waiting for start_test test 7 on w1@"),
         "the rollback shows what the worker waits for: {all}"
@@ -108,8 +107,7 @@ fn rollback_force_cuts_a_platform_start_and_returns_it_to_the_queue() {
     let began = Instant::now();
     let out = rig.run(&["rollback", "--yes", "--force"]);
     let took = began.elapsed();
-    let all = text(&out);
-    assert_eq!(code(&out), 0, "{all}");
+    let all = text_expecting(&out, 0);
     assert!(
         all.contains("--force: stopping the worker cuts them"),
         "the plan says the start will be cut: {all}"

@@ -4,7 +4,7 @@
 
 use super::cluster_servers::{ClusterSet, QUEUES};
 use super::servers::wait;
-use super::{ciq_for, runs, spawn_worker};
+use super::{ciq_for, depth_error, runs, spawn_worker};
 use crate::harness::*;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -53,22 +53,16 @@ fn the_platform_queues_on_three_masters_work_end_to_end() {
             .trim(),
         "300"
     );
-    let first = ciq.ok(&[
+    let unique = [
         "enqueue",
         "noop",
         "--queue",
         "test_execution",
         "--unique",
         "t:1",
-    ]);
-    let again = ciq.run(&[
-        "enqueue",
-        "noop",
-        "--queue",
-        "test_execution",
-        "--unique",
-        "t:1",
-    ]);
+    ];
+    let first = ciq.ok(&unique);
+    let again = ciq.run(&unique);
     assert!(again.status.success());
     assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), first.trim());
     assert!(String::from_utf8_lossy(&again.stderr).contains("duplicate"));
@@ -389,19 +383,13 @@ fn status_names_a_cluster_node_that_is_down_and_exits_non_zero() {
 
 #[test]
 fn cluster_url_errors_are_one_line_without_the_password() {
-    let ciq = ciq_for("redis+cluster://u:s3cret@127.0.0.1:1/2", "");
-    let o = ciq.run(&["depth"]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = depth_error("redis+cluster://u:s3cret@127.0.0.1:1/2", 2);
     assert!(
         !err.contains("s3cret") && err.contains("only database 0"),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let port = free_port();
-    let ciq = ciq_for(&format!("redis+cluster://u:s3cret@127.0.0.1:{port}"), "");
-    let o = ciq.run(&["depth"]);
-    assert_eq!(o.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = depth_error(&format!("redis+cluster://u:s3cret@127.0.0.1:{port}"), 3);
     assert!(!err.contains("s3cret"), "{err}");
 }

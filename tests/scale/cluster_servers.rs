@@ -1,7 +1,7 @@
 //! A real three-master Redis Cluster on free loopback ports (`--cluster-enabled yes`),
 //! its slots split so that the platform's three queues live on three different masters.
 
-use super::servers::{wait, Node};
+use super::servers::{loopback_hosts, wait, Node};
 use crate::harness::{free_port, keys};
 use std::time::Duration;
 
@@ -121,12 +121,8 @@ impl ClusterSet {
     }
 
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        format!("{}+cluster://{}", self.scheme, hosts.join(","))
+        let hosts = loopback_hosts(self.nodes.iter().map(|n| n.port));
+        format!("{}+cluster://{hosts}", self.scheme)
     }
 
     /// The master that serves this queue's hash tag now.

@@ -68,14 +68,7 @@ fn drain_through_failover(kill: bool, min_replicas: u32) {
         ),
     );
     let n = 5000;
-    ciq.ok(&[
-        "enqueue",
-        "noop",
-        "--count",
-        &n.to_string(),
-        "--args-json",
-        r#"{"sleep_ms": 5}"#,
-    ]);
+    ciq.enqueue_noops(n, r#"{"sleep_ms": 5}"#);
     let old = set.master_port();
     let replica = set.data.iter().find(|d| d.port != old).unwrap().port;
     assert!(
@@ -212,24 +205,23 @@ fn acknowledged_enqueues_survive_a_failover() {
     );
 }
 
+/// `ciq depth` against broker `url` (an empty config): asserts it exits `code`; its stderr.
+fn depth_error(url: &str, code: i32) -> String {
+    ciq_for(url, "").fails(&["depth"], code)
+}
+
 #[test]
 fn sentinel_url_errors_are_one_line_without_the_password() {
-    let ciq = ciq_for("redis+sentinel://u:s3cret@127.0.0.1:1/", "");
-    let o = ciq.run(&["depth"]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = depth_error("redis+sentinel://u:s3cret@127.0.0.1:1/", 2);
     assert!(
         !err.contains("s3cret") && err.contains("names the master"),
         "{err}"
     );
     // A sentinel that never answers: exit 3, password masked.
     let port = free_port();
-    let ciq = ciq_for(
+    let err = depth_error(
         &format!("redis+sentinel://u:s3cret@127.0.0.1:{port}/m/0"),
-        "",
+        3,
     );
-    let o = ciq.run(&["depth"]);
-    assert_eq!(o.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("s3cret") && err.contains("u:***@"), "{err}");
 }

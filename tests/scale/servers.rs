@@ -196,12 +196,8 @@ impl SentinelSet {
     }
 
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect();
-        format!("redis+sentinel://{}/mymaster/0", hosts.join(","))
+        let hosts = loopback_hosts(self.sentinels.iter().map(|s| s.port));
+        format!("redis+sentinel://{hosts}/mymaster/0")
     }
 
     /// Index (in `data`) of the node the sentinels call master now.
@@ -219,4 +215,12 @@ impl SentinelSet {
             .find(|n| n.port == port)
             .expect("a data node")
     }
+}
+
+/// `127.0.0.1:P1,127.0.0.1:P2,…` for a URL naming several nodes.
+pub fn loopback_hosts(ports: impl Iterator<Item = u16>) -> String {
+    ports
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -10,16 +10,7 @@ fn actions_are_refused_with_403_unless_allowed() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let web = start(&ciq, &[]);
-    let auth = format!("Bearer {TOKEN}");
-    let r = web.req(
-        "POST",
-        "/api/actions",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        r#"{"action":"pause","queue":"default"}"#,
-    );
+    let r = web.post_action(r#"{"action":"pause","queue":"default"}"#);
     assert_eq!(r.status, 403);
     assert_eq!(
         web.page("/actions/confirm?action=pause&queue=default")
@@ -133,12 +124,7 @@ fn bearer_actions_requeue_purge_and_cancel_and_are_audited() {
     enqueue(&ciq, &["noop", "--queue", "bulk"]);
     enqueue(&ciq, &["noop", "--queue", "bulk"]);
     let web = start(&ciq, &["--allow-actions", "--audit-log", "audit.jsonl"]);
-    let auth = format!("Bearer {TOKEN}");
-    let h = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let post = |body: &str| web.req("POST", "/api/actions", &h, body);
+    let post = |body: &str| web.post_action(body);
     let r = post(&format!(
         r#"{{"action":"cancel","queue":"default","id":"{later}"}}"#
     ));

@@ -4,6 +4,7 @@
 use super::http::*;
 use crate::harness::*;
 use serde_json::Value;
+use std::process::Stdio;
 
 #[test]
 fn api_queues_and_status_carry_the_same_values_as_the_cli_json() {
@@ -78,12 +79,7 @@ fn api_task_shows_the_history_the_dead_reason_and_redacts_secret_arguments() {
             .contains("noop asked to fail"),
         "{t}"
     );
-    let evs: Vec<&str> = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let evs = event_names(&t);
     assert_eq!(evs.first(), Some(&"enqueued"));
     assert!(
         evs.contains(&"claimed") && evs.last() == Some(&"failed"),
@@ -267,8 +263,8 @@ fn up_with_web_serves_the_dashboard_and_prints_its_url() {
     std::fs::write(ciq.dir().join("web-token"), format!("{TOKEN}\n")).unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let data = ciq.dir().join("data").display().to_string();
-    let mut up = ciq
-        .cmd(&[
+    let mut up = ciq.spawn(
+        &[
             "up",
             "--data-dir",
             &data,
@@ -276,12 +272,10 @@ fn up_with_web_serves_the_dashboard_and_prints_its_url() {
             &addr,
             "--web-token-file",
             "web-token",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map(Proc)
-        .expect("spawn ciq up");
+        ],
+        Stdio::null(),
+        Stdio::piped(),
+    );
     // Keep reading stderr (up logs there) so the pipe stays open.
     let err = up.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -312,16 +306,7 @@ fn up_with_web_serves_the_dashboard_and_prints_its_url() {
     }));
     assert_eq!(web.req("GET", "/api/queues", &[], "").status, 401);
     // Read-only: actions are refused.
-    let auth = format!("Bearer {TOKEN}");
-    let r = web.req(
-        "POST",
-        "/api/actions",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        r#"{"action":"pause","queue":"default"}"#,
-    );
+    let r = web.post_action(r#"{"action":"pause","queue":"default"}"#);
     assert_eq!(r.status, 403);
     // A bad --web address is refused before anything starts.
     let o = ciq.run(&["up", "--data-dir", &data, "--web", "0.0.0.0:1"]);

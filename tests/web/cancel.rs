@@ -1,9 +1,10 @@
 //! `ciq cancel`: each state, the unique key released, the history, the exit codes; a
 //! running task only with --terminate, and its run's later outcome refused.
 
-use super::http::enqueue;
+use super::http::{enqueue, event_names};
 use crate::harness::*;
 use serde_json::Value;
+use std::process::Stdio;
 use std::time::Duration;
 
 fn state(ciq: &Ciq, id: &str) -> Value {
@@ -94,9 +95,7 @@ fn cancel_makes_a_pending_scheduled_or_retrying_task_canceled_and_releases_its_u
 fn cancel_of_an_unknown_or_dead_task_exits_1_with_one_line() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let o = ciq.run(&["cancel", "01NOSUCHTASK000000000000XX"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = ciq.fails(&["cancel", "01NOSUCHTASK000000000000XX"], 1);
     assert!(
         err.lines()
             .next()
@@ -146,12 +145,7 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
     std::thread::sleep(Duration::from_millis(3500));
     let t = state(&ciq, &id);
     assert_eq!(t["state"], "canceled", "{t}");
-    let evs: Vec<&str> = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let evs = event_names(&t);
     assert_eq!(
         evs,
         ["enqueued", "claimed", "canceled", "fenced"],
@@ -179,8 +173,8 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
 fn a_client_waiting_on_a_canceled_task_is_told_and_exits_1() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let mut waiter = ciq
-        .cmd(&[
+    let mut waiter = ciq.spawn(
+        &[
             "enqueue",
             "noop",
             "--countdown",
@@ -188,12 +182,10 @@ fn a_client_waiting_on_a_canceled_task_is_told_and_exits_1() {
             "--wait",
             "--timeout",
             "30s",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map(Proc)
-        .unwrap();
+        ],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     assert!(wait_until(Duration::from_secs(10), || redis
         .int(&["ZCARD", &keys::q("default").scheduled])
         == 1));

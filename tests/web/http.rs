@@ -122,6 +122,20 @@ impl Web {
     }
 
     /// GET with the bearer token.
+    /// POST /api/actions with the bearer token and a JSON body.
+    pub fn post_action(&self, json: &str) -> Resp {
+        let auth = format!("Bearer {TOKEN}");
+        self.req(
+            "POST",
+            "/api/actions",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            json,
+        )
+    }
+
     pub fn get(&self, path: &str) -> Resp {
         let auth = format!("Bearer {TOKEN}");
         self.req("GET", path, &[("Authorization", &auth)], "")
@@ -175,4 +189,14 @@ pub fn dead_task(ciq: &Ciq, redis: &Redis) -> String {
         "the task did not die"
     );
     id
+}
+
+/// The `event` of each of a task's `events`, in order.
+pub fn event_names(task: &serde_json::Value) -> Vec<&str> {
+    task["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect()
 }
