@@ -44,23 +44,7 @@ pub fn parse(url: &str) -> Result<ClusterUrl, String> {
             ))
         }
     };
-    let (creds, rest) = match rest.rsplit_once('@') {
-        Some((c, r)) => (Some(c), r),
-        None => (None, rest),
-    };
-    let (username, password) = match creds {
-        Some(c) => match c.split_once(':') {
-            Some((u, p)) => (
-                (!u.is_empty()).then(|| super::sentinel::pct_decode(u)),
-                Some(super::sentinel::pct_decode(p)),
-            ),
-            None => (
-                (!c.is_empty()).then(|| super::sentinel::pct_decode(c)),
-                None,
-            ),
-        },
-        None => (None, None),
-    };
+    let (username, password, rest) = super::credentials::split(rest);
     let (hosts, db) = match rest.split_once('/') {
         Some((h, d)) => (h, d.trim_end_matches('/')),
         None => (rest, ""),

@@ -18,6 +18,7 @@ pub mod cancel;
 pub mod claim;
 pub mod cluster;
 mod conn;
+mod credentials;
 mod durability;
 pub mod enqueue;
 pub mod envelope;
