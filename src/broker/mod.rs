@@ -23,6 +23,7 @@ mod durability;
 pub mod enqueue;
 pub mod envelope;
 mod error;
+mod fields;
 pub mod finish;
 pub mod history;
 pub mod keys;
