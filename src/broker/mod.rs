@@ -18,7 +18,6 @@ pub mod cancel;
 pub mod claim;
 pub mod cluster;
 mod conn;
-mod credentials;
 mod durability;
 pub mod enqueue;
 pub mod envelope;
@@ -41,6 +40,7 @@ pub mod server_info;
 mod sweep;
 pub mod tasks;
 mod upkeep;
+mod url_parts;
 pub mod window;
 mod workers;
 

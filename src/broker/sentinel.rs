@@ -45,7 +45,7 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
     let rest = url
         .strip_prefix(SCHEME)
         .ok_or_else(|| format!("a Sentinel broker URL starts with {SCHEME}"))?;
-    let (username, password, rest) = super::credentials::split(rest);
+    let (username, password, rest) = super::url_parts::credentials(rest);
     let mut parts = rest.splitn(3, '/');
     let hosts = parts.next().unwrap_or("");
     let master = parts.next().unwrap_or("").trim_end_matches('/');
@@ -60,19 +60,7 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
             .parse::<i64>()
             .map_err(|_| format!("bad database number {d:?} in the Sentinel broker URL"))?,
     };
-    let mut sentinels = Vec::new();
-    for h in hosts.split(',').filter(|h| !h.is_empty()) {
-        let (host, port) = match h.rsplit_once(':') {
-            Some((host, p)) => (
-                host,
-                p.parse::<u16>()
-                    .map_err(|_| format!("bad sentinel port in {h:?}"))?,
-            ),
-            None => (h, 26379),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        sentinels.push((host.to_string(), port));
-    }
+    let sentinels = super::url_parts::hosts(hosts, 26379, "sentinel")?;
     if sentinels.is_empty() {
         return Err("a Sentinel broker URL lists at least one sentinel host:port".into());
     }
