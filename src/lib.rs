@@ -1,6 +1,7 @@
 //! ciq — a Redis-backed task queue and rollout toolkit for a CI platform.
 //!
-//! Modules, from the bottom up (each depends only on those above it):
+//! Modules, from the bottom up (each depends only on those listed before it; nothing
+//! imports upward, as `farm-studio look` draws the floors):
 //! - The ground, which imports nothing of ciq and which every layer may use:
 //!   - `secrets`: which names hold secrets, redaction, what a runner's child never inherits.
 //!   - `output`: tables / JSON / progress for the CLI.
@@ -19,8 +20,9 @@
 //!   path that enqueues comes through it.
 //! - `runner`: how a task's work is done outside ciq (`exec` process, `http` POST).
 //! - `rollout`: the staged migration from cron and the rollback.
-//! - `web`: `ciq web`, the dashboard and JSON API (over `broker` and `output`).
-//! - `worker`: claims, runs, heartbeats, sweeps, shuts down gracefully.
+//! - `web`: `ciq web`, the dashboard and JSON API (over `broker`, `metrics` and `output`).
+//! - `worker`: claims, runs (through `runner`), settles each run's outcome, heartbeats,
+//!   sweeps, shuts down gracefully.
 //! - `beat`: the periodic scheduler (leader lease + per-tick idempotency).
 //! - `platform`: the CI platform's database (sqlx) and its three tasks (worker handlers).
 //! - `cli`: one file per subcommand; `cli::main` is what the binary calls.

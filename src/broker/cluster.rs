@@ -44,23 +44,7 @@ pub fn parse(url: &str) -> Result<ClusterUrl, String> {
             ))
         }
     };
-    let (creds, rest) = match rest.rsplit_once('@') {
-        Some((c, r)) => (Some(c), r),
-        None => (None, rest),
-    };
-    let (username, password) = match creds {
-        Some(c) => match c.split_once(':') {
-            Some((u, p)) => (
-                (!u.is_empty()).then(|| super::sentinel::pct_decode(u)),
-                Some(super::sentinel::pct_decode(p)),
-            ),
-            None => (
-                (!c.is_empty()).then(|| super::sentinel::pct_decode(c)),
-                None,
-            ),
-        },
-        None => (None, None),
-    };
+    let (username, password, rest) = super::url_parts::credentials(rest);
     let (hosts, db) = match rest.split_once('/') {
         Some((h, d)) => (h, d.trim_end_matches('/')),
         None => (rest, ""),
@@ -70,19 +54,7 @@ pub fn parse(url: &str) -> Result<ClusterUrl, String> {
             "a Redis Cluster has only database 0; drop \"/{db}\" from the Cluster broker URL"
         ));
     }
-    let mut nodes = Vec::new();
-    for h in hosts.split(',').filter(|h| !h.is_empty()) {
-        let (host, port) = match h.rsplit_once(':') {
-            Some((host, p)) => (
-                host,
-                p.parse::<u16>()
-                    .map_err(|_| format!("bad cluster node port in {h:?}"))?,
-            ),
-            None => (h, 6379),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        nodes.push((host.to_string(), port));
-    }
+    let nodes = super::url_parts::hosts(hosts, 6379, "cluster node")?;
     if nodes.is_empty() {
         return Err(
             "a Cluster broker URL lists at least one node: redis+cluster://host:7000,host:7001"

@@ -22,6 +22,7 @@ mod durability;
 pub mod enqueue;
 pub mod envelope;
 mod error;
+mod fields;
 pub mod finish;
 pub mod history;
 pub mod keys;
@@ -39,6 +40,7 @@ pub mod server_info;
 mod sweep;
 pub mod tasks;
 mod upkeep;
+mod url_parts;
 pub mod window;
 mod workers;
 

@@ -39,42 +39,13 @@ pub fn is_sentinel_url(url: &str) -> bool {
     url.starts_with(SCHEME)
 }
 
-pub(crate) fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
-            if let Ok(v) = u8::from_str_radix(hex, 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses `redis+sentinel://[user:pass@]h:p[,h:p…]/master[/db]` (port defaults to 26379).
 /// Errors never repeat the password.
 pub fn parse(url: &str) -> Result<SentinelUrl, String> {
     let rest = url
         .strip_prefix(SCHEME)
         .ok_or_else(|| format!("a Sentinel broker URL starts with {SCHEME}"))?;
-    let (creds, rest) = match rest.rsplit_once('@') {
-        Some((c, r)) => (Some(c), r),
-        None => (None, rest),
-    };
-    let (username, password) = match creds {
-        Some(c) => match c.split_once(':') {
-            Some((u, p)) => ((!u.is_empty()).then(|| pct_decode(u)), Some(pct_decode(p))),
-            None => ((!c.is_empty()).then(|| pct_decode(c)), None),
-        },
-        None => (None, None),
-    };
+    let (username, password, rest) = super::url_parts::credentials(rest);
     let mut parts = rest.splitn(3, '/');
     let hosts = parts.next().unwrap_or("");
     let master = parts.next().unwrap_or("").trim_end_matches('/');
@@ -89,19 +60,7 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
             .parse::<i64>()
             .map_err(|_| format!("bad database number {d:?} in the Sentinel broker URL"))?,
     };
-    let mut sentinels = Vec::new();
-    for h in hosts.split(',').filter(|h| !h.is_empty()) {
-        let (host, port) = match h.rsplit_once(':') {
-            Some((host, p)) => (
-                host,
-                p.parse::<u16>()
-                    .map_err(|_| format!("bad sentinel port in {h:?}"))?,
-            ),
-            None => (h, 26379),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        sentinels.push((host.to_string(), port));
-    }
+    let sentinels = super::url_parts::hosts(hosts, 26379, "sentinel")?;
     if sentinels.is_empty() {
         return Err("a Sentinel broker URL lists at least one sentinel host:port".into());
     }

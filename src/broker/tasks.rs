@@ -70,13 +70,7 @@ impl Broker {
         if leases.is_empty() {
             return Ok(vec![]);
         }
-        let ids: Vec<&String> = leases.iter().map(|(id, _)| id).collect();
-        let actives: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(&q.active)
-            .arg(&ids)
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
+        let actives = self.fields_of(&mut c, &q.active, &leases).await?;
         Ok(leases
             .iter()
             .zip(actives)
@@ -128,13 +122,7 @@ impl Broker {
         if items.is_empty() {
             return Ok(vec![]);
         }
-        let ids: Vec<&String> = items.iter().map(|(id, _)| id).collect();
-        let datas: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(&q.data)
-            .arg(&ids)
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
+        let datas = self.fields_of(&mut c, &q.data, &items).await?;
         Ok(items
             .into_iter()
             .zip(datas)

@@ -66,13 +66,7 @@ impl Broker {
             return Ok(vec![]);
         }
         let mut c = self.conn();
-        let ids: Vec<&str> = seen.iter().map(|(id, _)| id.as_str()).collect();
-        let infos: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(keys::workers())
-            .arg(&ids)
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
+        let infos = self.fields_of(&mut c, &keys::workers(), &seen).await?;
         Ok(seen
             .iter()
             .zip(infos)

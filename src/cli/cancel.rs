@@ -32,20 +32,9 @@ pub struct CancelArgs {
 
 pub async fn run(a: CancelArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
-    let what = match (&a.id, &a.unique) {
-        (Some(id), _) => format!("task {id}"),
-        (None, Some(u)) => format!("a task with unique key {u:?}"),
-        (None, None) => return Err(CliError::usage("give a task id or --unique KEY")),
-    };
-    let Some(rec) = super::inspect::task::find(
-        &broker,
-        ctx,
-        a.id.as_deref(),
-        a.unique.as_deref(),
-        a.queue.as_deref(),
-    )
-    .await?
-    else {
+    let named = super::inspect::task::Named::new(&a.id, &a.unique, &a.queue);
+    let (what, rec) = super::inspect::task::find(&broker, ctx, named).await?;
+    let Some(rec) = rec else {
         return Err(CliError::failure(format!("no record of {what}"))
             .with_hint("check the id (ciq inspect task ID), or try --queue"));
     };

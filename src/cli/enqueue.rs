@@ -182,10 +182,15 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
         .await?;
     pb.finish_and_clear();
     let Some(o) = outcome else {
-        let rec = super::inspect::task::find(&broker, ctx, Some(res.id()), None, Some(&env.queue))
+        let named = super::inspect::task::Named {
+            id: Some(res.id()),
+            unique: None,
+            queue: Some(&env.queue),
+        };
+        let rec = super::inspect::task::find(&broker, ctx, named)
             .await
             .ok()
-            .flatten();
+            .and_then(|(_, rec)| rec);
         return Err(CliError::new(
             Kind::Timeout,
             format!("task {} did not finish within the timeout", res.id()),

@@ -55,15 +55,22 @@ impl Source for CliSource {
     fn task(&self, key: String) -> Fut<'_, Result<Option<Value>, String>> {
         Box::pin(async move {
             let (b, c) = (&self.broker, &self.ctx);
-            let find = super::inspect::task::find;
-            let rec = match find(b, c, Some(&key), None, None)
-                .await
-                .map_err(|e| e.msg)?
-            {
+            use super::inspect::task::{find, Named};
+            let by_id = Named {
+                id: Some(&key),
+                unique: None,
+                queue: None,
+            };
+            let rec = match find(b, c, by_id).await.map_err(|e| e.msg)?.1 {
                 Some(r) => Some(r),
-                None => find(b, c, None, Some(&key), None)
-                    .await
-                    .map_err(|e| e.msg)?,
+                None => {
+                    let by_unique = Named {
+                        id: None,
+                        unique: Some(&key),
+                        queue: None,
+                    };
+                    find(b, c, by_unique).await.map_err(|e| e.msg)?.1
+                }
             };
             Ok(rec.map(|r| {
                 serde_json::to_value(super::inspect::task::view(&r)).unwrap_or(Value::Null)
@@ -160,7 +167,8 @@ pub async fn run(a: WebArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     } else {
         "read-only".into()
     };
-    web::serve(broker, source, opts, shutdown(), move |url| {
+    let listener = web::bind(opts.listen).await.map_err(CliError::failure)?;
+    web::serve(listener, broker, source, opts, shutdown(), move |url| {
         crate::output::print_line(&format!("ciq web: open {url}  ({mode}; Ctrl-C stops)"));
     })
     .await

@@ -155,29 +155,30 @@ pub async fn connect(url: &str, cfg: &PlatformFile) -> Result<Db> {
 mod tests {
     use super::*;
 
+    /// A pool on the backend `url` names that never connects (only its dialect is used).
+    fn lazy(url: &str) -> Db {
+        match url.split(':').next() {
+            Some("sqlite") => SqlitePoolOptions::new().connect_lazy(url).map(Db::Sqlite),
+            Some("postgres") => PgPoolOptions::new().connect_lazy(url).map(Db::Postgres),
+            _ => MySqlPoolOptions::new().connect_lazy(url).map(Db::MySql),
+        }
+        .expect("lazy pool")
+    }
+
     #[tokio::test]
     async fn placeholders_and_quoting_per_backend() {
-        let lite = SqlitePoolOptions::new()
-            .connect_lazy("sqlite::memory:")
-            .map(Db::Sqlite)
-            .expect("lazy pool");
+        let lite = lazy("sqlite::memory:");
         let q = "SELECT {commit} FROM test WHERE id = ? AND platform = ?";
         assert_eq!(
             lite.sql(q),
             "SELECT \"commit\" FROM test WHERE id = ? AND platform = ?"
         );
-        let pg = PgPoolOptions::new()
-            .connect_lazy("postgres://u@127.0.0.1/x")
-            .map(Db::Postgres)
-            .expect("lazy pool");
+        let pg = lazy("postgres://u@127.0.0.1/x");
         assert_eq!(
             pg.sql(q),
             "SELECT \"commit\" FROM test WHERE id = $1 AND platform = $2"
         );
-        let my = MySqlPoolOptions::new()
-            .connect_lazy("mysql://u@127.0.0.1/x")
-            .map(Db::MySql)
-            .expect("lazy pool");
+        let my = lazy("mysql://u@127.0.0.1/x");
         assert_eq!(
             my.sql("SELECT 1{dual} WHERE {commit}"),
             "SELECT 1 FROM DUAL WHERE `commit`"

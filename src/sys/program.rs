@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 /// Longest any single program call may take; `systemctl stop` waits for the unit's own
 /// TimeoutStopSec, so this stays above the worker's.
@@ -104,7 +105,9 @@ pub fn run_watched(
             tick();
             next_tick = Instant::now() + TICK;
         }
-        match child.try_wait() {
+        // Blocks until the program exits or the next tick or the deadline is due.
+        let wake = next_tick.min(deadline);
+        match child.wait_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(Some(s)) => break s,
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
@@ -114,7 +117,7 @@ pub fn run_watched(
                     timeout.as_secs()
                 )));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {}
             Err(e) => return Err(err(format!("wait failed: {e}"))),
         }
     };
@@ -124,4 +127,37 @@ pub fn run_watched(
         stdout: out_t.join().unwrap_or_default(),
         stderr: err_t.join().unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_output_and_exit_code() {
+        let ran = run(
+            "sh",
+            &["-c", "echo out; echo err >&2; exit 3"],
+            CALL_TIMEOUT,
+        )
+        .unwrap();
+        assert_eq!((ran.ok, ran.code), (false, Some(3)));
+        assert_eq!(
+            (ran.stdout.as_str(), ran.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+    }
+
+    #[test]
+    fn ticks_while_it_runs_and_kills_it_at_the_deadline() {
+        let mut ticks = 0;
+        let start = Instant::now();
+        let e = run_watched("sleep", &["10"], Duration::from_millis(450), &mut || {
+            ticks += 1
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "sleep 10: no answer within 0s; killed");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!((3..=5).contains(&ticks), "{ticks} ticks");
+    }
 }

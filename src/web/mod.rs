@@ -136,21 +136,9 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-/// Binds, then `serve_on`.
+/// On a listener from `bind`: prints the one URL with the token (through `announce`),
+/// then serves until `shutdown` resolves.
 pub async fn serve(
-    broker: Broker,
-    source: Box<dyn Source>,
-    opts: Options,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    announce: impl FnOnce(String),
-) -> Result<(), String> {
-    let listener = bind(opts.listen).await?;
-    serve_on(listener, broker, source, opts, shutdown, announce).await
-}
-
-/// Prints the one URL with the token (through `announce`), then serves until
-/// `shutdown` resolves.
-pub async fn serve_on(
     listener: tokio::net::TcpListener,
     broker: Broker,
     source: Box<dyn Source>,

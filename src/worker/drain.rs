@@ -6,11 +6,11 @@
 //! What the stop waits for is also published with the worker's heartbeat (`stopping` in
 //! its registry entry), so `ciq rollback` can show it live while it stops the unit.
 
-use super::{fencing, outbox, RunId, Running, Shared};
-use crate::broker::{self, now_ms};
+use super::settle::{self, Ending};
+use super::{RunId, Running, Shared};
+use crate::broker::now_ms;
 use crate::shutdown::Shutdown;
 use serde::Serialize;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,30 +135,16 @@ pub(super) async fn drain(shared: &Arc<Shared>) {
         .await;
     }
     for (run, r) in left {
-        let mut env = r.env;
         if let Some(t) = r.task {
             t.abort();
             // Its process group is killed when the run is dropped: wait for that.
             let _ = t.await;
         }
-        if let Some(why) = r.fenced {
-            outbox::send_without_permit(shared, run, fencing::fenced(env, run.token, why));
-            continue;
-        }
-        env.deliveries += 1;
-        tracing::info!(id = %env.id, queue = %shared.queues[run.queue].name, "returning unfinished task to pending");
-        shared.requeued.fetch_add(1, Ordering::Relaxed);
-        let f = broker::finish::Finish {
-            id: env.id.clone(),
-            token: run.token,
-            kind: broker::finish::FinishKind::Requeue,
-            envelope: env.to_json(),
-            delay_ms: 0,
-            unique_key: env.unique_key.clone(),
-            task: env.task.clone(),
-            attempt: env.attempt,
+        let ending = match r.fenced {
+            Some(why) => Ending::Fenced(why),
+            None => Ending::Requeued,
         };
-        outbox::send_without_permit(shared, run, f);
+        settle::settle(shared, run, r.env, ending, None);
     }
 }
 

@@ -8,8 +8,8 @@
 //! is killed at once. A stopped run's outcome is never used: the finisher records it as
 //! `fenced` (back to pending if the lease was still this run's, else a history note).
 
-use super::{outbox, RunId, Shared};
-use crate::broker::finish::{Finish, FinishKind};
+use super::settle::{self, Ending};
+use super::{RunId, Shared};
 use crate::runner::fence;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,22 +113,6 @@ pub(crate) fn kill_run(shared: &Shared, run: RunId, why: &str) -> Option<JoinHan
     if let Some(t) = &task {
         t.abort();
     }
-    outbox::send_without_permit(shared, run, fenced(r.env, run.token, why));
+    settle::settle(shared, run, r.env, Ending::Fenced(why), None);
     task
-}
-
-/// The finish record of a run this worker stopped itself (not an attempt).
-pub(crate) fn fenced(mut env: crate::broker::Envelope, token: u64, why: String) -> Finish {
-    env.deliveries += 1;
-    env.last_error = Some(why);
-    Finish {
-        id: env.id.clone(),
-        token,
-        kind: FinishKind::Fenced,
-        envelope: env.to_json(),
-        delay_ms: 0,
-        unique_key: env.unique_key.clone(),
-        task: env.task.clone(),
-        attempt: env.attempt,
-    }
 }

@@ -14,6 +14,7 @@ pub use maintenance::CLOCK_SKEW_WARN_MS;
 mod metrics;
 mod outbox;
 pub mod policy;
+mod settle;
 mod task;
 mod waiter;
 

@@ -1,6 +1,6 @@
 //! What a run sends when it ends: its outcome (and the slot it frees) goes to the
-//! finisher's channel, which records it in Redis (see `finisher`). Runs, the fence and the
-//! drain send here; only the finisher reads.
+//! finisher's channel, which records it in Redis (see `finisher`). Every run's end is sent
+//! here by `settle`; only the finisher reads.
 
 use super::{RunId, Shared};
 use crate::broker::finish::Finish;
@@ -18,26 +18,18 @@ pub(crate) enum Msg {
     Stop,
 }
 
+/// Only `settle` sends: every run's end passes there first.
 pub(crate) fn send(
     shared: &Shared,
     run: RunId,
     finish: Finish,
     notify: Option<TaskOutcome>,
-    permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 ) {
     let _ = shared.finish_tx.send(Msg::Done {
         run,
         finish,
         notify: notify.map(Box::new),
-        permit: Some(permit),
-    });
-}
-
-pub(crate) fn send_without_permit(shared: &Shared, run: RunId, finish: Finish) {
-    let _ = shared.finish_tx.send(Msg::Done {
-        run,
-        finish,
-        notify: None,
-        permit: None,
+        permit,
     });
 }

@@ -76,10 +76,28 @@ pub fn finish_for(
 /// A poison message: dead at once with the reason.
 pub fn poison(mut env: Envelope, token: u64, reason: String) -> Finish {
     env.reason = Some(reason);
+    stored(&env, token, FinishKind::Dead)
+}
+
+/// A run this worker stopped itself (not an attempt): see `fencing`.
+pub(crate) fn fenced(mut env: Envelope, token: u64, why: String) -> Finish {
+    env.deliveries += 1;
+    env.last_error = Some(why);
+    stored(&env, token, FinishKind::Fenced)
+}
+
+/// An unfinished run handed back to pending at a stop (not an attempt).
+pub(crate) fn requeue(mut env: Envelope, token: u64) -> Finish {
+    env.deliveries += 1;
+    stored(&env, token, FinishKind::Requeue)
+}
+
+/// The finish record that stores `env` as it now is.
+fn stored(env: &Envelope, token: u64, kind: FinishKind) -> Finish {
     Finish {
         id: env.id.clone(),
         token,
-        kind: FinishKind::Dead,
+        kind,
         envelope: env.to_json(),
         delay_ms: 0,
         unique_key: env.unique_key.clone(),

@@ -1,12 +1,11 @@
 //! Running one claimed task: decode it (poison goes to dead), run its handler under the
-//! time limits with panics caught, and hand the outcome to the finisher.
+//! time limits with panics caught, and settle the outcome (see `settle`).
 
 use super::handler::{Outcome, TaskContext, TaskHandler};
-use super::{outbox, policy, Lease, RunId, Running, Shared};
-use crate::broker::outcome::{Ended, TaskOutcome};
-use crate::broker::{self, Envelope};
+use super::settle::{self, Ending};
+use super::{Lease, RunId, Running, Shared};
+use crate::broker::Envelope;
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
@@ -35,9 +34,7 @@ pub(crate) fn start_task(
     let (env, handler) = match route(shared, decoded, &raw, qname) {
         Routed::Run(env, handler) => (env, handler),
         Routed::Poison(env, reason) => {
-            tracing::warn!(id = %env.id, queue = %qname, %reason, "poison message sent to dead");
-            let f = policy::poison(env, run.token, reason);
-            outbox::send(shared, run, f, None, permit);
+            settle::settle(shared, run, env, Ending::Poison(reason), Some(permit));
             return;
         }
     };
@@ -236,7 +233,7 @@ async fn futures_catch<F: std::future::Future>(
     .await
 }
 
-/// Records a finished handler's outcome, unless shutdown already took the task back.
+/// Settles a finished handler's outcome, unless shutdown already took the task back.
 fn complete(
     shared: &Arc<Shared>,
     run: RunId,
@@ -248,83 +245,9 @@ fn complete(
     let Some(r) = shared.running.lock().unwrap().remove(&run) else {
         return;
     };
-    if let Some(why) = r.fenced {
-        // Stopped by this worker: whatever the handler said, it did not finish its work.
-        outbox::send(
-            shared,
-            run,
-            super::fencing::fenced(env, run.token, why),
-            None,
-            permit,
-        );
-        return;
-    }
-    let q = &shared.queues[run.queue];
-    let token = run.token;
-    let task_name = env.task.clone();
-    let task_cfg = shared.config.task(&env.task);
-    let notify = env.notify;
-    // A task recovered after a lost lease (or handed back at a stop): its fate is worth a line.
-    let recovered = env.deliveries > 0;
-    let f = policy::finish_for(env, token, &outcome, task_cfg);
-    use broker::finish::FinishKind;
-    let label = match (&outcome, f.kind) {
-        (Outcome::Done(_), _) => "done",
-        (_, FinishKind::Defer) => "deferred",
-        (_, FinishKind::Retry) => "retried",
-        (_, FinishKind::Failed) => "failed",
-        _ => "dead",
+    let ending = match r.fenced {
+        Some(why) => Ending::Fenced(why),
+        None => Ending::Ran { outcome, secs },
     };
-    shared.metrics.record(&task_name, &q.name, label, secs);
-    match (&outcome, f.kind) {
-        (Outcome::Done(_), _) => {
-            shared.done.fetch_add(1, Ordering::Relaxed);
-            if recovered {
-                tracing::info!(id = %f.id, run = f.token, queue = %q.name, "task done (an earlier run of it was interrupted)");
-            } else {
-                tracing::debug!(id = %f.id, run = f.token, queue = %q.name, "task done");
-            }
-        }
-        (Outcome::Defer { reason, after }, _) => {
-            tracing::info!(id = %f.id, queue = %q.name, %reason, retry_in = %humantime::format_duration(*after), "task deferred (not an attempt)");
-        }
-        (_, FinishKind::Retry) => {
-            shared.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, run = f.token, queue = %q.name, error = %last_error(&f), "task failed; will retry");
-        }
-        _ => {
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %f.id, run = f.token, queue = %q.name, error = %last_error(&f), "task failed; moved to dead");
-        }
-    }
-    let settled = !matches!(f.kind, FinishKind::Retry | FinishKind::Defer);
-    let told = (notify && settled).then(|| {
-        let (state, error) = match &outcome {
-            Outcome::Done(_) => (Ended::Done, None),
-            Outcome::Retry { error, .. } | Outcome::Fail { error } => {
-                (Ended::Dead, Some(crate::secrets::redact_url(error)))
-            }
-            Outcome::Defer { reason, .. } => {
-                (Ended::Dead, Some(crate::secrets::redact_url(reason)))
-            }
-        };
-        let result = match &outcome {
-            Outcome::Done(r) => r.as_deref().map(crate::secrets::redact_url),
-            _ => None,
-        };
-        TaskOutcome {
-            error,
-            id: Some(f.id.clone()),
-            result,
-            state,
-        }
-    });
-    outbox::send(shared, run, f, told, permit);
-}
-
-fn last_error(f: &broker::finish::Finish) -> String {
-    Envelope::from_json(&f.envelope)
-        .ok()
-        .and_then(|e| e.last_error)
-        .unwrap_or_default()
+    settle::settle(shared, run, env, ending, Some(permit));
 }

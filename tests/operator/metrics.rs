@@ -88,7 +88,7 @@ fn durations_parse(s: &str) -> bool {
 
 /// Every metric the alert rules and the dashboard name, after checking both load.
 fn kit_metric_names() -> BTreeSet<String> {
-    let rules: RuleFile = serde_yaml::from_str(&kit("ciq-alerts.yml")).expect("rules parse");
+    let rules: RuleFile = yaml_serde::from_str(&kit("ciq-alerts.yml")).expect("rules parse");
     let dash: Dashboard = serde_json::from_str(&kit("ciq-grafana.json")).expect("dashboard parses");
     let mut names = BTreeSet::new();
     let mut alerts = BTreeSet::new();

@@ -68,18 +68,13 @@ pub async fn run(a: DepthArgs, ctx: &Ctx) -> CliResult<ExitCode> {
             "paused",
         ],
         |d| {
-            vec![
-                d.queue.clone(),
-                d.pending.to_string(),
-                d.active.to_string(),
-                d.scheduled.to_string(),
-                d.retry.to_string(),
-                d.dead.to_string(),
-                d.oldest_pending_age_s
-                    .map(output::age)
-                    .unwrap_or_else(|| "-".into()),
-                if d.paused { "yes".into() } else { "no".into() },
-            ]
+            let counts = [d.pending, d.active, d.scheduled, d.retry, d.dead];
+            let oldest = d.oldest_pending_age_s.map(output::age);
+            let mut row = vec![d.queue.clone()];
+            row.extend(counts.map(|n| n.to_string()));
+            row.push(oldest.unwrap_or_else(|| "-".into()));
+            row.push(if d.paused { "yes" } else { "no" }.into());
+            row
         },
     );
     Ok(code)

@@ -134,45 +134,59 @@ fn with_running_claim(r: &TaskRecord) -> Vec<EventRow> {
     rows
 }
 
-/// Finds a task by id (or unique key) in the given queue or every known queue.
+/// A task named on the command line: by id, or by the unique key it holds (or last
+/// held), in one queue or every known one.
+pub struct Named<'a> {
+    pub id: Option<&'a str>,
+    pub unique: Option<&'a str>,
+    pub queue: Option<&'a str>,
+}
+
+impl<'a> Named<'a> {
+    pub fn new(
+        id: &'a Option<String>,
+        unique: &'a Option<String>,
+        queue: &'a Option<String>,
+    ) -> Self {
+        Named {
+            id: id.as_deref(),
+            unique: unique.as_deref(),
+            queue: queue.as_deref(),
+        }
+    }
+}
+
+/// Finds a named task, with how messages name it (`task ID`, `a task with unique key
+/// "K"`); a usage error when neither an id nor a key is given.
 pub async fn find(
     broker: &Broker,
     ctx: &Ctx,
-    id: Option<&str>,
-    unique: Option<&str>,
-    queue: Option<&str>,
-) -> CliResult<Option<TaskRecord>> {
-    let queues = match queue {
-        Some(q) => vec![q.to_string()],
-        None => broker.known_queues(&ctx.config.queue_names()).await?,
-    };
-    let id = match (id, unique) {
-        (Some(id), _) => id.to_string(),
-        (None, Some(u)) => match broker.unique_task(u, &queues).await? {
-            Some(id) => id,
-            None => return Ok(None),
-        },
-        (None, None) => return Ok(None),
-    };
-    Ok(broker.task_record(&id, &queues).await?)
-}
-
-pub async fn run(a: TaskArgs, ctx: &Ctx) -> CliResult<ExitCode> {
-    let broker = ctx.broker().await?;
-    let what = match (&a.id, &a.unique) {
+    named: Named<'_>,
+) -> CliResult<(String, Option<TaskRecord>)> {
+    let what = match (named.id, named.unique) {
         (Some(id), _) => format!("task {id}"),
         (None, Some(u)) => format!("a task with unique key {u:?}"),
         (None, None) => return Err(CliError::usage("give a task id or --unique KEY")),
     };
-    let Some(rec) = find(
-        &broker,
-        ctx,
-        a.id.as_deref(),
-        a.unique.as_deref(),
-        a.queue.as_deref(),
-    )
-    .await?
-    else {
+    let queues = match named.queue {
+        Some(q) => vec![q.to_string()],
+        None => broker.known_queues(&ctx.config.queue_names()).await?,
+    };
+    let id = match (named.id, named.unique) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(u)) => match broker.unique_task(u, &queues).await? {
+            Some(id) => id,
+            None => return Ok((what, None)),
+        },
+        (None, None) => return Ok((what, None)),
+    };
+    Ok((what, broker.task_record(&id, &queues).await?))
+}
+
+pub async fn run(a: TaskArgs, ctx: &Ctx) -> CliResult<ExitCode> {
+    let broker = ctx.broker().await?;
+    let (what, rec) = find(&broker, ctx, Named::new(&a.id, &a.unique, &a.queue)).await?;
+    let Some(rec) = rec else {
         return Err(CliError::failure(format!("no record of {what}")).with_hint(format!(
             "histories are kept for [worker] history_retention ({}) after a task ends; check the id, or try --queue",
             ctx.config.worker.history_retention

@@ -410,30 +410,22 @@ fn render(s: &Status) -> String {
         s.workers.iter().filter(|w| w.alive).count()
     ));
     for w in &s.workers {
+        let (id, pid, host, busy, max) = (&w.id, w.pid, &w.host, w.busy, w.concurrency);
+        let queues = w.queues.join(",");
+        let seen = output::age(w.last_heartbeat_s);
+        let stale = if w.alive { "" } else { "  (STALE)" };
         out.push_str(&format!(
-            "  {} pid {} on {}  busy {}/{}  queues {}  heartbeat {} ago{}\n",
-            w.id,
-            w.pid,
-            w.host,
-            w.busy,
-            w.concurrency,
-            w.queues.join(","),
-            output::age(w.last_heartbeat_s),
-            if w.alive { "" } else { "  (STALE)" }
+            "  {id} pid {pid} on {host}  busy {busy}/{max}  queues {queues}  heartbeat {seen} ago{stale}\n"
         ));
     }
     if !s.queues.is_empty() {
         out.push_str("queues\n");
         for d in &s.queues {
+            let oldest = d.oldest_pending_age_s.map(output::age);
             out.push_str(&format!(
                 "  {:<16} pending {:>6}  active {:>4}  scheduled {:>4}  retry {:>4}  dead {:>4}  oldest {:>7}{}\n",
-                d.queue,
-                d.pending,
-                d.active,
-                d.scheduled,
-                d.retry,
-                d.dead,
-                d.oldest_pending_age_s.map(output::age).unwrap_or_else(|| "-".into()),
+                d.queue, d.pending, d.active, d.scheduled, d.retry, d.dead,
+                oldest.as_deref().unwrap_or("-"),
                 if d.paused { "  PAUSED" } else { "" }
             ));
         }

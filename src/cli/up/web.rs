@@ -51,7 +51,7 @@ pub fn spawn(
     let source = crate::cli::web::source(cfg, broker, &mut opts);
     let broker = broker.clone();
     Some(tokio::spawn(async move {
-        let r = web::serve_on(
+        let r = web::serve(
             listener,
             broker,
             source,
