@@ -75,6 +75,19 @@ pub struct Finish {
     pub attempt: u32,
 }
 
+/// A batch of outcomes to record: `worker`'s runs on `q`, the queue's dead-letter cap and
+/// history limits.
+#[derive(Clone, Copy)]
+pub struct Outcomes<'a> {
+    pub q: &'a QueueKeys,
+    /// The worker whose runs these are (an outcome applies only to its own run).
+    pub worker: &'a str,
+    pub items: &'a [Finish],
+    /// At most this many dead tasks are kept (oldest dropped first).
+    pub dead_max: u64,
+    pub hist: HistoryLimits,
+}
+
 impl Broker {
     /// Records outcomes; returns, per item, what became of it.
     pub async fn finish(
@@ -85,34 +98,28 @@ impl Broker {
         dead_max: u64,
         hist: HistoryLimits,
     ) -> Result<Vec<Applied>> {
+        let o = Outcomes {
+            q,
+            worker,
+            items,
+            dead_max,
+            hist,
+        };
+        let mut inv = FINISH.prepare_invoke();
+        for k in finish_keys(&o) {
+            inv.key(k);
+        }
+        push_finish_args(&mut inv, &o);
         let mut c = self.conn();
-        let res: Vec<i64> = finish_call(q, worker, items, dead_max, hist)
-            .invoke_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
+        let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
         self.replicated(&mut c).await?;
         Ok(applied(res))
     }
 }
 
-/// The `finish.lua` call that records `items` (outcomes of `worker`'s runs on `q`).
-pub(crate) fn finish_call(
-    q: &QueueKeys,
-    worker: &str,
-    items: &[Finish],
-    dead_max: u64,
-    hist: HistoryLimits,
-) -> redis::ScriptInvocation<'static> {
-    let mut inv = FINISH.prepare_invoke();
-    for k in finish_keys(q, items) {
-        inv.key(k);
-    }
-    push_finish_args(&mut inv, q, worker, items, dead_max, hist);
-    inv
-}
-
 /// `finish.lua`'s keys: the queue's, then the unique keys of the batch's tasks.
-pub(crate) fn finish_keys(q: &QueueKeys, items: &[Finish]) -> Vec<String> {
+pub(crate) fn finish_keys(o: &Outcomes) -> Vec<String> {
+    let q = o.q;
     let mut keys: Vec<String> = [
         &q.lease,
         &q.active,
@@ -128,7 +135,8 @@ pub(crate) fn finish_keys(q: &QueueKeys, items: &[Finish]) -> Vec<String> {
     .into_iter()
     .cloned()
     .collect();
-    let mut uniques: Vec<String> = items
+    let mut uniques: Vec<String> = o
+        .items
         .iter()
         .filter_map(|f| f.unique_key.as_deref().map(|u| q.unique(u)))
         .collect();
@@ -144,20 +152,13 @@ pub(crate) fn finish_arg_count(n: usize) -> usize {
 }
 
 /// `finish.lua`'s arguments (see the script's header).
-pub(crate) fn push_finish_args(
-    inv: &mut redis::ScriptInvocation<'static>,
-    q: &QueueKeys,
-    worker: &str,
-    items: &[Finish],
-    dead_max: u64,
-    hist: HistoryLimits,
-) {
-    inv.arg(worker)
-        .arg(q.unique_prefix())
-        .arg(dead_max)
-        .arg(hist.retention_ms)
-        .arg(hist.max);
-    for f in items {
+pub(crate) fn push_finish_args(inv: &mut redis::ScriptInvocation<'static>, o: &Outcomes) {
+    inv.arg(o.worker)
+        .arg(o.q.unique_prefix())
+        .arg(o.dead_max)
+        .arg(o.hist.retention_ms)
+        .arg(o.hist.max);
+    for f in o.items {
         inv.arg(&f.id)
             .arg(f.token)
             .arg(f.kind.as_str())

@@ -4,36 +4,30 @@
 //! trip and one EVALSHA, not two.
 
 use super::claim::{push_claim, Claim};
-use super::finish::{
-    applied, finish_arg_count, finish_keys, push_finish_args, Applied, Finish, HistoryLimits,
-};
+use super::finish::{applied, finish_arg_count, finish_keys, push_finish_args, Applied, Outcomes};
 use super::scripts::FINISH_CLAIM;
-use super::{Broker, QueueKeys, Result};
+use super::{Broker, Result};
 use std::time::Duration;
 
 impl Broker {
-    /// Records `items` and claims up to `n` tasks of the same queue in one script call
+    /// Records the outcomes and claims up to `n` tasks of the same queue in one script call
     /// (the claim after the outcomes). If the outcomes are refused as a whole (an
     /// undeclared unique key) nothing is claimed and the call fails.
-    #[allow(clippy::too_many_arguments)]
     pub async fn finish_and_claim(
         &self,
-        q: &QueueKeys,
-        worker: &str,
-        items: &[Finish],
-        dead_max: u64,
-        hist: HistoryLimits,
+        o: Outcomes<'_>,
         n: usize,
         lease: Duration,
     ) -> Result<(Vec<Applied>, Claim)> {
+        let (q, worker) = (o.q, o.worker);
         let mut c = self.conn();
         let mut inv = FINISH_CLAIM.prepare_invoke();
-        let keys = finish_keys(q, items);
-        inv.arg(keys.len()).arg(finish_arg_count(items.len()));
+        let keys = finish_keys(&o);
+        inv.arg(keys.len()).arg(finish_arg_count(o.items.len()));
         for k in keys {
             inv.key(k);
         }
-        push_finish_args(&mut inv, q, worker, items, dead_max, hist);
+        push_finish_args(&mut inv, &o);
         push_claim(&mut inv, q, worker, n, lease);
         let (res, v): (Vec<i64>, redis::Value) =
             inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;

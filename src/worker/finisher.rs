@@ -9,7 +9,7 @@ use super::outbox::Msg;
 use super::{fencing, task, RunId, Shared};
 use crate::backoff::Backoff;
 use crate::broker::claim::Claim;
-use crate::broker::finish::{Applied, Finish, FinishKind};
+use crate::broker::finish::{Applied, Finish, FinishKind, Outcomes};
 use crate::broker::outcome::TaskOutcome;
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
@@ -89,11 +89,13 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
         let res = shared
             .broker
             .finish_and_claim(
-                &q,
-                &shared.opts.id,
-                &finishes,
-                shared.opts.dead_max,
-                shared.opts.history,
+                Outcomes {
+                    q: &q,
+                    worker: &shared.opts.id,
+                    items: &finishes,
+                    dead_max: shared.opts.dead_max,
+                    hist: shared.opts.history,
+                },
                 permits.len(),
                 shared.opts.lease,
             )

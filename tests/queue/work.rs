@@ -93,24 +93,42 @@ fn calls_of(redis: &Redis, command: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// Drains `n` no-op tasks with one worker at --concurrency 1 and returns what
+/// `measure` read of Redis as the last one was done; `before` runs just before the
+/// worker starts (a baseline, or resetting Redis's counters).
+fn drain_at_concurrency_one<B, T>(
+    n: i64,
+    before: impl FnOnce(&Redis) -> B,
+    measure: impl FnOnce(&Redis, B) -> T,
+) -> T {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
+    let baseline = before(&redis);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
+    assert!(wait_until(Duration::from_secs(60), || redis
+        .stat("default", "done")
+        == n));
+    let measured = measure(&redis, baseline);
+    w.stop(Duration::from_secs(10));
+    measured
+}
+
 /// Issue 20: the outcome and the refill claim are one script call on one reading of the
 /// Redis clock (they were two EVALSHAs and two TIMEs): at --concurrency 1 about one
 /// EVALSHA and one TIME per task.
 #[test]
 fn at_concurrency_one_an_outcome_and_the_next_claim_are_one_script_call() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
     let n = 400;
-    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
-    redis.cli(&["CONFIG", "RESETSTAT"]);
-    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
-    assert!(wait_until(Duration::from_secs(60), || redis
-        .stat("default", "done")
-        == n));
-    let (evalsha, time) = (calls_of(&redis, "evalsha"), calls_of(&redis, "time"));
-    w.stop(Duration::from_secs(10));
+    let calls = drain_at_concurrency_one(
+        n,
+        |redis| redis.cli(&["CONFIG", "RESETSTAT"]),
+        |redis, _| {
+            [("EVALSHA", "evalsha"), ("TIME", "time")].map(|(name, c)| (name, calls_of(redis, c)))
+        },
+    );
     // Start-up, the first claim and heartbeats add a few.
-    for (command, calls) in [("EVALSHA", evalsha), ("TIME", time)] {
+    for (command, calls) in calls {
         assert!(
             calls < n * 5 / 4,
             "{calls} {command} calls for {n} tasks (two per task would be {})",
@@ -124,17 +142,10 @@ fn at_concurrency_one_an_outcome_and_the_next_claim_are_one_script_call() {
 /// round trip per task (it was two: the outcome, then the next claim).
 #[test]
 fn at_concurrency_one_an_outcome_and_the_next_claim_share_a_round_trip() {
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
     let n = 400;
-    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
-    let before = reads_processed(&redis);
-    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
-    assert!(wait_until(Duration::from_secs(60), || redis
-        .stat("default", "done")
-        == n));
-    let reads = reads_processed(&redis) - before;
-    w.stop(Duration::from_secs(10));
+    let reads = drain_at_concurrency_one(n, reads_processed, |redis, before| {
+        reads_processed(redis) - before
+    });
     // Start-up, heartbeats and this test's own polling add a few dozen reads.
     assert!(
         reads < n * 3 / 2,
