@@ -19,16 +19,12 @@ export CIQ_CONFIG="$DIR/ciq.toml"
 rc() { redis-cli -p "$PORT" "$@"; }
 until rc ping >/dev/null 2>&1; do sleep 0.05; done
 now() { date +%s.%N; }
+# shellcheck source=bench/fill.sh
+. "$(dirname "$0")/fill.sh"
 for rep in $(seq "$REPS"); do
   for bin in "$@"; do
     rc flushdb >/dev/null
-    "$bin" --broker "$URL" enqueue noop --queue bench --count "$N" --arg incr=ciq:bench:done >/dev/null
-    if [ "${TRACED:-0}" = 1 ]; then
-      rc eval "for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-        local id = string.match(e, '\"id\":\"([^\"]+)\"')
-        redis.call('HSET', KEYS[2], id, '{\"at\":1,\"ev\":\"enqueued\"}') end" \
-        2 'ciq:{bench}:pending' 'ciq:{bench}:history' >/dev/null
-    fi
+    fill_bench_queue "$bin" "$URL" "$N" "${TRACED:-0}"
     pids=()
     for i in 1 2; do
       CIQ_LOG=warn "$bin" --broker "$URL" work --queues bench --concurrency "$C" --name "b$i" \

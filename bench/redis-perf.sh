@@ -32,14 +32,9 @@ printf '[queues]\nbench = 1\ntest_execution = 1\ndefault = 1\nmaintenance = 1\n'
 export CIQ_CONFIG="$DIR/ciq.toml"
 rc() { redis-cli -p "$PORT" "$@"; }
 until rc ping >/dev/null 2>&1; do sleep 0.05; done
-"$BIN" --broker "$URL" enqueue noop --queue bench --count "$N" --arg incr=ciq:bench:done >/dev/null
-if [ "$TRACED" = 1 ]; then
-  # Every task gets an "enqueued" history record first, as bench/drain-quick.sh TRACED=1.
-  rc eval "for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-    local id = string.match(e, '\"id\":\"([^\"]+)\"')
-    redis.call('HSET', KEYS[2], id, '{\"at\":1,\"ev\":\"enqueued\"}') end" \
-    2 'ciq:{bench}:pending' 'ciq:{bench}:history' >/dev/null
-fi
+# shellcheck source=bench/fill.sh
+. "$ROOT/bench/fill.sh"
+fill_bench_queue "$BIN" "$URL" "$N" "$TRACED"
 rc config resetstat >/dev/null
 cpu() { rc info cpu | awk -F: '/used_cpu_(sys|user):/{s+=$2} END{print s}'; }
 cpu0=$(cpu)

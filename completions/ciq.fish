@@ -150,7 +150,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcomm
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from scheduled" -s h -l help -d 'Print help'
-complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l unique -d 'Look the task up by its unique key (the one holding it now, else the last one)' -r
+complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l unique -d 'The task holding (or that last held) this unique key, e.g. start_test:4211' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l queue -d 'Only look in this queue' -r
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l config -d 'Config file (default: ./ciq.toml, then /etc/ciq/ciq.toml)' -r -F
 complete -c ciq -n "__fish_ciq_using_subcommand inspect; and __fish_seen_subcommand_from task" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r

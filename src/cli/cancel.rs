@@ -15,15 +15,8 @@ Exit codes: 0 canceled; 1 no record of the task, or it is dead or already ended;
 6 it is running and --terminate was not given (nothing changed); 3 Redis unreachable."
 )]
 pub struct CancelArgs {
-    /// The task id `ciq enqueue` printed.
-    #[arg(required_unless_present = "unique", conflicts_with = "unique")]
-    pub id: Option<String>,
-    /// The task holding (or that last held) this unique key, e.g. start_test:4211.
-    #[arg(long, value_name = "KEY")]
-    pub unique: Option<String>,
-    /// Only look in this queue.
-    #[arg(long)]
-    pub queue: Option<String>,
+    #[command(flatten)]
+    pub task: super::inspect::task::TaskRef,
     /// Also cancel a running task: its run loses its lease at once (refused as
     /// superseded; its worker stops it) and it is recorded canceled.
     #[arg(long)]
@@ -32,7 +25,7 @@ pub struct CancelArgs {
 
 pub async fn run(a: CancelArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
-    let named = super::inspect::task::Named::new(&a.id, &a.unique, &a.queue);
+    let named = a.task.named();
     let (what, rec) = super::inspect::task::find(&broker, ctx, named).await?;
     let Some(rec) = rec else {
         return Err(CliError::failure(format!("no record of {what}"))

@@ -13,15 +13,34 @@ use std::process::ExitCode;
     after_help = "Examples:\n  ciq inspect task 01JD3W6ZJ2K9Q8X7V5T4R3P2N1\n  ciq inspect task --unique start_test:4211 --json"
 )]
 pub struct TaskArgs {
+    #[command(flatten)]
+    pub task: TaskRef,
+}
+
+/// Which task a command means (`inspect task`, `cancel`): its id, or the unique key it
+/// holds (or last held), maybe in one queue.
+#[derive(Debug, clap::Args)]
+pub struct TaskRef {
     /// The task id `ciq enqueue` printed.
     #[arg(required_unless_present = "unique", conflicts_with = "unique")]
     pub id: Option<String>,
-    /// Look the task up by its unique key (the one holding it now, else the last one).
+    /// The task holding (or that last held) this unique key, e.g. start_test:4211.
     #[arg(long, value_name = "KEY")]
     pub unique: Option<String>,
     /// Only look in this queue.
     #[arg(long)]
     pub queue: Option<String>,
+}
+
+impl TaskRef {
+    /// The task as `find` looks it up.
+    pub fn named(&self) -> Named<'_> {
+        Named {
+            id: self.id.as_deref(),
+            unique: self.unique.as_deref(),
+            queue: self.queue.as_deref(),
+        }
+    }
 }
 
 /// `inspect task --json` (stable schema; times are RFC 3339 UTC plus epoch ms).
@@ -142,20 +161,6 @@ pub struct Named<'a> {
     pub queue: Option<&'a str>,
 }
 
-impl<'a> Named<'a> {
-    pub fn new(
-        id: &'a Option<String>,
-        unique: &'a Option<String>,
-        queue: &'a Option<String>,
-    ) -> Self {
-        Named {
-            id: id.as_deref(),
-            unique: unique.as_deref(),
-            queue: queue.as_deref(),
-        }
-    }
-}
-
 /// Finds a named task, with how messages name it (`task ID`, `a task with unique key
 /// "K"`); a usage error when neither an id nor a key is given.
 pub async fn find(
@@ -185,7 +190,7 @@ pub async fn find(
 
 pub async fn run(a: TaskArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
-    let (what, rec) = find(&broker, ctx, Named::new(&a.id, &a.unique, &a.queue)).await?;
+    let (what, rec) = find(&broker, ctx, a.task.named()).await?;
     let Some(rec) = rec else {
         return Err(CliError::failure(format!("no record of {what}")).with_hint(format!(
             "histories are kept for [worker] history_retention ({}) after a task ends; check the id, or try --queue",
