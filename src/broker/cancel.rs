@@ -1,6 +1,7 @@
 //! Canceling one task (`ciq cancel`, the web's cancel action): reads where the task is
 //! and which unique key it holds, then `cancel.lua` makes the change atomically.
 
+use super::history::ActiveEntry;
 use super::outcome::{Ended, TaskOutcome};
 use super::scripts::CANCEL;
 use super::{Broker, Envelope, QueueKeys, Result};
@@ -46,7 +47,7 @@ impl Broker {
                 return Ok(Canceled::Dead);
             }
             let (env, pending) = match (&active, &data) {
-                (Some(cur), _) => (cur.splitn(4, '|').nth(3).map(String::from), None),
+                (Some(cur), _) => (Some(ActiveEntry::parse(cur).envelope.to_string()), None),
                 (None, Some(d)) => (Some(d.clone()), None),
                 (None, None) => match self.find_pending(&q, id).await? {
                     Some(raw) => (Some(raw.clone()), Some(raw)),

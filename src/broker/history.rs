@@ -163,21 +163,48 @@ impl Broker {
     }
 }
 
-/// An active entry: "<worker>|<claim token>|<claimed ms>|<envelope>" (before claim
-/// tokens: "<worker>|<claimed ms>|<envelope>") as (worker, claimed at ms, envelope).
-pub fn parse_active(cur: &str) -> (String, u64, Option<Envelope>) {
-    let p: Vec<&str> = cur.splitn(4, '|').collect();
-    let num = |s: Option<&&str>| s.and_then(|a| a.parse::<u64>().ok());
-    let worker = p.first().unwrap_or(&"").to_string();
-    if p.len() == 4 && num(p.get(1)).is_some() && num(p.get(2)).is_some() {
-        let env = Envelope::from_json(p[3]).ok();
-        return (worker, num(p.get(2)).unwrap_or(0), env);
+/// An active entry as `claim.lua` writes it: "<worker>|<claim token>|<claimed ms>|<envelope>"
+/// (before claim tokens: "<worker>|<claimed ms>|<envelope>"), read in place. The one
+/// reader of that format on this side (sweep, cancel, `inspect active`, the web).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveEntry<'a> {
+    pub worker: &'a str,
+    /// The run's claim token (None in an entry from before claim tokens).
+    pub token: Option<u64>,
+    pub claimed_ms: u64,
+    /// The envelope JSON as claimed (maybe not a readable envelope).
+    pub envelope: &'a str,
+}
+
+impl<'a> ActiveEntry<'a> {
+    pub fn parse(cur: &'a str) -> Self {
+        let p: Vec<&str> = cur.splitn(4, '|').collect();
+        let num = |i: usize| p.get(i).and_then(|a| a.parse::<u64>().ok());
+        let worker = p.first().copied().unwrap_or("");
+        if let (4, Some(token), Some(claimed_ms)) = (p.len(), num(1), num(2)) {
+            return ActiveEntry {
+                worker,
+                token: Some(token),
+                claimed_ms,
+                envelope: p[3],
+            };
+        }
+        ActiveEntry {
+            worker,
+            token: None,
+            claimed_ms: num(1).unwrap_or(0),
+            envelope: cur.splitn(3, '|').nth(2).unwrap_or(""),
+        }
     }
-    let rest = cur.splitn(3, '|').nth(2).unwrap_or("");
+}
+
+/// An active entry as (worker, claimed at ms, envelope).
+pub fn parse_active(cur: &str) -> (String, u64, Option<Envelope>) {
+    let a = ActiveEntry::parse(cur);
     (
-        worker,
-        num(p.get(1)).unwrap_or(0),
-        Envelope::from_json(rest).ok(),
+        a.worker.to_string(),
+        a.claimed_ms,
+        Envelope::from_json(a.envelope).ok(),
     )
 }
 
@@ -315,5 +342,27 @@ mod tests {
         let (w, at, e) = parse_active(&format!("w1|1700|{env}"));
         assert_eq!((w.as_str(), at), ("w1", 1700));
         assert!(e.is_some());
+    }
+
+    #[test]
+    fn an_active_entry_gives_its_run_token_and_the_envelope_with_its_bars() {
+        let env = r#"{"v":1,"id":"T","args":{"cmd":"a|b"}}"#;
+        let cur = format!("w1|42|1700|{env}");
+        let a = ActiveEntry::parse(&cur);
+        assert_eq!(
+            (a.worker, a.token, a.claimed_ms, a.envelope),
+            ("w1", Some(42), 1700, env)
+        );
+        let old = format!("w1|1700|{env}");
+        let a = ActiveEntry::parse(&old);
+        assert_eq!(
+            (a.worker, a.token, a.claimed_ms, a.envelope),
+            ("w1", None, 1700, env)
+        );
+        let a = ActiveEntry::parse("");
+        assert_eq!(
+            (a.worker, a.token, a.claimed_ms, a.envelope),
+            ("", None, 0, "")
+        );
     }
 }

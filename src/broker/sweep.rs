@@ -1,6 +1,7 @@
 //! Sweeping: runs whose lease expired (a worker died or stalled) go back to pending, or
 //! to dead after too many deliveries.
 
+use super::history::ActiveEntry;
 use super::scripts::SWEEP;
 use super::{Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -59,7 +60,7 @@ impl Broker {
             active
                 .iter()
                 .flatten()
-                .filter_map(|cur| cur.splitn(4, '|').nth(3)),
+                .map(|cur| ActiveEntry::parse(cur).envelope),
         );
         let mut inv = SWEEP.key(&q.lease);
         inv.key(&q.active)

@@ -1,6 +1,7 @@
 //! A queue's tasks read by state: the running ones with their runs, and those in a
 //! sorted set (scheduled, retry, dead) with their scores and messages.
 
+use super::history::ActiveEntry;
 use super::{Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
 use serde::Serialize;
@@ -75,19 +76,15 @@ impl Broker {
             .iter()
             .zip(actives)
             .map(|((id, exp), cur)| {
-                // "<worker>|<claim token>|<claimed ms>|<envelope>"
                 let cur = cur.unwrap_or_default();
-                let mut parts = cur.splitn(4, '|');
-                let worker = parts.next().unwrap_or("").to_string();
-                let run = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-                let at = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let a = ActiveEntry::parse(&cur);
                 ActiveTask {
-                    envelope: parts.next().and_then(|d| Envelope::from_json(d).ok()),
+                    envelope: Envelope::from_json(a.envelope).ok(),
                     id: id.clone(),
                     queue: queue.into(),
-                    worker,
-                    run,
-                    claimed_at_ms: at,
+                    worker: a.worker.to_string(),
+                    run: a.token.unwrap_or(0),
+                    claimed_at_ms: a.claimed_ms,
                     lease_expires_ms: *exp,
                 }
             })
