@@ -106,9 +106,7 @@ impl Broker {
             hist,
         };
         let mut inv = FINISH.prepare_invoke();
-        for k in finish_keys(&o) {
-            inv.key(k);
-        }
+        push_finish_keys(&mut inv, &o);
         push_finish_args(&mut inv, &o);
         let mut c = self.conn();
         let res: Vec<i64> = inv.invoke_async(&mut c).await.map_err(|e| self.err(e))?;
@@ -117,10 +115,11 @@ impl Broker {
     }
 }
 
-/// `finish.lua`'s keys: the queue's, then the unique keys of the batch's tasks.
-pub(crate) fn finish_keys(o: &Outcomes) -> Vec<String> {
+/// `finish.lua`'s keys onto `inv`: the queue's, then the unique keys of the batch's
+/// tasks; returns how many.
+pub(crate) fn push_finish_keys(inv: &mut redis::ScriptInvocation<'static>, o: &Outcomes) -> usize {
     let q = o.q;
-    let mut keys: Vec<String> = [
+    for k in [
         &q.lease,
         &q.active,
         &q.data,
@@ -131,10 +130,9 @@ pub(crate) fn finish_keys(o: &Outcomes) -> Vec<String> {
         &q.superseded,
         &q.history,
         &q.history_ended,
-    ]
-    .into_iter()
-    .cloned()
-    .collect();
+    ] {
+        inv.key(k);
+    }
     let mut uniques: Vec<String> = o
         .items
         .iter()
@@ -142,8 +140,10 @@ pub(crate) fn finish_keys(o: &Outcomes) -> Vec<String> {
         .collect();
     uniques.sort_unstable();
     uniques.dedup();
-    keys.extend(uniques);
-    keys
+    for k in &uniques {
+        inv.key(k);
+    }
+    10 + uniques.len()
 }
 
 /// How many arguments `push_finish_args` adds for `n` outcomes.

@@ -4,7 +4,9 @@
 //! trip and one EVALSHA, not two.
 
 use super::claim::{push_claim, Claim};
-use super::finish::{applied, finish_arg_count, finish_keys, push_finish_args, Applied, Outcomes};
+use super::finish::{
+    applied, finish_arg_count, push_finish_args, push_finish_keys, Applied, Outcomes,
+};
 use super::scripts::FINISH_CLAIM;
 use super::{Broker, Result};
 use std::time::Duration;
@@ -22,11 +24,10 @@ impl Broker {
         let (q, worker) = (o.q, o.worker);
         let mut c = self.conn();
         let mut inv = FINISH_CLAIM.prepare_invoke();
-        let keys = finish_keys(&o);
-        inv.arg(keys.len()).arg(finish_arg_count(o.items.len()));
-        for k in keys {
-            inv.key(k);
-        }
+        // Keys and arguments are separate lists: finish's keys go first, then the counts
+        // lead the arguments.
+        let nk = push_finish_keys(&mut inv, &o);
+        inv.arg(nk).arg(finish_arg_count(o.items.len()));
         push_finish_args(&mut inv, &o);
         push_claim(&mut inv, q, worker, n, lease);
         let (res, v): (Vec<i64>, redis::Value) =

@@ -82,22 +82,8 @@ pub fn run_watched(
         .process_group(0)
         .spawn()
         .map_err(|e| err(format!("cannot start: {e}")))?;
-    let mut out_pipe = child.stdout.take();
-    let mut err_pipe = child.stderr.take();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(p) = out_pipe.as_mut() {
-            let _ = p.read_to_string(&mut s);
-        }
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(p) = err_pipe.as_mut() {
-            let _ = p.read_to_string(&mut s);
-        }
-        s
-    });
+    let out_t = read_all_aside(child.stdout.take());
+    let err_t = read_all_aside(child.stderr.take());
     let deadline = Instant::now() + timeout;
     let mut next_tick = Instant::now() + TICK;
     let status = loop {
@@ -126,6 +112,18 @@ pub fn run_watched(
         code: status.code(),
         stdout: out_t.join().unwrap_or_default(),
         stderr: err_t.join().unwrap_or_default(),
+    })
+}
+
+/// Reads a pipe to its end on a thread of its own (so a full stdout cannot block the
+/// program while stderr is read, or the other way round).
+fn read_all_aside<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
     })
 }
 

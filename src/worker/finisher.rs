@@ -26,9 +26,9 @@ type QueueBatch = (Vec<Finish>, Vec<Option<Box<TaskOutcome>>>);
 
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut stop = false;
-    // Outcomes go with a refill claim only after the last ones were recorded (after a
-    // failed write they go alone until one succeeds: see `record`).
-    let mut loaded = false;
+    // Outcomes go with a refill claim only once outcomes were recorded the ordinary way
+    // (the first batch, and after a failed write, go alone until one succeeds).
+    let mut recorded = false;
     while !stop {
         let Some(first) = rx.recv().await else { break };
         let mut batch = Vec::new();
@@ -48,11 +48,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg
                 }
             }
         }
-        record(&shared, batch, &mut loaded).await;
+        record(&shared, batch, &mut recorded).await;
     }
 }
 
-async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
+async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, recorded: &mut bool) {
     let mut by_queue: HashMap<usize, QueueBatch> = HashMap::new();
     let mut permits = Vec::new();
     for m in batch {
@@ -73,7 +73,7 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
     // the queue picked next (in weighted order) is the one these outcomes are from, the
     // tasks that refill them are claimed in the same round trip as the outcomes are
     // recorded, and start once the outcomes are recorded.
-    let refill = *loaded
+    let refill = *recorded
         && by_queue.len() == 1
         && !permits.is_empty()
         && shared.more.load(Ordering::Relaxed)
@@ -110,9 +110,9 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
                 // The claim may have been applied with its reply lost: those tasks'
                 // leases expire and they are recovered (late, never twice).
                 tracing::warn!(queue = %q.name, error = %e, "cannot record task outcomes with a claim; recording them alone");
-                *loaded = false;
+                *recorded = false;
                 let applied = write_with_retry(shared, &q, &finishes).await;
-                *loaded = applied.is_some();
+                *recorded = applied.is_some();
                 settle(shared, qi, &finishes, notifies, applied).await;
                 return;
             }
@@ -125,7 +125,7 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, loaded: &mut bool) {
         all &= applied.is_some();
         settle(shared, qi, &finishes, notifies, applied).await;
     }
-    *loaded = all;
+    *recorded = all;
     drop(permits);
 }
 
