@@ -119,7 +119,7 @@ fn every_output_redacts_nested_secrets_and_requeue_refuses_them() {
     let _w = ciq.spawn_worker("w", &[]);
     assert!(
         wait_until(Duration::from_secs(10), || redis
-            .int(&["ZCARD", &keys::q("default").lease])
+            .int(&["HLEN", &keys::q("default").active])
             == 1),
         "the planted task never ran: {}",
         ciq.log("w")

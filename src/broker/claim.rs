@@ -89,7 +89,8 @@ impl Broker {
         Ok(())
     }
 
-    /// Extends the leases of this worker's runs (task id, claim token). With
+    /// Extends the lease of this worker's runs (task id, claim token): the worker's one
+    /// lease in the queue, when any of them is still current. With
     /// `min_replicas` the new leases count only once a replica has them (WAIT, as after
     /// a claim or outcome): a failover would bring back the older lease otherwise.
     pub async fn renew(
@@ -100,7 +101,7 @@ impl Broker {
         lease: Duration,
     ) -> Result<Renewal> {
         let mut c = self.conn();
-        let mut inv = RENEW.key(&q.lease);
+        let mut inv = RENEW.key(&q.leases);
         inv.key(&q.active)
             .key(&q.superseded)
             .arg(lease.as_millis() as u64)
@@ -160,7 +161,7 @@ pub(crate) fn push_claim(
     lease: Duration,
 ) {
     for k in [
-        &q.pending, &q.lease, &q.active, &q.data, &q.paused, &q.dead, &q.stats, &q.claims,
+        &q.pending, &q.leases, &q.active, &q.data, &q.paused, &q.dead, &q.stats, &q.claims,
     ] {
         inv.key(k);
     }

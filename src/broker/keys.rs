@@ -30,7 +30,13 @@ pub struct QueueKeys {
     pub name: String,
     /// LIST of envelope JSON; LPUSH to enqueue, RPOP to claim (FIFO).
     pub pending: String,
-    /// ZSET id -> lease expiry (ms). Membership = the task is active.
+    /// ZSET worker id -> lease expiry (ms): one lease per worker holding runs of this
+    /// queue, set by its claims and renewals (a worker renews all its runs at once, so
+    /// one expiry per worker says what one per run did, for one write per claim batch).
+    /// When it expires, sweep recovers that worker's active entries.
+    pub leases: String,
+    /// ZSET id -> lease expiry (ms), one per task: the lease set of workers from before
+    /// per-worker leases, still swept (their runs are recovered) and never written.
     pub lease: String,
     /// HASH id -> "<worker id>|<claim token>|<claimed at ms>|<envelope JSON>" for active
     /// tasks: owner, run and message in one field, so claim and finish touch one entry.
@@ -68,6 +74,7 @@ impl QueueKeys {
         QueueKeys {
             name: queue.to_string(),
             pending: k("pending"),
+            leases: k("leases"),
             lease: k("lease"),
             active: k("active"),
             claims: k("claims"),

@@ -34,6 +34,7 @@ pub mod queues;
 pub mod rates;
 mod refill;
 mod requeue;
+mod running;
 mod scripts;
 pub mod sentinel;
 pub mod server_info;

@@ -42,7 +42,7 @@ impl Broker {
             Option<String>,
         ) = redis::pipe()
             .llen(&q.pending)
-            .zcard(&q.lease)
+            .hlen(&q.active)
             .zcard(&q.scheduled)
             .zcard(&q.retry)
             .zcard(&q.dead)

@@ -2,6 +2,7 @@
 //! to dead after too many deliveries.
 
 use super::history::ActiveEntry;
+use super::running::{lease_of, Expiries, LeaseSet};
 use super::scripts::SWEEP;
 use super::{Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -22,9 +23,10 @@ pub(crate) fn unique_keys<'a>(
 }
 
 impl Broker {
-    /// Recovers expired leases; returns (recovered, dead). First reads which leases are
-    /// expiring (by the Redis server's clock) and their tasks' unique keys, so the script
-    /// declares every key it may touch; nothing expiring: one round trip, no script.
+    /// Recovers the runs under expired leases; returns (recovered, dead). First reads
+    /// which leases (workers', and older per-task ones) are expiring by the Redis
+    /// server's clock, and the unique keys of their runs, so the script declares every key
+    /// it may touch; nothing expiring: one round trip, no script.
     /// `overdue`: only leases expired at least this long ago (zero for the queue's upkeep
     /// holder; the other workers' backstop sweep passes more).
     pub async fn sweep(
@@ -35,34 +37,32 @@ impl Broker {
     ) -> Result<(u64, u64)> {
         const MAX: isize = 1000;
         let mut c = self.conn();
-        let ((secs, micros), leases): ((u64, u64), Vec<(String, f64)>) = redis::pipe()
-            .cmd("TIME")
-            .zrange_withscores(&q.lease, 0, MAX - 1)
-            .query_async(&mut c)
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut p = redis::pipe();
+        p.cmd("TIME");
+        Self::lease_sets(&mut p, q, MAX - 1);
+        let ((secs, micros), workers, own): ((u64, u64), LeaseSet, LeaseSet) =
+            p.query_async(&mut c).await.map_err(|e| self.err(e))?;
         // A second's slack: the script decides by the server's clock when it runs.
         let now = (secs * 1000 + micros / 1000 + 1000).saturating_sub(overdue.as_millis() as u64);
-        let expiring: Vec<String> = leases
+        let expiring: Expiries = workers
             .into_iter()
+            .chain(own)
             .filter(|(_, at)| *at <= now as f64)
-            .map(|(id, _)| id)
             .collect();
         if expiring.is_empty() {
             return Ok((0, 0));
         }
-        let active: Vec<Option<String>> = c
-            .hmget(&q.active, &expiring)
-            .await
-            .map_err(|e| self.err(e))?;
+        // The runs under those leases (read once some lease is expiring: as many entries
+        // as are running), for their unique keys.
+        let active: Vec<(String, String)> = c.hgetall(&q.active).await.map_err(|e| self.err(e))?;
         let uniques = unique_keys(
             q,
             active
                 .iter()
-                .flatten()
-                .map(|cur| ActiveEntry::parse(cur).envelope),
+                .filter(|(id, cur)| lease_of(&expiring, id, cur).is_some())
+                .map(|(_, cur)| ActiveEntry::parse(cur).envelope),
         );
-        let mut inv = SWEEP.key(&q.lease);
+        let mut inv = SWEEP.key(&q.leases);
         inv.key(&q.active)
             .key(&q.data)
             .key(&q.pending)
@@ -70,7 +70,8 @@ impl Broker {
             .key(&q.stats)
             .key(&q.superseded)
             .key(&q.history)
-            .key(&q.history_ended);
+            .key(&q.history_ended)
+            .key(&q.lease);
         for k in &uniques {
             inv.key(k);
         }

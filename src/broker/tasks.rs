@@ -64,28 +64,20 @@ impl Broker {
     pub async fn active(&self, queue: &str) -> Result<Vec<ActiveTask>> {
         let q = QueueKeys::new(queue);
         let mut c = self.conn();
-        let leases: Vec<(String, u64)> = c
-            .zrange_withscores(&q.lease, 0, -1)
-            .await
-            .map_err(|e| self.err(e))?;
-        if leases.is_empty() {
-            return Ok(vec![]);
-        }
-        let actives = self.fields_of(&mut c, &q.active, &leases).await?;
-        Ok(leases
-            .iter()
-            .zip(actives)
-            .map(|((id, exp), cur)| {
-                let cur = cur.unwrap_or_default();
-                let a = ActiveEntry::parse(&cur);
+        Ok(self
+            .running(&mut c, &q)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let a = ActiveEntry::parse(&r.entry);
                 ActiveTask {
                     envelope: Envelope::from_json(a.envelope).ok(),
-                    id: id.clone(),
                     queue: queue.into(),
                     worker: a.worker.to_string(),
                     run: a.token.unwrap_or(0),
                     claimed_at_ms: a.claimed_ms,
-                    lease_expires_ms: *exp,
+                    lease_expires_ms: r.lease_expires_ms,
+                    id: r.id,
                 }
             })
             .collect())

@@ -1,6 +1,7 @@
 //! One window of a queue's tasks in one state, for the web dashboard's lists: a count
 //! and at most `count` entries from `offset`, in two round trips whatever the queue's
-//! length (LLEN/ZCARD with LRANGE/ZRANGE, then one HMGET). Never KEYS, never a scan.
+//! length (LLEN/ZCARD with LRANGE/ZRANGE, then one HMGET). Never KEYS, never a scan;
+//! the running tasks are read whole (one HGETALL: as many as are running).
 
 use super::{Broker, QueueKeys, Result};
 
@@ -100,12 +101,32 @@ impl Broker {
                 .collect();
             return Ok((total, out));
         }
+        if state == Listed::Active {
+            // Runs in progress: every active entry (as many as are running), with its
+            // lease expiry, longest running first.
+            let mut runs = self.running(&mut c, &q).await?;
+            if newest_first {
+                runs.reverse();
+            }
+            let total = runs.len() as u64;
+            let out = runs
+                .into_iter()
+                .skip(offset as usize)
+                .take(count as usize)
+                .map(|r| Entry {
+                    id: Some(r.id),
+                    at_ms: r.lease_expires_ms,
+                    raw: Some(r.entry),
+                })
+                .collect();
+            return Ok((total, out));
+        }
         let (zset, hash) = match state {
-            Listed::Active => (&q.lease, &q.active),
             Listed::Scheduled => (&q.scheduled, &q.data),
             Listed::Retry => (&q.retry, &q.data),
             Listed::Dead => (&q.dead, &q.data),
-            Listed::Ended | Listed::Pending => (&q.history_ended, &q.history),
+            // (Pending and Active were read above.)
+            Listed::Ended | Listed::Pending | Listed::Active => (&q.history_ended, &q.history),
         };
         let (start, stop) = (off, off + count - 1);
         let mut p = redis::pipe();

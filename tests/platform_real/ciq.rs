@@ -54,7 +54,7 @@ fn stage_2_race_the_cron_and_two_workers_start_each_of_50_tests_once() {
     }
     // Every start_test task settled (started by ciq, or already started by the cron).
     let left = || {
-        ["LLEN pending", "ZCARD retry", "ZCARD lease"]
+        ["LLEN pending", "ZCARD retry", "HLEN active"]
             .iter()
             .map(|c| {
                 let (cmd, k) = c.split_once(' ').unwrap();

@@ -121,7 +121,7 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
     );
     let _w = ciq.spawn_worker("w-cancel", &["--queues", "default"]);
     assert!(wait_until(Duration::from_secs(10), || redis
-        .int(&["ZCARD", &keys::q("default").lease])
+        .int(&["HLEN", &keys::q("default").active])
         == 1));
     let o = ciq.run(&["cancel", &id]);
     assert_eq!(
@@ -130,10 +130,10 @@ fn cancel_of_a_running_task_needs_terminate_and_its_later_outcome_is_refused() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_eq!(redis.int(&["ZCARD", &keys::q("default").lease]), 1);
+    assert_eq!(redis.int(&["HLEN", &keys::q("default").active]), 1);
     let out = ciq.ok(&["cancel", &id, "--terminate"]);
     assert!(out.contains("(was active)"), "{out}");
-    assert_eq!(redis.int(&["ZCARD", &keys::q("default").lease]), 0);
+    assert_eq!(redis.int(&["HLEN", &keys::q("default").active]), 0);
     assert_eq!(redis.int(&["HEXISTS", &keys::q("default").active, &id]), 0);
     assert_eq!(redis.int(&["ZCARD", &keys::q("default").superseded]), 1);
     assert_eq!(

@@ -1,6 +1,11 @@
 -- claim: atomically take up to N pending tasks and lease them to one worker, each under
 -- a fresh fencing token (one run = one token), timed by the Redis server's clock.
--- KEYS[1] pending LIST, KEYS[2] lease ZSET, KEYS[3] active HASH, KEYS[4] data HASH,
+-- The lease is the worker's, not each task's: one lease-set member per worker (its id,
+-- unique per process), scored by expiry, set here and by renew. A worker renews every
+-- run it holds at once, so one expiry per worker says the same as one per run, for one
+-- ZADD per batch instead of one per task; sweep recovers the active entries of a worker
+-- whose lease expired.
+-- KEYS[1] pending LIST, KEYS[2] lease ZSET (worker id -> expiry ms), KEYS[3] active HASH, KEYS[4] data HASH,
 -- KEYS[5] paused, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] claim token counter
 -- ARGV[1] lease ms, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] queue name
 -- clock(): Redis time in ms (called only when something is claimed).
@@ -10,8 +15,8 @@
 -- "<worker>|<token>|<claimed ms>|<envelope>": finish, renew and sweep compare the token,
 -- so a superseded run can change nothing.
 -- A message without a readable id cannot be leased: it goes to dead with the reason.
--- Redis commands per call do not grow with the batch: one RPOP with a count, one HSET,
--- one ZADD (in slices of 1,000 tasks, to stay within Lua's unpack limit).
+-- Redis commands per call do not grow with the batch: one RPOP with a count, one HSET
+-- (in slices of 1,000 tasks, to stay within Lua's unpack limit), one ZADD.
 -- Per task the script does as little Lua as it can (Lua time was most of its cost): the
 -- id is cut out with a plain find, not a pattern; numbers are turned into strings once
 -- per batch, not once per task; tables are filled by counters, not `#t + 1`.
@@ -20,7 +25,6 @@ local function claim(KEYS, ARGV, clock)
   local envs = redis.call('RPOP', KEYS[1], tonumber(ARGV[3]))
   if not envs then return {} end
   local now = clock()
-  local expiry = tostring(now + tonumber(ARGV[1]))
   local ids, good = {}, envs
   local n, bad_count = 0, 0
   local head = '{"v":1,"id":"'
@@ -56,17 +60,15 @@ local function claim(KEYS, ARGV, clock)
   local tail = '|' .. now .. '|'
   local out = {first}
   for s = 1, n, 1000 do
-    local hset, zadd, k = {}, {}, 0
+    local hset, k = {}, 0
     for i = s, math.min(s + 999, n) do
       k = k + 2
       hset[k - 1] = ids[i]
       hset[k] = who .. (first + i - 1) .. tail .. good[i]
-      zadd[k - 1] = expiry
-      zadd[k] = ids[i]
       out[i + 1] = good[i]
     end
     redis.call('HSET', KEYS[3], unpack(hset))
-    redis.call('ZADD', KEYS[2], unpack(zadd))
   end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), ARGV[2])
   return out
 end

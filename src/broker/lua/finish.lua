@@ -1,5 +1,5 @@
 -- finish: record the outcomes of runs this worker did (a batch), on Redis time.
--- KEYS[1] lease ZSET, KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
+-- KEYS[1] lease ZSET (not written: the lease is the worker's, see claim.lua), KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] superseded ZSET,
 -- KEYS[9] history HASH, KEYS[10] history index ZSET, KEYS[11..] the unique keys of the
 -- batch's tasks (declared, so Redis Cluster and ACL key patterns see every key touched)
@@ -23,8 +23,8 @@
 -- expired and the task was recovered: another run's outcome counts, and the unique key
 -- stays with it); 2 already applied (a retried write whose first reply was lost: the
 -- entry is gone and no sweep recovered it, and only this run could have removed it).
--- The active entries of the batch are read with one HMGET and the applied runs' lease
--- and active entries removed with one ZREM and one HDEL, so the Redis commands per call
+-- The active entries of the batch are read with one HMGET and the applied runs' active
+-- entries removed with one HDEL (the lease is the worker's), so the Redis commands per call
 -- hardly grow with the batch. A task that appears twice in one batch (an earlier run
 -- stopped, and the newer run, both ending together) is judged as if the items were
 -- applied one after another: once one of its runs applied, its active entry is gone.
@@ -126,7 +126,6 @@ local function finish(KEYS, ARGV, now)
   end
   for s = 1, napplied, 1000 do
     local e = math.min(s + 999, napplied)
-    redis.call('ZREM', KEYS[1], unpack(applied, s, e))
     redis.call('HDEL', KEYS[2], unpack(applied, s, e))
   end
   for f, per in pairs(counts) do
