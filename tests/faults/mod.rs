@@ -1,6 +1,7 @@
 //! The queue's fault guarantees, each run twice: through the built-in `noop` and through
 //! the `exec` runner production uses (a recording script). Runs are checked by task id.
 
+mod leases;
 mod redis;
 
 use crate::harness::via::{counts, lines, Mode, Via};
