@@ -71,7 +71,7 @@ impl Broker {
                 .key(&q.active)
                 .key(&q.superseded)
                 .key(&q.history)
-                .key(&q.history_ended)
+                .key(&q.history_ends)
                 .key(&q.stats)
                 .key(unique_key)
                 .arg(id)

@@ -129,7 +129,7 @@ pub(crate) fn push_finish_keys(inv: &mut redis::ScriptInvocation<'static>, o: &O
         &q.stats,
         &q.superseded,
         &q.history,
-        &q.history_ended,
+        &q.history_ends,
     ] {
         inv.key(k);
     }

@@ -61,8 +61,13 @@ pub struct QueueKeys {
     /// HASH id -> the task's history (JSON lines, one event each), for `inspect task`;
     /// also `u:<unique key>` -> the id of the last task that held that key.
     pub history: String,
-    /// ZSET of ended tasks (and their `u:` fields) -> end time (ms): trims `history` by
-    /// age and count.
+    /// LIST of "<end ms>|<id>" (and "<end ms>|u:<key>") in the order tasks ended,
+    /// oldest first: trims `history` by age and count. Appending is O(1) per task; a task
+    /// that ends again (requeued from dead) is listed again, and a trimmed entry deletes
+    /// a record only if the record still says its task ended then.
+    pub history_ends: String,
+    /// ZSET of ended tasks -> end time (ms): the trim index from before `history_ends`,
+    /// moved into it by the sweeps and never written.
     pub history_ended: String,
     /// STRING: id of the worker that promotes and sweeps this queue for now (short lease).
     pub upkeep: String,
@@ -86,6 +91,7 @@ impl QueueKeys {
             paused: k("paused"),
             stats: k("stats"),
             history: k("history"),
+            history_ends: k("history:ends"),
             history_ended: k("history:ended"),
             upkeep: k("upkeep"),
         }

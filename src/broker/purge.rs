@@ -34,7 +34,7 @@ impl Broker {
             }
         };
         let mut inv = PURGE.key(state.key(&q));
-        inv.key(&q.data).key(&q.history).key(&q.history_ended);
+        inv.key(&q.data).key(&q.history).key(&q.history_ends);
         for k in super::sweep::unique_keys(&q, envs.iter().map(String::as_str)) {
             inv.key(k);
         }

@@ -30,16 +30,23 @@ composed!(
 );
 composed!(
     FINISH,
-    ["clock.lua", "finish.lua"],
+    ["clock.lua", "history_trim.lua", "finish.lua"],
     "return finish(KEYS, ARGV, redis_now())\n"
 );
 composed!(
     FINISH_CLAIM,
-    ["clock.lua", "finish.lua", "claim.lua", "finish_claim.lua"],
+    [
+        "clock.lua",
+        "history_trim.lua",
+        "finish.lua",
+        "claim.lua",
+        "finish_claim.lua"
+    ],
     ""
 );
 script!(RENEW, "renew.lua");
 script!(SWEEP, "sweep.lua");
+script!(HISTORY_MOVE, "history_move.lua");
 script!(PROMOTE, "promote.lua");
 script!(REQUEUE, "requeue.lua");
 script!(PURGE, "purge.lua");

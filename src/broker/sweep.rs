@@ -3,7 +3,7 @@
 
 use super::history::ActiveEntry;
 use super::running::{lease_of, Expiries, LeaseSet};
-use super::scripts::SWEEP;
+use super::scripts::{HISTORY_MOVE, SWEEP};
 use super::{Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
 use std::time::Duration;
@@ -40,8 +40,18 @@ impl Broker {
         let mut p = redis::pipe();
         p.cmd("TIME");
         Self::lease_sets(&mut p, q, MAX - 1);
-        let ((secs, micros), workers, own): ((u64, u64), LeaseSet, LeaseSet) =
+        p.exists(&q.history_ended);
+        let ((secs, micros), workers, own, older_index): ((u64, u64), LeaseSet, LeaseSet, bool) =
             p.query_async(&mut c).await.map_err(|e| self.err(e))?;
+        if older_index {
+            // The trim index from before the end list: moved over, a slice per sweep.
+            let _: u64 = HISTORY_MOVE
+                .key(&q.history_ended)
+                .key(&q.history_ends)
+                .invoke_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
         // A second's slack: the script decides by the server's clock when it runs.
         let now = (secs * 1000 + micros / 1000 + 1000).saturating_sub(overdue.as_millis() as u64);
         let expiring: Expiries = workers
@@ -70,7 +80,7 @@ impl Broker {
             .key(&q.stats)
             .key(&q.superseded)
             .key(&q.history)
-            .key(&q.history_ended)
+            .key(&q.history_ends)
             .key(&q.lease);
         for k in &uniques {
             inv.key(k);

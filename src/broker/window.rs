@@ -121,23 +121,51 @@ impl Broker {
                 .collect();
             return Ok((total, out));
         }
-        let (zset, hash) = match state {
-            Listed::Scheduled => (&q.scheduled, &q.data),
-            Listed::Retry => (&q.retry, &q.data),
-            Listed::Dead => (&q.dead, &q.data),
-            // (Pending and Active were read above.)
-            Listed::Ended | Listed::Pending | Listed::Active => (&q.history_ended, &q.history),
-        };
         let (start, stop) = (off, off + count - 1);
         let mut p = redis::pipe();
-        p.zcard(zset);
-        if newest_first {
-            p.zrevrange_withscores(zset, start, stop);
+        let (items, hash, total): (Vec<(String, u64)>, &str, u64) = if state == Listed::Ended {
+            // The end list, oldest first: "<end ms>|<id>", and "<end ms>|u:<key>" entries
+            // (a unique key's last holder), which are not tasks and are left out.
+            let (start, stop) = if newest_first {
+                (-(off + count), -(off + 1))
+            } else {
+                (start, stop)
+            };
+            let (total, mut raws): (u64, Vec<String>) = p
+                .llen(&q.history_ends)
+                .lrange(&q.history_ends, start, stop)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| self.err(e))?;
+            if newest_first {
+                raws.reverse();
+            }
+            let items = raws
+                .iter()
+                .filter_map(|e| {
+                    let (ms, m) = e.split_once('|')?;
+                    (!m.starts_with("u:")).then(|| (m.to_string(), ms.parse().unwrap_or(0)))
+                })
+                .collect();
+            (items, &q.history, total)
         } else {
-            p.zrange_withscores(zset, start, stop);
-        }
-        let (total, items): (u64, Vec<(String, f64)>) =
-            p.query_async(&mut c).await.map_err(|e| self.err(e))?;
+            let (zset, hash) = match state {
+                Listed::Scheduled => (&q.scheduled, &q.data),
+                Listed::Retry => (&q.retry, &q.data),
+                // (Pending, Active and Ended were read above.)
+                _ => (&q.dead, &q.data),
+            };
+            p.zcard(zset);
+            if newest_first {
+                p.zrevrange_withscores(zset, start, stop);
+            } else {
+                p.zrange_withscores(zset, start, stop);
+            }
+            let (total, items): (u64, Vec<(String, f64)>) =
+                p.query_async(&mut c).await.map_err(|e| self.err(e))?;
+            let items = items.into_iter().map(|(id, s)| (id, s as u64)).collect();
+            (items, hash, total)
+        };
         if items.is_empty() {
             return Ok((total, vec![]));
         }
@@ -153,11 +181,9 @@ impl Broker {
             items
                 .into_iter()
                 .zip(raws)
-                // The ended index also holds `u:<key>` fields (the last holder of a key).
-                .filter(|((id, _), _)| !(state == Listed::Ended && id.starts_with("u:")))
-                .map(|((id, score), raw)| Entry {
+                .map(|((id, at_ms), raw)| Entry {
                     id: Some(id),
-                    at_ms: score as u64,
+                    at_ms,
                     raw,
                 })
                 .collect(),

@@ -168,7 +168,7 @@ fn history_is_trimmed_by_count_and_by_age() {
     assert!(wait_until(Duration::from_secs(20), || {
         task_json(&ciq, &[ids.last().unwrap()]).state == "done"
     }));
-    assert!(redis.int(&["ZCARD", &keys::q("default").history_ended]) <= 5);
+    assert!(redis.int(&["LLEN", &keys::q("default").history_ends]) <= 5);
     assert!(redis.int(&["HLEN", &keys::q("default").history]) <= 5);
     assert_eq!(
         ciq.run(&["inspect", "task", &ids[0]]).status.code(),

@@ -4,6 +4,7 @@
 
 mod config_show;
 mod depth;
+mod history_trim;
 mod inspect;
 mod json_schemas;
 mod log_lines;

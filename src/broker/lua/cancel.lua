@@ -5,7 +5,7 @@
 -- key is released (when this task holds it). A dead or ended task is left alone.
 -- KEYS[1] pending LIST, KEYS[2] scheduled ZSET, KEYS[3] retry ZSET, KEYS[4] data HASH,
 -- KEYS[5] lease ZSET, KEYS[6] active HASH, KEYS[7] superseded ZSET (token -> ms),
--- KEYS[8] history HASH, KEYS[9] history index ZSET, KEYS[10] stats HASH,
+-- KEYS[8] history HASH, KEYS[9] history end LIST (see history_trim.lua), KEYS[10] stats HASH,
 -- KEYS[11] the task's unique key as the caller read it (declared), or any key of the
 -- queue when it has none
 -- ARGV[1] id, ARGV[2] the pending message exactly as the caller read it ('' = not seen
@@ -62,6 +62,6 @@ end
 local ev = {at = now, ev = 'canceled', from = from, reason = 'canceled by ' .. ARGV[5]}
 if worker then ev.worker = worker end
 redis.call('HSET', KEYS[8], id, line .. '\n' .. cjson.encode(ev))
-redis.call('ZADD', KEYS[9], now, id)
+redis.call('RPUSH', KEYS[9], now .. '|' .. id)
 redis.call('HINCRBY', KEYS[10], 'canceled', 1)
 return {1, from}

@@ -1,7 +1,7 @@
 -- finish: record the outcomes of runs this worker did (a batch), on Redis time.
 -- KEYS[1] lease ZSET (not written: the lease is the worker's, see claim.lua), KEYS[2] active HASH, KEYS[3] data HASH, KEYS[4] pending LIST,
 -- KEYS[5] retry ZSET, KEYS[6] dead ZSET, KEYS[7] stats HASH, KEYS[8] superseded ZSET,
--- KEYS[9] history HASH, KEYS[10] history index ZSET, KEYS[11..] the unique keys of the
+-- KEYS[9] history HASH, KEYS[10] history end LIST (see history_trim.lua), KEYS[11..] the unique keys of the
 -- batch's tasks (declared, so Redis Cluster and ACL key patterns see every key touched)
 -- ARGV[1] worker id, ARGV[2] unique key prefix, ARGV[3] dead cap,
 -- ARGV[4] history retention ms, ARGV[5] history cap (ended tasks per queue),
@@ -152,7 +152,8 @@ local function finish(KEYS, ARGV, now)
     end
   end
   -- History: each task's claim and outcome appended to its record (one HMGET, one HSET per
-  -- batch); ended tasks indexed by end time, the index trimmed by age and count.
+  -- batch); ended tasks appended to the end list (one RPUSH), which trims the records by
+  -- age and count (history_trim.lua).
   -- A claim followed by a success without output (the common case) is one compact line,
   -- "~<claimed ms>|<attempt>|<done ms>|<worker>", which the readers expand into the
   -- `claimed` and `done` events (src/broker/history.rs); everything else is JSON lines.
@@ -166,6 +167,7 @@ local function finish(KEYS, ARGV, now)
     local wq = cjson.encode(ARGV[1])
     local nows = tostring(now)
     local donetail = '|' .. nows .. '|' .. ARGV[1]
+    local endbar = nows .. '|'
     local set, ended, ns, ne = {}, {}, 0, 0
     local evname = {retry = 'retried', defer = 'deferred', requeue = 'released'}
     for j = 1, nh do
@@ -213,36 +215,23 @@ local function finish(KEYS, ARGV, now)
           set[ns] = line .. '\n{"at":' .. claimed .. ',"ev":"claimed","worker":' .. wq .. ',"attempt":' .. (attempt or 'null') .. '}\n' .. outcome
         end
         if kind == 'done' or kind == 'dead' or kind == 'failed' then
-          ended[ne + 1] = nows
-          ended[ne + 2] = id
-          ne = ne + 2
+          ne = ne + 1
+          ended[ne] = endbar .. id
           local uniq = ARGV[i + 5]
           if uniq ~= '' then
             set[ns + 1] = 'u:' .. uniq
             set[ns + 2] = id
             ns = ns + 2
-            ended[ne + 1] = nows
-            ended[ne + 2] = 'u:' .. uniq
-            ne = ne + 2
+            ne = ne + 1
+            ended[ne] = endbar .. 'u:' .. uniq
           end
         end
       end
     end
     if ns > 0 then redis.call('HSET', KEYS[9], unpack(set)) end
     if ne > 0 then
-      redis.call('ZADD', KEYS[10], unpack(ended))
-      local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
-      if #gone > 0 then
-        redis.call('HDEL', KEYS[9], unpack(gone))
-        redis.call('ZREM', KEYS[10], unpack(gone))
-      end
-      local over = math.min(redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[5]), 1000)
-      if over > 0 then
-        local popped = redis.call('ZPOPMIN', KEYS[10], over)
-        local del = {}
-        for j = 1, #popped, 2 do del[#del + 1] = popped[j] end
-        redis.call('HDEL', KEYS[9], unpack(del))
-      end
+      redis.call('RPUSH', KEYS[10], unpack(ended))
+      history_trim(KEYS[10], KEYS[9], now - tonumber(ARGV[4]), tonumber(ARGV[5]))
     end
   end
   return res

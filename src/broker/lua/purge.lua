@@ -1,7 +1,7 @@
 -- purge: delete up to N tasks in one state of a queue, releasing their unique keys.
 -- Active tasks are never touched.
 -- KEYS[1] the state's key (pending LIST, or scheduled/retry/dead ZSET), KEYS[2] data HASH,
--- KEYS[3] history HASH, KEYS[4] history index ZSET, KEYS[5..] the unique keys of the
+-- KEYS[3] history HASH, KEYS[4] history end LIST (see history_trim.lua), KEYS[5..] the unique keys of the
 -- tasks the caller read (declared); the purge stops at a task whose key is not among them
 -- ARGV[1] "list" or "zset", ARGV[2] max tasks, ARGV[3] unique key prefix, ARGV[4] now ms,
 -- ARGV[5] the state's name
@@ -46,7 +46,7 @@ for _, p in ipairs(envs) do
     local line = id and redis.call('HGET', KEYS[3], id)
     if line then
       redis.call('HSET', KEYS[3], id, line .. '\n{"at":' .. ARGV[4] .. ',"ev":"purged","from":"' .. ARGV[5] .. '"}')
-      redis.call('ZADD', KEYS[4], ARGV[4], id)
+      redis.call('RPUSH', KEYS[4], ARGV[4] .. '|' .. id)
     end
   end
 end

@@ -1,6 +1,6 @@
 -- requeue: move dead tasks back to pending as fresh attempts.
 -- KEYS[1] dead ZSET, KEYS[2] data HASH, KEYS[3] pending LIST, KEYS[4] history HASH,
--- KEYS[5] history index ZSET, KEYS[6..] the unique keys of the tasks (declared)
+-- KEYS[5] the older history trim index ZSET (see keys.rs), KEYS[6..] the unique keys of the tasks (declared)
 -- ARGV[1] unique key prefix, ARGV[2] now ms, ARGV[3..] ids
 -- returns per id: 1 requeued, 0 not dead, -1 its unique key is held by another task
 local res = {}
@@ -27,7 +27,8 @@ for i = 3, #ARGV do
         redis.call('ZREM', KEYS[1], id)
         redis.call('HDEL', KEYS[2], id)
         redis.call('LPUSH', KEYS[3], cjson.encode(t))
-        -- History: the task is live again, so it leaves the trim index.
+        -- History: the task is live again. Its entry in the end list stays and no longer
+        -- deletes the record (history_trim.lua); the older trim index is left at once.
         local line = redis.call('HGET', KEYS[4], id)
         line = (line and (line .. '\n') or '') .. '{"at":' .. ARGV[2] .. ',"ev":"requeued"}'
         redis.call('HSET', KEYS[4], id, line)

@@ -10,7 +10,7 @@
 -- none of its runs is left.
 -- KEYS[1] leases ZSET (worker id -> expiry ms), KEYS[2] active HASH, KEYS[3] data HASH,
 -- KEYS[4] pending LIST, KEYS[5] dead ZSET, KEYS[6] stats HASH, KEYS[7] superseded ZSET
--- (token -> ms), KEYS[8] history HASH, KEYS[9] history index ZSET, KEYS[10] the older
+-- (token -> ms), KEYS[8] history HASH, KEYS[9] history end LIST (see history_trim.lua), KEYS[10] the older
 -- lease ZSET (task id -> expiry ms), KEYS[11..] the unique keys of the tasks the caller
 -- saw expiring (declared: Redis Cluster and ACLs see every key touched); an expired task
 -- whose unique key is not among them waits for the next sweep
@@ -63,7 +63,7 @@ local function history(task, events, ended)
   end
   for _, e in ipairs(events) do line = line .. '\n' .. cjson.encode(e) end
   redis.call('HSET', KEYS[8], task.id, line)
-  if ended then redis.call('ZADD', KEYS[9], now, task.id) end
+  if ended then redis.call('RPUSH', KEYS[9], now .. '|' .. task.id) end
 end
 for j, id in ipairs(ids) do
   local cur = curs[j]

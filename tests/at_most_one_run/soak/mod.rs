@@ -304,14 +304,14 @@ fn analyse(
     s
 }
 
-/// Every id in the three queues' `history:ended`, read with `cli`.
+/// Every id in the three queues' `history:ends` ("<end ms>|<id>"), read with `cli`.
 fn ended(cli: &dyn Fn(&[&str]) -> String) -> HashSet<String> {
     QUEUES
         .iter()
         .flat_map(|q| {
-            cli(&["ZRANGE", &keys::q(q).history_ended, "0", "-1"])
+            cli(&["LRANGE", &keys::q(q).history_ends, "0", "-1"])
                 .lines()
-                .map(String::from)
+                .filter_map(|e| Some(e.split_once('|')?.1.to_string()))
                 .collect::<Vec<_>>()
         })
         .collect()
