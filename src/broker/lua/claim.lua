@@ -18,7 +18,7 @@
 -- Redis commands per call do not grow with the batch: one RPOP with a count, one HSET
 -- (in slices of 1,000 tasks, to stay within Lua's unpack limit), one ZADD.
 -- Per task the script does as little Lua as it can (Lua time was most of its cost): the
--- id is cut out with a plain find, not a pattern; numbers are turned into strings once
+-- envelope's head is compared in place and the id cut out with a plain find, not a pattern; numbers are turned into strings once
 -- per batch, not once per task; tables are filled by counters, not `#t + 1`.
 local function claim(KEYS, ARGV, clock)
   if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
@@ -31,7 +31,7 @@ local function claim(KEYS, ARGV, clock)
   for i = 1, #envs do
     local env = envs[i]
     local id
-    if string.sub(env, 1, 13) == head then
+    if string.find(env, head, 1, true) == 1 then
       local q = string.find(env, '"', 14, true)
       if q and q > 14 then id = string.sub(env, 14, q - 1) end
     end

@@ -33,8 +33,9 @@ local function finish(KEYS, ARGV, now)
   local res = {}
   -- Counters and last times are kept per field and task name and joined into hash fields
   -- once per batch (no string built per task).
-  local counts = {}
-  local last = {}
+  local ndone, lastdone = {}, {}
+  local counts = {done = ndone}
+  local last = {last_done = lastdone}
   local function stamp(field, task)
     local per = last[field]
     if not per then per = {}; last[field] = per end
@@ -60,6 +61,7 @@ local function finish(KEYS, ARGV, now)
   if nids == 0 then return res end
   local curs = redis.call('HMGET', KEYS[2], unpack(ids))
   local wp = ARGV[1] .. '|'
+  local wlen = #wp
   local taken, applied, napplied = {}, {}, 0  -- ids applied in this batch (set, list): their active entry goes (HDEL below)
   local hj, nhj = {}, 0  -- history: per applied item, its ARGV index, active entry, claimed-at offset
   for j = 1, nids do
@@ -67,8 +69,10 @@ local function finish(KEYS, ARGV, now)
     local id, token, kind, env = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     local cur = curs[j]
     if taken[id] then cur = false end
-    local me = wp .. token .. '|'
-    if (not cur) or string.find(cur, me, 1, true) ~= 1 then
+    -- Is the entry "<this worker>|<this token>|..."? Compared in place (no string made).
+    local after = wlen + #token + 1
+    if (not cur) or string.find(cur, wp, 1, true) ~= 1 or string.find(cur, token, wlen + 1, true) ~= wlen + 1
+      or string.byte(cur, after) ~= 124 then
       if cur or redis.call('ZSCORE', KEYS[8], token) then
         res[j] = 0
         if kind == 'fenced' then
@@ -90,8 +94,9 @@ local function finish(KEYS, ARGV, now)
       local task = ARGV[i + 6]
       local release = false
       if kind == 'done' then
-        count('done', task)
-        stamp('last_done', task)
+        -- The common case, counted inline (as count('done', task); stamp('last_done', task)).
+        ndone[task] = (ndone[task] or 0) + 1
+        lastdone[task] = true
         release = true
       elseif kind == 'retry' then
         redis.call('HSET', KEYS[3], id, env)
@@ -114,7 +119,7 @@ local function finish(KEYS, ARGV, now)
       end
       hj[nhj + 1] = i
       hj[nhj + 2] = cur
-      hj[nhj + 3] = #me + 1
+      hj[nhj + 3] = after + 1
       nhj = nhj + 3
       local uniq = ARGV[i + 5]
       if release and uniq ~= '' then
@@ -134,7 +139,7 @@ local function finish(KEYS, ARGV, now)
       redis.call('HINCRBY', KEYS[7], f .. ':' .. task, n)
       total = total + n
     end
-    redis.call('HINCRBY', KEYS[7], f, total)
+    if total > 0 then redis.call('HINCRBY', KEYS[7], f, total) end
   end
   local lastset = {}
   for f, tasks in pairs(last) do
@@ -230,8 +235,8 @@ local function finish(KEYS, ARGV, now)
     end
     if ns > 0 then redis.call('HSET', KEYS[9], unpack(set)) end
     if ne > 0 then
-      redis.call('RPUSH', KEYS[10], unpack(ended))
-      history_trim(KEYS[10], KEYS[9], now - tonumber(ARGV[4]), tonumber(ARGV[5]))
+      local len = redis.call('RPUSH', KEYS[10], unpack(ended))
+      history_trim(KEYS[10], KEYS[9], now - tonumber(ARGV[4]), tonumber(ARGV[5]), len)
     end
   end
   return res

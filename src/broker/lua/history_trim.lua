@@ -6,7 +6,8 @@
 -- the record only when the record still says its task ended at that very time; a
 -- `u:` field goes with its holder's record.
 -- ends: the LIST, hist: the history HASH, cutoff: end times at or before it are past the
--- retention (ms), cap: at most this many entries. Takes at most 1,000 entries a call.
+-- retention (ms), cap: at most this many entries, len: the list's length (RPUSH's
+-- reply). Takes at most 1,000 entries a call.
 local history_ends_of = {done = true, dead = true, failed = true, canceled = true, purged = true}
 
 -- The end time (ms, a string) a history record says its task ended at: its last event,
@@ -36,8 +37,8 @@ local function history_ended_at(rec)
   return nil
 end
 
-local function history_trim(ends, hist, cutoff, cap)
-  local take = redis.call('LLEN', ends) - cap
+local function history_trim(ends, hist, cutoff, cap, len)
+  local take = len - cap
   local first = redis.call('LINDEX', ends, 0)
   if first and tonumber(string.match(first, '^%d+') or 0) <= cutoff then
     local head = redis.call('LRANGE', ends, 0, 999)
