@@ -98,7 +98,9 @@ pub(crate) fn start_task(
             complete(&s, run, why, permit, 0.0);
             return;
         }
-        let outcome = execute(&s, handler, env, fence_rx, started).await;
+        // Boxed: the spawned task stays small, so its (cache-aligned) allocation is a
+        // small one too; the handler's state goes in an ordinary allocation.
+        let outcome = Box::pin(execute(&s, handler, env, fence_rx, started)).await;
         let secs = started.elapsed().as_secs_f64();
         complete(&s, run, outcome, permit, secs);
     });
@@ -223,7 +225,7 @@ async fn execute(
 async fn futures_catch<F: std::future::Future>(
     fut: std::panic::AssertUnwindSafe<F>,
 ) -> Result<F::Output, String> {
-    let mut fut = Box::pin(fut);
+    let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(move |cx| {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
