@@ -34,7 +34,13 @@ pub(crate) fn start_task(
     let (env, handler) = match route(shared, decoded, &raw, qname) {
         Routed::Run(env, handler) => (env, handler),
         Routed::Poison(env, reason) => {
-            settle::settle(shared, run, Arc::new(env), Ending::Poison(reason), Some(permit));
+            settle::settle(
+                shared,
+                run,
+                Arc::new(env),
+                Ending::Poison(reason),
+                Some(permit),
+            );
             return;
         }
     };
