@@ -13,7 +13,6 @@ use crate::broker::finish::{Applied, Finish, FinishKind, Outcomes};
 use crate::broker::outcome::TaskOutcome;
 use crate::broker::QueueKeys;
 use crate::shutdown::Shutdown;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,40 +21,32 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 const BATCH: usize = 256;
 
 /// One queue's share of a batch: the outcomes and the `--wait` notifications.
-type QueueBatch = (Vec<Finish>, Vec<Option<Box<TaskOutcome>>>);
-
-pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
-    let mut stop = false;
-    // Outcomes go with a refill claim only once outcomes were recorded the ordinary way
-    // (the first batch, and after a failed write, go alone until one succeeds).
-    let mut recorded = false;
-    while !stop {
-        let Some(first) = rx.recv().await else { break };
-        let mut batch = Vec::new();
-        for m in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
-            match m {
-                Msg::Stop => stop = true,
-                Msg::Done { .. } => batch.push(m),
-            }
-            if batch.len() >= BATCH {
-                break;
-            }
-        }
-        if stop {
-            while let Ok(m) = rx.try_recv() {
-                if let Msg::Done { .. } = m {
-                    batch.push(m)
-                }
-            }
-        }
-        record(&shared, batch, &mut recorded).await;
-    }
+#[derive(Default)]
+struct QueueBatch {
+    finishes: Vec<Finish>,
+    notifies: Vec<Option<Box<TaskOutcome>>>,
 }
 
-async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, recorded: &mut bool) {
-    let mut by_queue: HashMap<usize, QueueBatch> = HashMap::new();
-    let mut permits = Vec::new();
-    for m in batch {
+/// A batch being recorded, per queue (indexed as the worker's queues), with the slots its
+/// outcomes free. Kept from one batch to the next: a batch allocates nothing once the
+/// buffers have grown to the batches seen.
+struct Batch {
+    queues: Vec<QueueBatch>,
+    permits: Vec<OwnedSemaphorePermit>,
+    /// Outcomes in the batch.
+    len: usize,
+}
+
+impl Batch {
+    fn new(queues: usize) -> Batch {
+        Batch {
+            queues: (0..queues).map(|_| QueueBatch::default()).collect(),
+            permits: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, m: Msg) {
         if let Msg::Done {
             run,
             finish,
@@ -63,28 +54,76 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, recorded: &mut bool) {
             permit,
         } = m
         {
-            let e = by_queue.entry(run.queue).or_default();
-            e.0.push(finish);
-            e.1.push(notify);
-            permits.extend(permit);
+            let q = &mut self.queues[run.queue];
+            q.finishes.push(finish);
+            q.notifies.push(notify);
+            self.permits.extend(permit);
+            self.len += 1;
         }
     }
+
+    /// The queue of all the batch's outcomes, when they are all from one.
+    fn only_queue(&self) -> Option<usize> {
+        let mut used = (0..self.queues.len()).filter(|&i| !self.queues[i].finishes.is_empty());
+        match (used.next(), used.next()) {
+            (Some(qi), None) => Some(qi),
+            _ => None,
+        }
+    }
+
+    /// Empties the batch, keeping its buffers (the slots still held are freed).
+    fn clear(&mut self) {
+        for q in &mut self.queues {
+            q.finishes.clear();
+            q.notifies.clear();
+        }
+        self.permits.clear();
+        self.len = 0;
+    }
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut stop = false;
+    // Outcomes go with a refill claim only once outcomes were recorded the ordinary way
+    // (the first batch, and after a failed write, go alone until one succeeds).
+    let mut recorded = false;
+    let mut batch = Batch::new(shared.queues.len());
+    while !stop {
+        let Some(first) = rx.recv().await else { break };
+        for m in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match m {
+                Msg::Stop => stop = true,
+                m @ Msg::Done { .. } => batch.push(m),
+            }
+            if batch.len >= BATCH {
+                break;
+            }
+        }
+        if stop {
+            while let Ok(m) = rx.try_recv() {
+                batch.push(m);
+            }
+        }
+        record(&shared, &mut batch, &mut recorded).await;
+        batch.clear();
+    }
+}
+
+async fn record(shared: &Arc<Shared>, batch: &mut Batch, recorded: &mut bool) {
     // The slots these outcomes free: while the last claim found all it asked for and
     // the queue picked next (in weighted order) is the one these outcomes are from, the
     // tasks that refill them are claimed in the same round trip as the outcomes are
     // recorded, and start once the outcomes are recorded.
+    let only = batch.only_queue();
     let refill = *recorded
-        && by_queue.len() == 1
-        && !permits.is_empty()
+        && !batch.permits.is_empty()
         && shared.more.load(Ordering::Relaxed)
         && !shared.stopping()
-        && by_queue.keys().next() == Some(&shared.next_queue());
-    if refill {
-        let Some((qi, (finishes, notifies))) = by_queue.into_iter().next() else {
-            return;
-        };
+        && only.is_some_and(|qi| qi == shared.next_queue());
+    if let (true, Some(qi)) = (refill, only) {
         fencing::check_now(shared).await;
         let q = shared.queues[qi].clone();
+        let QueueBatch { finishes, notifies } = &mut batch.queues[qi];
         let sent = Instant::now();
         let res = shared
             .broker
@@ -92,18 +131,18 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, recorded: &mut bool) {
                 Outcomes {
                     q: &q,
                     worker: &shared.opts.id,
-                    items: &finishes,
+                    items: finishes,
                     dead_max: shared.opts.dead_max,
                     hist: shared.opts.history,
                 },
-                permits.len(),
+                batch.permits.len(),
                 shared.opts.lease,
             )
             .await;
         match res {
             Ok((applied, claim)) => {
-                settle(shared, qi, &finishes, notifies, Some(applied)).await;
-                start_claimed(shared, qi, sent, claim, permits);
+                settle(shared, qi, finishes, notifies, Some(applied)).await;
+                start_claimed(shared, qi, sent, claim, &mut batch.permits);
                 return;
             }
             Err(e) => {
@@ -111,22 +150,25 @@ async fn record(shared: &Arc<Shared>, batch: Vec<Msg>, recorded: &mut bool) {
                 // leases expire and they are recovered (late, never twice).
                 tracing::warn!(queue = %q.name, error = %e, "cannot record task outcomes with a claim; recording them alone");
                 *recorded = false;
-                let applied = write_with_retry(shared, &q, &finishes).await;
+                let applied = write_with_retry(shared, &q, finishes).await;
                 *recorded = applied.is_some();
-                settle(shared, qi, &finishes, notifies, applied).await;
+                settle(shared, qi, finishes, notifies, applied).await;
                 return;
             }
         }
     }
     let mut all = true;
-    for (qi, (finishes, notifies)) in by_queue {
+    for qi in 0..batch.queues.len() {
+        let QueueBatch { finishes, notifies } = &mut batch.queues[qi];
+        if finishes.is_empty() {
+            continue;
+        }
         let q = shared.queues[qi].clone();
-        let applied = write_with_retry(shared, &q, &finishes).await;
+        let applied = write_with_retry(shared, &q, finishes).await;
         all &= applied.is_some();
-        settle(shared, qi, &finishes, notifies, applied).await;
+        settle(shared, qi, finishes, notifies, applied).await;
     }
     *recorded = all;
-    drop(permits);
 }
 
 /// Starts the tasks a claim sent with outcomes took, in the slots the outcomes freed;
@@ -136,7 +178,7 @@ fn start_claimed(
     qi: usize,
     sent: Instant,
     claim: Claim,
-    mut permits: Vec<OwnedSemaphorePermit>,
+    permits: &mut Vec<OwnedSemaphorePermit>,
 ) {
     match claim {
         Claim::Paused => {
@@ -153,7 +195,7 @@ fn start_claimed(
                 .more
                 .store(tasks.len() >= permits.len(), Ordering::Relaxed);
             permits.truncate(tasks.len());
-            for ((token, raw), permit) in tasks.into_iter().zip(permits) {
+            for ((token, raw), permit) in tasks.into_iter().zip(permits.drain(..)) {
                 task::start_task(shared, RunId { queue: qi, token }, sent, raw, permit);
             }
         }
@@ -166,7 +208,7 @@ async fn settle(
     shared: &Shared,
     qi: usize,
     finishes: &[Finish],
-    notifies: Vec<Option<Box<TaskOutcome>>>,
+    notifies: &mut Vec<Option<Box<TaskOutcome>>>,
     applied: Option<Vec<Applied>>,
 ) {
     let q = &shared.queues[qi];
@@ -180,7 +222,7 @@ async fn settle(
         }
     }
     let Some(applied) = applied else { return };
-    for ((f, applied), n) in finishes.iter().zip(applied).zip(notifies) {
+    for ((f, applied), n) in finishes.iter().zip(applied).zip(notifies.drain(..)) {
         match applied {
             Applied::Yes => {}
             Applied::Already => {

@@ -27,8 +27,9 @@ pub enum Outcome {
 
 /// Everything a handler may use while running one task.
 pub struct TaskContext {
-    pub envelope: Envelope,
-    pub broker: Broker,
+    /// The run's message (shared with the worker's record of the run, not copied).
+    pub envelope: Arc<Envelope>,
+    pub broker: Arc<Broker>,
     pub config: Arc<Config>,
     pub soft_deadline: Option<Instant>,
     pub hard_deadline: Option<Instant>,
@@ -92,19 +93,23 @@ impl TaskHandler for Noop {
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let start = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0);
             let args = &ctx.envelope.args;
             if let Some(error) = noop_key_error(args) {
                 return Outcome::Fail { error };
             }
             let mut conn = ctx.broker.conn();
+            let failed = |e: redis::RedisError| Outcome::Retry {
+                error: format!("noop: {e}"),
+                after: None,
+            };
             if let (Some(key), Some(enq)) = (
                 args.get("lat_key").and_then(|v| v.as_str()),
                 args.get("enq_ts"),
             ) {
+                let start = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
                 let line = format!("{} {start}", enq.as_f64().unwrap_or(0.0));
                 let r: redis::RedisResult<()> = redis::cmd("RPUSH")
                     .arg(key)
@@ -112,10 +117,7 @@ impl TaskHandler for Noop {
                     .query_async(&mut conn)
                     .await;
                 if let Err(e) = r {
-                    return Outcome::Retry {
-                        error: format!("noop: {e}"),
-                        after: None,
-                    };
+                    return failed(e);
                 }
             }
             if let Some(ms) = args.get("sleep_ms").and_then(|v| v.as_u64()) {
@@ -123,20 +125,21 @@ impl TaskHandler for Noop {
             }
             // One command per key, not a pipeline: on Redis Cluster the two keys may
             // live on two nodes.
-            let mut cmds = vec![];
             if let Some(key) = args.get("incr").and_then(|v| v.as_str()) {
-                cmds.push(redis::cmd("INCR").arg(key).clone());
+                let r: redis::RedisResult<()> =
+                    redis::cmd("INCR").arg(key).query_async(&mut conn).await;
+                if let Err(e) = r {
+                    return failed(e);
+                }
             }
             if let Some(key) = args.get("record").and_then(|v| v.as_str()) {
-                cmds.push(redis::cmd("RPUSH").arg(key).arg(&ctx.envelope.id).clone());
-            }
-            for c in cmds {
-                let r: redis::RedisResult<()> = c.query_async(&mut conn).await;
+                let r: redis::RedisResult<()> = redis::cmd("RPUSH")
+                    .arg(key)
+                    .arg(&ctx.envelope.id)
+                    .query_async(&mut conn)
+                    .await;
                 if let Err(e) = r {
-                    return Outcome::Retry {
-                        error: format!("noop: {e}"),
-                        after: None,
-                    };
+                    return failed(e);
                 }
             }
             match args.get("fail") {

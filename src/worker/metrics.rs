@@ -10,8 +10,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Run-time histogram bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [
@@ -41,6 +42,17 @@ pub(crate) struct Metrics {
     outcomes: Family<Outcome, Counter>,
     runtime: Family<TaskQueue, Histogram, fn() -> Histogram>,
     recovered: Family<QueueLabel, Counter>,
+    /// The series `record` counts into, by queue and task: handles on the families'
+    /// own metrics (created there the first time), so a run is counted without building
+    /// its label sets again.
+    series: Mutex<HashMap<String, HashMap<String, Series>>>,
+}
+
+/// One task's series on one queue.
+struct Series {
+    runtime: Histogram,
+    /// `ciq_tasks` by outcome label, as they were first counted.
+    outcomes: Vec<(&'static str, Counter)>,
 }
 
 impl Default for Metrics {
@@ -49,25 +61,48 @@ impl Default for Metrics {
             outcomes: Family::default(),
             runtime: Family::new_with_constructor(runtime_histogram),
             recovered: Family::default(),
+            series: Mutex::default(),
         }
     }
 }
 
 impl Metrics {
     pub(crate) fn record(&self, task: &str, queue: &str, outcome: &'static str, secs: f64) {
-        self.outcomes
-            .get_or_create(&Outcome {
-                task: task.into(),
-                queue: queue.into(),
-                outcome: outcome.into(),
-            })
-            .inc();
-        self.runtime
-            .get_or_create(&TaskQueue {
-                task: task.into(),
-                queue: queue.into(),
-            })
-            .observe(secs);
+        let mut series = self.series.lock().unwrap();
+        let by_task = match series.get_mut(queue) {
+            Some(t) => t,
+            None => series.entry(queue.to_string()).or_default(),
+        };
+        let s = match by_task.get_mut(task) {
+            Some(s) => s,
+            None => by_task.entry(task.to_string()).or_insert_with(|| Series {
+                runtime: self
+                    .runtime
+                    .get_or_create(&TaskQueue {
+                        task: task.into(),
+                        queue: queue.into(),
+                    })
+                    .clone(),
+                outcomes: Vec::new(),
+            }),
+        };
+        let counter = match s.outcomes.iter().position(|(o, _)| *o == outcome) {
+            Some(i) => &s.outcomes[i].1,
+            None => {
+                let c = self
+                    .outcomes
+                    .get_or_create(&Outcome {
+                        task: task.into(),
+                        queue: queue.into(),
+                        outcome: outcome.into(),
+                    })
+                    .clone();
+                s.outcomes.push((outcome, c));
+                &s.outcomes[s.outcomes.len() - 1].1
+            }
+        };
+        counter.inc();
+        s.runtime.observe(secs);
     }
 
     pub(crate) fn recovered(&self, queue: &str, n: u64) {

@@ -102,9 +102,36 @@ pub(crate) struct RunId {
     pub token: u64,
 }
 
+/// The worker's maps of runs, looked up a few times per task: keyed by two integers
+/// (the token alone is nearly unique), so a multiply-and-rotate hash does (not SipHash).
+type RunMap<V> = HashMap<RunId, V, std::hash::BuildHasherDefault<RunHasher>>;
+
+#[derive(Default)]
+pub(crate) struct RunHasher(u64);
+
+impl std::hash::Hasher for RunHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b.into());
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 /// A run whose handler is still going.
 struct Running {
-    env: Envelope,
+    env: Arc<Envelope>,
     started: Instant,
     task: Option<tokio::task::JoinHandle<()>>,
     /// The run's fence (see `runner::fence`): moved forward at each renewal.
@@ -123,17 +150,18 @@ pub(crate) struct Lease {
 /// State shared by the loops of one worker.
 pub(crate) struct Shared {
     opts: WorkerOptions,
-    broker: Broker,
+    /// Shared with each run's handler (`TaskContext::broker`) without copying it.
+    broker: Arc<Broker>,
     config: Arc<Config>,
     handlers: Vec<Arc<dyn TaskHandler>>,
     queues: Vec<Arc<QueueKeys>>,
     /// Runs whose handler is still going (a task may be claimed again, even by this
     /// worker, after its lease expired: each run is told apart by its id). Lock order:
     /// `leased` before `running`.
-    running: Mutex<HashMap<RunId, Running>>,
+    running: Mutex<RunMap<Running>>,
     /// Runs this worker holds a lease for (running or waiting for their outcome to be
     /// recorded).
-    leased: Mutex<HashMap<RunId, Lease>>,
+    leased: Mutex<RunMap<Lease>>,
     /// The earliest fencing deadline of the running runs, as last computed (a lower bound:
     /// runs started since have later ones).
     fence_next: Mutex<Option<Instant>>,
@@ -181,12 +209,12 @@ pub async fn run(
         .collect();
     let shared = Arc::new(Shared {
         opts,
-        broker,
+        broker: Arc::new(broker),
         config,
         handlers,
         queues,
-        running: Mutex::new(HashMap::new()),
-        leased: Mutex::new(HashMap::new()),
+        running: Mutex::default(),
+        leased: Mutex::default(),
         fence_next: Mutex::new(None),
         paused: Mutex::new(HashSet::new()),
         idle: watch::channel(false).0,
@@ -226,7 +254,7 @@ pub async fn run(
         let mut parts = vec![
             metrics::part(shared.clone()),
             crate::metrics::cluster(
-                shared.broker.clone(),
+                Broker::clone(&shared.broker),
                 shared.opts.queues.iter().map(|q| q.name.clone()).collect(),
                 shared.opts.heartbeat,
             ),

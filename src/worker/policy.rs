@@ -22,10 +22,7 @@ pub fn finish_for(
     outcome: &Outcome,
     task: Option<&TaskConfig>,
 ) -> Finish {
-    let id = env.id.clone();
     let attempt = env.attempt;
-    let unique_key = env.unique_key.clone();
-    let task_name = env.task.clone();
     let (kind, delay_ms) = match outcome {
         Outcome::Done(_) => (FinishKind::Done, 0),
         Outcome::Retry { error, after } => {
@@ -61,14 +58,15 @@ pub fn finish_for(
     } else {
         env.to_json()
     };
+    // The record takes its fields from the envelope (stored above, or not at all).
     Finish {
-        id,
+        id: env.id,
         token,
         kind,
         envelope,
         delay_ms,
-        unique_key,
-        task: task_name,
+        unique_key: env.unique_key,
+        task: env.task,
         attempt,
     }
 }
@@ -76,32 +74,32 @@ pub fn finish_for(
 /// A poison message: dead at once with the reason.
 pub fn poison(mut env: Envelope, token: u64, reason: String) -> Finish {
     env.reason = Some(reason);
-    stored(&env, token, FinishKind::Dead)
+    stored(env, token, FinishKind::Dead)
 }
 
 /// A run this worker stopped itself (not an attempt): see `fencing`.
 pub(crate) fn fenced(mut env: Envelope, token: u64, why: String) -> Finish {
     env.deliveries += 1;
     env.last_error = Some(why);
-    stored(&env, token, FinishKind::Fenced)
+    stored(env, token, FinishKind::Fenced)
 }
 
 /// An unfinished run handed back to pending at a stop (not an attempt).
 pub(crate) fn requeue(mut env: Envelope, token: u64) -> Finish {
     env.deliveries += 1;
-    stored(&env, token, FinishKind::Requeue)
+    stored(env, token, FinishKind::Requeue)
 }
 
 /// The finish record that stores `env` as it now is.
-fn stored(env: &Envelope, token: u64, kind: FinishKind) -> Finish {
+fn stored(env: Envelope, token: u64, kind: FinishKind) -> Finish {
     Finish {
-        id: env.id.clone(),
+        envelope: env.to_json(),
+        id: env.id,
         token,
         kind,
-        envelope: env.to_json(),
         delay_ms: 0,
-        unique_key: env.unique_key.clone(),
-        task: env.task.clone(),
+        unique_key: env.unique_key,
+        task: env.task,
         attempt: env.attempt,
     }
 }

@@ -34,7 +34,13 @@ pub(crate) fn start_task(
     let (env, handler) = match route(shared, decoded, &raw, qname) {
         Routed::Run(env, handler) => (env, handler),
         Routed::Poison(env, reason) => {
-            settle::settle(shared, run, env, Ending::Poison(reason), Some(permit));
+            settle::settle(
+                shared,
+                run,
+                Arc::new(env),
+                Ending::Poison(reason),
+                Some(permit),
+            );
             return;
         }
     };
@@ -62,6 +68,9 @@ pub(crate) fn start_task(
         stop_at,
         kill_at,
     });
+    // One envelope per run, shared by its entry in `running` and the handler (not copied):
+    // it is back to one holder by the time the run settles.
+    let env = Arc::new(env);
     shared.running.lock().unwrap().insert(
         run,
         Running {
@@ -79,7 +88,9 @@ pub(crate) fn start_task(
         }
         // A worker stopped between the claim and here (SIGSTOP) may be past the run's
         // stop time: the task may run elsewhere already. Then it never starts here.
-        if Instant::now() >= fence_rx.borrow().stop_at {
+        let started = Instant::now();
+        if started >= fence_rx.borrow().stop_at {
+            drop(env);
             if let Some(r) = s.running.lock().unwrap().get_mut(&run) {
                 r.fenced = Some(
                     "not started: its worker stalled between the claim and the start, past the stop time"
@@ -90,13 +101,14 @@ pub(crate) fn start_task(
                 error: String::new(),
                 after: None,
             };
-            complete(&s, run, env, why, permit, 0.0);
+            complete(&s, run, why, permit, 0.0);
             return;
         }
-        let started = Instant::now();
-        let outcome = execute(&s, handler, env.clone(), fence_rx).await;
+        // Boxed: the spawned task stays small, so its (cache-aligned) allocation is a
+        // small one too; the handler's state goes in an ordinary allocation.
+        let outcome = Box::pin(execute(&s, handler, env, fence_rx, started)).await;
         let secs = started.elapsed().as_secs_f64();
-        complete(&s, run, env, outcome, permit, secs);
+        complete(&s, run, outcome, permit, secs);
     });
     if let Some(r) = shared.running.lock().unwrap().get_mut(&run) {
         r.task = Some(jh);
@@ -155,11 +167,13 @@ fn stand_in_envelope(raw: &str, queue: &str) -> Envelope {
     }
 }
 
+/// Runs the handler; `start`: when the run started (its time limits count from there).
 async fn execute(
     shared: &Arc<Shared>,
     handler: Arc<dyn TaskHandler>,
-    env: Envelope,
+    env: Arc<Envelope>,
     fence: crate::runner::fence::Fence,
+    start: Instant,
 ) -> Outcome {
     let task_cfg = shared.config.task(&env.task);
     let ms = |v: Option<u64>, c: Option<crate::config::Dur>| {
@@ -167,7 +181,6 @@ async fn execute(
     };
     let soft = ms(env.soft_limit_ms, task_cfg.and_then(|t| t.soft_time_limit));
     let hard = ms(env.hard_limit_ms, task_cfg.and_then(|t| t.time_limit));
-    let start = Instant::now();
     let ctx = TaskContext {
         soft_deadline: soft.map(|d| start + d),
         hard_deadline: hard.map(|d| start + d),
@@ -218,7 +231,7 @@ async fn execute(
 async fn futures_catch<F: std::future::Future>(
     fut: std::panic::AssertUnwindSafe<F>,
 ) -> Result<F::Output, String> {
-    let mut fut = Box::pin(fut);
+    let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(move |cx| {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
@@ -237,7 +250,6 @@ async fn futures_catch<F: std::future::Future>(
 fn complete(
     shared: &Arc<Shared>,
     run: RunId,
-    env: Envelope,
     outcome: Outcome,
     permit: OwnedSemaphorePermit,
     secs: f64,
@@ -249,5 +261,5 @@ fn complete(
         Some(why) => Ending::Fenced(why),
         None => Ending::Ran { outcome, secs },
     };
-    settle::settle(shared, run, env, ending, Some(permit));
+    settle::settle(shared, run, r.env, ending, Some(permit));
 }

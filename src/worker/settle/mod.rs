@@ -12,6 +12,7 @@ use super::handler::Outcome;
 use super::{outbox, policy, RunId, Shared};
 use crate::broker::finish::Finish;
 use crate::broker::Envelope;
+use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
 /// How a run ended.
@@ -45,7 +46,7 @@ const OBSERVERS: [fn(&Shared, &Settle); 2] = [count::observe, log::observe];
 pub(crate) fn settle(
     shared: &Shared,
     run: RunId,
-    env: Envelope,
+    env: Arc<Envelope>,
     ending: Ending,
     permit: Option<OwnedSemaphorePermit>,
 ) {
@@ -63,8 +64,10 @@ pub(crate) fn settle(
     outbox::send(shared, run, s.finish, told, permit);
 }
 
-/// The finish record for Redis.
-fn record(shared: &Shared, run: RunId, env: Envelope, ending: &Ending) -> Finish {
+/// The finish record for Redis. The run's envelope has no other holder by now (unless
+/// its aborted task is not dropped yet): it is taken, not copied.
+fn record(shared: &Shared, run: RunId, env: Arc<Envelope>, ending: &Ending) -> Finish {
+    let env = Arc::unwrap_or_clone(env);
     match ending {
         Ending::Ran { outcome, .. } => {
             let task = shared.config.task(&env.task);
