@@ -125,7 +125,8 @@ fn try_enqueue(ciq: &Ciq, i: usize) -> Result<String, String> {
 
 /// A fault: when (ms since the epoch), whom (a worker's name, or `redis`), what, and
 /// until when it lasted for the runs (a failover: until the new master had a replica in
-/// sync, so acknowledged writes were possible again; else its start).
+/// sync, so acknowledged writes were possible again; else when the fault was over: the
+/// partition lifted, the stopped worker continued, the killed one restarted).
 pub(crate) type Fault = (u64, String, &'static str, u64);
 
 /// Faults on Redis itself, which every worker feels.
@@ -344,6 +345,11 @@ pub(crate) fn soak(secs: u64, tasks: usize) -> Soak {
         } else {
             faults.push((t, workers[wi].name.clone(), kind, t));
             worker_fault(&ciq, &mut workers[wi], kind);
+        }
+        // The fault lasted until now: a run its worker had claimed and started just
+        // after it began (a partition, a stop) was under way during it too.
+        if let Some(f) = faults.last_mut() {
+            f.3 = now_ms();
         }
     }
     let int = |a: &[&str]| redis.try_cli(a).ok().map(|o| o.trim().parse().unwrap_or(0));
