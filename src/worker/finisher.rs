@@ -110,19 +110,22 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Msg
 }
 
 async fn record(shared: &Arc<Shared>, batch: &mut Batch, recorded: &mut bool) {
-    // The slots these outcomes free: while the last claim found all it asked for and
-    // the queue picked next (in weighted order) is the one these outcomes are from, the
-    // tasks that refill them are claimed in the same round trip as the outcomes are
-    // recorded, and start once the outcomes are recorded.
+    // The slots these outcomes free: while the last claim found all it asked for, the
+    // tasks that refill them are claimed from the queue picked next (in weighted order)
+    // in the same round trip as the outcomes are recorded, and start once the outcomes
+    // are recorded. On Redis Cluster each queue has its own slot, so there the claim
+    // rides only when that queue is the one these outcomes are from.
     let only = batch.only_queue();
+    let cq = shared.next_queue();
     let refill = *recorded
         && !batch.permits.is_empty()
         && shared.more.load(Ordering::Relaxed)
         && !shared.stopping()
-        && only.is_some_and(|qi| qi == shared.next_queue());
+        && only.is_some_and(|qi| qi == cq || shared.broker.one_script_spans_queues());
     if let (true, Some(qi)) = (refill, only) {
         fencing::check_now(shared).await;
         let q = shared.queues[qi].clone();
+        let claim_q = shared.queues[cq].clone();
         let QueueBatch { finishes, notifies } = &mut batch.queues[qi];
         let sent = Instant::now();
         let res = shared
@@ -135,6 +138,7 @@ async fn record(shared: &Arc<Shared>, batch: &mut Batch, recorded: &mut bool) {
                     dead_max: shared.opts.dead_max,
                     hist: shared.opts.history,
                 },
+                &claim_q,
                 batch.permits.len(),
                 shared.opts.lease,
             )
@@ -142,7 +146,7 @@ async fn record(shared: &Arc<Shared>, batch: &mut Batch, recorded: &mut bool) {
         match res {
             Ok((applied, claim)) => {
                 settle(shared, qi, finishes, notifies, Some(applied)).await;
-                start_claimed(shared, qi, sent, claim, &mut batch.permits);
+                start_claimed(shared, cq, sent, claim, &mut batch.permits);
                 return;
             }
             Err(e) => {

@@ -153,3 +153,45 @@ fn at_concurrency_one_an_outcome_and_the_next_claim_share_a_round_trip() {
         2 * n
     );
 }
+
+/// Issue 20, with several queues (the normal case): a worker serving three queues that
+/// all have tasks still records an outcome and claims the next task in one script call
+/// at --concurrency 1, though the next task is often from another queue than the last
+/// (it was about 1.7 calls per task: the claim rode along only when the queue picked
+/// next was the outcome's own).
+#[test]
+fn at_concurrency_one_a_worker_serving_three_queues_makes_one_script_call_per_task() {
+    const QUEUES: [&str; 3] = ["test_execution", "default", "maintenance"];
+    let per_queue = 200;
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    for q in QUEUES {
+        ciq.ok(&[
+            "enqueue",
+            "noop",
+            "--queue",
+            q,
+            "--count",
+            &per_queue.to_string(),
+        ]);
+    }
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "1", "--queues", &QUEUES.join(",")]);
+    assert!(
+        wait_until(Duration::from_secs(60), || QUEUES
+            .iter()
+            .all(|q| redis.stat(q, "done") == per_queue)),
+        "{}",
+        ciq.log("w")
+    );
+    let calls = calls_of(&redis, "evalsha");
+    w.stop(Duration::from_secs(10));
+    let n = per_queue * 3;
+    // Start-up, the first claim, the claims that find a queue empty near the end, and
+    // heartbeats add a few.
+    assert!(
+        calls < n * 5 / 4,
+        "{calls} EVALSHA calls for {n} tasks on three queues (two per task would be {})",
+        2 * n
+    );
+}
