@@ -217,14 +217,14 @@ impl Broker {
         }
     }
 
-    /// A separate connection for blocking commands (they would stall the shared one).
-    /// Under Sentinel it goes to the current master; rebuild it when `generation` moves.
     /// Whether one script may touch keys of several queues: yes on one Redis (alone or
     /// under Sentinel); not on Redis Cluster, where each queue has its own hash slot.
     pub fn one_script_spans_queues(&self) -> bool {
         !matches!(self.link, Link::Cluster { .. })
     }
 
+    /// A separate connection for blocking commands (they would stall the shared one).
+    /// Under Sentinel it goes to the current master; rebuild it when `generation` moves.
     pub async fn blocking_connection(&self) -> Result<Conn> {
         match &self.link {
             Link::Single { client, .. } => {

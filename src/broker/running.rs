@@ -21,41 +21,48 @@ pub(crate) type Expiries = HashMap<String, f64>;
 /// One lease set as read: (member, expiry ms).
 pub(crate) type LeaseSet = Vec<(String, f64)>;
 
-/// The lease a run is under: its worker's, else one of its own.
-pub(crate) fn lease_of(expiries: &Expiries, id: &str, entry: &str) -> Option<f64> {
-    let worker = entry.split('|').next().unwrap_or("");
-    expiries.get(worker).or_else(|| expiries.get(id)).copied()
+/// The lease a run is under: its worker's, else one of its own (`id`'s).
+pub(crate) fn lease_of(expiries: &Expiries, id: &str, run: &ActiveEntry) -> Option<f64> {
+    expiries
+        .get(run.worker)
+        .or_else(|| expiries.get(id))
+        .copied()
+}
+
+/// Both lease sets of `q` with their expiries, soonest first, members 0..=`stop` of
+/// each (-1: all), onto `p`: two replies.
+pub(crate) fn lease_sets(p: &mut redis::Pipeline, q: &QueueKeys, stop: isize) {
+    p.zrange_withscores(&q.leases, 0, stop)
+        .zrange_withscores(&q.lease, 0, stop);
 }
 
 impl Broker {
-    /// Both lease sets of `q` with their expiries, soonest first, members 0..=`stop`
-    /// of each (-1: all); two replies.
-    pub(crate) fn lease_sets(p: &mut redis::Pipeline, q: &QueueKeys, stop: isize) {
-        p.zrange_withscores(&q.leases, 0, stop)
-            .zrange_withscores(&q.lease, 0, stop);
-    }
-
     /// Every run in progress in `q`, longest running first (claim time, then token).
     /// One round trip; reads as many entries as there are runs.
     pub(crate) async fn running(&self, c: &mut Conn, q: &QueueKeys) -> Result<Vec<Running>> {
         let mut p = redis::pipe();
         p.hgetall(&q.active);
-        Self::lease_sets(&mut p, q, -1);
+        lease_sets(&mut p, q, -1);
         let (active, workers, own): (Vec<(String, String)>, LeaseSet, LeaseSet) =
             p.query_async(c).await.map_err(|e| self.err(e))?;
         let expiries: Expiries = workers.into_iter().chain(own).collect();
-        let mut runs: Vec<Running> = active
+        let mut runs: Vec<((u64, Option<u64>), Running)> = active
             .into_iter()
-            .map(|(id, entry)| Running {
-                lease_expires_ms: lease_of(&expiries, &id, &entry).unwrap_or(0.0) as u64,
-                id,
-                entry,
+            .map(|(id, entry)| {
+                let run = ActiveEntry::parse(&entry);
+                let order = (run.claimed_ms, run.token);
+                let lease_expires_ms = lease_of(&expiries, &id, &run).unwrap_or(0.0) as u64;
+                (
+                    order,
+                    Running {
+                        id,
+                        entry,
+                        lease_expires_ms,
+                    },
+                )
             })
             .collect();
-        runs.sort_by_cached_key(|r| {
-            let a = ActiveEntry::parse(&r.entry);
-            (a.claimed_ms, a.token, r.id.clone())
-        });
-        Ok(runs)
+        runs.sort_unstable_by(|(a, ra), (b, rb)| a.cmp(b).then_with(|| ra.id.cmp(&rb.id)));
+        Ok(runs.into_iter().map(|(_, r)| r).collect())
     }
 }

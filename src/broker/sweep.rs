@@ -2,7 +2,7 @@
 //! to dead after too many deliveries.
 
 use super::history::ActiveEntry;
-use super::running::{lease_of, Expiries, LeaseSet};
+use super::running::{lease_of, lease_sets, Expiries, LeaseSet};
 use super::scripts::{HISTORY_MOVE, SWEEP};
 use super::{Broker, Envelope, QueueKeys, Result};
 use redis::AsyncCommands;
@@ -39,7 +39,7 @@ impl Broker {
         let mut c = self.conn();
         let mut p = redis::pipe();
         p.cmd("TIME");
-        Self::lease_sets(&mut p, q, MAX - 1);
+        lease_sets(&mut p, q, MAX - 1);
         p.exists(&q.history_ended);
         let ((secs, micros), workers, own, older_index): ((u64, u64), LeaseSet, LeaseSet, bool) =
             p.query_async(&mut c).await.map_err(|e| self.err(e))?;
@@ -69,8 +69,9 @@ impl Broker {
             q,
             active
                 .iter()
-                .filter(|(id, cur)| lease_of(&expiring, id, cur).is_some())
-                .map(|(_, cur)| ActiveEntry::parse(cur).envelope),
+                .map(|(id, cur)| (id, ActiveEntry::parse(cur)))
+                .filter(|(id, run)| lease_of(&expiring, id, run).is_some())
+                .map(|(_, run)| run.envelope),
         );
         let mut inv = SWEEP.key(&q.leases);
         inv.key(&q.active)

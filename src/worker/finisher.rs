@@ -115,14 +115,20 @@ async fn record(shared: &Arc<Shared>, batch: &mut Batch, recorded: &mut bool) {
     // in the same round trip as the outcomes are recorded, and start once the outcomes
     // are recorded. On Redis Cluster each queue has its own slot, so there the claim
     // rides only when that queue is the one these outcomes are from.
-    let only = batch.only_queue();
-    let cq = shared.next_queue();
-    let refill = *recorded
+    let wanted = *recorded
         && !batch.permits.is_empty()
         && shared.more.load(Ordering::Relaxed)
-        && !shared.stopping()
-        && only.is_some_and(|qi| qi == cq || shared.broker.one_script_spans_queues());
-    if let (true, Some(qi)) = (refill, only) {
+        && !shared.stopping();
+    // (outcomes' queue, queue to claim from), picked only when a refill is wanted.
+    let refill = if wanted {
+        batch
+            .only_queue()
+            .map(|qi| (qi, shared.next_queue()))
+            .filter(|&(qi, cq)| qi == cq || shared.broker.one_script_spans_queues())
+    } else {
+        None
+    };
+    if let Some((qi, cq)) = refill {
         fencing::check_now(shared).await;
         let q = shared.queues[qi].clone();
         let claim_q = shared.queues[cq].clone();

@@ -93,22 +93,33 @@ fn calls_of(redis: &Redis, command: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// Drains `n` no-op tasks with one worker at --concurrency 1 and returns what
-/// `measure` read of Redis as the last one was done; `before` runs just before the
-/// worker starts (a baseline, or resetting Redis's counters).
+/// The platform's three queues, which a worker serves by default.
+const QUEUES: [&str; 3] = ["test_execution", "default", "maintenance"];
+
+/// Drains `n` no-op tasks on each of `queues` with one worker (serving all three queues)
+/// at --concurrency 1 and returns what `measure` read of Redis as the last one was done;
+/// `before` runs just before the worker starts (a baseline, or resetting Redis's
+/// counters).
 fn drain_at_concurrency_one<B, T>(
+    queues: &[&str],
     n: i64,
     before: impl FnOnce(&Redis) -> B,
     measure: impl FnOnce(&Redis, B) -> T,
 ) -> T {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    ciq.ok(&["enqueue", "noop", "--count", &n.to_string()]);
+    for q in queues {
+        ciq.ok(&["enqueue", "noop", "--queue", q, "--count", &n.to_string()]);
+    }
     let baseline = before(&redis);
-    let mut w = ciq.spawn_worker("w", &["--concurrency", "1"]);
-    assert!(wait_until(Duration::from_secs(60), || redis
-        .stat("default", "done")
-        == n));
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "1", "--queues", &QUEUES.join(",")]);
+    assert!(
+        wait_until(Duration::from_secs(60), || queues
+            .iter()
+            .all(|q| redis.stat(q, "done") == n)),
+        "{}",
+        ciq.log("w")
+    );
     let measured = measure(&redis, baseline);
     w.stop(Duration::from_secs(10));
     measured
@@ -121,6 +132,7 @@ fn drain_at_concurrency_one<B, T>(
 fn at_concurrency_one_an_outcome_and_the_next_claim_are_one_script_call() {
     let n = 400;
     let calls = drain_at_concurrency_one(
+        &["default"],
         n,
         |redis| redis.cli(&["CONFIG", "RESETSTAT"]),
         |redis, _| {
@@ -143,7 +155,7 @@ fn at_concurrency_one_an_outcome_and_the_next_claim_are_one_script_call() {
 #[test]
 fn at_concurrency_one_an_outcome_and_the_next_claim_share_a_round_trip() {
     let n = 400;
-    let reads = drain_at_concurrency_one(n, reads_processed, |redis, before| {
+    let reads = drain_at_concurrency_one(&["default"], n, reads_processed, |redis, before| {
         reads_processed(redis) - before
     });
     // Start-up, heartbeats and this test's own polling add a few dozen reads.
@@ -161,31 +173,13 @@ fn at_concurrency_one_an_outcome_and_the_next_claim_share_a_round_trip() {
 /// next was the outcome's own).
 #[test]
 fn at_concurrency_one_a_worker_serving_three_queues_makes_one_script_call_per_task() {
-    const QUEUES: [&str; 3] = ["test_execution", "default", "maintenance"];
     let per_queue = 200;
-    let redis = Redis::start();
-    let ciq = Ciq::new(&redis);
-    for q in QUEUES {
-        ciq.ok(&[
-            "enqueue",
-            "noop",
-            "--queue",
-            q,
-            "--count",
-            &per_queue.to_string(),
-        ]);
-    }
-    redis.cli(&["CONFIG", "RESETSTAT"]);
-    let mut w = ciq.spawn_worker("w", &["--concurrency", "1", "--queues", &QUEUES.join(",")]);
-    assert!(
-        wait_until(Duration::from_secs(60), || QUEUES
-            .iter()
-            .all(|q| redis.stat(q, "done") == per_queue)),
-        "{}",
-        ciq.log("w")
+    let calls = drain_at_concurrency_one(
+        &QUEUES,
+        per_queue,
+        |redis| redis.cli(&["CONFIG", "RESETSTAT"]),
+        |redis, _| calls_of(redis, "evalsha"),
     );
-    let calls = calls_of(&redis, "evalsha");
-    w.stop(Duration::from_secs(10));
     let n = per_queue * 3;
     // Start-up, the first claim, the claims that find a queue empty near the end, and
     // heartbeats add a few.

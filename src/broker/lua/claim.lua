@@ -18,8 +18,9 @@
 -- Redis commands per call do not grow with the batch: one RPOP with a count, one HSET
 -- (in slices of 1,000 tasks, to stay within Lua's unpack limit), one ZADD.
 -- Per task the script does as little Lua as it can (Lua time was most of its cost): the
--- envelope's head is compared in place and the id cut out with a plain find, not a pattern; numbers are turned into strings once
--- per batch, not once per task; tables are filled by counters, not `#t + 1`.
+-- envelope's head is compared in place and the id cut out with a plain find, not a
+-- pattern; numbers are turned into strings once per batch, not once per task; tables are
+-- filled by counters, not `#t + 1`.
 local function claim(KEYS, ARGV, clock)
   if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
   local envs = redis.call('RPOP', KEYS[1], tonumber(ARGV[3]))
