@@ -5,7 +5,9 @@ Run through bench/peers.sh, which prepares ../shared/bench/peers (its venv and n
 modules) and calls this with that directory's Python. Modes:
 
   compare   every config below, systems alternating within each rep, REPS reps:
-            ciq new/old x history off/on at --concurrency 32, ciq new/old at c1,
+            ciq new/old x history off/on at --concurrency 32 (on: every task recorded
+            as that build records it; new also with the 24-byte record of earlier
+            rounds, "hist-24B"), ciq new/old at c1,
             BullMQ c32, Celery prefork c2 (acks_late); then idle pickup latency
             (ciq new/old, BullMQ). Prints the markdown table with per-rep ratios.
   regress   ciq (CIQ_BIN) alone, history off/on at c32 and c1: tasks/s, Redis CPU per
@@ -35,8 +37,53 @@ N1 = int(os.environ.get("N_C1", "10000"))
 LAT = int(os.environ.get("LAT_COUNT", "200"))
 
 
+# History on, as old builds' `ciq enqueue` of one task stored it: a record with the whole
+# message, written at enqueue.
+OLD_RECORD_LUA = """for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local id = string.match(e, '"id":"([^"]+)"')
+  redis.call('HSET', KEYS[2], id, '{"at":1,"ev":"enqueued","envelope":' .. e .. '}') end"""
+
+
+def marks_history(binary):
+    """Does this build's `ciq enqueue --count` take --history (a record made at each
+    task's outcome, the pending message marked)?"""
+    out = subprocess.run([binary, "enqueue", "--help"], capture_output=True, text=True).stdout
+    return "--history" in out
+
+
+class CiqMarked(B.Ciq):
+    """history on as ciq records it since issue 20's fifth round: every message marked
+    (`enqueue --count N --history`, as a single `ciq enqueue` marks it); the record is
+    made at the task's outcome, so a pending task is its list entry alone."""
+    def prefill(self, n, sleep_ms=0, task="noop"):
+        args = {"incr": "ciq:bench:done"}
+        if sleep_ms:
+            args["sleep_ms"] = sleep_ms
+        t0 = time.perf_counter()
+        subprocess.run([self.bin, "--broker", self.rs.url, "enqueue", task, "--queue", B.Q, "--count", str(n),
+                        "--history", "--args-json", json.dumps(args)], check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+
+class CiqOldRecord(B.Ciq):
+    """history on as an older build's single `ciq enqueue` stored it (OLD_RECORD_LUA)."""
+    def prefill(self, n, sleep_ms=0, task="noop"):
+        el = super().prefill(n, sleep_ms, task)
+        self.rs.r.eval(OLD_RECORD_LUA, 2, "ciq:{%s}:pending" % B.Q, "ciq:{%s}:history" % B.Q)
+        return el
+
+
 def ciq(rs, binary, name, traced=False):
-    s = (B.CiqTraced if traced else B.Ciq)(rs)
+    """traced: True = history on as this build really records it (marked messages, or an
+    older build's enqueue-time record with the message); "24B" = the shared harness's
+    24-byte record per task (B.CiqTraced), the measure of earlier rounds."""
+    if traced == "24B":
+        cls = B.CiqTraced
+    elif traced:
+        cls = CiqMarked if marks_history(binary) else CiqOldRecord
+    else:
+        cls = B.Ciq
+    s = cls(rs)
     s.bin, s.name = binary, name
     return s
 
@@ -49,6 +96,8 @@ def configs(rs, mode):
         for tag, b in bins:
             out.append((f"ciq {tag} 2x c32 hist-{'on' if hist else 'off'}".replace("  ", " "),
                         ciq(rs, b, f"ciq-{tag or 'new'}", hist), 2, 32, N))
+    out.append(("ciq new 2x c32 hist-24B" if OLD and mode == "compare" else "ciq 2x c32 hist-24B",
+                ciq(rs, NEW, "ciq-new", "24B"), 2, 32, N))
     if ALT and mode == "compare":
         out.append(("ciq alt 2x c32 hist-off", ciq(rs, ALT, "ciq-alt"), 2, 32, N))
         bins = bins + [("alt", ALT)]
@@ -120,12 +169,13 @@ def table(rows, mode):
                  ("ciq old 2x c32 hist-off", "bullmq 2x c32"), ("ciq old 2x c32 hist-on", "bullmq 2x c32"),
                  ("ciq old 2x c32 hist-on", "celery prefork c2 acks_late"),
                  ("ciq new 2x c32 hist-off", "ciq old 2x c32 hist-off"), ("ciq new 2x c32 hist-on", "ciq old 2x c32 hist-on"),
+                 ("ciq new 2x c32 hist-24B", "bullmq 2x c32"), ("ciq new 2x c32 hist-24B", "ciq old 2x c32 hist-on"),
                  ("ciq new 2x c1", "ciq old 2x c1"), ("ciq new 2x c32 hist-off", "ciq alt 2x c32 hist-off"),
                  ("ciq new 2x c1", "ciq alt 2x c1")]
         for a, b in pairs:
             if a in drains and b in drains:
                 lines.append(f"- throughput {a} / {b}: {ratio(a, b)}")
-        for a, b in pairs[-5:]:
+        for a, b in [p for p in pairs if p[0].startswith("ciq new") and p[1].startswith("ciq")]:
             if a in drains and b in drains:
                 lines.append(f"- Redis CPU per task {a} / {b}: {ratio(a, b, 'redis_cpu_us_per_task')}")
     return "\n".join(lines)

@@ -7,7 +7,6 @@ use super::scripts::CANCEL;
 use super::{Broker, Envelope, QueueKeys, Result};
 
 /// Pending messages read per round trip while looking for the one to cancel.
-const PENDING_CHUNK: isize = 1000;
 
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,32 +104,5 @@ impl Broker {
             }
         }
         Ok(Canceled::NotLive)
-    }
-
-    /// The pending message of task `id` exactly as stored, read oldest first in chunks
-    /// (a cancel is rare; the dashboard never calls this to render).
-    async fn find_pending(&self, q: &QueueKeys, id: &str) -> Result<Option<String>> {
-        let mut c = self.conn();
-        let needle = format!("\"id\":\"{id}\"");
-        let mut start: isize = 0;
-        loop {
-            let chunk: Vec<String> = redis::cmd("LRANGE")
-                .arg(&q.pending)
-                .arg(-(start + PENDING_CHUNK))
-                .arg(-(start + 1))
-                .query_async(&mut c)
-                .await
-                .map_err(|e| self.err(e))?;
-            if let Some(raw) = chunk
-                .iter()
-                .find(|r| r.contains(&needle) && Envelope::from_json(r).is_ok_and(|e| e.id == id))
-            {
-                return Ok(Some(raw.clone()));
-            }
-            if (chunk.len() as isize) < PENDING_CHUNK {
-                return Ok(None);
-            }
-            start += PENDING_CHUNK;
-        }
     }
 }

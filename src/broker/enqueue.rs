@@ -54,6 +54,19 @@ impl Broker {
         idem: Option<(&str, Duration)>,
     ) -> Result<Enqueued> {
         let q = QueueKeys::new(&env.queue);
+        // A task queued now (not beat's: its record says "by beat" and the rollout gates
+        // read it) gets no separate history record while it waits: the message carries
+        // the mark and its enqueue time, and its first outcome writes the record.
+        let immediate = due_ms == 0 && delay_ms == 0 && idem.is_none();
+        let body = if immediate && !env.history {
+            Envelope {
+                history: true,
+                ..env.clone()
+            }
+            .to_json()
+        } else {
+            env.to_json()
+        };
         let (ukey, has_unique) = match &env.unique_key {
             Some(u) => (q.unique(u), "1"),
             None => (q.unique(""), "0"),
@@ -66,7 +79,7 @@ impl Broker {
             .key(idem.map(|(k, _)| k).unwrap_or(&q.pending))
             .key(&q.retry)
             .arg(&env.id)
-            .arg(env.to_json())
+            .arg(body)
             .arg(due_ms)
             .arg(has_unique)
             .arg(delay_ms)
@@ -75,7 +88,8 @@ impl Broker {
                 idem.map(|(_, ttl)| ttl.as_millis().max(1) as u64)
                     .unwrap_or(0),
             )
-            .arg(if idem.is_some() { "beat" } else { "" });
+            .arg(if idem.is_some() { "beat" } else { "" })
+            .arg(if immediate { "1" } else { "" });
         // The queue registry update rides the same multiplexed connection concurrently, so
         // it adds no round trip of its own (a separate command: on Redis Cluster the
         // registry may live on another node).

@@ -18,6 +18,15 @@ pub struct Envelope {
     pub max_retries: u32,
     /// ms since the epoch.
     pub enqueued_at: u64,
+    /// Recorded in the task history, its record made at its first outcome: while it
+    /// waits in the pending list, the message itself (with `enqueued_at`) is the record,
+    /// so a pending task costs Redis no second entry. Written `"h":true`, only when set.
+    #[serde(
+        rename = "h",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub history: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +70,7 @@ impl Envelope {
             attempt: 1,
             max_retries,
             enqueued_at: now_ms(),
+            history: false,
             eta: None,
             unique_key: None,
             soft_limit_ms: None,
@@ -125,5 +135,18 @@ mod tests {
         e.deliveries = 2;
         assert!(e.to_json().contains("\"deliveries\":2"));
         assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
+    }
+
+    #[test]
+    fn the_history_mark_comes_after_the_enqueue_time_and_only_when_set() {
+        let mut e = Envelope::new("noop", "default", Default::default(), 0);
+        assert!(!e.to_json().contains("\"h\""), "{}", e.to_json());
+        e.history = true;
+        let j = e.to_json();
+        assert!(
+            j.contains(&format!("\"enqueued_at\":{},\"h\":true", e.enqueued_at)),
+            "{j}"
+        );
+        assert_eq!(Envelope::from_json(&j).unwrap(), e);
     }
 }

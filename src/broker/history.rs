@@ -101,7 +101,42 @@ fn compact_run(c: &str) -> Option<[Event; 2]> {
 
 impl Broker {
     /// Looks task `id` up in each queue (in order) and returns the first that knows it.
+    /// A pending task without a record (its message marked for one at its first outcome,
+    /// or bulk-queued unrecorded) is found by scanning the pending lists; its record is
+    /// then its `enqueued` event, made from the message. A task claimed during that scan
+    /// is looked up once more where it went.
     pub async fn task_record(&self, id: &str, queues: &[String]) -> Result<Option<TaskRecord>> {
+        if let Some(r) = self.recorded_task(id, queues).await? {
+            return Ok(Some(r));
+        }
+        for queue in queues {
+            let q = QueueKeys::new(queue);
+            let Some(env) = self
+                .find_pending(&q, id)
+                .await?
+                .and_then(|raw| Envelope::from_json(&raw).ok())
+            else {
+                continue;
+            };
+            return Ok(Some(TaskRecord {
+                id: id.to_string(),
+                queue: queue.clone(),
+                events: vec![Event {
+                    at: env.enqueued_at,
+                    ev: "enqueued".into(),
+                    task: Some(env.task.clone()),
+                    envelope: Some(env),
+                    ..Default::default()
+                }],
+                live: Live::default(),
+            }));
+        }
+        self.recorded_task(id, queues).await
+    }
+
+    /// The first queue that has task `id` in its history, running, or stored (scheduled,
+    /// retrying, dead).
+    async fn recorded_task(&self, id: &str, queues: &[String]) -> Result<Option<TaskRecord>> {
         let mut c = self.conn();
         for queue in queues {
             let q = QueueKeys::new(queue);

@@ -27,6 +27,7 @@ pub mod finish;
 pub mod history;
 pub mod keys;
 pub mod outcome;
+pub mod pending;
 pub mod platform;
 mod promote;
 mod purge;

@@ -50,6 +50,10 @@ pub struct EnqueueArgs {
     /// the ids that went in are printed instead, and the exit code is 7.
     #[arg(long, value_name = "N", conflicts_with_all = ["wait", "unique", "countdown", "eta"])]
     pub count: Option<u64>,
+    /// With --count: record the tasks' history as a single enqueue does (each record is
+    /// made at the task's first outcome; a pending message carries a 9-byte mark).
+    #[arg(long, requires = "count")]
+    pub history: bool,
 }
 
 use crate::submit::{build_envelope, Args};
@@ -144,6 +148,10 @@ pub async fn run(a: EnqueueArgs, ctx: &Ctx) -> CliResult<ExitCode> {
     let broker = ctx.broker().await?;
 
     if let Some(n) = a.count {
+        let env = Envelope {
+            history: a.history,
+            ..env
+        };
         return bulk(&broker, &env, n, ctx).await;
     }
 

@@ -10,6 +10,7 @@ mod json_schemas;
 mod log_lines;
 mod metrics;
 mod pause;
+mod pending_record;
 mod purge;
 mod status;
 mod top;

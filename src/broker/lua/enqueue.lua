@@ -6,7 +6,10 @@
 -- ARGV[1] id, ARGV[2] envelope JSON, ARGV[3] due time ms (0 = now), ARGV[4] "1" when KEYS[4] is a unique key,
 -- ARGV[5] delay ms from the Redis server's clock (0 = none; used when ARGV[3] is 0),
 -- ARGV[6] the unique key itself (or ''), ARGV[7] idempotency key TTL ms (0 = KEYS[6] is
--- not one), ARGV[8] who enqueues ('' or "beat", for the history)
+-- not one), ARGV[8] who enqueues ('' or "beat", for the history), ARGV[9] "1" when the
+-- message is marked `"h":true` (src/broker/envelope.rs): queued now, it gets no history
+-- record until its first outcome (finish.lua, sweep.lua, cancel.lua and purge.lua make it
+-- from the message), so a pending task is one list entry; scheduled, it gets one as before
 -- returns {1, id} when enqueued, {0, existing id} when the unique key is held; an
 -- idempotent repeat returns what the first call returned.
 -- A duplicate of a task that waits only because it was deferred (the platform said "not
@@ -56,7 +59,9 @@ if due > 0 then
   redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"scheduled","due_at":' .. due .. by .. ',"envelope":' .. ARGV[2] .. '}')
 else
   redis.call('LPUSH', KEYS[1], ARGV[2])
-  redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"enqueued"' .. by .. ',"envelope":' .. ARGV[2] .. '}')
+  if ARGV[9] ~= '1' then
+    redis.call('HSET', KEYS[5], ARGV[1], '{"at":' .. now .. ',"ev":"enqueued"' .. by .. ',"envelope":' .. ARGV[2] .. '}')
+  end
 end
 if idem then redis.call('SET', KEYS[6], '1|' .. ARGV[1], 'PX', ARGV[7]) end
 return {1, ARGV[1]}

@@ -178,11 +178,14 @@ local function finish(KEYS, ARGV, now)
     for j = 1, nh do
       local i, cur = hj[3 * j - 2], hj[3 * j - 1]
       local id, kind, env = ARGV[i], ARGV[i + 2], ARGV[i + 3]
-      -- A first-attempt success with no record yet (bulk `enqueue --count`, raw LPUSH) is
-      -- not recorded: that keeps the bulk path at full speed. Everything else is.
+      -- A first-attempt success with no record yet is recorded when its message is marked
+      -- `"h":true` (queued by `ciq enqueue` one at a time, or `--count --history`: the
+      -- record is made here, with the message as submitted); unmarked (bulk `--count`, a
+      -- raw LPUSH) it is not: that keeps the bulk path at full speed. Everything else is.
       local line = old[j]
-      if line or kind ~= 'done' then
-        local from = hj[3 * j]
+      local from = hj[3 * j]
+      local marked = (not line) and string.find(cur, ',"h":true', from, true)
+      if line or kind ~= 'done' or marked then
         local bar = string.find(cur, '|', from, true)
         local claimed = bar and string.sub(cur, from, bar - 1) or nows
         local attempt = ARGV[i + 7]
@@ -197,7 +200,12 @@ local function finish(KEYS, ARGV, now)
             if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
           end
           if not line then
-            line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6]) .. '}'
+            line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6])
+            if marked and bar then
+              line = line .. ',"envelope":' .. string.sub(cur, bar + 1) .. '}'
+            else
+              line = line .. '}'
+            end
           end
         end
         if kind == 'done' and env == '' then

@@ -41,9 +41,13 @@ for _, p in ipairs(envs) do
       local k = ARGV[3] .. t.unique_key
       if redis.call('GET', k) == t.id then redis.call('DEL', k) end
     end
-    -- History: a purge ends the task (only tasks that already have a record get one).
+    -- History: a purge ends the task (only tasks that have a record get one, or whose
+    -- message is marked for one: `"h":true`, the record is made from it).
     local id = p[1] or (ok and type(t) == 'table' and type(t.id) == 'string' and t.id) or nil
     local line = id and redis.call('HGET', KEYS[3], id)
+    if id and not line and ok and type(t) == 'table' and t.h == true then
+      line = '{"at":' .. (tonumber(t.enqueued_at) or ARGV[4]) .. ',"ev":"enqueued","task":' .. cjson.encode(tostring(t.task)) .. ',"envelope":' .. p[2] .. '}'
+    end
     if line then
       redis.call('HSET', KEYS[3], id, line .. '\n{"at":' .. ARGV[4] .. ',"ev":"purged","from":"' .. ARGV[5] .. '"}')
       redis.call('RPUSH', KEYS[4], ARGV[4] .. '|' .. id)

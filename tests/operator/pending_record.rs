@@ -1,0 +1,105 @@
+//! A pending task's history record rides in its message (issue 20): `ciq enqueue` of one
+//! task puts one list entry in Redis, marked `"h":true`, and no history hash field; the
+//! record is made at the task's first outcome, with the message as submitted. `inspect
+//! task` finds a pending task by scanning the pending list; a purge or a cancel of a
+//! pending task records it; `--count --history` marks bulk tasks the same way.
+
+use crate::harness::*;
+use std::time::Duration;
+
+fn state_and_events(ciq: &Ciq, id: &str) -> (String, Vec<String>, serde_json::Value) {
+    let v: serde_json::Value =
+        serde_json::from_str(&ciq.ok(&["--json", "inspect", "task", id])).expect("json");
+    let events = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("").to_string())
+        .collect();
+    (v["state"].as_str().unwrap_or("").to_string(), events, v)
+}
+
+#[test]
+fn a_task_queued_alone_is_one_list_entry_of_under_200_bytes_until_its_outcome_records_it() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let k = keys::q("default");
+    let mut ids = vec![];
+    for i in 0..40 {
+        let id = ciq
+            .ok(&["enqueue", "noop", "--arg", &format!("n={i}")])
+            .trim()
+            .to_string();
+        ids.push(id);
+    }
+    assert_eq!(redis.int(&["HLEN", &k.history]), 0, "no record while pending");
+    assert_eq!(redis.int(&["LLEN", &k.pending]), 40);
+    let list_bytes = redis.int(&["MEMORY", "USAGE", &k.pending, "SAMPLES", "0"]);
+    assert!(
+        list_bytes / 40 <= 200,
+        "{list_bytes} bytes for 40 pending tasks"
+    );
+    assert!(redis
+        .list(&k.pending)
+        .iter()
+        .all(|m| m.contains(",\"h\":true")));
+
+    // Pending and still found, with its arguments, although nothing is keyed by its id.
+    let (state, events, v) = state_and_events(&ciq, &ids[7]);
+    assert_eq!(state, "pending", "{v}");
+    assert_eq!(events, ["enqueued"], "{v}");
+    assert_eq!(v["args"]["n"], 7, "{v}");
+
+    let mut w = ciq.spawn_worker("w", &["--queues", "default"]);
+    assert!(wait_until(Duration::from_secs(20), || redis
+        .int(&["LLEN", &k.pending])
+        == 0
+        && redis.int(&["HLEN", &k.active]) == 0));
+    w.stop(Duration::from_secs(10));
+    assert_eq!(redis.int(&["HLEN", &k.history]), 40, "one record per task");
+    let (state, events, v) = state_and_events(&ciq, &ids[7]);
+    assert_eq!(state, "done", "{v}");
+    assert_eq!(events, ["enqueued", "claimed", "done"], "{v}");
+    assert_eq!(v["args"]["n"], 7, "the message as submitted is kept: {v}");
+}
+
+#[test]
+fn purging_or_canceling_a_pending_task_without_a_record_records_it() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let purged = ciq.ok(&["enqueue", "noop"]).trim().to_string();
+    ciq.ok(&["purge", "default", "--state", "pending", "--yes"]);
+    let (state, events, v) = state_and_events(&ciq, &purged);
+    assert_eq!(state, "purged", "{v}");
+    assert_eq!(events, ["enqueued", "purged"], "{v}");
+
+    let canceled = ciq.ok(&["enqueue", "noop"]).trim().to_string();
+    ciq.ok(&["cancel", &canceled]);
+    let (state, events, v) = state_and_events(&ciq, &canceled);
+    assert_eq!(state, "canceled", "{v}");
+    assert_eq!(events, ["enqueued", "canceled"], "{v}");
+}
+
+#[test]
+fn bulk_tasks_are_recorded_at_their_outcome_only_with_history() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let k = keys::q("default");
+    ciq.ok(&["enqueue", "noop", "--count", "25", "--history"]);
+    ciq.enqueue_noops(25, "{}");
+    assert_eq!(redis.int(&["HLEN", &k.history]), 0);
+    let marked = redis
+        .list(&k.pending)
+        .iter()
+        .filter(|m| m.contains(",\"h\":true"))
+        .count();
+    assert_eq!(marked, 25);
+    let mut w = ciq.spawn_worker("w", &["--queues", "default", "--concurrency", "8"]);
+    assert!(wait_until(Duration::from_secs(20), || redis.stat("default", "done") == 50));
+    w.stop(Duration::from_secs(10));
+    assert_eq!(
+        redis.int(&["HLEN", &k.history]),
+        25,
+        "the 25 marked tasks are recorded, the 25 others not"
+    );
+}
