@@ -507,7 +507,7 @@ _ciq() {
             return 0
             ;;
         ciq__subcmd__enqueue)
-            opts="-q -h --arg --args-json --queue --countdown --eta --unique --wait --timeout --count --config --broker --database --json --quiet --help"
+            opts="-q -h --arg --args-json --queue --countdown --eta --unique --wait --timeout --count --history --config --broker --database --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

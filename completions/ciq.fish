@@ -63,6 +63,7 @@ complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l config -d 'Config fi
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l broker -d 'Redis URL, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l database -d 'Platform database URL: mysql://, postgres:// or sqlite://' -r
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l wait -d 'Wait for the task to finish; exit 0 when done, 1 when it failed'
+complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l history -d 'With --count: record the tasks\' history as a single enqueue does (each record is made at the task\'s first outcome; a pending message carries a 9-byte mark)'
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -l json -d 'Machine-readable JSON on stdout (read commands)'
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -s q -l quiet -d 'Less on stderr: no progress, no notes'
 complete -c ciq -n "__fish_ciq_using_subcommand enqueue" -s h -l help -d 'Print help (see more with \'--help\')'
