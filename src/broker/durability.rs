@@ -93,6 +93,7 @@ impl Broker {
                     unique_key: env.unique_key.clone(),
                     task: env.task.clone(),
                     attempt: 0,
+                    marked_at: None,
                 })
             })
             .collect();

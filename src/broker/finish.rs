@@ -73,6 +73,9 @@ pub struct Finish {
     /// The run's attempt, as claimed (for the history's `claimed` event; 0 = unknown, the
     /// script then reads it from the active entry).
     pub attempt: u32,
+    /// The message is marked for a history record made at its first outcome
+    /// (`"h":true`): its enqueue time, so the script need not read it out of the message.
+    pub marked_at: Option<u64>,
 }
 
 /// A batch of outcomes to record: `worker`'s runs on `q`, the queue's dead-letter cap and
@@ -165,8 +168,11 @@ pub(crate) fn push_finish_args(inv: &mut redis::ScriptInvocation<'static>, o: &O
             .arg(&f.envelope)
             .arg(f.delay_ms)
             .arg(f.unique_key.as_deref().unwrap_or(""))
-            .arg(&f.task)
-            .arg(f.attempt);
+            .arg(&f.task);
+        match f.marked_at {
+            Some(at) => inv.arg(format!("{}|{at}", f.attempt)),
+            None => inv.arg(f.attempt),
+        };
     }
 }
 

@@ -23,6 +23,7 @@ pub fn finish_for(
     task: Option<&TaskConfig>,
 ) -> Finish {
     let attempt = env.attempt;
+    let marked_at = env.history.then_some(env.enqueued_at);
     let (kind, delay_ms) = match outcome {
         Outcome::Done(_) => (FinishKind::Done, 0),
         Outcome::Retry { error, after } => {
@@ -68,6 +69,7 @@ pub fn finish_for(
         unique_key: env.unique_key,
         task: env.task,
         attempt,
+        marked_at,
     }
 }
 
@@ -93,6 +95,7 @@ pub(crate) fn requeue(mut env: Envelope, token: u64) -> Finish {
 /// The finish record that stores `env` as it now is.
 fn stored(env: Envelope, token: u64, kind: FinishKind) -> Finish {
     Finish {
+        marked_at: env.history.then_some(env.enqueued_at),
         envelope: env.to_json(),
         id: env.id,
         token,

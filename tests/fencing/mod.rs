@@ -132,6 +132,7 @@ fn done(id: &str, token: u64) -> Finish {
         unique_key: Some("u1".into()),
         task: "noop".into(),
         attempt: 1,
+        marked_at: None,
     }
 }
 

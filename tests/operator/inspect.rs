@@ -217,6 +217,12 @@ fn inspect_task_shows_a_lost_lease_and_a_purge() {
         ["enqueued", "claimed", "lease_expired", "claimed", "done"],
         "{t:?}"
     );
+    // The record the sweep made (its message was marked for one) keeps the arguments.
+    assert_eq!(
+        t.args.as_ref().and_then(|a| a.get("sleep_ms")),
+        Some(&serde_json::json!(2000)),
+        "{t:?}"
+    );
     let expired = &t.events[2];
     assert!(
         expired

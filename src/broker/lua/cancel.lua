@@ -22,7 +22,7 @@ local function decl_ok(env)
   end
   return true, (ok and type(t) == 'table') and t or nil
 end
-local from, task, worker, claimed = nil, nil, nil, nil
+local from, task, worker, claimed, raw = nil, nil, nil, nil, nil
 local cur = redis.call('HGET', KEYS[6], id)
 if cur then
   if ARGV[3] ~= '1' then return {2, 'active'} end
@@ -32,7 +32,7 @@ if cur then
   redis.call('ZREM', KEYS[5], id)
   redis.call('HDEL', KEYS[6], id)
   if token then redis.call('ZADD', KEYS[7], now, token) end
-  from, task, worker, claimed = 'active', t, w, tonumber(claimed_ms)
+  from, task, worker, claimed, raw = 'active', t, w, tonumber(claimed_ms), env
 else
   for _, s in ipairs({{KEYS[2], 'scheduled'}, {KEYS[3], 'retry'}}) do
     if not from and redis.call('ZSCORE', s[1], id) then
@@ -46,13 +46,17 @@ else
   if not from and ARGV[2] ~= '' then
     local ok, t = decl_ok(ARGV[2])
     if not ok then return {4, t} end
-    if redis.call('LREM', KEYS[1], 1, ARGV[2]) == 1 then from, task = 'pending', t end
+    if redis.call('LREM', KEYS[1], 1, ARGV[2]) == 1 then from, task, raw = 'pending', t, ARGV[2] end
   end
 end
 if not from then return {0, ''} end
 if ARGV[6] ~= '' and redis.call('GET', KEYS[11]) == id then redis.call('DEL', KEYS[11]) end
 local line = redis.call('HGET', KEYS[8], id)
-if not line then
+if not line and task and task.h == true and raw then
+  -- Marked for a record made at its first outcome (`"h":true`): this is it, with the
+  -- message as submitted.
+  line = '{"at":' .. (tonumber(task.enqueued_at) or now) .. ',"ev":"enqueued","envelope":' .. raw .. '}'
+elseif not line then
   line = cjson.encode({at = (task and tonumber(task.enqueued_at)) or now, ev = 'enqueued', task = task and task.task or nil})
 end
 -- The canceled run's claim: its finish, which would have recorded it, will be refused.

@@ -8,7 +8,8 @@
 -- then groups of 8: id, claim token, kind (done|retry|defer|dead|requeue|failed|fenced), envelope
 -- JSON (for done: the output tail, maybe empty), retry delay ms (due = Redis now +
 -- delay), unique key ('' = none), task name, the run's attempt (as claimed; 0 = unknown:
--- read from the active entry).
+-- read from the active entry), followed by "|<enqueued ms>" when the message is marked
+-- for a history record made at its first outcome (`"h":true`, src/broker/envelope.rs).
 -- 'failed' is dead after a permanent failure (counted as failed, not exhausted).
 -- 'defer' waits in the retry set like 'retry' but is counted as deferred (not a failure).
 -- 'fenced': the worker stopped this run itself because it could not renew the lease in
@@ -184,13 +185,17 @@ local function finish(KEYS, ARGV, now)
       -- raw LPUSH) it is not: that keeps the bulk path at full speed. Everything else is.
       local line = old[j]
       local from = hj[3 * j]
-      local marked = (not line) and string.find(cur, ',"h":true', from, true)
+      local attempt, enq = ARGV[i + 7], nil
+      local mark = string.find(attempt, '|', 2, true)
+      if mark then
+        enq = string.sub(attempt, mark + 1)
+        attempt = string.sub(attempt, 1, mark - 1)
+      end
+      local marked = (not line) and (enq or (attempt == '0' and string.find(cur, ',"h":true', from, true)))
       if line or kind ~= 'done' or marked then
         local bar = string.find(cur, '|', from, true)
         local claimed = bar and string.sub(cur, from, bar - 1) or nows
-        local attempt = ARGV[i + 7]
-        local enq
-        if attempt == '0' or not line then
+        if attempt == '0' or not (line or enq) then
           -- The attempt (an older worker) or the enqueue time (no record yet) from the
           -- active entry's message.
           attempt, enq = string.match(cur, '"attempt":(%d+),"max_retries":%d+,"enqueued_at":(%d+)')
@@ -199,13 +204,14 @@ local function finish(KEYS, ARGV, now)
             local ok, te = pcall(cjson.decode, string.sub(cur, (string.find(cur, '{', 1, true) or 1)))
             if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
           end
-          if not line then
-            line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6])
-            if marked and bar then
-              line = line .. ',"envelope":' .. string.sub(cur, bar + 1) .. '}'
-            else
-              line = line .. '}'
-            end
+        end
+        if not line then
+          if marked and bar then
+            -- The record a single enqueue once wrote, now written here: the message as
+            -- submitted (the task's name is in it).
+            line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","envelope":' .. string.sub(cur, bar + 1) .. '}'
+          else
+            line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6]) .. '}'
           end
         end
         if kind == 'done' and env == '' then

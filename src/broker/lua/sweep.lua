@@ -55,10 +55,13 @@ local function undeclared(cur)
   return ok and type(t) == 'table' and type(t.unique_key) == 'string'
     and not declared[ARGV[2] .. t.unique_key]
 end
--- History: append events to the task's record (started from its envelope when absent).
-local function history(task, events, ended)
+-- History: append events to the task's record (started from its envelope when absent;
+-- a message marked for a record, `"h":true`, is kept in it as submitted: raw).
+local function history(task, events, ended, raw)
   local line = redis.call('HGET', KEYS[8], task.id)
-  if not line then
+  if not line and task.h == true and raw then
+    line = '{"at":' .. (tonumber(task.enqueued_at) or now) .. ',"ev":"enqueued","envelope":' .. raw .. '}'
+  elseif not line then
     line = cjson.encode({at = tonumber(task.enqueued_at) or now, ev = 'enqueued', task = task.task})
   end
   for _, e in ipairs(events) do line = line .. '\n' .. cjson.encode(e) end
@@ -92,7 +95,7 @@ for j, id in ipairs(ids) do
       redis.call('HSET', KEYS[3], id, cjson.encode(t))
       redis.call('ZADD', KEYS[5], now, id)
       redis.call('HINCRBY', KEYS[6], 'dead', 1)
-      history(t, {claim, expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true)
+      history(t, {claim, expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true, env)
       if type(t.unique_key) == 'string' then
         local k = ARGV[2] .. t.unique_key
         if declared[k] and redis.call('GET', k) == id then redis.call('DEL', k) end
@@ -100,7 +103,7 @@ for j, id in ipairs(ids) do
       dead = dead + 1
     else
       redis.call('RPUSH', KEYS[4], cjson.encode(t))
-      history(t, {claim, expired}, false)
+      history(t, {claim, expired}, false, env)
       recovered = recovered + 1
     end
   end
