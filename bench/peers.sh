@@ -30,7 +30,7 @@ fi
 if [ "${1:-regress}" = compare ] && [ ! -d node_modules/bullmq ]; then
   npm ci --no-audit --no-fund >/dev/null
 fi
-[ -e node/node_modules ] || ln -s ../node_modules node/node_modules
+[ -e node/node_modules ] || [ -L node/node_modules ] || ln -s ../node_modules node/node_modules
 export CIQ_BIN=$(cd "$ROOT" && realpath "${CIQ_BIN:-target/release/ciq}")
 [ -z "${CIQ_OLD_BIN:-}" ] || export CIQ_OLD_BIN=$(realpath "$CIQ_OLD_BIN")
 # ciq takes tasks only for declared queues: declare the harness's queue beside the built-in ones.

@@ -205,7 +205,16 @@ local function finish(KEYS, ARGV, now)
             if ok and type(te) == 'table' then attempt, enq = tonumber(te.attempt), tonumber(te.enqueued_at) end
           end
         end
-        if not line then
+        local written = false
+        if not line and marked and bar and kind == 'done' and env == '' then
+          -- The common marked case, one string: the record a single enqueue once wrote
+          -- (the message as submitted) and the compact run line (as below).
+          set[ns + 1] = id
+          set[ns + 2] = '{"at":' .. (enq or now) .. ',"ev":"enqueued","envelope":' .. string.sub(cur, bar + 1) .. '}\n~'
+            .. claimed .. '|' .. (attempt or 0) .. donetail
+          ns = ns + 2
+          written = true
+        elseif not line then
           if marked and bar then
             -- The record a single enqueue once wrote, now written here: the message as
             -- submitted (the task's name is in it).
@@ -214,7 +223,9 @@ local function finish(KEYS, ARGV, now)
             line = '{"at":' .. (enq or now) .. ',"ev":"enqueued","task":' .. cjson.encode(ARGV[i + 6]) .. '}'
           end
         end
-        if kind == 'done' and env == '' then
+        if written then
+          -- (above)
+        elseif kind == 'done' and env == '' then
           set[ns + 1] = id
           set[ns + 2] = line .. '\n~' .. claimed .. '|' .. (attempt or 0) .. donetail
           ns = ns + 2
