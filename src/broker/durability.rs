@@ -83,12 +83,20 @@ impl Broker {
         let items: Vec<Finish> = runs
             .iter()
             .filter_map(|(token, raw)| {
-                let env = Envelope::from_json(raw).ok()?;
+                let mut env = Envelope::from_json(raw).ok()?;
+                // Its release writes its record: the message goes back unmarked (a
+                // marked one has no record: finish.lua).
+                let envelope = if env.history {
+                    env.history = false;
+                    env.to_json()
+                } else {
+                    raw.clone()
+                };
                 Some(Finish {
                     id: env.id.clone(),
                     token: *token,
                     kind: FinishKind::Requeue,
-                    envelope: raw.clone(),
+                    envelope,
                     delay_ms: 0,
                     unique_key: env.unique_key.clone(),
                     task: env.task.clone(),

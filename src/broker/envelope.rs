@@ -21,11 +21,7 @@ pub struct Envelope {
     /// Recorded in the task history, its record made at its first outcome: while it
     /// waits in the pending list, the message itself (with `enqueued_at`) is the record,
     /// so a pending task costs Redis no second entry. Written `"h":true`, only when set.
-    #[serde(
-        rename = "h",
-        default,
-        skip_serializing_if = "std::ops::Not::not"
-    )]
+    #[serde(rename = "h", default, skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta: Option<u64>,

@@ -23,7 +23,10 @@ pub fn finish_for(
     task: Option<&TaskConfig>,
 ) -> Finish {
     let attempt = env.attempt;
+    // Whatever is stored of it from here on has a record (this outcome writes it): the
+    // mark goes (see finish.lua, which reads no record of a marked message).
     let marked_at = env.history.then_some(env.enqueued_at);
+    env.history = false;
     let (kind, delay_ms) = match outcome {
         Outcome::Done(_) => (FinishKind::Done, 0),
         Outcome::Retry { error, after } => {
@@ -93,9 +96,12 @@ pub(crate) fn requeue(mut env: Envelope, token: u64) -> Finish {
 }
 
 /// The finish record that stores `env` as it now is.
-fn stored(env: Envelope, token: u64, kind: FinishKind) -> Finish {
+/// A marked message (`"h":true`) is stored unmarked: this outcome writes its record.
+fn stored(mut env: Envelope, token: u64, kind: FinishKind) -> Finish {
+    let marked_at = env.history.then_some(env.enqueued_at);
+    env.history = false;
     Finish {
-        marked_at: env.history.then_some(env.enqueued_at),
+        marked_at,
         envelope: env.to_json(),
         id: env.id,
         token,

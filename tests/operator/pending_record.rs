@@ -32,7 +32,11 @@ fn a_task_queued_alone_is_one_list_entry_of_under_200_bytes_until_its_outcome_re
             .to_string();
         ids.push(id);
     }
-    assert_eq!(redis.int(&["HLEN", &k.history]), 0, "no record while pending");
+    assert_eq!(
+        redis.int(&["HLEN", &k.history]),
+        0,
+        "no record while pending"
+    );
     assert_eq!(redis.int(&["LLEN", &k.pending]), 40);
     let list_bytes = redis.int(&["MEMORY", "USAGE", &k.pending, "SAMPLES", "0"]);
     assert!(
@@ -95,11 +99,55 @@ fn bulk_tasks_are_recorded_at_their_outcome_only_with_history() {
         .count();
     assert_eq!(marked, 25);
     let mut w = ciq.spawn_worker("w", &["--queues", "default", "--concurrency", "8"]);
-    assert!(wait_until(Duration::from_secs(20), || redis.stat("default", "done") == 50));
+    assert!(wait_until(Duration::from_secs(20), || redis
+        .stat("default", "done")
+        == 50));
     w.stop(Duration::from_secs(10));
     assert_eq!(
         redis.int(&["HLEN", &k.history]),
         25,
         "the 25 marked tasks are recorded, the 25 others not"
     );
+}
+
+#[test]
+fn a_task_released_at_shutdown_keeps_its_whole_history_through_its_next_run() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let k = keys::q("default");
+    let id = ciq
+        .ok(&["enqueue", "noop", "--arg", "sleep_ms=1500"])
+        .trim()
+        .to_string();
+    let mut first = ciq.spawn_worker(
+        "first",
+        &["--queues", "default", "--shutdown-timeout", "200ms"],
+    );
+    assert!(wait_until(Duration::from_secs(15), || redis
+        .int(&["HLEN", &k.active])
+        == 1));
+    first.stop(Duration::from_secs(15));
+    // Its release recorded it, and the message went back without the mark.
+    assert_eq!(redis.int(&["HLEN", &k.history]), 1);
+    let back = redis.list(&k.pending);
+    assert_eq!(back.len(), 1, "{back:?} {}", ciq.log("first"));
+    assert!(!back[0].contains("\"h\":true"), "{back:?}");
+
+    let mut second = ciq.spawn_worker("second", &["--queues", "default"]);
+    let mut last = (String::new(), vec![], serde_json::Value::Null);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            last = state_and_events(&ciq, &id);
+            last.0 == "done"
+        }),
+        "{last:?}"
+    );
+    second.stop(Duration::from_secs(10));
+    assert_eq!(
+        last.1,
+        ["enqueued", "claimed", "released", "claimed", "done"],
+        "{:?}",
+        last.2
+    );
+    assert_eq!(last.2["args"]["sleep_ms"], 1500, "{}", last.2);
 }

@@ -163,13 +163,28 @@ local function finish(KEYS, ARGV, now)
   -- A claim followed by a success without output (the common case) is one compact line,
   -- "~<claimed ms>|<attempt>|<done ms>|<worker>", which the readers expand into the
   -- `claimed` and `done` events (src/broker/history.rs); everything else is JSON lines.
+  -- A message marked for a record made at its first outcome (its attempt argument carries
+  -- "|<enqueued ms>") has no record yet: every transition that records a task whose
+  -- message lives on stores that message unmarked (the worker's retry, dead and release
+  -- outcomes, the sweep, the durability requeue), so only unmarked items are read.
   if nhj > 0 then
-    local hids, nh = {}, 0
+    local hids, nh, nq = {}, 0, 0
+    local atts, enqs, slot = {}, {}, {}
     for j = 1, nhj, 3 do
       nh = nh + 1
-      hids[nh] = ARGV[hj[j]]
+      local a = ARGV[hj[j] + 7]
+      local mark = string.find(a, '|', 2, true)
+      if mark then
+        enqs[nh] = string.sub(a, mark + 1)
+        atts[nh] = string.sub(a, 1, mark - 1)
+      else
+        atts[nh] = a
+        nq = nq + 1
+        hids[nq] = ARGV[hj[j]]
+        slot[nh] = nq
+      end
     end
-    local old = redis.call('HMGET', KEYS[9], unpack(hids))
+    local old = nq > 0 and redis.call('HMGET', KEYS[9], unpack(hids)) or {}
     local wq = cjson.encode(ARGV[1])
     local nows = tostring(now)
     local donetail = '|' .. nows .. '|' .. ARGV[1]
@@ -183,14 +198,9 @@ local function finish(KEYS, ARGV, now)
       -- `"h":true` (queued by `ciq enqueue` one at a time, or `--count --history`: the
       -- record is made here, with the message as submitted); unmarked (bulk `--count`, a
       -- raw LPUSH) it is not: that keeps the bulk path at full speed. Everything else is.
-      local line = old[j]
+      local line = slot[j] and old[slot[j]]
       local from = hj[3 * j]
-      local attempt, enq = ARGV[i + 7], nil
-      local mark = string.find(attempt, '|', 2, true)
-      if mark then
-        enq = string.sub(attempt, mark + 1)
-        attempt = string.sub(attempt, 1, mark - 1)
-      end
+      local attempt, enq = atts[j], enqs[j]
       local marked = (not line) and (enq or (attempt == '0' and string.find(cur, ',"h":true', from, true)))
       if line or kind ~= 'done' or marked then
         local bar = string.find(cur, '|', from, true)

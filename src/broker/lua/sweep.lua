@@ -57,9 +57,9 @@ local function undeclared(cur)
 end
 -- History: append events to the task's record (started from its envelope when absent;
 -- a message marked for a record, `"h":true`, is kept in it as submitted: raw).
-local function history(task, events, ended, raw)
+local function history(task, events, ended, raw, marked)
   local line = redis.call('HGET', KEYS[8], task.id)
-  if not line and task.h == true and raw then
+  if not line and marked == true and raw then
     line = '{"at":' .. (tonumber(task.enqueued_at) or now) .. ',"ev":"enqueued","envelope":' .. raw .. '}'
   elseif not line then
     line = cjson.encode({at = tonumber(task.enqueued_at) or now, ev = 'enqueued', task = task.task})
@@ -89,13 +89,16 @@ for j, id in ipairs(ids) do
     t.deliveries = (tonumber(t.deliveries) or 0) + 1
     t.last_error = 'lease expired: worker ' .. (worker or '?') .. ' stopped renewing it'
     t.id = id
+    -- The recovery records the task (history() below): its message goes on unmarked.
+    local marked = t.h
+    t.h = nil
     local expired = {at = now, ev = 'lease_expired', worker = worker, error = t.last_error}
     if t.attempt > (tonumber(t.max_retries) or 0) + 1 or t.deliveries >= tonumber(ARGV[3]) then
       t.reason = 'worker lost during the last allowed attempt (lease expired ' .. t.deliveries .. ' times)'
       redis.call('HSET', KEYS[3], id, cjson.encode(t))
       redis.call('ZADD', KEYS[5], now, id)
       redis.call('HINCRBY', KEYS[6], 'dead', 1)
-      history(t, {claim, expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true, env)
+      history(t, {claim, expired, {at = now, ev = 'dead', reason = t.reason, error = t.last_error}}, true, env, marked)
       if type(t.unique_key) == 'string' then
         local k = ARGV[2] .. t.unique_key
         if declared[k] and redis.call('GET', k) == id then redis.call('DEL', k) end
@@ -103,7 +106,7 @@ for j, id in ipairs(ids) do
       dead = dead + 1
     else
       redis.call('RPUSH', KEYS[4], cjson.encode(t))
-      history(t, {claim, expired}, false, env)
+      history(t, {claim, expired}, false, env, marked)
       recovered = recovered + 1
     end
   end
