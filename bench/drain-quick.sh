@@ -3,8 +3,8 @@
 # N no-op tasks pre-filled, 2 worker processes (`ciq work --concurrency C`), steady-state
 # rate between 10% and 90% done. For before/after ratios of a change (e.g. task history).
 #   bash bench/drain-quick.sh BIN [BIN...]      env: N [50000] C [32] REPS [3] PORT [6399]
-# TRACED=1 gives every pre-filled task an "enqueued" history record first, as
-# `ciq enqueue` does (bulk `--count` tasks are otherwise recorded only when they fail).
+# TRACED=1 records every pre-filled task's history as that build's `ciq enqueue` does;
+# TRACED=24B gives each a 24-byte record (issue 20's earlier rounds); see fill.sh.
 set -euo pipefail
 N=${N:-50000} C=${C:-32} REPS=${REPS:-3} PORT=${PORT:-6399}
 DIR=$(mktemp -d)

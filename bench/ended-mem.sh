@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Redis memory per ended task with its history kept: N traced no-op tasks (each with an
-# "enqueued" record, as `ciq enqueue` makes) drained by 2 workers at c32, then
-# used_memory after ÷ N, and the size of the history trim index.
-#   bash bench/ended-mem.sh BIN [BIN...]     env: N [50000] PORT [6460]
+# Redis memory per ended task with its history kept: N traced no-op tasks (recorded as each
+# build's `ciq enqueue` records a task, or TRACED=24B: the 24-byte record of issue 20's
+# earlier rounds; see fill.sh) drained by 2 workers at c32, then used_memory after ÷ N,
+# and the size of the history trim index.
+#   bash bench/ended-mem.sh BIN [BIN...]     env: N [50000] PORT [6460] TRACED [1]
 # Starts its own redis-server on loopback (stopped by pid), one per binary.
 set -euo pipefail
 N=${N:-50000} PORT=${PORT:-6460}
@@ -24,7 +25,7 @@ for bin in "$@"; do
   m0=$(rc info memory | awk -F: '/^used_memory:/{print $2+0}')
   # shellcheck source=bench/fill.sh
   . "$(dirname "$0")/fill.sh"
-  fill_bench_queue "$bin" "$URL" "$N" 1
+  fill_bench_queue "$bin" "$URL" "$N" "${TRACED:-1}"
   pids=()
   for i in 1 2; do
     CIQ_LOG=warn "$bin" --broker "$URL" work --queues bench --concurrency 32 --name "m$i" \
