@@ -13,6 +13,10 @@ modules) and calls this with that directory's Python. Modes:
   regress   ciq (CIQ_BIN) alone, history off/on at c32 and c1: tasks/s, Redis CPU per
             task, Redis commands per task, bytes per pending task, worker CPU per task.
             One command to see a hot-path regression.
+  ab        LABEL=BIN:HIST ... (HIST: off, on, 24B): only these ciq drains at c32
+            (CONC), alternating within each of REPS reps: Redis CPU, script time, tasks/s
+            and bytes per pending task, medians with the per-rep Redis CPU. A quick A/B
+            of two builds on one history mode.
   slowprof  one c32 drain each, history off and on (and CIQ_OLD_BIN's, history off), with
             every Redis command slowlogged: Redis time per task split per script
             (claim.lua, finish.lua, ...) and per command. CIQ_SRC / CIQ_OLD_SRC name the
@@ -200,12 +204,48 @@ def slowprof():
             print(f"  {k:32} {v['usec']:7.2f}  ({v['calls']:.4f} calls/task, {v['usec_per_call']:.1f} µs/call)")
 
 
+def ab(specs):
+    """`ab LABEL=BIN:HIST ...`: those drains only, alternating within each rep."""
+    modes = {"off": False, "on": True, "24B": "24B"}
+    parsed = []
+    for spec in specs:
+        label, _, rest = spec.partition("=")
+        binary, _, hist = rest.rpartition(":")
+        if not label or not binary or hist not in modes:
+            raise SystemExit(f"ab: {spec!r}: expected LABEL=BIN:off|on|24B")
+        parsed.append((label, binary, modes[hist]))
+    os.makedirs(os.path.dirname(B.OUT), exist_ok=True)
+    rs = B.RedisServer()
+    rows = {}
+    conc = int(os.environ.get("CONC", "32"))
+    up0 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    try:
+        for rep in range(REPS):
+            for label, binary, hist in parsed:
+                rec, _ = B.drain(rs, ciq(rs, binary, label, hist), N, 2, conc, label,
+                                 extra={"rep": rep, "mode": "ab", "redis": rs.version})
+                rows.setdefault(label, []).append(rec)
+    finally:
+        rs.stop()
+    up1 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"\nload before: {up0}\nload after:  {up1}\nraw: {B.OUT}\n")
+    print(f"| build (2x c{conc}) | Redis CPU µs/task | script µs/task | tasks/s | bytes/pending task | Redis CPU per rep |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, rs_ in rows.items():
+        cpu = [r["redis_cpu_us_per_task"] for r in rs_]
+        print(f"| {label} | {med(cpu):.2f} | {med(r['cmdusec_per_task'].get('evalsha', 0) for r in rs_):.2f} | "
+              f"{med(r['steady_tps'] or r['wall_tps'] for r in rs_):,.0f} | {med(r['mem_per_task_B'] for r in rs_):.0f} | "
+              f"{', '.join(f'{c:.1f}' for c in cpu)} |")
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "regress"
-    if mode not in ("compare", "regress", "slowprof"):
+    if mode not in ("compare", "regress", "slowprof", "ab"):
         raise SystemExit(__doc__)
     if mode == "slowprof":
         return slowprof()
+    if mode == "ab":
+        return ab(sys.argv[2:])
     os.makedirs(os.path.dirname(B.OUT), exist_ok=True)
     rs = B.RedisServer()
     rows = []

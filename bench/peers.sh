@@ -6,6 +6,8 @@
 #                                          # finish.lua) and command, history off/on at c32
 #   CIQ_OLD_BIN=/tmp/ciq-main bash bench/peers.sh compare
 #                                          # new vs old ciq vs BullMQ vs Celery, alternating per rep
+#   bash bench/peers.sh ab new=target/release/ciq:on old=/tmp/ciq-main:on
+#                                          # only these c32 drains (history off|on|24B), alternating
 # Knobs: CIQ_BIN [target/release/ciq], CIQ_OLD_BIN, CIQ_ALT_BIN (compare: a third build, c32 hist-off and c1), REPS [3], N [20000] (c32 drains),
 #   N_C1 [10000], N_CELERY [5000], LAT_COUNT [200] (compare: idle pickup probes; 0 = skip),
 #   PEERS_SRC [../shared/bench/peers], PEERS_DIR [a writable copy of it under $TMPDIR].
@@ -39,4 +41,4 @@ if [ -z "${CIQ_CONFIG:-}" ]; then
   export CIQ_CONFIG=$PEERS_DIR/ciq-peers.toml
 fi
 export OUT=${OUT:-$PEERS_DIR/results/peers-$(date +%Y%m%d-%H%M%S).jsonl}
-timeout -k 10 3600 .venv/bin/python "$ROOT/bench/peers.py" "${1:-regress}"
+timeout -k 10 3600 .venv/bin/python "$ROOT/bench/peers.py" "${1:-regress}" "${@:2}"
