@@ -6,8 +6,6 @@ use super::outcome::{Ended, TaskOutcome};
 use super::scripts::CANCEL;
 use super::{Broker, Envelope, QueueKeys, Result};
 
-/// Pending messages read per round trip while looking for the one to cancel.
-
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Canceled {
