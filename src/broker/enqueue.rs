@@ -54,10 +54,12 @@ impl Broker {
         idem: Option<(&str, Duration)>,
     ) -> Result<Enqueued> {
         let q = QueueKeys::new(&env.queue);
-        // A task queued now (not beat's: its record says "by beat" and the rollout gates
-        // read it) gets no separate history record while it waits: the message carries
-        // the mark and its enqueue time, and its first outcome writes the record.
-        let immediate = due_ms == 0 && delay_ms == 0 && idem.is_none();
+        // A task queued now gets no separate history record while it waits: the message
+        // carries the mark and its enqueue time, and its first outcome writes the record.
+        // Not beat's (its record says "by beat" and the rollout gates read it), and not
+        // one with a unique key: the key names the task, and `inspect --unique` and the
+        // web's search by key find its record in one read, however deep it waits.
+        let immediate = due_ms == 0 && delay_ms == 0 && idem.is_none() && env.unique_key.is_none();
         let body = if immediate && !env.history {
             Envelope {
                 history: true,

@@ -2,6 +2,7 @@
 //! Lua transitions append to (enqueue, finish, sweep, requeue, purge), read together with
 //! the task's live state (running, scheduled, retrying, dead) in one round trip per queue.
 
+use super::pending::PendingLookup;
 use super::{Broker, Envelope, QueueKeys, Result};
 use serde::{Deserialize, Serialize};
 
@@ -106,13 +107,24 @@ impl Broker {
     /// then its `enqueued` event, made from the message. A task claimed during that scan
     /// is looked up once more where it went.
     pub async fn task_record(&self, id: &str, queues: &[String]) -> Result<Option<TaskRecord>> {
+        self.task_record_by(id, queues, PendingLookup::Scan).await
+    }
+
+    /// `task_record`, reading the pending lists only as far as `how` allows (the web's
+    /// look-ups stay bounded whatever a queue's length).
+    pub async fn task_record_by(
+        &self,
+        id: &str,
+        queues: &[String],
+        how: PendingLookup,
+    ) -> Result<Option<TaskRecord>> {
         if let Some(r) = self.recorded_task(id, queues).await? {
             return Ok(Some(r));
         }
         for queue in queues {
             let q = QueueKeys::new(queue);
             let Some(env) = self
-                .find_pending(&q, id)
+                .find_pending_by(&q, id, how)
                 .await?
                 .and_then(|raw| Envelope::from_json(&raw).ok())
             else {

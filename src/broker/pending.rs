@@ -36,3 +36,48 @@ impl Broker {
         }
     }
 }
+
+/// How far a look-up of a pending task without a record may read the pending list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingLookup {
+    /// The whole list, a chunk per round trip (`inspect task`, `cancel`).
+    Scan,
+    /// Bounded, for the web: the `NEAR_SPAN` oldest messages (the next to run) and, when
+    /// a position is given (counted from the oldest end, as the web's pending list shows
+    /// it), the `NEAR_SPAN` around it: at most two LRANGEs whatever the queue's length.
+    Near(Option<u64>),
+}
+
+/// Messages read by each window of a bounded look-up.
+pub const NEAR_SPAN: u64 = 2000;
+
+impl Broker {
+    /// The pending message of task `id`, read as `how` allows.
+    pub(crate) async fn find_pending_by(
+        &self,
+        q: &QueueKeys,
+        id: &str,
+        how: PendingLookup,
+    ) -> Result<Option<String>> {
+        let near = match how {
+            PendingLookup::Scan => return self.find_pending(q, id).await,
+            PendingLookup::Near(near) => near,
+        };
+        let span = NEAR_SPAN as isize;
+        let mut p = redis::pipe();
+        p.lrange(&q.pending, -span, -1);
+        if let Some(pos) = near {
+            let from = (pos as isize - span / 2).max(0);
+            p.lrange(&q.pending, -(from + span), -(from + 1));
+        }
+        let windows: Vec<Vec<String>> = p
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| self.err(e))?;
+        let needle = format!("\"id\":\"{id}\"");
+        Ok(windows
+            .into_iter()
+            .flatten()
+            .find(|r| r.contains(&needle) && Envelope::from_json(r).is_ok_and(|e| e.id == id)))
+    }
+}

@@ -52,16 +52,17 @@ impl Source for CliSource {
         })
     }
 
-    fn task(&self, key: String) -> Fut<'_, Result<Option<Value>, String>> {
+    fn task(&self, key: String, near: Option<u64>) -> Fut<'_, Result<Option<Value>, String>> {
         Box::pin(async move {
             let (b, c) = (&self.broker, &self.ctx);
-            use super::inspect::task::{find, Named};
+            use super::inspect::task::{find_by, Named};
+            let how = crate::broker::pending::PendingLookup::Near(near);
             let by_id = Named {
                 id: Some(&key),
                 unique: None,
                 queue: None,
             };
-            let rec = match find(b, c, by_id).await.map_err(|e| e.msg)?.1 {
+            let rec = match find_by(b, c, by_id, how).await.map_err(|e| e.msg)?.1 {
                 Some(r) => Some(r),
                 None => {
                     let by_unique = Named {
@@ -69,7 +70,7 @@ impl Source for CliSource {
                         unique: Some(&key),
                         queue: None,
                     };
-                    find(b, c, by_unique).await.map_err(|e| e.msg)?.1
+                    find_by(b, c, by_unique, how).await.map_err(|e| e.msg)?.1
                 }
             };
             Ok(rec.map(|r| {

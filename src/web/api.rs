@@ -53,10 +53,17 @@ pub async fn tasks(State(app): State<AppState>, Query(q): Query<list::ListQuery>
     }
 }
 
-pub async fn task(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    match app.source.task(id.clone()).await {
+pub async fn task(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(at): Query<super::pages::Near>,
+) -> Response {
+    match app.source.task(id.clone(), at.near).await {
         Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => error(404, format!("no record of task {id}")),
+        Ok(None) => error(
+            404,
+            format!("no record of task {id} (a pending task queued without a unique key has none until it runs: pass ?near=<its position in the pending list, oldest first>, or run `ciq inspect task {id}`)"),
+        ),
         Err(e) => error(503, e),
     }
 }

@@ -194,7 +194,7 @@ pub(crate) async fn page(app: &AppState, lq: &ListQuery) -> Result<TaskPage, (u1
     if let Some(needle) = q {
         // An id or a unique key (start_test:4211) names one task, in any queue.
         if offset == 0 {
-            if let Ok(Some(v)) = app.source.task(needle.to_string()).await {
+            if let Ok(Some(v)) = app.source.task(needle.to_string(), None).await {
                 if let Some(r) = row_from_view(&v) {
                     if lq.queue.as_deref().is_none_or(|qn| qn == r.queue) {
                         out.tasks.push(r);

@@ -37,8 +37,15 @@ pub type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Source: Send + Sync + 'static {
     /// `ciq status --json`.
     fn status(&self) -> Fut<'_, Value>;
-    /// `ciq inspect task ID --json` (or `--unique KEY`); None when nothing is known.
-    fn task(&self, id_or_unique: String) -> Fut<'_, Result<Option<Value>, String>>;
+    /// `ciq inspect task ID --json` (or `--unique KEY`); None when nothing is known. A
+    /// pending task without a record is looked for among the oldest pending messages and,
+    /// given `near` (its position from the oldest end, as the pending list shows it),
+    /// around there: bounded reads, whatever a queue's length.
+    fn task(
+        &self,
+        id_or_unique: String,
+        near: Option<u64>,
+    ) -> Fut<'_, Result<Option<Value>, String>>;
     /// `ciq inspect scheduled --json`.
     fn scheduled(&self) -> Fut<'_, Result<Value, String>>;
     /// Every queue known to Redis plus the configured ones.

@@ -163,10 +163,28 @@ pub async fn queue(
         ));
     }
     b.push_str("<div class=\"card scroll\"><table id=\"tasks\"><tr><th>id</th><th>task</th><th>state</th><th>at</th><th class=\"n\">attempt</th><th>unique key</th><th>args</th><th>error / reason</th></tr>");
-    for t in &p.tasks {
+    // A pending row's link says where it is (from the oldest end), so its page finds a
+    // task without a record yet in one bounded read (`?near=`).
+    let offset: u64 = lq
+        .cursor
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    for (i, t) in p.tasks.iter().enumerate() {
+        let near = if p.state == "pending" && p.q.is_none() {
+            let k = offset + i as u64;
+            let pos = if p.order == "newest" {
+                p.total.saturating_sub(k + 1)
+            } else {
+                k
+            };
+            format!("?near={pos}")
+        } else {
+            String::new()
+        };
         let _ = write!(
             b,
-            "<tr><td><a href=\"/tasks/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"wrap\">{}</td><td class=\"wrap\">{}</td></tr>",
+            "<tr><td><a href=\"/tasks/{}{near}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"wrap\">{}</td><td class=\"wrap\">{}</td></tr>",
             url(&t.id),
             esc(&t.id),
             esc(t.task.as_deref().unwrap_or("?")),
@@ -193,10 +211,27 @@ pub async fn queue(
     page(&app, &format!("queue {queue}"), "", None, &b).into_response()
 }
 
-pub async fn task(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    let v = match app.source.task(id.clone()).await {
+/// `?near=N` on a task's page: where the pending list showed it (its position from the
+/// oldest end), so a pending task without a record is found with a bounded read.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Near {
+    pub near: Option<u64>,
+}
+
+pub async fn task(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(at): Query<Near>,
+) -> Response {
+    let v = match app.source.task(id.clone(), at.near).await {
         Ok(Some(v)) => v,
-        Ok(None) => return error_page(&app, 404, &format!("no record of task {id}")),
+        Ok(None) => {
+            return error_page(
+                &app,
+                404,
+                &format!("no record of task {id} (a pending task queued without a unique key has none until it runs: open it from its queue's pending list, or run `ciq inspect task {id}`)"),
+            )
+        }
         Err(e) => return error_page(&app, 503, &e),
     };
     let state = s(&v, "state");

@@ -151,3 +151,21 @@ fn a_task_released_at_shutdown_keeps_its_whole_history_through_its_next_run() {
     );
     assert_eq!(last.2["args"]["sleep_ms"], 1500, "{}", last.2);
 }
+
+#[test]
+fn a_task_with_a_unique_key_is_recorded_at_enqueue_so_its_key_finds_it_in_one_read() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let k = keys::q("default");
+    let id = ciq
+        .ok(&["enqueue", "noop", "--unique", "report:7"])
+        .trim()
+        .to_string();
+    assert_eq!(redis.cli(&["HEXISTS", &k.history, &id]).trim(), "1");
+    assert!(!redis.list(&k.pending)[0].contains("\"h\":true"));
+    let v: serde_json::Value =
+        serde_json::from_str(&ciq.ok(&["--json", "inspect", "task", "--unique", "report:7"]))
+            .expect("json");
+    assert_eq!(v["id"], id.as_str(), "{v}");
+    assert_eq!(v["state"], "pending", "{v}");
+}

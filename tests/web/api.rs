@@ -332,3 +332,49 @@ fn the_overview_shows_the_platform_mode_and_shadow_evidence_and_the_queue_page_t
     let q = web.page("/queues/default?state=dead").body;
     assert!(q.contains("order=oldest"), "{q}");
 }
+
+/// A task queued alone has no history record while it waits (issue 20): the web finds it
+/// with bounded reads only, among the oldest pending messages or near the position its
+/// pending list row links to (`?near=`), never by scanning a long queue.
+#[test]
+fn a_pending_task_without_a_record_is_found_by_a_bounded_read_near_where_the_list_shows_it() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    ciq.enqueue_noops(2500, "{}");
+    let deep = enqueue(&ciq, &["noop", "--arg", "n=deep"]);
+    ciq.enqueue_noops(2500, "{}");
+    let web = start(&ciq, &[]);
+
+    // Not among the 2,000 oldest and no position given: not looked for further.
+    assert_eq!(web.get(&format!("/api/tasks/{deep}")).status, 404);
+    let t = web.get_json(&format!("/api/tasks/{deep}?near=2500"));
+    assert_eq!(t["state"], "pending", "{t}");
+    assert_eq!(t["args"]["n"], "deep", "{t}");
+    assert_eq!(
+        web.get(&format!("/api/tasks/{deep}?near=4900")).status,
+        404,
+        "2,400 away from where it is: outside the window"
+    );
+
+    // The pending list links its row with that position, oldest first and newest first.
+    let oldest = web.page("/queues/default?state=pending&cursor=2490");
+    assert!(
+        oldest.body.contains(&format!("/tasks/{deep}?near=2500\"")),
+        "{}",
+        oldest.body
+    );
+    let newest = web.page("/queues/default?state=pending&order=newest&cursor=2490");
+    assert!(
+        newest.body.contains(&format!("/tasks/{deep}?near=2500\"")),
+        "{}",
+        newest.body
+    );
+    let page = web.page(&format!("/tasks/{deep}?near=2500"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("PENDING"), "{}", page.body);
+
+    // The command line reads the whole list.
+    let v: Value =
+        serde_json::from_str(&ciq.ok(&["--json", "inspect", "task", &deep])).expect("json");
+    assert_eq!(v["state"], "pending", "{v}");
+}

@@ -2,6 +2,7 @@
 //! claimed, retried, done or dead, with times, errors and the output tail).
 
 use crate::broker::history::{Event, TaskRecord};
+use crate::broker::pending::PendingLookup;
 use crate::broker::Broker;
 use crate::cli::{CliError, CliResult, Ctx};
 use crate::output;
@@ -168,6 +169,17 @@ pub async fn find(
     ctx: &Ctx,
     named: Named<'_>,
 ) -> CliResult<(String, Option<TaskRecord>)> {
+    find_by(broker, ctx, named, PendingLookup::Scan).await
+}
+
+/// `find`, reading a pending list (for a pending task without a record) only as far as
+/// `how` allows: the web's look-ups stay bounded.
+pub async fn find_by(
+    broker: &Broker,
+    ctx: &Ctx,
+    named: Named<'_>,
+    how: PendingLookup,
+) -> CliResult<(String, Option<TaskRecord>)> {
     let what = match (named.id, named.unique) {
         (Some(id), _) => format!("task {id}"),
         (None, Some(u)) => format!("a task with unique key {u:?}"),
@@ -185,7 +197,7 @@ pub async fn find(
         },
         (None, None) => return Ok((what, None)),
     };
-    Ok((what, broker.task_record(&id, &queues).await?))
+    Ok((what, broker.task_record_by(&id, &queues, how).await?))
 }
 
 pub async fn run(a: TaskArgs, ctx: &Ctx) -> CliResult<ExitCode> {
