@@ -47,6 +47,19 @@ pub(crate) async fn check_now(shared: &Arc<Shared>) {
     }
 }
 
+/// `check_now` for a caller that cannot wait: the runs it kills are aborted and settled
+/// as fenced, not awaited.
+pub(crate) fn check_due(shared: &Arc<Shared>) {
+    let due = shared
+        .fence_next
+        .lock()
+        .unwrap()
+        .is_some_and(|n| Instant::now() >= n);
+    if due {
+        let _ = check(shared);
+    }
+}
+
 /// Moves each run's fence to its lease's deadlines, stops the runs past their stop time
 /// and kills those past their kill time. Returns the killed runs' tasks (await them to
 /// know they are gone) and the earliest deadline still ahead.

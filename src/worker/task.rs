@@ -254,6 +254,10 @@ fn complete(
     permit: OwnedSemaphorePermit,
     secs: f64,
 ) {
+    // A deadline that passed unnoticed (this worker stalled: SIGSTOPped, starved) is
+    // applied first: a run that ended after its stop time is fenced, so the exit of a
+    // process its supervisor stopped is never taken for the task's outcome.
+    super::fencing::check_due(shared);
     let Some(r) = shared.running.lock().unwrap().remove(&run) else {
         return;
     };
