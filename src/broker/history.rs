@@ -78,6 +78,22 @@ pub fn parse_events(raw: &str) -> Vec<Event> {
     out
 }
 
+/// When a stored record says its task ended: its last event, read past `fenced` notes,
+/// when that is an end (done, dead, failed, canceled, purged); None while it is live
+/// again. An entry of the end list naming another time is stale: the task ended again
+/// later (the same rule `history_trim.lua` trims by).
+pub fn ended_at(raw: &str) -> Option<u64> {
+    let last = parse_events(raw)
+        .into_iter()
+        .rev()
+        .find(|e| e.ev != "fenced")?;
+    matches!(
+        last.ev.as_str(),
+        "done" | "dead" | "failed" | "canceled" | "purged"
+    )
+    .then_some(last.at)
+}
+
 /// A compact line (without its `~`) as its `claimed` and `done` events.
 fn compact_run(c: &str) -> Option<[Event; 2]> {
     let mut p = c.splitn(4, '|');
@@ -378,6 +394,20 @@ mod tests {
             (2, Some("host-7"), Some(1))
         );
         assert_eq!((ev[2].at, ev[2].worker.as_deref()), (3, None));
+    }
+
+    #[test]
+    fn a_record_ended_at_its_last_end_read_past_fenced_notes_and_not_while_live_again() {
+        let first = "{\"at\":1,\"ev\":\"enqueued\"}\n{\"at\":2,\"ev\":\"dead\"}";
+        assert_eq!(ended_at(first), Some(2));
+        let again = format!("{first}\n{{\"at\":3,\"ev\":\"requeued\"}}");
+        assert_eq!(ended_at(&again), None, "live again");
+        let done = format!("{again}\n~4|2|5|w\n{{\"at\":6,\"ev\":\"fenced\"}}");
+        assert_eq!(
+            ended_at(&done),
+            Some(5),
+            "its second end, past the fenced note"
+        );
     }
 
     #[test]

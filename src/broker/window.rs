@@ -176,11 +176,17 @@ impl Broker {
             .query_async(&mut c)
             .await
             .map_err(|e| self.err(e))?;
+        let ended = state == Listed::Ended;
         Ok((
             total,
             items
                 .into_iter()
                 .zip(raws)
+                // An ended task appears once: at its last end (an entry of an earlier end,
+                // before it was requeued and ended again, is left out).
+                .filter(|((_, at_ms), raw)| {
+                    !ended || raw.as_deref().and_then(super::history::ended_at) == Some(*at_ms)
+                })
                 .map(|((id, at_ms), raw)| Entry {
                     id: Some(id),
                     at_ms,

@@ -378,3 +378,32 @@ fn a_pending_task_without_a_record_is_found_by_a_bounded_read_near_where_the_lis
         serde_json::from_str(&ciq.ok(&["--json", "inspect", "task", &deep])).expect("json");
     assert_eq!(v["state"], "pending", "{v}");
 }
+
+/// A task that ended, was requeued and ended again is in the end list twice; the ended
+/// list shows it once, at its last end.
+#[test]
+fn the_ended_list_shows_a_task_that_ended_twice_once_at_its_last_end() {
+    let redis = Redis::start();
+    let ciq = Ciq::new(&redis);
+    let k = keys::q("default");
+    let id = enqueue(&ciq, &["noop", "--arg", "fail=fail"]);
+    let mut w = ciq.spawn_worker("w", &["--queues", "default"]);
+    let dead = |n: i64| {
+        wait_until(std::time::Duration::from_secs(15), || {
+            redis.int(&["ZCARD", &k.dead]) == 1 && redis.int(&["LLEN", &k.history_ends]) == n
+        })
+    };
+    assert!(dead(1), "the task dies once");
+    ciq.ok(&["requeue", &id]);
+    assert!(dead(2), "and again");
+    w.stop(std::time::Duration::from_secs(10));
+    let web = start(&ciq, &[]);
+    let p = web.get_json("/api/tasks?queue=default&state=ended");
+    assert_eq!(ids(&p), [id.clone()], "{p}");
+    let last_end = redis.list(&k.history_ends)[1].clone();
+    assert_eq!(
+        p["tasks"][0]["at_ms"].to_string(),
+        last_end.split('|').next().unwrap(),
+        "{p}"
+    );
+}
