@@ -399,7 +399,7 @@ fn the_ended_list_shows_a_task_that_ended_twice_once_at_its_last_end() {
     w.stop(std::time::Duration::from_secs(10));
     let web = start(&ciq, &[]);
     let p = web.get_json("/api/tasks?queue=default&state=ended");
-    assert_eq!(ids(&p), [id.clone()], "{p}");
+    assert_eq!(ids(&p), vec![id], "{p}");
     let last_end = redis.list(&k.history_ends)[1].clone();
     assert_eq!(
         p["tasks"][0]["at_ms"].to_string(),
