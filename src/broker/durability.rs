@@ -86,11 +86,9 @@ impl Broker {
                 let mut env = Envelope::from_json(raw).ok()?;
                 // Its release writes its record: the message goes back unmarked (a
                 // marked one has no record: finish.lua).
-                let envelope = if env.history {
-                    env.history = false;
-                    env.to_json()
-                } else {
-                    raw.clone()
+                let envelope = match env.take_history_mark() {
+                    Some(_) => env.to_json(),
+                    None => raw.clone(),
                 };
                 Some(Finish {
                     id: env.id.clone(),

@@ -79,6 +79,13 @@ impl Envelope {
         }
     }
 
+    /// Takes the history mark off (`"h":true`): the transition that calls this writes
+    /// the task's record, so the message it stores must say there is one. Returns the
+    /// enqueue time when the message was marked (finish.lua makes the record from it).
+    pub fn take_history_mark(&mut self) -> Option<u64> {
+        std::mem::take(&mut self.history).then_some(self.enqueued_at)
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("envelope serializes")
     }

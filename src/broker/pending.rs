@@ -8,6 +8,25 @@ use super::{Broker, Envelope, QueueKeys, Result};
 
 const PENDING_CHUNK: isize = 1000;
 
+/// How far a look-up of a pending task without a record may read the pending list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingLookup {
+    /// The whole list, a chunk per round trip (`inspect task`, `cancel`).
+    Scan,
+    /// Bounded, for the web: the `NEAR_SPAN` oldest messages (the next to run) and, when
+    /// a position is given (counted from the oldest end, as the web's pending list shows
+    /// it), the `NEAR_SPAN` around it: at most two LRANGEs whatever the queue's length.
+    Near(Option<u64>),
+}
+
+/// Messages read by each window of a bounded look-up.
+pub const NEAR_SPAN: u64 = 2000;
+
+/// Is `raw` the message of task `id`? (`needle`: `"id":"<id>"`, a cheap test first.)
+fn is_message_of(raw: &str, needle: &str, id: &str) -> bool {
+    raw.contains(needle) && Envelope::from_json(raw).is_ok_and(|e| e.id == id)
+}
+
 impl Broker {
     /// The pending message of task `id` exactly as stored, read oldest first in chunks
     /// (rare: a cancel, or a look-up of a task that nothing else knows).
@@ -23,35 +42,17 @@ impl Broker {
                 .query_async(&mut c)
                 .await
                 .map_err(|e| self.err(e))?;
-            if let Some(raw) = chunk
-                .iter()
-                .find(|r| r.contains(&needle) && Envelope::from_json(r).is_ok_and(|e| e.id == id))
-            {
-                return Ok(Some(raw.clone()));
+            let last = (chunk.len() as isize) < PENDING_CHUNK;
+            if let Some(raw) = chunk.into_iter().find(|r| is_message_of(r, &needle, id)) {
+                return Ok(Some(raw));
             }
-            if (chunk.len() as isize) < PENDING_CHUNK {
+            if last {
                 return Ok(None);
             }
             start += PENDING_CHUNK;
         }
     }
-}
 
-/// How far a look-up of a pending task without a record may read the pending list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PendingLookup {
-    /// The whole list, a chunk per round trip (`inspect task`, `cancel`).
-    Scan,
-    /// Bounded, for the web: the `NEAR_SPAN` oldest messages (the next to run) and, when
-    /// a position is given (counted from the oldest end, as the web's pending list shows
-    /// it), the `NEAR_SPAN` around it: at most two LRANGEs whatever the queue's length.
-    Near(Option<u64>),
-}
-
-/// Messages read by each window of a bounded look-up.
-pub const NEAR_SPAN: u64 = 2000;
-
-impl Broker {
     /// The pending message of task `id`, read as `how` allows.
     pub(crate) async fn find_pending_by(
         &self,
@@ -78,6 +79,6 @@ impl Broker {
         Ok(windows
             .into_iter()
             .flatten()
-            .find(|r| r.contains(&needle) && Envelope::from_json(r).is_ok_and(|e| e.id == id)))
+            .find(|r| is_message_of(r, &needle, id)))
     }
 }

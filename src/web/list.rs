@@ -156,6 +156,16 @@ fn matches(r: &TaskRow, needle: &str) -> bool {
             .is_some_and(|a| hay(&Value::Object(a.clone()).to_string()))
 }
 
+/// Where a page starts in its state's list: the `cursor` (a position; absent = 0).
+pub(crate) fn cursor_offset(lq: &ListQuery) -> Result<u64, (u16, String)> {
+    match lq.cursor.as_deref() {
+        None | Some("") => Ok(0),
+        Some(c) => c
+            .parse()
+            .map_err(|_| (400, format!("bad cursor {c:?}: pass back next_cursor"))),
+    }
+}
+
 /// Builds one page; `Err((400|404|503, why))`.
 pub(crate) async fn page(app: &AppState, lq: &ListQuery) -> Result<TaskPage, (u16, String)> {
     let state_name = lq.state.as_deref().unwrap_or("pending");
@@ -174,12 +184,7 @@ pub(crate) async fn page(app: &AppState, lq: &ListQuery) -> Result<TaskPage, (u1
         Some(o) => return Err((400, format!("unknown order {o:?}: oldest or newest"))),
     };
     let limit = lq.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let offset: u64 = match lq.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| (400, format!("bad cursor {c:?}: pass back next_cursor")))?,
-    };
+    let offset = cursor_offset(lq)?;
     let q = lq.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let mut out = TaskPage {
         queue: lq.queue.clone(),

@@ -165,11 +165,8 @@ pub async fn queue(
     b.push_str("<div class=\"card scroll\"><table id=\"tasks\"><tr><th>id</th><th>task</th><th>state</th><th>at</th><th class=\"n\">attempt</th><th>unique key</th><th>args</th><th>error / reason</th></tr>");
     // A pending row's link says where it is (from the oldest end), so its page finds a
     // task without a record yet in one bounded read (`?near=`).
-    let offset: u64 = lq
-        .cursor
-        .as_deref()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    // (`list::page` above refused a bad cursor.)
+    let offset = list::cursor_offset(&lq).unwrap_or(0);
     for (i, t) in p.tasks.iter().enumerate() {
         let near = if p.state == "pending" && p.q.is_none() {
             let k = offset + i as u64;

@@ -33,30 +33,24 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// Before a claim: applies the deadlines now and waits until every killed run is gone.
 /// Cheap when nothing is due (one lock).
 pub(crate) async fn check_now(shared: &Arc<Shared>) {
-    let due = shared
-        .fence_next
-        .lock()
-        .unwrap()
-        .is_some_and(|n| Instant::now() >= n);
-    if !due {
-        return;
-    }
-    let (killed, _) = check(shared);
-    for k in killed {
+    for k in check_due(shared) {
         let _ = k.await;
     }
 }
 
-/// `check_now` for a caller that cannot wait: the runs it kills are aborted and settled
-/// as fenced, not awaited.
-pub(crate) fn check_due(shared: &Arc<Shared>) {
+/// Applies the deadlines now if one is due (one lock when none is): the runs it kills
+/// are aborted and settled as fenced; their tasks are returned, to await by a caller
+/// that must know they are gone.
+pub(crate) fn check_due(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
     let due = shared
         .fence_next
         .lock()
         .unwrap()
         .is_some_and(|n| Instant::now() >= n);
     if due {
-        let _ = check(shared);
+        check(shared).0
+    } else {
+        vec![]
     }
 }
 

@@ -25,8 +25,7 @@ pub fn finish_for(
     let attempt = env.attempt;
     // Whatever is stored of it from here on has a record (this outcome writes it): the
     // mark goes (see finish.lua, which reads no record of a marked message).
-    let marked_at = env.history.then_some(env.enqueued_at);
-    env.history = false;
+    let marked_at = env.take_history_mark();
     let (kind, delay_ms) = match outcome {
         Outcome::Done(_) => (FinishKind::Done, 0),
         Outcome::Retry { error, after } => {
@@ -98,8 +97,7 @@ pub(crate) fn requeue(mut env: Envelope, token: u64) -> Finish {
 /// The finish record that stores `env` as it now is.
 /// A marked message (`"h":true`) is stored unmarked: this outcome writes its record.
 fn stored(mut env: Envelope, token: u64, kind: FinishKind) -> Finish {
-    let marked_at = env.history.then_some(env.enqueued_at);
-    env.history = false;
+    let marked_at = env.take_history_mark();
     Finish {
         marked_at,
         envelope: env.to_json(),

@@ -257,7 +257,8 @@ fn complete(
     // A deadline that passed unnoticed (this worker stalled: SIGSTOPped, starved) is
     // applied first: a run that ended after its stop time is fenced, so the exit of a
     // process its supervisor stopped is never taken for the task's outcome.
-    super::fencing::check_due(shared);
+    // (The runs it kills are not awaited: this is a run's own ending.)
+    let _ = super::fencing::check_due(shared);
     let Some(r) = shared.running.lock().unwrap().remove(&run) else {
         return;
     };

@@ -233,6 +233,13 @@ impl Ciq {
     }
 }
 
+/// `ciq enqueue ARGS…` of one task; returns its id.
+pub fn enqueue(ciq: &Ciq, args: &[&str]) -> String {
+    let mut a = vec!["enqueue"];
+    a.extend_from_slice(args);
+    ciq.ok(&a).trim().lines().next().unwrap().to_string()
+}
+
 /// A command's stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()

@@ -26,10 +26,7 @@ fn a_task_queued_alone_is_one_list_entry_of_under_200_bytes_until_its_outcome_re
     let k = keys::q("default");
     let mut ids = vec![];
     for i in 0..40 {
-        let id = ciq
-            .ok(&["enqueue", "noop", "--arg", &format!("n={i}")])
-            .trim()
-            .to_string();
+        let id = enqueue(&ciq, &["noop", "--arg", &format!("n={i}")]);
         ids.push(id);
     }
     assert_eq!(
@@ -71,13 +68,13 @@ fn a_task_queued_alone_is_one_list_entry_of_under_200_bytes_until_its_outcome_re
 fn purging_or_canceling_a_pending_task_without_a_record_records_it() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
-    let purged = ciq.ok(&["enqueue", "noop"]).trim().to_string();
+    let purged = enqueue(&ciq, &["noop"]);
     ciq.ok(&["purge", "default", "--state", "pending", "--yes"]);
     let (state, events, v) = state_and_events(&ciq, &purged);
     assert_eq!(state, "purged", "{v}");
     assert_eq!(events, ["enqueued", "purged"], "{v}");
 
-    let canceled = ciq.ok(&["enqueue", "noop"]).trim().to_string();
+    let canceled = enqueue(&ciq, &["noop"]);
     ciq.ok(&["cancel", &canceled]);
     let (state, events, v) = state_and_events(&ciq, &canceled);
     assert_eq!(state, "canceled", "{v}");
@@ -115,10 +112,7 @@ fn a_task_released_at_shutdown_keeps_its_whole_history_through_its_next_run() {
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let k = keys::q("default");
-    let id = ciq
-        .ok(&["enqueue", "noop", "--arg", "sleep_ms=1500"])
-        .trim()
-        .to_string();
+    let id = enqueue(&ciq, &["noop", "--arg", "sleep_ms=1500"]);
     let mut first = ciq.spawn_worker(
         "first",
         &["--queues", "default", "--shutdown-timeout", "200ms"],
@@ -157,10 +151,7 @@ fn a_task_with_a_unique_key_is_recorded_at_enqueue_so_its_key_finds_it_in_one_re
     let redis = Redis::start();
     let ciq = Ciq::new(&redis);
     let k = keys::q("default");
-    let id = ciq
-        .ok(&["enqueue", "noop", "--unique", "report:7"])
-        .trim()
-        .to_string();
+    let id = enqueue(&ciq, &["noop", "--unique", "report:7"]);
     assert_eq!(redis.cli(&["HEXISTS", &k.history, &id]).trim(), "1");
     assert!(!redis.list(&k.pending)[0].contains("\"h\":true"));
     let v: serde_json::Value =

@@ -1,7 +1,7 @@
 //! `ciq cancel`: each state, the unique key released, the history, the exit codes; a
 //! running task only with --terminate, and its run's later outcome refused.
 
-use super::http::{enqueue, event_names};
+use super::http::event_names;
 use crate::harness::*;
 use serde_json::Value;
 use std::process::Stdio;

@@ -168,13 +168,6 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-/// Enqueues and returns the id.
-pub fn enqueue(ciq: &Ciq, args: &[&str]) -> String {
-    let mut a = vec!["enqueue"];
-    a.extend_from_slice(args);
-    ciq.ok(&a).trim().lines().next().unwrap().to_string()
-}
-
 /// A task dead with a reason: `noop fail=fail` run by a worker until it is dead.
 pub fn dead_task(ciq: &Ciq, redis: &Redis) -> String {
     let id = enqueue(

@@ -46,7 +46,7 @@ for _, p in ipairs(envs) do
     local id = p[1] or (ok and type(t) == 'table' and type(t.id) == 'string' and t.id) or nil
     local line = id and redis.call('HGET', KEYS[3], id)
     if id and not line and ok and type(t) == 'table' and t.h == true then
-      line = '{"at":' .. (tonumber(t.enqueued_at) or ARGV[4]) .. ',"ev":"enqueued","task":' .. cjson.encode(tostring(t.task)) .. ',"envelope":' .. p[2] .. '}'
+      line = '{"at":' .. (tonumber(t.enqueued_at) or ARGV[4]) .. ',"ev":"enqueued","envelope":' .. p[2] .. '}'
     end
     if line then
       redis.call('HSET', KEYS[3], id, line .. '\n{"at":' .. ARGV[4] .. ',"ev":"purged","from":"' .. ARGV[5] .. '"}')
