@@ -2,7 +2,8 @@
 //! task puts one list entry in Redis, marked `"h":true`, and no history hash field; the
 //! record is made at the task's first outcome, with the message as submitted. `inspect
 //! task` finds a pending task by scanning the pending list; a purge or a cancel of a
-//! pending task records it; `--count --history` marks bulk tasks the same way.
+//! pending task records it; `--count --history` marks bulk tasks the same way. The
+//! workers serve the three configured queues, as a deployment's do.
 
 use crate::harness::*;
 use std::time::Duration;
@@ -51,7 +52,7 @@ fn a_task_queued_alone_is_one_list_entry_of_under_200_bytes_until_its_outcome_re
     assert_eq!(events, ["enqueued"], "{v}");
     assert_eq!(v["args"]["n"], 7, "{v}");
 
-    let mut w = ciq.spawn_worker("w", &["--queues", "default"]);
+    let mut w = ciq.spawn_worker("w", &[]);
     assert!(wait_until(Duration::from_secs(20), || redis
         .int(&["LLEN", &k.pending])
         == 0
@@ -95,7 +96,7 @@ fn bulk_tasks_are_recorded_at_their_outcome_only_with_history() {
         .filter(|m| m.contains(",\"h\":true"))
         .count();
     assert_eq!(marked, 25);
-    let mut w = ciq.spawn_worker("w", &["--queues", "default", "--concurrency", "8"]);
+    let mut w = ciq.spawn_worker("w", &["--concurrency", "8"]);
     assert!(wait_until(Duration::from_secs(20), || redis
         .stat("default", "done")
         == 50));
@@ -113,10 +114,7 @@ fn a_task_released_at_shutdown_keeps_its_whole_history_through_its_next_run() {
     let ciq = Ciq::new(&redis);
     let k = keys::q("default");
     let id = enqueue(&ciq, &["noop", "--arg", "sleep_ms=1500"]);
-    let mut first = ciq.spawn_worker(
-        "first",
-        &["--queues", "default", "--shutdown-timeout", "200ms"],
-    );
+    let mut first = ciq.spawn_worker("first", &["--shutdown-timeout", "200ms"]);
     assert!(wait_until(Duration::from_secs(15), || redis
         .int(&["HLEN", &k.active])
         == 1));
@@ -127,7 +125,7 @@ fn a_task_released_at_shutdown_keeps_its_whole_history_through_its_next_run() {
     assert_eq!(back.len(), 1, "{back:?} {}", ciq.log("first"));
     assert!(!back[0].contains("\"h\":true"), "{back:?}");
 
-    let mut second = ciq.spawn_worker("second", &["--queues", "default"]);
+    let mut second = ciq.spawn_worker("second", &[]);
     let mut last = (String::new(), vec![], serde_json::Value::Null);
     assert!(
         wait_until(Duration::from_secs(20), || {
